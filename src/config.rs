@@ -1,0 +1,150 @@
+//! Configuration: defaults, then a TOML file (`--config`), then `STEWARD_*` environment
+//! variables, then command-line flags; each layer overrides the one before.
+
+use std::path::{Path, PathBuf};
+
+use chrono_tz::Tz;
+use serde::Deserialize;
+
+use crate::error::AppError;
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// The SQLite database file (`STEWARD_DB`). Default `steward.db` in the working directory.
+    pub db: PathBuf,
+    /// Address the server listens on (`STEWARD_BIND`). Default `127.0.0.1:8080`.
+    pub bind: String,
+    /// The person's IANA time zone, for dates typed without one (`STEWARD_TIMEZONE`).
+    /// Default: the machine's zone. The Settings page can override it.
+    pub timezone: Option<String>,
+    /// The URL people reach Steward at (`STEWARD_PUBLIC_URL`). When it is https, cookies get
+    /// `Secure` and the `__Host-` prefix and HSTS is sent.
+    pub public_url: Option<String>,
+    /// Minutes without a request after which a session ends (`STEWARD_SESSION_IDLE_MINUTES`).
+    pub session_idle_minutes: i64,
+    /// Days after login after which a session ends however active (`STEWARD_SESSION_MAX_DAYS`).
+    pub session_max_days: i64,
+}
+
+impl Default for Config {
+    fn default() -> Config {
+        Config {
+            db: PathBuf::from("steward.db"),
+            bind: "127.0.0.1:8080".into(),
+            timezone: None,
+            public_url: None,
+            session_idle_minutes: 7 * 24 * 60,
+            session_max_days: 30,
+        }
+    }
+}
+
+impl Config {
+    /// Reads the file (if any) and the environment (through `env`, so tests need not touch the
+    /// process environment), and validates the result.
+    pub fn load(file: Option<&Path>, env: impl Fn(&str) -> Option<String>) -> Result<Config, AppError> {
+        let mut config = match file {
+            Some(path) => {
+                let text = std::fs::read_to_string(path).map_err(|e| {
+                    AppError::invalid("--config", format!("cannot read {}: {e}", path.display()))
+                })?;
+                toml::from_str(&text)
+                    .map_err(|e| AppError::invalid("--config", format!("{}: {e}", path.display())))?
+            }
+            None => Config::default(),
+        };
+        if let Some(v) = env("STEWARD_DB") {
+            config.db = PathBuf::from(v);
+        }
+        if let Some(v) = env("STEWARD_BIND") {
+            config.bind = v;
+        }
+        if let Some(v) = env("STEWARD_TIMEZONE") {
+            config.timezone = Some(v);
+        }
+        if let Some(v) = env("STEWARD_PUBLIC_URL") {
+            config.public_url = Some(v);
+        }
+        if let Some(v) = env("STEWARD_SESSION_IDLE_MINUTES") {
+            config.session_idle_minutes = parse_number("STEWARD_SESSION_IDLE_MINUTES", &v)?;
+        }
+        if let Some(v) = env("STEWARD_SESSION_MAX_DAYS") {
+            config.session_max_days = parse_number("STEWARD_SESSION_MAX_DAYS", &v)?;
+        }
+        config.validate()?;
+        Ok(config)
+    }
+
+    pub fn validate(&self) -> Result<(), AppError> {
+        if let Some(zone) = &self.timezone {
+            parse_zone("timezone", zone)?;
+        }
+        if let Some(url) = &self.public_url
+            && !(url.starts_with("https://") || url.starts_with("http://"))
+        {
+            return Err(AppError::invalid(
+                "public_url",
+                format!("{url:?} must start with https:// or http://"),
+            ));
+        }
+        if self.session_idle_minutes < 1 || self.session_max_days < 1 {
+            return Err(AppError::invalid("session", "session lifetimes must be at least 1"));
+        }
+        Ok(())
+    }
+
+    /// The configured zone, else the machine's, else UTC.
+    pub fn default_zone(&self) -> Tz {
+        self.timezone
+            .as_deref()
+            .and_then(|z| z.parse().ok())
+            .or_else(|| iana_time_zone::get_timezone().ok().and_then(|z| z.parse().ok()))
+            .unwrap_or(Tz::UTC)
+    }
+
+    /// Whether Steward is reached over TLS (so cookies must be `Secure`).
+    pub fn is_https(&self) -> bool {
+        self.public_url.as_deref().is_some_and(|u| u.starts_with("https://"))
+    }
+}
+
+/// Parses an IANA zone name, with an error that names the field and the value.
+pub fn parse_zone(field: &str, name: &str) -> Result<Tz, AppError> {
+    name.trim().parse::<Tz>().map_err(|_| {
+        AppError::invalid(
+            field,
+            format!("{name:?} is not an IANA time zone (like Europe/Berlin or America/New_York)"),
+        )
+    })
+}
+
+fn parse_number(field: &str, value: &str) -> Result<i64, AppError> {
+    value.trim().parse().map_err(|_| AppError::invalid(field, format!("{value:?} is not a whole number")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn layers_override_in_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("steward.toml");
+        std::fs::write(&file, "bind = \"127.0.0.1:9000\"\ntimezone = \"Europe/Berlin\"\n").unwrap();
+        let env = |k: &str| (k == "STEWARD_TIMEZONE").then(|| "America/New_York".to_string());
+        let config = Config::load(Some(&file), env).unwrap();
+        assert_eq!(config.bind, "127.0.0.1:9000");
+        assert_eq!(config.default_zone(), chrono_tz::America::New_York);
+    }
+
+    #[test]
+    fn bad_values_name_the_field() {
+        let err =
+            Config::load(None, |k| (k == "STEWARD_TIMEZONE").then(|| "Mars/Olympus".into())).unwrap_err();
+        assert!(err.to_string().contains("timezone"), "{err}");
+        let err =
+            Config::load(None, |k| (k == "STEWARD_PUBLIC_URL").then(|| "example.org".into())).unwrap_err();
+        assert!(err.to_string().contains("public_url"), "{err}");
+    }
+}

@@ -1,0 +1,21 @@
+//! Steward: a self-hosted home base that one person shares with their AI agent.
+//!
+//! Where to start reading:
+//! - [`app`] builds the server; [`web::routes`] lists every route.
+//! - [`tasks`] is the first feature: the todo.txt model, the quick-add grammar and the service
+//!   functions every door (pages, API, CLI) calls.
+//! - [`auth`] holds the password, sessions, CSRF tokens, API tokens and login throttling.
+//! - [`db`] is the store (SQLite through diesel); [`config`] the settings read at start-up.
+//! - [`cli`] is the `steward` command line.
+
+pub mod app;
+pub mod auth;
+pub mod cli;
+pub mod clock;
+pub mod config;
+pub mod dates;
+pub mod db;
+pub mod error;
+pub mod settings;
+pub mod tasks;
+pub mod web;

@@ -1,0 +1,261 @@
+//! Listing tasks: filters, the page's groups (overdue, today, upcoming, no date, done) read in
+//! slices, and the API's cursor pages. Every list is bounded: nothing loads all tasks at once.
+
+use std::collections::BTreeSet;
+
+use diesel::dsl::sql;
+use diesel::prelude::*;
+use diesel::sqlite::Sqlite;
+use serde::Deserialize;
+
+use super::{Ctx, Task};
+use crate::db::Conn;
+use crate::db::schema::tasks;
+use crate::error::AppError;
+
+/// What the person filters by; kept in the page's URL and accepted by the API.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct Filter {
+    /// Words in the task's text.
+    pub q: Option<String>,
+    pub project: Option<String>,
+    pub context: Option<String>,
+    /// `A`..`Z`, or `none`.
+    pub priority: Option<String>,
+    pub status: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StatusFilter {
+    Open,
+    Done,
+    All,
+}
+
+impl StatusFilter {
+    pub fn parse(value: Option<&str>, default: StatusFilter) -> Result<StatusFilter, AppError> {
+        match value.map(str::trim).filter(|v| !v.is_empty()) {
+            None => Ok(default),
+            Some("open") => Ok(StatusFilter::Open),
+            Some("done") => Ok(StatusFilter::Done),
+            Some("all") => Ok(StatusFilter::All),
+            Some(other) => Err(AppError::invalid("status", format!("{other:?} is not open, done or all"))),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Group {
+    Overdue,
+    Today,
+    Upcoming,
+    NoDate,
+    Done,
+}
+
+impl Group {
+    pub const ALL: [Group; 5] = [Group::Overdue, Group::Today, Group::Upcoming, Group::NoDate, Group::Done];
+
+    pub fn slug(self) -> &'static str {
+        match self {
+            Group::Overdue => "overdue",
+            Group::Today => "today",
+            Group::Upcoming => "upcoming",
+            Group::NoDate => "nodate",
+            Group::Done => "done",
+        }
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Group::Overdue => "Overdue",
+            Group::Today => "Today",
+            Group::Upcoming => "Upcoming",
+            Group::NoDate => "No date",
+            Group::Done => "Done",
+        }
+    }
+
+    pub fn from_slug(slug: &str) -> Result<Group, AppError> {
+        Group::ALL
+            .into_iter()
+            .find(|g| g.slug() == slug)
+            .ok_or_else(|| AppError::NotFound(format!("no task group {slug:?}")))
+    }
+
+    fn shown_for(self, status: StatusFilter) -> bool {
+        match status {
+            StatusFilter::All => true,
+            StatusFilter::Open => self != Group::Done,
+            StatusFilter::Done => self == Group::Done,
+        }
+    }
+}
+
+/// One group's first slice.
+#[derive(Debug)]
+pub struct GroupSlice {
+    pub group: Group,
+    pub count: i64,
+    pub tasks: Vec<Task>,
+    /// Where the next slice starts, if there is more.
+    pub next_offset: Option<i64>,
+}
+
+type Query = tasks::BoxedQuery<'static, Sqlite>;
+
+impl Filter {
+    pub fn status(&self) -> Result<StatusFilter, AppError> {
+        StatusFilter::parse(self.status.as_deref(), StatusFilter::All)
+    }
+
+    fn query(&self) -> Result<Query, AppError> {
+        let mut query = tasks::table.filter(tasks::deleted_at.is_null()).into_boxed();
+        if let Some(q) = non_empty(&self.q) {
+            for word in q.split_whitespace() {
+                query = query.filter(tasks::body.like(format!("%{}%", like_escape(word))).escape('\\'));
+            }
+        }
+        if let Some(p) = non_empty(&self.project) {
+            let p = p.trim_start_matches('+');
+            query = query.filter(tasks::projects.like(format!("% {} %", like_escape(p))).escape('\\'));
+        }
+        if let Some(c) = non_empty(&self.context) {
+            let c = c.trim_start_matches('@');
+            query = query.filter(tasks::contexts.like(format!("% {} %", like_escape(c))).escape('\\'));
+        }
+        match non_empty(&self.priority) {
+            None => {}
+            Some("none") => query = query.filter(tasks::priority.is_null()),
+            Some(p) if p.len() == 1 && p.chars().all(|c| c.is_ascii_alphabetic()) => {
+                query = query.filter(tasks::priority.eq(p.to_ascii_uppercase()))
+            }
+            Some(p) => {
+                return Err(AppError::invalid("priority", format!("{p:?} is not a letter A to Z or none")));
+            }
+        }
+        Ok(query)
+    }
+
+    /// Whether any filter narrows the list.
+    pub fn is_active(&self) -> bool {
+        [&self.q, &self.project, &self.context, &self.priority].iter().any(|f| non_empty(f).is_some())
+    }
+}
+
+fn non_empty(value: &Option<String>) -> Option<&str> {
+    value.as_deref().map(str::trim).filter(|v| !v.is_empty())
+}
+
+fn like_escape(text: &str) -> String {
+    text.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")
+}
+
+fn in_group(query: Query, group: Group, ctx: &Ctx) -> Query {
+    let now = ctx.now.naive_utc();
+    let today = ctx.today();
+    let open = |query: Query| query.filter(tasks::done.eq(false));
+    match group {
+        Group::Overdue => open(query)
+            .filter(tasks::due_at.lt(now).or(tasks::due_at.is_null().and(tasks::due_date.lt(today))))
+            .order((tasks::due_date.asc(), tasks::due_at.asc(), priority_rank(), tasks::id.asc())),
+        Group::Today => open(query)
+            .filter(tasks::due_date.eq(today))
+            .filter(tasks::due_at.is_null().or(tasks::due_at.ge(now)))
+            .order((tasks::due_at.is_null(), tasks::due_at.asc(), priority_rank(), tasks::id.asc())),
+        Group::Upcoming => open(query).filter(tasks::due_date.gt(today)).order((
+            tasks::due_date.asc(),
+            tasks::due_at.asc(),
+            priority_rank(),
+            tasks::id.asc(),
+        )),
+        Group::NoDate => {
+            open(query).filter(tasks::due_date.is_null()).order((priority_rank(), tasks::id.asc()))
+        }
+        Group::Done => {
+            query.filter(tasks::done.eq(true)).order((tasks::completed_at.desc(), tasks::id.desc()))
+        }
+    }
+}
+
+/// Priorities first (A before B), tasks without one last.
+fn priority_rank() -> diesel::expression::SqlLiteral<diesel::sql_types::Text> {
+    sql::<diesel::sql_types::Text>("coalesce(priority, '~')")
+}
+
+/// The first slice of every group the status filter shows.
+pub fn overview(
+    conn: &mut Conn,
+    ctx: &Ctx,
+    filter: &Filter,
+    per_group: i64,
+) -> Result<Vec<GroupSlice>, AppError> {
+    let status = filter.status()?;
+    Group::ALL
+        .into_iter()
+        .filter(|g| g.shown_for(status))
+        .map(|group| {
+            let count = in_group(filter.query()?, group, ctx).count().get_result(conn)?;
+            let tasks = group_slice(conn, ctx, filter, group, 0, per_group)?;
+            let next_offset = (count > per_group).then_some(per_group);
+            Ok(GroupSlice { group, count, tasks, next_offset })
+        })
+        .collect()
+}
+
+/// `limit` tasks of one group from `offset`.
+pub fn group_slice(
+    conn: &mut Conn,
+    ctx: &Ctx,
+    filter: &Filter,
+    group: Group,
+    offset: i64,
+    limit: i64,
+) -> Result<Vec<Task>, AppError> {
+    Ok(in_group(filter.query()?, group, ctx)
+        .offset(offset.max(0))
+        .limit(limit.clamp(1, 500))
+        .select(Task::as_select())
+        .load(conn)?)
+}
+
+/// The API's list: by id, after `cursor`, at most `limit`; returns the next cursor if more.
+pub fn page(
+    conn: &mut Conn,
+    filter: &Filter,
+    limit: i64,
+    cursor: Option<i32>,
+) -> Result<(Vec<Task>, Option<i32>), AppError> {
+    let mut query = filter.query()?;
+    match StatusFilter::parse(filter.status.as_deref(), StatusFilter::Open)? {
+        StatusFilter::Open => query = query.filter(tasks::done.eq(false)),
+        StatusFilter::Done => query = query.filter(tasks::done.eq(true)),
+        StatusFilter::All => {}
+    }
+    if let Some(cursor) = cursor {
+        query = query.filter(tasks::id.gt(cursor));
+    }
+    let limit = limit.clamp(1, 500);
+    let mut rows: Vec<Task> =
+        query.order(tasks::id.asc()).limit(limit + 1).select(Task::as_select()).load(conn)?;
+    let more = rows.len() as i64 > limit;
+    rows.truncate(limit as usize);
+    let next = if more { rows.last().map(|t| t.id) } else { None };
+    Ok((rows, next))
+}
+
+/// Every project and context in use, for the filter menus.
+pub fn facets(conn: &mut Conn) -> Result<(Vec<String>, Vec<String>), AppError> {
+    let live = tasks::table.filter(tasks::deleted_at.is_null());
+    let projects: Vec<String> = live.select(tasks::projects).distinct().load(conn)?;
+    let contexts: Vec<String> = live.select(tasks::contexts).distinct().load(conn)?;
+    let words = |rows: Vec<String>| -> Vec<String> {
+        rows.iter()
+            .flat_map(|r| r.split_whitespace())
+            .map(String::from)
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect()
+    };
+    Ok((words(projects), words(contexts)))
+}

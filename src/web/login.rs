@@ -1,0 +1,166 @@
+//! The public pages: login, the first-run setup link, logout, and the health check.
+
+use actix_web::cookie::{Cookie, SameSite, time};
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, web};
+use askama::Template;
+use askama_web::WebTemplate;
+use serde::Deserialize;
+
+use super::{CurrentSession, client, html, same_origin, see_other};
+use crate::app::AppState;
+use crate::auth::{self, sessions};
+use crate::error::{AppError, PageError};
+
+pub async fn healthz() -> HttpResponse {
+    HttpResponse::Ok().json(serde_json::json!({ "status": "ok" }))
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "login.html")]
+pub struct LoginPage {
+    next: String,
+    error: Option<String>,
+    needs_setup: bool,
+}
+
+#[derive(Deserialize)]
+pub struct NextQuery {
+    next: Option<String>,
+}
+
+/// Only local paths: never redirect to another site after login.
+fn safe_next(next: Option<&str>) -> String {
+    match next {
+        Some(n) if n.starts_with('/') && !n.starts_with("//") && !n.starts_with("/\\") => n.to_string(),
+        _ => "/tasks".to_string(),
+    }
+}
+
+pub async fn login_page(
+    state: web::Data<AppState>,
+    query: web::Query<NextQuery>,
+) -> Result<LoginPage, PageError> {
+    let needs_setup = !state.db.run(auth::password_is_set).await?;
+    Ok(LoginPage { next: safe_next(query.next.as_deref()), error: None, needs_setup })
+}
+
+#[derive(Deserialize)]
+pub struct LoginForm {
+    password: String,
+    next: Option<String>,
+}
+
+pub async fn login(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    form: web::Form<LoginForm>,
+) -> Result<HttpResponse, PageError> {
+    if !same_origin(&req, state.config.public_url.as_deref()) {
+        return Err(AppError::Forbidden("the login form was sent from another site".into()).into());
+    }
+    let form = form.into_inner();
+    let next = safe_next(form.next.as_deref());
+    let client = client(&req);
+    let st = state.clone();
+    let result = state
+        .db
+        .run(move |conn| {
+            let start = auth::SessionStart { client: &client, now: st.clock.now(), life: st.lifetimes() };
+            auth::login(conn, &st.throttle, &form.password, start)
+        })
+        .await;
+    match result {
+        Ok((token, _)) => Ok(start_session(&state, &token, &next)),
+        Err(AppError::Invalid { message, .. }) => {
+            let page = LoginPage { next, error: Some(message), needs_setup: false };
+            html(StatusCode::UNPROCESSABLE_ENTITY, &page)
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Sets the session cookie and goes on to `next`.
+fn start_session(state: &AppState, token: &str, next: &str) -> HttpResponse {
+    let cookie = Cookie::build(state.cookie_name(), token.to_string())
+        .path("/")
+        .http_only(true)
+        .secure(state.config.is_https())
+        .same_site(SameSite::Strict)
+        .max_age(time::Duration::days(state.config.session_max_days))
+        .finish();
+    let mut res = see_other(next);
+    // A fresh cookie is valid to add; failure would only mean a malformed name, which is a constant.
+    let _ = res.add_cookie(&cookie);
+    res
+}
+
+pub async fn logout(state: web::Data<AppState>, session: CurrentSession) -> Result<HttpResponse, PageError> {
+    let id = session.0.id;
+    state.db.run(move |conn| Ok(sessions::revoke(conn, id)?)).await?;
+    let mut res = see_other("/login");
+    let mut gone = Cookie::build(state.cookie_name(), "").path("/").finish();
+    gone.make_removal();
+    let _ = res.add_cookie(&gone);
+    Ok(res)
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "setup.html")]
+pub struct SetupPage {
+    token: String,
+    error: Option<String>,
+}
+
+#[derive(Deserialize)]
+pub struct SetupQuery {
+    token: Option<String>,
+}
+
+pub async fn setup_page(
+    state: web::Data<AppState>,
+    query: web::Query<SetupQuery>,
+) -> Result<SetupPage, PageError> {
+    let token = query.into_inner().token.unwrap_or_default();
+    let st = state.clone();
+    let given = token.clone();
+    state.db.run(move |conn| auth::check_setup_token(conn, st.setup_token.as_deref(), &given)).await?;
+    Ok(SetupPage { token, error: None })
+}
+
+#[derive(Deserialize)]
+pub struct SetupForm {
+    token: String,
+    password: String,
+    confirm: String,
+}
+
+pub async fn setup(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    form: web::Form<SetupForm>,
+) -> Result<HttpResponse, PageError> {
+    if !same_origin(&req, state.config.public_url.as_deref()) {
+        return Err(AppError::Forbidden("the setup form was sent from another site".into()).into());
+    }
+    let form = form.into_inner();
+    let client = client(&req);
+    let st = state.clone();
+    let token = form.token.clone();
+    let result = state
+        .db
+        .run(move |conn| {
+            let start = auth::SessionStart { client: &client, now: st.clock.now(), life: st.lifetimes() };
+            let tokens = (st.setup_token.as_deref(), form.token.as_str());
+            auth::complete_setup(conn, tokens, &form.password, &form.confirm, start)
+        })
+        .await;
+    match result {
+        Ok((session_token, _)) => Ok(start_session(&state, &session_token, "/tasks")),
+        Err(AppError::Invalid { field, message }) => {
+            let page = SetupPage { token, error: Some(format!("{field}: {message}")) };
+            html(StatusCode::UNPROCESSABLE_ENTITY, &page)
+        }
+        Err(e) => Err(e.into()),
+    }
+}

@@ -1,0 +1,106 @@
+//! The HTTP doors: pages (askama + htmx), the JSON API under `/api/v1`, static files.
+//! Every route is listed in [`routes`]; handlers are thin: parse, call a service, render.
+
+pub mod api;
+pub mod assets;
+pub mod login;
+pub mod middleware;
+pub mod routes;
+pub mod settings;
+pub mod tasks;
+
+use std::future::{Ready, ready};
+
+use actix_web::dev::Payload;
+use actix_web::http::header;
+use actix_web::{FromRequest, HttpMessage, HttpRequest, HttpResponse};
+
+use crate::auth::sessions::{Client, Session};
+use crate::error::{AppError, PageError};
+
+/// The logged-in session, put in the request by [`middleware::require_session`].
+pub struct CurrentSession(pub Session);
+
+impl FromRequest for CurrentSession {
+    type Error = PageError;
+    type Future = Ready<Result<CurrentSession, PageError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        ready(
+            req.extensions()
+                .get::<Session>()
+                .cloned()
+                .map(CurrentSession)
+                .ok_or(PageError(AppError::Unauthorized)),
+        )
+    }
+}
+
+/// What every page's layout needs.
+pub struct Layout {
+    pub title: String,
+    /// Which navigation entry is current.
+    pub nav: &'static str,
+    pub csrf: String,
+}
+
+impl Layout {
+    pub fn new(title: impl Into<String>, nav: &'static str, session: &Session) -> Layout {
+        Layout { title: title.into(), nav, csrf: session.csrf_token.clone() }
+    }
+}
+
+/// Whether the request comes from htmx (and so wants a fragment).
+pub fn is_htmx(req: &HttpRequest) -> bool {
+    req.headers().contains_key("HX-Request")
+}
+
+/// The element an htmx request targets, if any.
+pub fn htmx_target(req: &HttpRequest) -> Option<&str> {
+    req.headers().get("HX-Target").and_then(|v| v.to_str().ok())
+}
+
+pub fn client(req: &HttpRequest) -> Client {
+    Client {
+        ip: req.peer_addr().map(|a| a.ip().to_string()).unwrap_or_default(),
+        user_agent: req
+            .headers()
+            .get(header::USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_string(),
+    }
+}
+
+/// A redirect after a form post (303, so the browser follows with GET).
+pub fn see_other(location: &str) -> HttpResponse {
+    HttpResponse::SeeOther().insert_header((header::LOCATION, location)).finish()
+}
+
+/// Whether a state-changing request comes from our own pages. Browsers send `Origin` on every
+/// POST; a request without it (curl) must still carry the CSRF token.
+pub fn same_origin(req: &HttpRequest, public_url: Option<&str>) -> bool {
+    let Some(origin) = req.headers().get(header::ORIGIN).and_then(|v| v.to_str().ok()) else {
+        return !matches!(
+            req.headers().get("Sec-Fetch-Site").and_then(|v| v.to_str().ok()),
+            Some("cross-site" | "same-site")
+        );
+    };
+    let expected = match public_url {
+        Some(url) => url.trim_end_matches('/').to_string(),
+        None => {
+            let info = req.connection_info();
+            format!("{}://{}", info.scheme(), info.host())
+        }
+    };
+    origin.eq_ignore_ascii_case(&expected)
+}
+
+/// Renders a template with a status (422 for a form with errors).
+pub fn html(
+    status: actix_web::http::StatusCode,
+    page: &impl askama::Template,
+) -> Result<HttpResponse, PageError> {
+    let body = page.render().map_err(|e| AppError::Internal(e.into()))?;
+    Ok(HttpResponse::build(status).content_type("text/html; charset=utf-8").body(body))
+}

@@ -1,0 +1,65 @@
+//! Every route, in one place. Public: `/login`, `/setup`, `/healthz`, `/static/...`.
+//! Everything else needs a session (pages) or a bearer token (`/api/v1`).
+
+use actix_web::middleware::{Compress, from_fn};
+use actix_web::web::{self, ServiceConfig};
+
+use super::{api, assets, login, middleware, settings, tasks};
+
+/// `https`: whether Steward is reached over TLS (adds HSTS).
+pub fn configure(cfg: &mut ServiceConfig, https: bool) {
+    cfg.service(
+        web::scope("")
+            .wrap(middleware::security_headers(https))
+            .wrap(Compress::default())
+            // Public.
+            .route("/healthz", web::get().to(login::healthz))
+            .route("/static/{file}", web::get().to(assets::serve))
+            .app_data(web::FormConfig::default().limit(16 * 1024))
+            .route("/login", web::get().to(login::login_page))
+            .route("/login", web::post().to(login::login))
+            .route("/setup", web::get().to(login::setup_page))
+            .route("/setup", web::post().to(login::setup))
+            // The JSON API: bearer token.
+            .service(
+                web::scope("/api/v1")
+                    .wrap(from_fn(middleware::require_token))
+                    .app_data(web::JsonConfig::default().limit(1 << 20).error_handler(api::json_error))
+                    .app_data(web::QueryConfig::default().error_handler(api::query_error))
+                    .route("/tasks", web::get().to(api::tasks::list))
+                    .route("/tasks", web::post().to(api::tasks::create))
+                    .route("/tasks/{id}", web::get().to(api::tasks::get))
+                    .route("/tasks/{id}", web::patch().to(api::tasks::update))
+                    .route("/tasks/{id}", web::delete().to(api::tasks::delete))
+                    .route("/tasks/{id}/complete", web::post().to(api::tasks::complete))
+                    .default_service(web::to(api::not_found)),
+            )
+            // Pages: session, CSRF on every state change.
+            .service(
+                web::scope("")
+                    .wrap(from_fn(middleware::require_session))
+                    .app_data(web::FormConfig::default().limit(256 * 1024))
+                    .route("/", web::get().to(tasks::home))
+                    .route("/logout", web::post().to(login::logout))
+                    .route("/tasks", web::get().to(tasks::page))
+                    .route("/tasks", web::post().to(tasks::add))
+                    .route("/tasks/preview", web::get().to(tasks::preview))
+                    .route("/tasks/more", web::get().to(tasks::more))
+                    .route("/tasks/export", web::get().to(tasks::export))
+                    .route("/tasks/import", web::post().to(tasks::import))
+                    .route("/tasks/{id}", web::get().to(tasks::row))
+                    .route("/tasks/{id}", web::post().to(tasks::save))
+                    .route("/tasks/{id}/edit", web::get().to(tasks::edit))
+                    .route("/tasks/{id}/toggle", web::post().to(tasks::toggle))
+                    .route("/tasks/{id}/delete", web::post().to(tasks::delete))
+                    .route("/tasks/{id}/restore", web::post().to(tasks::restore))
+                    .route("/settings", web::get().to(settings::page))
+                    .route("/settings/password", web::post().to(settings::change_password))
+                    .route("/settings/timezone", web::post().to(settings::set_timezone))
+                    .route("/settings/sessions/{id}/revoke", web::post().to(settings::revoke_session))
+                    .route("/settings/tokens", web::post().to(settings::create_token))
+                    .route("/settings/tokens/{id}/revoke", web::post().to(settings::revoke_token))
+                    .default_service(web::to(tasks::not_found)),
+            ),
+    );
+}

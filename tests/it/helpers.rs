@@ -1,0 +1,197 @@
+//! `spawn_app()` and the small conveniences every test uses.
+
+use std::path::PathBuf;
+
+use reqwest::header::HeaderMap;
+use reqwest::{Client, Response, redirect};
+use steward::app::Application;
+use steward::config::Config;
+
+pub const PASSWORD: &str = "correct horse battery";
+
+pub struct TestApp {
+    pub address: String,
+    pub db_path: PathBuf,
+    pub setup_url: Option<String>,
+    /// A cookie-keeping client that does not follow redirects (so tests see them).
+    pub client: Client,
+    /// The CSRF token of the client's session, once logged in.
+    pub csrf: String,
+    pub dir: tempfile::TempDir,
+}
+
+pub fn client() -> Client {
+    Client::builder().cookie_store(true).redirect(redirect::Policy::none()).build().unwrap()
+}
+
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(|_| {}).await
+}
+
+pub async fn spawn_app_with(customise: impl FnOnce(&mut Config)) -> TestApp {
+    let dir = tempfile::tempdir().unwrap();
+    let db_path = dir.path().join("steward.db");
+    let mut config = Config {
+        db: db_path.clone(),
+        bind: "127.0.0.1:0".into(),
+        timezone: Some("Europe/Berlin".into()),
+        ..Config::default()
+    };
+    customise(&mut config);
+    spawn_on(config, dir).await
+}
+
+/// Starts the app on an existing temp dir (for restarts on the same database).
+pub async fn spawn_on(config: Config, dir: tempfile::TempDir) -> TestApp {
+    let db_path = config.db.clone();
+    let app = Application::build(config).await.expect("the app builds");
+    let address = format!("http://127.0.0.1:{}", app.port());
+    let setup_url = app.setup_url().map(String::from);
+    tokio::spawn(app.run_until_stopped());
+    TestApp { address, db_path, setup_url, client: client(), csrf: String::new(), dir }
+}
+
+/// A started app with the password set and `client` logged in.
+pub async fn logged_in_app() -> TestApp {
+    let mut app = spawn_app().await;
+    app.set_up().await;
+    app
+}
+
+/// The session's CSRF token, as the page gives it to htmx.
+pub fn csrf_of(html: &str) -> String {
+    let start = html.find("\"X-CSRF-Token\": \"").expect("page has a CSRF token") + 17;
+    html[start..].split('"').next().unwrap().to_string()
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.address)
+    }
+
+    /// Completes the first-run setup with [`PASSWORD`]; `client` ends up logged in.
+    pub async fn set_up(&mut self) {
+        let setup = self.setup_url.clone().expect("a fresh app has a setup link");
+        let token = setup.split("token=").nth(1).unwrap().to_string();
+        let res = self
+            .client
+            .post(self.url("/setup"))
+            .header("Origin", &self.address)
+            .form(&[("token", token.as_str()), ("password", PASSWORD), ("confirm", PASSWORD)])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 303, "setup: {}", res.text().await.unwrap());
+        self.refresh_csrf().await;
+    }
+
+    pub async fn refresh_csrf(&mut self) {
+        let page = self.client.get(self.url("/tasks")).send().await.unwrap();
+        assert_eq!(page.status(), 200);
+        self.csrf = csrf_of(&page.text().await.unwrap());
+    }
+
+    /// Logs a new client in with the password.
+    pub async fn login(&self, password: &str) -> Response {
+        let client = client();
+        self.login_with(&client, password).await
+    }
+
+    pub async fn login_with(&self, client: &Client, password: &str) -> Response {
+        client
+            .post(self.url("/login"))
+            .header("Origin", &self.address)
+            .form(&[("password", password), ("next", "/tasks")])
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn get(&self, path: &str) -> Response {
+        self.client.get(self.url(path)).send().await.unwrap()
+    }
+
+    pub async fn get_htmx(&self, path: &str, target: &str) -> Response {
+        self.client
+            .get(self.url(path))
+            .header("HX-Request", "true")
+            .header("HX-Target", target)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// A form post as our page sends it: same origin, CSRF header, htmx.
+    pub async fn post_htmx(&self, path: &str, form: &[(&str, &str)]) -> Response {
+        self.client
+            .post(self.url(path))
+            .header("Origin", &self.address)
+            .header("X-CSRF-Token", &self.csrf)
+            .header("HX-Request", "true")
+            .form(form)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// A plain form post (no JavaScript): the token travels as a hidden field.
+    pub async fn post_form(&self, path: &str, form: &[(&str, &str)]) -> Response {
+        let mut fields = form.to_vec();
+        fields.push(("csrf_token", &self.csrf));
+        self.client.post(self.url(path)).header("Origin", &self.address).form(&fields).send().await.unwrap()
+    }
+
+    /// Creates an API token through the CLI's service and returns it.
+    pub async fn api_token(&self) -> String {
+        let db = steward::db::Db::open(&self.db_path).unwrap();
+        let mut conn = db.conn().unwrap();
+        steward::auth::tokens::create(&mut conn, &format!("test-{}", rand_suffix()), chrono::Utc::now())
+            .unwrap()
+            .0
+    }
+
+    pub fn api(&self, token: &str) -> Api {
+        let mut headers = HeaderMap::new();
+        headers.insert("Authorization", format!("Bearer {token}").parse().unwrap());
+        Api { base: self.url("/api/v1"), client: Client::builder().default_headers(headers).build().unwrap() }
+    }
+}
+
+fn rand_suffix() -> String {
+    steward::auth::random_token(6)
+}
+
+/// A bearer-token API client.
+pub struct Api {
+    pub base: String,
+    pub client: Client,
+}
+
+impl Api {
+    pub async fn get(&self, path: &str) -> (u16, serde_json::Value) {
+        read(self.client.get(format!("{}{path}", self.base)).send().await.unwrap()).await
+    }
+
+    pub async fn post(&self, path: &str, body: serde_json::Value) -> (u16, serde_json::Value) {
+        read(self.client.post(format!("{}{path}", self.base)).json(&body).send().await.unwrap()).await
+    }
+
+    pub async fn patch(&self, path: &str, body: serde_json::Value) -> (u16, serde_json::Value) {
+        read(self.client.patch(format!("{}{path}", self.base)).json(&body).send().await.unwrap()).await
+    }
+
+    pub async fn delete(&self, path: &str) -> u16 {
+        self.client.delete(format!("{}{path}", self.base)).send().await.unwrap().status().as_u16()
+    }
+}
+
+pub async fn read(res: Response) -> (u16, serde_json::Value) {
+    let status = res.status().as_u16();
+    let text = res.text().await.unwrap();
+    let json = if text.is_empty() {
+        serde_json::Value::Null
+    } else {
+        serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text))
+    };
+    (status, json)
+}

@@ -1,0 +1,10 @@
+//! Integration tests: each test starts Steward on port 0 with its own database file and drives
+//! it over HTTP (or runs the real `steward` binary), as a browser, API client or person would.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod api;
+mod auth;
+mod cli;
+mod helpers;
+mod tasks;
+mod todotxt;
