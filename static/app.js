@@ -36,11 +36,14 @@
     scheduleToasts();
     document.body.addEventListener("htmx:afterSettle", scheduleToasts);
     document.body.addEventListener("htmx:oobAfterSwap", scheduleToasts);
-    // After an edit form appears, put the cursor in it.
-    document.body.addEventListener("htmx:afterSwap", function (e) {
-      var field = e.target && e.target.querySelector && e.target.querySelector("[autofocus]");
+    // After an edit form (or a fresh quick-add form) appears, put the cursor in it.
+    function focusSwapped(e) {
+      var root = (e.detail && e.detail.target) || e.target;
+      var field = root && root.querySelector && root.querySelector("[autofocus]");
       if (field) field.focus();
-    });
+    }
+    document.body.addEventListener("htmx:afterSwap", focusSwapped);
+    document.body.addEventListener("htmx:oobAfterSwap", focusSwapped);
     // A network failure (server down, offline) says so instead of doing nothing.
     document.body.addEventListener("htmx:sendError", function () {
       var box = document.getElementById("toasts");

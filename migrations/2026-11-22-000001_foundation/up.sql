@@ -51,3 +51,7 @@ CREATE TABLE tasks (
 );
 CREATE INDEX tasks_by_due ON tasks (done, due_date, due_at) WHERE deleted_at IS NULL;
 CREATE INDEX tasks_by_completion ON tasks (done, completed_at) WHERE deleted_at IS NULL;
+-- The "no date" group's order, and the filter menus' distinct projects and contexts.
+CREATE INDEX tasks_undated ON tasks (done, coalesce(priority, '~'), id) WHERE deleted_at IS NULL AND due_date IS NULL;
+CREATE INDEX tasks_by_projects ON tasks (projects) WHERE deleted_at IS NULL;
+CREATE INDEX tasks_by_contexts ON tasks (contexts) WHERE deleted_at IS NULL;

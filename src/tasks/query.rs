@@ -156,8 +156,11 @@ fn in_group(query: Query, group: Group, ctx: &Ctx) -> Query {
     let today = ctx.today();
     let open = |query: Query| query.filter(tasks::done.eq(false));
     match group {
+        // Written as ranges of the (done, due_date, due_at) index: a date-time due's
+        // `due_date` is its local day, so it is overdue if that day is past or it is today and
+        // the time has passed.
         Group::Overdue => open(query)
-            .filter(tasks::due_at.lt(now).or(tasks::due_at.is_null().and(tasks::due_date.lt(today))))
+            .filter(tasks::due_date.lt(today).or(tasks::due_date.eq(today).and(tasks::due_at.lt(now))))
             .order((tasks::due_date.asc(), tasks::due_at.asc(), priority_rank(), tasks::id.asc())),
         Group::Today => open(query)
             .filter(tasks::due_date.eq(today))
@@ -195,8 +198,14 @@ pub fn overview(
         .into_iter()
         .filter(|g| g.shown_for(status))
         .map(|group| {
-            let count = in_group(filter.query()?, group, ctx).count().get_result(conn)?;
-            let tasks = group_slice(conn, ctx, filter, group, 0, per_group)?;
+            let mut tasks = group_slice(conn, ctx, filter, group, 0, per_group + 1)?;
+            // Counting is a second pass over the group: only needed when it has more than a slice.
+            let count = if tasks.len() as i64 > per_group {
+                tasks.truncate(per_group as usize);
+                in_group(filter.query()?, group, ctx).count().get_result(conn)?
+            } else {
+                tasks.len() as i64
+            };
             let next_offset = (count > per_group).then_some(per_group);
             Ok(GroupSlice { group, count, tasks, next_offset })
         })

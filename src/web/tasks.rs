@@ -212,11 +212,8 @@ fn query_string(filter: &Filter) -> String {
     serde_urlencoded::to_string(pairs).unwrap_or_default()
 }
 
-async fn load_list(
-    state: &web::Data<AppState>,
-    filter: Filter,
-    csrf: String,
-) -> Result<(TaskList, Vec<String>, Vec<String>), AppError> {
+/// The list under the filters: what htmx swaps after a filter change or a quick-add.
+async fn load_list(state: &web::Data<AppState>, filter: Filter, csrf: String) -> Result<TaskList, AppError> {
     let st = state.clone();
     let query = query_string(&filter);
     let status = filter.status()?;
@@ -225,11 +222,32 @@ async fn load_list(
         .run(move |conn| {
             let ctx = st.ctx(conn, "person")?;
             let slices = query::overview(conn, &ctx, &filter, SLICE)?;
-            let (projects, contexts) = query::facets(conn)?;
             let groups = slices.into_iter().map(|s| group_view(s, &ctx, status)).collect();
-            Ok((TaskList { groups, query, csrf, filtered: filter.is_active() }, projects, contexts))
+            Ok(TaskList { groups, query, csrf, filtered: filter.is_active() })
         })
         .await
+}
+
+/// The whole page: the list plus the filter menus' projects and contexts.
+async fn full_page(
+    state: &web::Data<AppState>,
+    session: &CurrentSession,
+    filter: Filter,
+    quick_add: Option<QuickAddForm>,
+    import_report: Option<ImportReport>,
+) -> Result<TasksPage, AppError> {
+    let csrf = session.0.csrf_token.clone();
+    let list = load_list(state, filter.clone(), csrf.clone()).await?;
+    let (projects, contexts) = state.db.run(query::facets).await?;
+    Ok(TasksPage {
+        layout: Layout::new("Tasks", "tasks", &session.0),
+        filter,
+        projects,
+        contexts,
+        list,
+        quick_add: quick_add.unwrap_or(QuickAddForm { csrf, ..Default::default() }),
+        import_report,
+    })
 }
 
 fn group_view(slice: GroupSlice, ctx: &Ctx, status: query::StatusFilter) -> GroupView {
@@ -254,20 +272,10 @@ pub async fn page(
     filter: web::Query<Filter>,
 ) -> Result<HttpResponse, PageError> {
     let filter = filter.into_inner();
-    let csrf = session.0.csrf_token.clone();
-    let (list, projects, contexts) = load_list(&state, filter.clone(), csrf.clone()).await?;
     if is_htmx(&req) && htmx_target(&req) == Some("task-list") {
-        return html(StatusCode::OK, &list);
+        return html(StatusCode::OK, &load_list(&state, filter, session.0.csrf_token).await?);
     }
-    let page = TasksPage {
-        layout: Layout::new("Tasks", "tasks", &session.0),
-        filter,
-        projects,
-        contexts,
-        list,
-        quick_add: QuickAddForm { csrf, ..Default::default() },
-        import_report: None,
-    };
+    let page = full_page(&state, &session, filter, None, None).await?;
     html(StatusCode::OK, &page)
 }
 
@@ -301,7 +309,7 @@ pub async fn add(
             if !is_htmx(&req) {
                 return Ok(see_other(&format!("/tasks?{}", query_string(&filter))));
             }
-            let (list, _, _) = load_list(&state, filter, csrf.clone()).await?;
+            let list = load_list(&state, filter, csrf.clone()).await?;
             let form = QuickAddForm { csrf, oob: true, ..Default::default() };
             let toast = format!(
                 "<div id=\"toasts\" hx-swap-oob=\"beforeend\"><div class=\"toast\" role=\"status\">Added “{}”</div></div>",
@@ -332,16 +340,7 @@ pub async fn add(
                 );
                 return Ok(res);
             }
-            let (list, projects, contexts) = load_list(&state, filter.clone(), csrf).await?;
-            let page = TasksPage {
-                layout: Layout::new("Tasks", "tasks", &session.0),
-                filter,
-                projects,
-                contexts,
-                list,
-                quick_add: form,
-                import_report: None,
-            };
+            let page = full_page(&state, &session, filter, Some(form), None).await?;
             html(StatusCode::UNPROCESSABLE_ENTITY, &page)
         }
         Err(e) => Err(e.into()),
@@ -727,17 +726,7 @@ pub async fn import(
             service::import_todotxt(conn, &ctx, &text)
         })
         .await?;
-    let csrf = session.0.csrf_token.clone();
-    let (list, projects, contexts) = load_list(&state, Filter::default(), csrf.clone()).await?;
-    let page = TasksPage {
-        layout: Layout::new("Tasks", "tasks", &session.0),
-        filter: Filter::default(),
-        projects,
-        contexts,
-        list,
-        quick_add: QuickAddForm { csrf, ..Default::default() },
-        import_report: Some(report),
-    };
+    let page = full_page(&state, &session, Filter::default(), None, Some(report)).await?;
     html(StatusCode::OK, &page)
 }
 

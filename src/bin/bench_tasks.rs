@@ -1,0 +1,235 @@
+//! Benchmark of the Foundation targets (prints figures; never fails on a slow machine):
+//! with 10,000 tasks, p50/p99 of `GET /tasks` and `GET /api/v1/tasks?limit=50`, start-up time
+//! to a healthy `/healthz`, and the server's idle RSS.
+//!
+//! Run: `cargo run --release --bin bench_tasks [-- --tasks N --requests N]`
+//!
+//! The server runs in a child process (this same binary, re-executed as `steward serve`), so
+//! its RSS and start-up are measured on their own, over real loopback HTTP.
+
+use std::net::TcpListener;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use chrono::{Duration as Days, Utc};
+use steward::auth::{self, sessions, tokens};
+use steward::db::Db;
+use steward::tasks::{Ctx, service};
+
+const CHILD: &str = "STEWARD_BENCH_CHILD";
+
+fn main() -> anyhow::Result<()> {
+    if std::env::var_os(CHILD).is_some() {
+        std::process::exit(match steward::cli::main() {
+            std::process::ExitCode::SUCCESS => 0,
+            _ => 1,
+        });
+    }
+    let args: Vec<String> = std::env::args().collect();
+    let arg = |name: &str, default: usize| -> usize {
+        args.iter()
+            .position(|a| a == name)
+            .and_then(|i| args.get(i + 1))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(default)
+    };
+    let task_count = arg("--tasks", 10_000);
+    let requests = arg("--requests", 2_000);
+
+    let dir = tempfile::tempdir()?;
+    let db_path = dir.path().join("bench.db");
+
+    // First start on an empty database: migrations run.
+    let (mut child, first_start, _) = start(&db_path)?;
+    stop(&mut child);
+
+    let (session_token, api_token) = seed(&db_path, task_count)?;
+    println!("Steward tasks benchmark: {task_count} tasks, {requests} requests per endpoint, loopback HTTP");
+    println!("machine: {} cores", std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1));
+    println!();
+    println!("start-up to healthy /healthz (empty database, migrations): {:>7.1} ms", ms(first_start));
+
+    let mut starts = Vec::new();
+    for _ in 0..5 {
+        let (mut c, took, _) = start(&db_path)?;
+        starts.push(took);
+        stop(&mut c);
+    }
+    starts.sort();
+    println!(
+        "start-up to healthy /healthz ({task_count} tasks, median of 5):   {:>7.1} ms  (target < 300 ms)",
+        ms(starts[2])
+    );
+
+    let (mut child, _, port) = start(&db_path)?;
+    std::thread::sleep(Duration::from_secs(2));
+    let idle_rss = rss_kib(child.id());
+    println!(
+        "idle RSS after start-up:                                  {:>7.1} MB  (target < 20 MB)",
+        idle_rss as f64 / 1024.0
+    );
+
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    let base = format!("http://127.0.0.1:{port}");
+    let client = reqwest::Client::builder().build()?;
+    let page = Endpoint {
+        name: "GET /tasks (page)",
+        url: format!("{base}/tasks"),
+        header: ("Cookie", format!("steward_session={session_token}")),
+    };
+    let api = Endpoint {
+        name: "GET /api/v1/tasks?limit=50",
+        url: format!("{base}/api/v1/tasks?limit=50"),
+        header: ("Authorization", format!("Bearer {api_token}")),
+    };
+    let filtered = Endpoint {
+        name: "GET /tasks?project=p3&q=task (filtered)",
+        url: format!("{base}/tasks?project=p3&q=task"),
+        header: ("Cookie", format!("steward_session={session_token}")),
+    };
+    println!();
+    println!("{:<42} {:>8} {:>8} {:>8} {:>9}", "endpoint", "p50 ms", "p99 ms", "max ms", "bytes");
+    for endpoint in [&page, &api, &filtered] {
+        let (mut times, bytes) = runtime.block_on(endpoint.measure(&client, requests))?;
+        times.sort();
+        println!(
+            "{:<42} {:>8.2} {:>8.2} {:>8.2} {:>9}",
+            endpoint.name,
+            ms(percentile(&times, 50.0)),
+            ms(percentile(&times, 99.0)),
+            ms(*times.last().unwrap_or(&Duration::ZERO)),
+            bytes
+        );
+    }
+    println!("(target: p99 < 10 ms)");
+    println!();
+    println!(
+        "RSS after the requests:                                   {:>7.1} MB",
+        rss_kib(child.id()) as f64 / 1024.0
+    );
+    stop(&mut child);
+    Ok(())
+}
+
+struct Endpoint {
+    name: &'static str,
+    url: String,
+    header: (&'static str, String),
+}
+
+impl Endpoint {
+    async fn measure(&self, client: &reqwest::Client, n: usize) -> anyhow::Result<(Vec<Duration>, usize)> {
+        let mut times = Vec::with_capacity(n);
+        let mut bytes = 0;
+        for i in 0..n + 50 {
+            let t = Instant::now();
+            let res = client.get(&self.url).header(self.header.0, &self.header.1).send().await?;
+            anyhow::ensure!(res.status().is_success(), "{} answered {}", self.url, res.status());
+            let body = res.bytes().await?;
+            if i >= 50 {
+                times.push(t.elapsed());
+                bytes = body.len();
+            }
+        }
+        Ok((times, bytes))
+    }
+}
+
+/// Fills the database: tasks spread over overdue, today, upcoming, no date and done, with
+/// projects and contexts; a password, a session and an API token.
+fn seed(db_path: &Path, count: usize) -> anyhow::Result<(String, String)> {
+    let db = Db::open(db_path)?;
+    let mut conn = db.conn()?;
+    let now = Utc::now();
+    let today = now.date_naive();
+    let mut file = String::new();
+    for i in 0..count {
+        let due = match i % 5 {
+            0 => String::new(),
+            1 => format!(" due:{}", today - Days::days((i % 40) as i64 + 1)),
+            2 => format!(" due:{today}"),
+            _ => format!(" due:{}", today + Days::days((i % 300) as i64 + 1)),
+        };
+        let done = if i % 7 == 0 { format!("x {today} ") } else { String::new() };
+        let prio = if done.is_empty() && i % 4 == 0 { "(B) " } else { "" };
+        file.push_str(&format!(
+            "{done}{prio}{today} Benchmark task number {i} +p{} @c{}{due} id:{i}\n",
+            i % 10,
+            i % 6
+        ));
+    }
+    let ctx = Ctx { now, tz: chrono_tz::UTC, by: "person" };
+    service::import_todotxt(&mut conn, &ctx, &file).map_err(|e| anyhow::anyhow!("{e}"))?;
+    auth::set_password(&mut conn, "benchmark passphrase", "benchmark passphrase", None)
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let life = sessions::Lifetimes { idle: Days::days(1), absolute: Days::days(1) };
+    let (session, _) = sessions::create(&mut conn, &sessions::Client::default(), now, life)?;
+    let (api, _) = tokens::create(&mut conn, "bench", now).map_err(|e| anyhow::anyhow!("{e}"))?;
+    Ok((session, api))
+}
+
+/// Starts the server and waits for `/healthz`; returns the child, the time it took, its port.
+fn start(db_path: &Path) -> anyhow::Result<(Child, Duration, u16)> {
+    let port = TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+    let t = Instant::now();
+    let mut child = Command::new(std::env::current_exe()?)
+        .env(CHILD, "1")
+        .env("STEWARD_TIMEZONE", "UTC")
+        .env("STEWARD_LOG", "warn")
+        .args(["--db", &db_path.to_string_lossy(), "serve", "--bind", &format!("127.0.0.1:{port}")])
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .spawn()?;
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        if healthy(port) {
+            return Ok((child, t.elapsed(), port));
+        }
+        if Instant::now() > deadline {
+            stop(&mut child);
+            anyhow::bail!("the server did not become healthy in 20 s");
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
+}
+
+/// A raw HTTP/1.1 health probe: no client start-up cost in the measured time.
+fn healthy(port: u16) -> bool {
+    use std::io::{Read, Write};
+    let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", port)) else { return false };
+    let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
+    if s.write_all(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n").is_err() {
+        return false;
+    }
+    let mut buf = String::new();
+    s.read_to_string(&mut buf).is_ok() && buf.starts_with("HTTP/1.1 200") && buf.contains("\"ok\"")
+}
+
+fn stop(child: &mut Child) {
+    let _ = Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
+    let _ = child.wait();
+}
+
+fn rss_kib(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .and_then(|l| l.split_whitespace().nth(1).and_then(|v| v.parse().ok()))
+        })
+        .unwrap_or(0)
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    if sorted.is_empty() {
+        return Duration::ZERO;
+    }
+    let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
+    sorted[rank.clamp(1, sorted.len()) - 1]
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
