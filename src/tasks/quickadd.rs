@@ -166,7 +166,8 @@ pub fn parse(text: &str, now: DateTime<Tz>) -> Result<QuickAdd, ParseError> {
         (None, Some(r)) => Some(r.first(None, now)),
         (None, None) => None,
     };
-    if let Some(when) = when {
+    // An explicit `due:` wins over what a recurrence phrase would start from.
+    if let Some(when) = when.filter(|_| !explicit_due) {
         let due = match when {
             When::Date(d) => Due::Date(d),
             When::At(t) => Due::At(t.fixed_offset()),
@@ -304,6 +305,8 @@ mod tests {
             ("Review every other week", "Review due:2026-11-22 rec:+2w"),
             ("Rent every month", "Rent due:2026-11-22 rec:+1m"),
             ("Rent every month on the 1st", "Rent due:2026-12-01 rec:+1m"),
+            ("Taxes due:2026-12-31 every year", "Taxes due:2026-12-31 rec:+1y"),
+            ("Taxes every year due:2026-12-31", "Taxes due:2026-12-31 rec:+1y"),
             ("Water every 3 days", "Water due:2026-11-22 rec:+3d"),
             ("Taxes every year", "Taxes due:2026-11-22 rec:+1y"),
             ("Haircut every! 3 days", "Haircut due:2026-11-22 rec:3d"),

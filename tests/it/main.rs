@@ -4,6 +4,7 @@
 
 mod api;
 mod auth;
+mod browser;
 mod cli;
 mod helpers;
 mod tasks;

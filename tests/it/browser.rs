@@ -1,0 +1,207 @@
+//! The Tasks page in a real browser: Debian's Chromium, driven over WebDriver by chromedriver.
+//! This proves what HTTP tests cannot: htmx runs under the strict CSP, the preview appears while
+//! typing, Enter adds the task in place, a tick completes it, filters update the URL.
+//!
+//! CI installs `chromium` and `chromium-driver`; elsewhere the test is skipped (with a note)
+//! when they are missing.
+
+use std::net::TcpListener;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+use crate::helpers::*;
+
+const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
+
+struct Browser {
+    driver: Child,
+    http: reqwest::Client,
+    session: String,
+}
+
+impl Drop for Browser {
+    fn drop(&mut self) {
+        let _ = self.driver.kill();
+        let _ = self.driver.wait();
+    }
+}
+
+impl Browser {
+    async fn start() -> Option<Browser> {
+        let found = |p: &str| std::path::Path::new(p).exists();
+        if !found("/usr/bin/chromedriver") || !found("/usr/bin/chromium") {
+            assert!(std::env::var("CI").is_err(), "CI must install chromium and chromium-driver");
+            eprintln!("skipping the browser test: /usr/bin/chromium or /usr/bin/chromedriver is missing");
+            return None;
+        }
+        let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let driver = Command::new("/usr/bin/chromedriver")
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let http = reqwest::Client::new();
+        let base = format!("http://127.0.0.1:{port}");
+        let profile = tempfile::tempdir().unwrap().keep();
+        let caps = json!({"capabilities": {"alwaysMatch": {
+            "browserName": "chrome",
+            "goog:loggingPrefs": {"browser": "ALL"},
+            "goog:chromeOptions": {
+                "binary": "/usr/bin/chromium",
+                "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                         "--no-first-run", "--disable-background-networking", "--disable-component-update",
+                         "--disable-sync", "--window-size=1200,900", format!("--user-data-dir={}", profile.display())]
+            }
+        }}});
+        let deadline = Instant::now() + Duration::from_secs(20);
+        let session = loop {
+            match http.post(format!("{base}/session")).json(&caps).send().await {
+                Ok(res) => {
+                    let body: Value = res.json().await.unwrap();
+                    let id =
+                        body["value"]["sessionId"].as_str().unwrap_or_else(|| panic!("no session: {body}"));
+                    break format!("{base}/session/{id}");
+                }
+                Err(_) if Instant::now() < deadline => tokio::time::sleep(Duration::from_millis(100)).await,
+                Err(e) => panic!("chromedriver did not start: {e}"),
+            }
+        };
+        Some(Browser { driver, http, session })
+    }
+
+    async fn cmd(&self, method: reqwest::Method, path: &str, body: Value) -> Value {
+        let res =
+            self.http.request(method, format!("{}{path}", self.session)).json(&body).send().await.unwrap();
+        let body: Value = res.json().await.unwrap();
+        body["value"].clone()
+    }
+
+    async fn go(&self, url: &str) {
+        self.cmd(reqwest::Method::POST, "/url", json!({"url": url})).await;
+    }
+
+    async fn find(&self, css: &str) -> Option<String> {
+        let v =
+            self.cmd(reqwest::Method::POST, "/element", json!({"using": "css selector", "value": css})).await;
+        v[ELEMENT].as_str().map(String::from)
+    }
+
+    async fn wait_for(&self, css: &str) -> String {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            if let Some(id) = self.find(css).await {
+                return id;
+            }
+            assert!(Instant::now() < deadline, "{css} never appeared");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    async fn type_into(&self, css: &str, text: &str) {
+        let id = self.wait_for(css).await;
+        self.cmd(reqwest::Method::POST, &format!("/element/{id}/value"), json!({"text": text})).await;
+    }
+
+    async fn click(&self, css: &str) {
+        let id = self.wait_for(css).await;
+        self.cmd(reqwest::Method::POST, &format!("/element/{id}/click"), json!({})).await;
+    }
+
+    async fn text(&self, css: &str) -> String {
+        let id = self.wait_for(css).await;
+        self.cmd(reqwest::Method::GET, &format!("/element/{id}/text"), json!({}))
+            .await
+            .as_str()
+            .unwrap_or("")
+            .to_string()
+    }
+
+    async fn script(&self, js: &str) -> Value {
+        self.cmd(reqwest::Method::POST, "/execute/sync", json!({"script": js, "args": []})).await
+    }
+
+    /// Waits until `js` (an expression) is truthy.
+    async fn until(&self, what: &str, js: &str) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while self.script(&format!("return !!({js});")).await != json!(true) {
+            if Instant::now() >= deadline {
+                let state = self
+                    .script("return [document.activeElement.id, document.getElementById('quick-add-text')?.value, document.getElementById('quick-add')?.outerHTML, location.href].join(' | ');")
+                    .await;
+                panic!("timed out waiting for {what}; page: {state}; console: {:?}", self.console().await);
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    async fn console(&self) -> Vec<String> {
+        let v = self.cmd(reqwest::Method::POST, "/se/log", json!({"type": "browser"})).await;
+        v.as_array()
+            .map(|a| a.iter().map(|e| e["message"].as_str().unwrap_or("").to_string()).collect())
+            .unwrap_or_default()
+    }
+}
+
+#[tokio::test]
+async fn the_tasks_page_works_in_a_real_browser() {
+    let Some(browser) = Browser::start().await else { return };
+    let app = spawn_app().await;
+    let setup = app.setup_url.clone().unwrap();
+
+    browser.go(&setup).await;
+    browser.type_into("#password", PASSWORD).await;
+    browser.type_into("#confirm", PASSWORD).await;
+    browser.click("button[type=submit]").await;
+    browser.wait_for("#quick-add-text").await;
+
+    // `n` focuses quick-add (app.js); typing shows the live preview (htmx).
+    browser.click("h1").await;
+    browser.type_into("body", "n").await;
+    browser.until("n to focus quick-add", "document.activeElement.id === 'quick-add-text'").await;
+    browser.type_into("#quick-add-text", "Call mom tomorrow 5pm +family @phone p1").await;
+    browser.until("the preview", "document.querySelector('#quick-add-preview .preview-chips')").await;
+    let preview = browser.text("#quick-add-preview").await;
+    assert!(
+        preview.contains("Call mom") && preview.contains("Tomorrow 17:00") && preview.contains("+family"),
+        "{preview}"
+    );
+
+    // Enter adds it in place; the field empties and keeps the focus for the next task.
+    browser.type_into("#quick-add-text", "\u{E007}").await;
+    browser.until("the new task", "document.querySelector('#group-upcoming .task')").await;
+    browser.until("an empty quick-add", "document.getElementById('quick-add-text').value === ''").await;
+    browser.until("focus kept", "document.activeElement.id === 'quick-add-text'").await;
+    assert!(browser.text("#group-upcoming .task").await.contains("Call mom"));
+
+    // A bad date: the message shows next to the field and the text stays.
+    browser.type_into("#quick-add-text", "Lunch feb 30\u{E007}").await;
+    browser.until("the inline error", "document.getElementById('quick-add-error')").await;
+    assert!(browser.text("#quick-add-error").await.contains("February"));
+    assert_eq!(
+        browser.script("return document.getElementById('quick-add-text').value;").await,
+        json!("Lunch feb 30")
+    );
+
+    // Ticking completes it in place.
+    browser.click("#group-upcoming .task input[type=checkbox]").await;
+    browser.until("the task done", "document.querySelector('#group-upcoming .task.done')").await;
+
+    // A filter updates the list and the URL without a reload.
+    browser.script("window.notReloaded = true;").await;
+    browser.type_into("#filter-q", "nothing matches this").await;
+    browser.until("the filtered list", "document.querySelector('#task-list .empty')").await;
+    browser.until("the URL", "location.search.includes('q=nothing')").await;
+    assert_eq!(browser.script("return window.notReloaded === true;").await, json!(true));
+
+    let problems: Vec<String> = browser
+        .console()
+        .await
+        .into_iter()
+        .filter(|m| m.contains("Content Security Policy") || m.contains("Uncaught"))
+        .collect();
+    assert!(problems.is_empty(), "browser console: {problems:?}");
+    browser.cmd(reqwest::Method::DELETE, "", json!({})).await;
+}
