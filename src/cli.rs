@@ -299,7 +299,7 @@ fn task(config: &Config, cmd: TaskCommand, json: bool) -> Result<(), AppError> {
             if json {
                 return print_json(&task.view(ctx.tz));
             }
-            println!("Added {}", describe(&task, &ctx));
+            println!("Added {}", describe(&task));
             Ok(())
         }
         TaskCommand::List { all } => {
@@ -320,7 +320,7 @@ fn task(config: &Config, cmd: TaskCommand, json: bool) -> Result<(), AppError> {
                 return print_json(&serde_json::json!({ "tasks": views }));
             }
             for t in &tasks {
-                println!("{}", describe(t, &ctx));
+                println!("{}", describe(t));
             }
             Ok(())
         }
@@ -331,9 +331,9 @@ fn task(config: &Config, cmd: TaskCommand, json: bool) -> Result<(), AppError> {
                     &serde_json::json!({ "task": task.view(ctx.tz), "next": next.map(|n| n.view(ctx.tz)) }),
                 );
             }
-            println!("Done {}", describe(&task, &ctx));
+            println!("Done {}", describe(&task));
             if let Some(next) = next {
-                println!("Next {}", describe(&next, &ctx));
+                println!("Next {}", describe(&next));
             }
             Ok(())
         }
@@ -349,6 +349,6 @@ fn task(config: &Config, cmd: TaskCommand, json: bool) -> Result<(), AppError> {
 }
 
 /// `12  (A) Call mom +family @phone due:2026-11-23T17:00+01:00`: the id and the todo.txt line.
-fn describe(task: &Task, _ctx: &Ctx) -> String {
+fn describe(task: &Task) -> String {
     format!("{:>5}  {}", task.id, task.line().to_line())
 }

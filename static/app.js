@@ -24,6 +24,8 @@
 
   // Toasts fade out on their own; errors stay a little longer.
   function scheduleToasts() {
+    var all = document.querySelectorAll("#toasts .toast");
+    for (var i = 0; i < all.length - 3; i++) all[i].remove();
     document.querySelectorAll("#toasts .toast:not([data-timed])").forEach(function (t) {
       t.dataset.timed = "1";
       setTimeout(function () { t.remove(); }, t.classList.contains("error") ? 8000 : 4000);

@@ -73,29 +73,25 @@ impl Task {
         self.contexts.split_whitespace().collect()
     }
 
-    /// The due value as written in the line (`YYYY-MM-DD` or a date-time with offset).
-    pub fn due(&self, tz: Tz) -> Option<Due> {
-        tag(&self.body, "due").and_then(|v| Due::parse(&v, tz).ok())
-    }
-
-    /// `key:value` pairs other than due, t and rec, in order.
-    pub fn extra(&self) -> Vec<(String, String)> {
-        todotxt::parse_body(&self.body)
-            .tags
-            .into_iter()
-            .filter(|(k, _)| !TYPED_TAGS.contains(&k.as_str()))
-            .collect()
+    /// The due value as written in the line (`YYYY-MM-DD` or a date-time with offset), and the
+    /// `key:value` pairs other than due, t and rec, in order: one reading of the body.
+    pub fn due_and_extra(&self, tz: Tz) -> (Option<Due>, Vec<(String, String)>) {
+        let tags = todotxt::parse_body(&self.body).tags;
+        let due = tags.iter().find(|(k, _)| k == "due").and_then(|(_, v)| Due::parse(v, tz).ok());
+        let extra = tags.into_iter().filter(|(k, _)| !TYPED_TAGS.contains(&k.as_str())).collect();
+        (due, extra)
     }
 
     /// The API's view of the task.
     pub fn view(&self, tz: Tz) -> TaskView {
+        let (due, extra) = self.due_and_extra(tz);
         TaskView {
             id: self.id,
             title: self.title.clone(),
             priority: self.priority.clone(),
             projects: self.project_list().into_iter().map(String::from).collect(),
             contexts: self.context_list().into_iter().map(String::from).collect(),
-            due: self.due(tz).map(|d| match d {
+            due: due.map(|d| match d {
                 Due::Date(date) => date.to_string(),
                 Due::At(at) => at.to_rfc3339(),
             }),
@@ -104,7 +100,7 @@ impl Task {
             status: if self.done { "done" } else { "open" }.to_string(),
             created: self.created_on.map(|d| d.to_string()),
             completed: self.completed_on.map(|d| d.to_string()),
-            extra: self.extra().into_iter().collect(),
+            extra: extra.into_iter().collect(),
             todotxt: self.line().to_line(),
             created_by: self.created_by.clone(),
         }
@@ -128,11 +124,6 @@ pub struct TaskView {
     pub extra: BTreeMap<String, String>,
     pub todotxt: String,
     pub created_by: String,
-}
-
-/// The first value of `key` in a body.
-fn tag(body: &str, key: &str) -> Option<String> {
-    todotxt::parse_body(body).tags.into_iter().find(|(k, _)| k == key).map(|(_, v)| v)
 }
 
 /// The columns derived from a line. Values that do not parse (an impossible `due:`) derive

@@ -49,7 +49,7 @@ pub struct TaskItem {
 
 impl TaskItem {
     pub fn new(task: &Task, ctx: &Ctx) -> TaskItem {
-        let due = task.due(ctx.tz);
+        let (due, extra) = task.due_and_extra(ctx.tz);
         TaskItem {
             id: task.id,
             title: task.title.clone(),
@@ -65,7 +65,7 @@ impl TaskItem {
                 .as_deref()
                 .and_then(|r| Recurrence::parse(r).ok())
                 .map(|r| recurrence_label(&r)),
-            extra: task.extra(),
+            extra,
             created_by: task.created_by.clone(),
             due_input: due.map(|d| d.to_value()).unwrap_or_default(),
             recurrence_input: task.recurrence.clone().unwrap_or_default(),
