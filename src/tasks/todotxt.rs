@@ -238,6 +238,9 @@ impl Due {
     pub fn to_value(&self) -> String {
         match self {
             Due::Date(d) => d.format("%Y-%m-%d").to_string(),
+            // RFC 3339 offsets are whole minutes; local mean time (before ~1900, Berlin was
+            // +00:53:28) is not, so such an instant is written in UTC rather than moved.
+            Due::At(t) if t.offset().local_minus_utc() % 60 != 0 => Due::At(t.to_utc().fixed_offset()).to_value(),
             Due::At(t) if t.second() != 0 => t.format("%Y-%m-%dT%H:%M:%S%:z").to_string(),
             Due::At(t) => t.format("%Y-%m-%dT%H:%M%:z").to_string(),
         }
@@ -597,6 +600,8 @@ mod tests {
             ("2026-12-24T17:00:09+05:30", Ok("2026-12-24T17:00:09+05:30")),
             ("2026-03-29T02:30", Ok("2026-03-29T03:00+02:00")),
             ("2026-10-25T02:30", Ok("2026-10-25T02:30+02:00")),
+            // Local mean time (+00:53:28) has no RFC 3339 form: written in UTC, same instant.
+            ("1800-01-01T10:00", Ok("1800-01-01T09:06:32+00:00")),
             ("2027-02-30", Err("February 2027 has 28 days")),
             ("2027-02-29T10:00", Err("February 2027 has 28 days")),
             ("2026-12-24T24:00", Err("there is no hour 24")),
