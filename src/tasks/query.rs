@@ -151,33 +151,36 @@ fn like_escape(text: &str) -> String {
     text.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")
 }
 
+/// The tasks of one group.
 fn in_group(query: Query, group: Group, ctx: &Ctx) -> Query {
     let now = ctx.now.naive_utc();
     let today = ctx.today();
     let open = |query: Query| query.filter(tasks::done.eq(false));
     match group {
-        // Written as ranges of the (done, due_date, due_at) index: a date-time due's
-        // `due_date` is its local day, so it is overdue if that day is past or it is today and
-        // the time has passed.
+        // A date-time due's `due_date` is its local day, so it is overdue if that day is past,
+        // or it is today and the time has passed. Written as a range of the index and a check
+        // of its columns: a top-level OR makes SQLite read every open task.
         Group::Overdue => open(query)
-            .filter(tasks::due_date.lt(today).or(tasks::due_date.eq(today).and(tasks::due_at.lt(now))))
-            .order((tasks::due_date.asc(), tasks::due_at.asc(), priority_rank(), tasks::id.asc())),
+            .filter(tasks::due_date.le(today))
+            .filter(tasks::due_date.lt(today).or(tasks::due_at.lt(now))),
         Group::Today => open(query)
             .filter(tasks::due_date.eq(today))
-            .filter(tasks::due_at.is_null().or(tasks::due_at.ge(now)))
-            .order((tasks::due_at.is_null(), tasks::due_at.asc(), priority_rank(), tasks::id.asc())),
-        Group::Upcoming => open(query).filter(tasks::due_date.gt(today)).order((
-            tasks::due_date.asc(),
-            tasks::due_at.asc(),
-            priority_rank(),
-            tasks::id.asc(),
-        )),
-        Group::NoDate => {
-            open(query).filter(tasks::due_date.is_null()).order((priority_rank(), tasks::id.asc()))
+            .filter(tasks::due_at.is_null().or(tasks::due_at.ge(now))),
+        Group::Upcoming => open(query).filter(tasks::due_date.gt(today)),
+        Group::NoDate => open(query).filter(tasks::due_date.is_null()),
+        Group::Done => query.filter(tasks::done.eq(true)),
+    }
+}
+
+/// A group's display order: by day and time (all-day first), then priority (A first, none
+/// last); done by completion, newest first. Each is the order of an index (see migrations), so
+/// `due_at` stays in the no-date order although it is always empty there.
+fn in_order(query: Query, group: Group) -> Query {
+    match group {
+        Group::Overdue | Group::Today | Group::Upcoming | Group::NoDate => {
+            query.order((tasks::due_date.asc(), tasks::due_at.asc(), priority_rank(), tasks::id.asc()))
         }
-        Group::Done => {
-            query.filter(tasks::done.eq(true)).order((tasks::completed_at.desc(), tasks::id.desc()))
-        }
+        Group::Done => query.order((tasks::completed_at.desc(), tasks::id.desc())),
     }
 }
 
@@ -186,18 +189,24 @@ fn priority_rank() -> diesel::expression::SqlLiteral<diesel::sql_types::Text> {
     sql::<diesel::sql_types::Text>("coalesce(priority, '~')")
 }
 
-/// The first slice of every group the status filter shows.
+/// The first slice of every group the status filter shows; `collapsed` groups are only
+/// counted (their rows are read when the person opens them).
 pub fn overview(
     conn: &mut Conn,
     ctx: &Ctx,
     filter: &Filter,
     per_group: i64,
+    collapsed: &[Group],
 ) -> Result<Vec<GroupSlice>, AppError> {
     let status = filter.status()?;
     Group::ALL
         .into_iter()
         .filter(|g| g.shown_for(status))
         .map(|group| {
+            if collapsed.contains(&group) {
+                let count = in_group(filter.query()?, group, ctx).count().get_result(conn)?;
+                return Ok(GroupSlice { group, count, tasks: Vec::new(), next_offset: Some(0) });
+            }
             let mut tasks = group_slice(conn, ctx, filter, group, 0, per_group + 1)?;
             // Counting is a second pass over the group: only needed when it has more than a slice.
             let count = if tasks.len() as i64 > per_group {
@@ -221,7 +230,7 @@ pub fn group_slice(
     offset: i64,
     limit: i64,
 ) -> Result<Vec<Task>, AppError> {
-    Ok(in_group(filter.query()?, group, ctx)
+    Ok(in_order(in_group(filter.query()?, group, ctx), group)
         .offset(offset.max(0))
         .limit(limit.clamp(1, 500))
         .select(Task::as_select())

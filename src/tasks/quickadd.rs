@@ -20,7 +20,7 @@
 use chrono::DateTime;
 use chrono_tz::Tz;
 
-use crate::dates::{Meaning, ParseError, Repeat, When, match_phrase, match_repeat};
+use crate::dates::{Meaning, ParseError, Repeat, match_phrase, match_repeat};
 use crate::tasks::recur::Recurrence;
 use crate::tasks::todotxt::{Due, Token, classify, parse_body};
 
@@ -168,11 +168,7 @@ pub fn parse(text: &str, now: DateTime<Tz>) -> Result<QuickAdd, ParseError> {
     };
     // An explicit `due:` wins over what a recurrence phrase would start from.
     if let Some(when) = when.filter(|_| !explicit_due) {
-        let due = match when {
-            When::Date(d) => Due::Date(d),
-            When::At(t) => Due::At(t.fixed_offset()),
-        };
-        kept.push(format!("due:{}", due.to_value()));
+        kept.push(format!("due:{}", Due::from_when(when, &words.join(" "))?.to_value()));
     }
     if let Some(r) = repeat {
         let rec = Recurrence { every: r.every, unit: r.unit, strict: r.strict };
@@ -404,6 +400,8 @@ mod tests {
             ("Pay every 0 days", "every 0 days", "the interval must be at least 1"),
             ("Pay every 1001 days", "every 1001 days", "the interval can be at most 1000"),
             ("Pay tomorrow feb 30", "feb 30", "February has no day 30"),
+            // Found by fuzzing: 23:00Z on the last day is already the year 10000 in Berlin.
+            ("t 9999-12-31T23:00Z", "t 9999-12-31T23:00Z", "is too far away (years 0 to 9999 only)"),
         ];
         for (text, piece, message) in cases {
             assert_eq!(parse(text, now), Err(ParseError::new(*piece, *message)), "{text}");

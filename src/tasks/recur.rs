@@ -13,7 +13,7 @@
 
 use std::fmt;
 
-use chrono::{NaiveDate, TimeDelta};
+use chrono::{Datelike, NaiveDate, TimeDelta};
 use chrono_tz::Tz;
 
 pub use crate::dates::Unit;
@@ -105,10 +105,12 @@ pub fn next_occurrence(line: &TodoLine, completed_on: NaiveDate, tz: Tz) -> Opti
             };
             body = set_tag(&body, "due", Some(&new_due.to_value()));
             if let Some(t) = threshold {
-                let shifted = t.checked_add_signed(TimeDelta::days(
-                    new_date.signed_duration_since(old_date).num_days(),
-                ))?;
-                body = set_tag(&body, "t", Some(&shifted.format("%Y-%m-%d").to_string()));
+                // A threshold pushed out of the years a date can be written in (a typo'd
+                // far-future due) means nothing any more: it is dropped.
+                let shifted = t
+                    .checked_add_signed(TimeDelta::days(new_date.signed_duration_since(old_date).num_days()))
+                    .filter(|d| (0..=crate::dates::MAX_YEAR).contains(&d.year()));
+                body = set_tag(&body, "t", shifted.map(|d| d.format("%Y-%m-%d").to_string()).as_deref());
             }
         }
         (None, Some(t)) => {
@@ -221,6 +223,8 @@ mod tests {
             ("Standup due:2026-11-20 rec:1b", "2026-11-28", "2026-11-28 Standup due:2026-11-30 rec:1b"),
             ("Standup due:2026-11-20 rec:1b", "2026-11-29", "2026-11-29 Standup due:2026-11-30 rec:1b"),
             ("Standup due:2026-11-23 rec:+5b", "2026-11-23", "2026-11-23 Standup due:2026-11-30 rec:+5b"),
+            // Found by fuzzing: a threshold shifted out of writable years is dropped.
+            ("d rec:1d due:5340-01-30 t:2026-11-20", "1970-01-01", "1970-01-01 d rec:1d due:1970-01-02"),
             // threshold moves by as many days as due (Dec 1 -> Jan 1 is 31 days)
             ("Tax t:2026-11-25 due:2026-12-01 rec:+1m", "2026-11-30", "2026-11-30 Tax t:2026-12-26 due:2027-01-01 rec:+1m"),
             ("Tax due:2026-12-01 t:2026-11-25 rec:1w", "2026-12-03", "2026-12-03 Tax due:2026-12-10 t:2026-12-04 rec:1w"),

@@ -9,7 +9,7 @@ use serde::{Deserialize, Deserializer};
 
 use super::todotxt::{self, Due, TodoLine};
 use super::{Derived, Task, quickadd, recur};
-use crate::dates::{self, When};
+use crate::dates;
 use crate::db::schema::tasks;
 use crate::db::{self, Conn};
 use crate::error::AppError;
@@ -426,9 +426,7 @@ pub fn parse_due_input(field: &str, text: &str, ctx: &Ctx) -> Result<Due, AppErr
     if let Ok(due) = Due::parse(text, ctx.tz) {
         return Ok(due);
     }
-    match dates::parse_when(text, ctx.local_now()) {
-        Ok(When::Date(d)) => Ok(Due::Date(d)),
-        Ok(When::At(at)) => Ok(Due::At(at.fixed_offset())),
-        Err(e) => Err(AppError::invalid(field, format!("{text:?}: {}", e.message))),
-    }
+    dates::parse_when(text, ctx.local_now())
+        .and_then(|when| Due::from_when(when, text))
+        .map_err(|e| AppError::invalid(field, format!("{text:?}: {}", e.message)))
 }

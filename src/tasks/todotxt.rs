@@ -13,7 +13,7 @@
 //! - Editing helpers keep the order of the body's tokens; an edit may
 //!   normalise whitespace to single spaces, no edit leaves the body as it was.
 
-use chrono::{DateTime, FixedOffset, NaiveDate, Timelike};
+use chrono::{DateTime, Datelike, FixedOffset, NaiveDate, Timelike};
 use chrono_tz::Tz;
 
 use crate::dates::{ParseError, parse_iso_date, parse_stamp, resolve_local};
@@ -213,6 +213,23 @@ pub enum Due {
 }
 
 impl Due {
+    /// What a date phrase meant, as a due value; `piece` names the words for the error when
+    /// the instant falls after the year 9999 in its zone (its value could not be written).
+    pub fn from_when(when: crate::dates::When, piece: &str) -> Result<Due, ParseError> {
+        let due = match when {
+            crate::dates::When::Date(d) => Due::Date(d),
+            crate::dates::When::At(t) => Due::At(t.fixed_offset()),
+        };
+        let year = match &due {
+            Due::Date(d) => d.year(),
+            Due::At(t) => t.year(),
+        };
+        if !(0..=crate::dates::MAX_YEAR).contains(&year) {
+            return Err(ParseError::new(piece, "is too far away (years 0 to 9999 only)"));
+        }
+        Ok(due)
+    }
+
     /// `YYYY-MM-DD`; `YYYY-MM-DDTHH:MM[:SS]` (wall time in `tz`); RFC 3339
     /// with `Z` or `±HH:MM`, with or without seconds. Errors name the token
     /// as `due:<value>`.
@@ -240,7 +257,9 @@ impl Due {
             Due::Date(d) => d.format("%Y-%m-%d").to_string(),
             // RFC 3339 offsets are whole minutes; local mean time (before ~1900, Berlin was
             // +00:53:28) is not, so such an instant is written in UTC rather than moved.
-            Due::At(t) if t.offset().local_minus_utc() % 60 != 0 => Due::At(t.to_utc().fixed_offset()).to_value(),
+            Due::At(t) if t.offset().local_minus_utc() % 60 != 0 => {
+                Due::At(t.to_utc().fixed_offset()).to_value()
+            }
             Due::At(t) if t.second() != 0 => t.format("%Y-%m-%dT%H:%M:%S%:z").to_string(),
             Due::At(t) => t.format("%Y-%m-%dT%H:%M%:z").to_string(),
         }

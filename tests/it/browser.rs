@@ -189,6 +189,13 @@ async fn the_tasks_page_works_in_a_real_browser() {
     browser.click("#group-upcoming .task input[type=checkbox]").await;
     browser.until("the task done", "document.querySelector('#group-upcoming .task.done')").await;
 
+    // After a reload it sits in the collapsed Done group, whose rows load when it is opened.
+    browser.go(&format!("{}/tasks", app.address)).await;
+    browser.wait_for(".group-done summary").await;
+    assert!(browser.find("#group-done .task").await.is_none(), "not loaded while collapsed");
+    browser.click(".group-done summary").await;
+    browser.until("the done rows", "document.querySelector('#group-done .task.done')").await;
+
     // A filter updates the list and the URL without a reload.
     browser.script("window.notReloaded = true;").await;
     browser.type_into("#filter-q", "nothing matches this").await;
