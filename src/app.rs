@@ -50,6 +50,23 @@ impl AppState {
     }
 }
 
+/// Runs service work on the blocking pool as `by` (`person`, `api`, `agent`), with the
+/// service context (now, the person's zone) read in the same trip.
+pub async fn run_as<T, F>(state: &web::Data<AppState>, by: &'static str, f: F) -> Result<T, AppError>
+where
+    T: Send + 'static,
+    F: FnOnce(&mut Conn, &Ctx) -> Result<T, AppError> + Send + 'static,
+{
+    let st = state.clone();
+    state
+        .db
+        .run(move |conn| {
+            let ctx = st.ctx(conn, by)?;
+            f(conn, &ctx)
+        })
+        .await
+}
+
 pub struct Application {
     server: Server,
     port: u16,

@@ -240,7 +240,16 @@ impl Due {
             .ok_or_else(|| ParseError::new(piece(), "is not a date (use YYYY-MM-DD or YYYY-MM-DDTHH:MM)"))?;
         match (stamp.time, stamp.offset) {
             (None, _) => Ok(Due::Date(stamp.date)),
-            (Some(t), None) => Ok(Due::At(resolve_local(tz, stamp.date.and_time(t)).fixed_offset())),
+            (Some(t), None) => {
+                let at = resolve_local(tz, stamp.date.and_time(t)).fixed_offset();
+                // A local-mean-time instant is written in UTC (see `to_value`): it must stay in
+                // the years a value can be written in.
+                let lmt = at.offset().local_minus_utc() % 60 != 0;
+                if lmt && !(0..=crate::dates::MAX_YEAR).contains(&at.to_utc().year()) {
+                    return Err(ParseError::new(piece(), "is too far away (years 0 to 9999 only)"));
+                }
+                Ok(Due::At(at))
+            }
             (Some(t), Some(off)) => stamp
                 .date
                 .and_time(t)
@@ -621,6 +630,7 @@ mod tests {
             ("2026-10-25T02:30", Ok("2026-10-25T02:30+02:00")),
             // Local mean time (+00:53:28) has no RFC 3339 form: written in UTC, same instant.
             ("1800-01-01T10:00", Ok("1800-01-01T09:06:32+00:00")),
+            ("0000-01-01T00:00", Err("is too far away (years 0 to 9999 only)")),
             ("2027-02-30", Err("February 2027 has 28 days")),
             ("2027-02-29T10:00", Err("February 2027 has 28 days")),
             ("2026-12-24T24:00", Err("there is no hour 24")),

@@ -14,7 +14,7 @@ use futures_util::StreamExt;
 use serde::Deserialize;
 
 use super::{CurrentSession, Layout, html, htmx_target, is_htmx, see_other};
-use crate::app::AppState;
+use crate::app::{AppState, run_as};
 use crate::db::Conn;
 use crate::error::{AppError, PageError};
 use crate::tasks::query::{self, GroupSlice, StatusFilter};
@@ -298,15 +298,8 @@ pub async fn add(
 ) -> Result<HttpResponse, PageError> {
     let AddForm { text, filter } = form.into_inner();
     let csrf = session.0.csrf_token.clone();
-    let st = state.clone();
     let input = text.clone();
-    let added = state
-        .db
-        .run(move |conn| {
-            let ctx = st.ctx(conn, "person")?;
-            service::add_text(conn, &ctx, &input)
-        })
-        .await;
+    let added = run_as(&state, "person", move |conn, ctx| service::add_text(conn, ctx, &input)).await;
     match added {
         Ok(task) => {
             if !is_htmx(&req) {
@@ -372,8 +365,7 @@ pub async fn preview(
     if text.trim().is_empty() {
         return Ok(Preview { task: None, error: None });
     }
-    let st = state.clone();
-    let ctx = state.db.run(move |conn| st.ctx(conn, "person")).await?;
+    let ctx = run_as(&state, "person", |_, ctx| Ok(*ctx)).await?;
     Ok(match quickadd::parse(&text, ctx.local_now()) {
         Ok(parsed) => {
             let line = todotxt::TodoLine {
@@ -439,24 +431,20 @@ pub async fn more(
 ) -> Result<MoreRows, PageError> {
     let MoreQuery { group, offset, filter } = query.into_inner();
     let group = Group::from_slug(&group)?;
-    let st = state.clone();
     let query = query_string(&filter);
-    let view = state
-        .db
-        .run(move |conn| {
-            let ctx = st.ctx(conn, "person")?;
-            let tasks = query::group_slice(conn, &ctx, &filter, group, offset, SLICE + 1)?;
-            let more = tasks.len() as i64 > SLICE;
-            Ok(GroupView {
-                slug: group.slug(),
-                label: group.label(),
-                count: 0,
-                tasks: tasks.iter().take(SLICE as usize).map(|t| TaskItem::new(t, &ctx)).collect(),
-                next_offset: more.then_some(offset + SLICE),
-                open: true,
-            })
+    let view = run_as(&state, "person", move |conn, ctx| {
+        let tasks = query::group_slice(conn, ctx, &filter, group, offset, SLICE + 1)?;
+        let more = tasks.len() as i64 > SLICE;
+        Ok(GroupView {
+            slug: group.slug(),
+            label: group.label(),
+            count: 0,
+            tasks: tasks.iter().take(SLICE as usize).map(|t| TaskItem::new(t, ctx)).collect(),
+            next_offset: more.then_some(offset + SLICE),
+            open: true,
         })
-        .await?;
+    })
+    .await?;
     Ok(MoreRows { group: view, query, csrf: session.0.csrf_token })
 }
 
@@ -486,15 +474,11 @@ pub struct DeletedRow {
 }
 
 async fn load_item(state: &web::Data<AppState>, id: i32) -> Result<(TaskItem, Task), AppError> {
-    let st = state.clone();
-    state
-        .db
-        .run(move |conn| {
-            let ctx = st.ctx(conn, "person")?;
-            let task = service::get(conn, id)?;
-            Ok((TaskItem::new(&task, &ctx), task))
-        })
-        .await
+    run_as(state, "person", move |conn, ctx| {
+        let task = service::get(conn, id)?;
+        Ok((TaskItem::new(&task, ctx), task))
+    })
+    .await
 }
 
 pub async fn row(
@@ -572,16 +556,12 @@ pub async fn save(
 ) -> Result<HttpResponse, PageError> {
     let id = id.into_inner();
     let form = form.into_inner();
-    let st = state.clone();
     let patch = form.patch();
-    let saved = state
-        .db
-        .run(move |conn| {
-            let ctx = st.ctx(conn, "person")?;
-            let task = service::update(conn, &ctx, id, &patch?)?;
-            Ok(TaskItem::new(&task, &ctx))
-        })
-        .await;
+    let saved = run_as(&state, "person", move |conn, ctx| {
+        let task = service::update(conn, ctx, id, &patch?)?;
+        Ok(TaskItem::new(&task, ctx))
+    })
+    .await;
     let csrf = session.0.csrf_token;
     match saved {
         Ok(_) if !is_htmx(&req) => Ok(see_other("/tasks")),
@@ -612,15 +592,11 @@ pub async fn toggle(
 ) -> Result<HttpResponse, PageError> {
     let id = id.into_inner();
     let done = form.done.as_deref().is_some_and(|v| v == "true" || v == "on");
-    let st = state.clone();
-    let (task, next) = state
-        .db
-        .run(move |conn| {
-            let ctx = st.ctx(conn, "person")?;
-            let (task, next) = service::set_done(conn, &ctx, id, done)?;
-            Ok((TaskItem::new(&task, &ctx), next.map(|n| TaskItem::new(&n, &ctx))))
-        })
-        .await?;
+    let (task, next) = run_as(&state, "person", move |conn, ctx| {
+        let (task, next) = service::set_done(conn, ctx, id, done)?;
+        Ok((TaskItem::new(&task, ctx), next.map(|n| TaskItem::new(&n, ctx))))
+    })
+    .await?;
     if !is_htmx(&req) {
         return Ok(see_other("/tasks"));
     }
@@ -643,16 +619,12 @@ pub async fn delete(
     id: web::Path<i32>,
 ) -> Result<HttpResponse, PageError> {
     let id = id.into_inner();
-    let st = state.clone();
-    let title = state
-        .db
-        .run(move |conn| {
-            let ctx = st.ctx(conn, "person")?;
-            let title = service::get(conn, id)?.title;
-            service::delete(conn, &ctx, id)?;
-            Ok(title)
-        })
-        .await?;
+    let title = run_as(&state, "person", move |conn, ctx| {
+        let title = service::get(conn, id)?.title;
+        service::delete(conn, ctx, id)?;
+        Ok(title)
+    })
+    .await?;
     if !is_htmx(&req) {
         return Ok(see_other("/tasks"));
     }
@@ -666,14 +638,9 @@ pub async fn restore(
     id: web::Path<i32>,
 ) -> Result<HttpResponse, PageError> {
     let id = id.into_inner();
-    let st = state.clone();
-    let task = state
-        .db
-        .run(move |conn| {
-            let ctx = st.ctx(conn, "person")?;
-            Ok(TaskItem::new(&service::restore(conn, &ctx, id)?, &ctx))
-        })
-        .await?;
+    let task =
+        run_as(&state, "person", move |conn, ctx| Ok(TaskItem::new(&service::restore(conn, ctx, id)?, ctx)))
+            .await?;
     if !is_htmx(&req) {
         return Ok(see_other("/tasks"));
     }
@@ -721,14 +688,7 @@ pub async fn import(
     if text.trim().is_empty() {
         return Err(AppError::invalid("file", "is empty: choose a todo.txt file").into());
     }
-    let st = state.clone();
-    let report = state
-        .db
-        .run(move |conn| {
-            let ctx = st.ctx(conn, "person")?;
-            service::import_todotxt(conn, &ctx, &text)
-        })
-        .await?;
+    let report = run_as(&state, "person", move |conn, ctx| service::import_todotxt(conn, ctx, &text)).await?;
     let page = full_page(&state, &session, Filter::default(), None, Some(report)).await?;
     html(StatusCode::OK, &page)
 }

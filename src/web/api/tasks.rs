@@ -3,7 +3,7 @@
 use actix_web::{HttpResponse, web};
 use serde::Deserialize;
 
-use crate::app::AppState;
+use crate::app::{AppState, run_as};
 use crate::error::{ApiError, AppError};
 use crate::tasks::{Filter, TaskPatch, query, service};
 
@@ -38,31 +38,27 @@ pub async fn create(
     body: web::Json<serde_json::Value>,
 ) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner();
-    let st = state.clone();
-    let view = state
-        .db
-        .run(move |conn| {
-            let ctx = st.ctx(conn, "api")?;
-            let task = match body.get("text") {
-                Some(text) => {
-                    let text = text.as_str().ok_or_else(|| AppError::invalid("text", "must be a string"))?;
-                    if body.as_object().is_some_and(|o| o.len() > 1) {
-                        return Err(AppError::invalid(
-                            "text",
-                            "send either text (quick-add) or fields, not both",
-                        ));
-                    }
-                    service::add_text(conn, &ctx, text)?
+    let view = run_as(&state, "api", move |conn, ctx| {
+        let task = match body.get("text") {
+            Some(text) => {
+                let text = text.as_str().ok_or_else(|| AppError::invalid("text", "must be a string"))?;
+                if body.as_object().is_some_and(|o| o.len() > 1) {
+                    return Err(AppError::invalid(
+                        "text",
+                        "send either text (quick-add) or fields, not both",
+                    ));
                 }
-                None => {
-                    let patch: TaskPatch =
-                        serde_json::from_value(body).map_err(|e| AppError::invalid("body", e.to_string()))?;
-                    service::add_fields(conn, &ctx, &patch)?
-                }
-            };
-            Ok(task.view(ctx.tz))
-        })
-        .await?;
+                service::add_text(conn, ctx, text)?
+            }
+            None => {
+                let patch: TaskPatch =
+                    serde_json::from_value(body).map_err(|e| AppError::invalid("body", e.to_string()))?;
+                service::add_fields(conn, ctx, &patch)?
+            }
+        };
+        Ok(task.view(ctx.tz))
+    })
+    .await?;
     Ok(HttpResponse::Created().insert_header(("Location", format!("/api/v1/tasks/{}", view.id))).json(view))
 }
 
@@ -79,42 +75,26 @@ pub async fn update(
     patch: web::Json<TaskPatch>,
 ) -> Result<HttpResponse, ApiError> {
     let (id, patch) = (id.into_inner(), patch.into_inner());
-    let st = state.clone();
-    let view = state
-        .db
-        .run(move |conn| {
-            let ctx = st.ctx(conn, "api")?;
-            Ok(service::update(conn, &ctx, id, &patch)?.view(ctx.tz))
-        })
-        .await?;
+    let view =
+        run_as(&state, "api", move |conn, ctx| Ok(service::update(conn, ctx, id, &patch)?.view(ctx.tz)))
+            .await?;
     Ok(HttpResponse::Ok().json(view))
 }
 
 pub async fn delete(state: web::Data<AppState>, id: web::Path<i32>) -> Result<HttpResponse, ApiError> {
     let id = id.into_inner();
-    let st = state.clone();
-    state
-        .db
-        .run(move |conn| {
-            let ctx = st.ctx(conn, "api")?;
-            service::delete(conn, &ctx, id)
-        })
-        .await?;
+    run_as(&state, "api", move |conn, ctx| service::delete(conn, ctx, id)).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
 /// Completes a task; for a recurring one the answer also carries the next occurrence.
 pub async fn complete(state: web::Data<AppState>, id: web::Path<i32>) -> Result<HttpResponse, ApiError> {
     let id = id.into_inner();
-    let st = state.clone();
-    let (task, next) = state
-        .db
-        .run(move |conn| {
-            let ctx = st.ctx(conn, "api")?;
-            let (task, next) = service::set_done(conn, &ctx, id, true)?;
-            Ok((task.view(ctx.tz), next.map(|n| n.view(ctx.tz))))
-        })
-        .await?;
+    let (task, next) = run_as(&state, "api", move |conn, ctx| {
+        let (task, next) = service::set_done(conn, ctx, id, true)?;
+        Ok((task.view(ctx.tz), next.map(|n| n.view(ctx.tz))))
+    })
+    .await?;
     let mut body = serde_json::to_value(task).map_err(|e| AppError::Internal(e.into()))?;
     if let Some(obj) = body.as_object_mut() {
         obj.insert("next".into(), serde_json::to_value(next).map_err(|e| AppError::Internal(e.into()))?);
