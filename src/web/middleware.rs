@@ -139,7 +139,7 @@ fn toast_errors(res: ServiceResponse<BoxBody>) -> ServiceResponse<BoxBody> {
         .map(|e| e.message())
         .unwrap_or_else(|| status.canonical_reason().unwrap_or("Error").to_string());
     let (req, _) = res.into_parts();
-    let body = format!("<div class=\"toast error\" role=\"alert\">{}</div>", html_escape(&message));
+    let body = super::toast(&message, true);
     let response = HttpResponse::build(status)
         .insert_header(("HX-Retarget", "#toasts"))
         .insert_header(("HX-Reswap", "beforeend"))

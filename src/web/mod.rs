@@ -96,6 +96,17 @@ pub fn same_origin(req: &HttpRequest, public_url: Option<&str>) -> bool {
     origin.eq_ignore_ascii_case(&expected)
 }
 
+/// A toast, as the `#toasts` region shows it: a status line, or an error that stays longer.
+pub fn toast(message: &str, error: bool) -> String {
+    let (class, role) = if error { ("toast error", "alert") } else { ("toast", "status") };
+    format!("<div class=\"{class}\" role=\"{role}\">{}</div>", middleware::html_escape(message))
+}
+
+/// A status toast that rides along with a response's main fragment (an out-of-band swap).
+pub fn oob_toast(message: &str) -> String {
+    format!("<div id=\"toasts\" hx-swap-oob=\"beforeend\">{}</div>", toast(message, false))
+}
+
 /// Renders a template with a status (422 for a form with errors).
 pub fn html(
     status: actix_web::http::StatusCode,

@@ -13,7 +13,7 @@ use chrono::{Datelike, NaiveDate};
 use futures_util::StreamExt;
 use serde::Deserialize;
 
-use super::{CurrentSession, Layout, html, htmx_target, is_htmx, see_other};
+use super::{CurrentSession, Layout, html, htmx_target, is_htmx, oob_toast, see_other};
 use crate::app::{AppState, run_as};
 use crate::db::Conn;
 use crate::error::{AppError, PageError};
@@ -307,14 +307,11 @@ pub async fn add(
             }
             let list = load_list(&state, filter, csrf.clone()).await?;
             let form = QuickAddForm { csrf, oob: true, ..Default::default() };
-            let toast = format!(
-                "<div id=\"toasts\" hx-swap-oob=\"beforeend\"><div class=\"toast\" role=\"status\">Added “{}”</div></div>",
-                super::middleware::html_escape(&task.title)
-            );
             let body = [list.render(), form.render()]
                 .into_iter()
                 .collect::<Result<Vec<_>, _>>()
                 .map_err(|e| AppError::Internal(e.into()))?;
+            let toast = oob_toast(&format!("Added “{}”", task.title));
             Ok(HttpResponse::Ok().content_type("text/html; charset=utf-8").body(body.concat() + &toast))
         }
         Err(AppError::Invalid { field, message }) => {
@@ -603,11 +600,8 @@ pub async fn toggle(
     let mut body =
         Row { task, csrf: session.0.csrf_token }.render().map_err(|e| AppError::Internal(e.into()))?;
     if let Some(next) = next {
-        body.push_str(&format!(
-            "<div id=\"toasts\" hx-swap-oob=\"beforeend\"><div class=\"toast\" role=\"status\">Next “{}”: {}</div></div>",
-            super::middleware::html_escape(&next.title),
-            super::middleware::html_escape(next.due_label.as_deref().unwrap_or("no date"))
-        ));
+        let due = next.due_label.as_deref().unwrap_or("no date");
+        body.push_str(&oob_toast(&format!("Next “{}”: {due}", next.title)));
     }
     Ok(HttpResponse::Ok().content_type("text/html; charset=utf-8").body(body))
 }

@@ -90,7 +90,9 @@ async fn preview_shows_what_quick_add_will_create() {
 async fn hostile_titles_render_as_text() {
     let app = logged_in_app().await;
     let hostile = "<script>alert('x')</script> <img src=x onerror=alert(1)>";
-    assert_eq!(app.post_htmx("/tasks", &[("text", hostile)]).await.status(), 200);
+    let res = app.post_htmx("/tasks", &[("text", hostile)]).await;
+    assert_eq!(res.status(), 200);
+    assert!(!res.text().await.unwrap().contains("<script>alert"), "the list and the toast escape it");
     let page = app.get("/tasks").await.text().await.unwrap();
     assert!(!page.contains("<script>alert"), "script tag must be escaped");
     assert!(!page.contains("<img src=x"));
