@@ -141,6 +141,22 @@ impl TestApp {
         self.client.post(self.url(path)).header("Origin", &self.address).form(&fields).send().await.unwrap()
     }
 
+    /// Uploads a todo.txt file from the Tasks page's import form; `csrf_in` is where the form
+    /// puts the token: the query (plain form) or the header (htmx), or nowhere.
+    pub async fn upload_todotxt(&self, text: &str, csrf_in: &str) -> Response {
+        let form = reqwest::multipart::Form::new()
+            .part("file", reqwest::multipart::Part::text(text.to_string()).file_name("todo.txt"));
+        let path = match csrf_in {
+            "query" => format!("/tasks/import?csrf_token={}", self.csrf),
+            _ => "/tasks/import".to_string(),
+        };
+        let mut req = self.client.post(self.url(&path)).header("Origin", &self.address).multipart(form);
+        if csrf_in == "header" {
+            req = req.header("X-CSRF-Token", &self.csrf);
+        }
+        req.send().await.unwrap()
+    }
+
     /// Creates an API token through the CLI's service and returns it.
     pub async fn api_token(&self) -> String {
         let db = steward::db::Db::open(&self.db_path).unwrap();

@@ -243,16 +243,7 @@ async fn groups_filters_and_paging() {
 async fn import_and_export_on_the_page() {
     let app = logged_in_app().await;
     let file = "(A) 2026-01-05 Call the bank +money @phone due:2026-02-01\nx 2026-01-03 2026-01-01 Old done thing\n\nBad date due:2027-02-30\n";
-    let form = reqwest::multipart::Form::new()
-        .part("file", reqwest::multipart::Part::text(file).file_name("todo.txt"));
-    let res = app
-        .client
-        .post(app.url(&format!("/tasks/import?csrf_token={}", app.csrf)))
-        .header("Origin", &app.address)
-        .multipart(form)
-        .send()
-        .await
-        .unwrap();
+    let res = app.upload_todotxt(file, "query").await;
     assert_eq!(res.status(), 200);
     let page = res.text().await.unwrap();
     assert!(page.contains("Imported 3 tasks"), "{page}");
@@ -265,16 +256,7 @@ async fn import_and_export_on_the_page() {
     assert_eq!(exported.lines().collect::<Vec<_>>(), expected);
 
     // An upload without the CSRF token changes nothing.
-    let form = reqwest::multipart::Form::new()
-        .part("file", reqwest::multipart::Part::text("Sneaky\n").file_name("t.txt"));
-    let res = app
-        .client
-        .post(app.url("/tasks/import"))
-        .header("Origin", &app.address)
-        .multipart(form)
-        .send()
-        .await
-        .unwrap();
+    let res = app.upload_todotxt("Sneaky\n", "none").await;
     assert_eq!(res.status(), 403);
 }
 

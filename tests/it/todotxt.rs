@@ -9,17 +9,7 @@ const FIXTURE: &str = include_str!("../fixtures/todo.txt");
 #[tokio::test]
 async fn real_world_file_round_trips_through_the_page() {
     let app = logged_in_app().await;
-    let form = reqwest::multipart::Form::new()
-        .part("file", reqwest::multipart::Part::text(FIXTURE).file_name("todo.txt"));
-    let res = app
-        .client
-        .post(app.url("/tasks/import"))
-        .header("Origin", &app.address)
-        .header("X-CSRF-Token", &app.csrf)
-        .multipart(form)
-        .send()
-        .await
-        .unwrap();
+    let res = app.upload_todotxt(FIXTURE, "header").await;
     assert_eq!(res.status(), 200);
     let page = res.text().await.unwrap();
     let expected: Vec<&str> = FIXTURE.lines().filter(|l| !l.trim().is_empty()).collect();
