@@ -165,14 +165,12 @@ fn run(cli: Cli) -> Result<(), AppError> {
         Command::Token(cmd) => token(&config, cmd, json),
         Command::Task(cmd) => task(&config, cmd, json),
         Command::Import(ImportCommand::Todotxt { file }) => {
-            let text = std::fs::read(&file)
+            let bytes = std::fs::read(&file)
                 .map_err(|e| AppError::invalid("FILE", format!("cannot read {}: {e}", file.display())))?;
-            let text = String::from_utf8(text)
-                .map_err(|_| AppError::invalid("FILE", format!("{} is not UTF-8 text", file.display())))?;
             let db = open(&config)?;
             let mut conn = conn(&db)?;
             let ctx = ctx(&config, &mut conn)?;
-            let report = service::import_todotxt(&mut conn, &ctx, &text)?;
+            let report = service::import_todotxt(&mut conn, &ctx, &bytes)?;
             if json {
                 return print_json(&report);
             }

@@ -160,7 +160,7 @@ fn seed(db_path: &Path, count: usize) -> anyhow::Result<(String, String)> {
         ));
     }
     let ctx = Ctx { now, tz: chrono_tz::UTC, by: "person" };
-    service::import_todotxt(&mut conn, &ctx, &file).map_err(|e| anyhow::anyhow!("{e}"))?;
+    service::import_todotxt(&mut conn, &ctx, file.as_bytes()).map_err(|e| anyhow::anyhow!("{e}"))?;
     auth::set_password(&mut conn, "benchmark passphrase", "benchmark passphrase", None)
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     let life = sessions::Lifetimes { idle: Days::days(1), absolute: Days::days(1) };

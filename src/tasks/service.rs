@@ -207,9 +207,16 @@ pub struct ImportReport {
     pub problems: Vec<(usize, String)>,
 }
 
-/// Imports a todo.txt file. Every non-empty line becomes a task, in one transaction.
-pub fn import_todotxt(conn: &mut Conn, ctx: &Ctx, text: &str) -> Result<ImportReport, AppError> {
+/// Imports a todo.txt file (its bytes, as uploaded or read). Every non-empty line becomes a
+/// task, in one transaction; a file that is not UTF-8 text or has no task is refused.
+pub fn import_todotxt(conn: &mut Conn, ctx: &Ctx, bytes: &[u8]) -> Result<ImportReport, AppError> {
+    let text = std::str::from_utf8(bytes).map_err(|e| {
+        AppError::invalid("file", format!("is not UTF-8 text (invalid byte at offset {})", e.valid_up_to()))
+    })?;
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    if text.trim().is_empty() {
+        return Err(AppError::invalid("file", "has no tasks: choose a todo.txt file"));
+    }
     let mut report = ImportReport::default();
     let lines: Vec<(usize, TodoLine)> = text
         .lines()

@@ -673,16 +673,8 @@ pub async fn import(
             bytes.extend_from_slice(&chunk);
         }
     }
-    let text = String::from_utf8(bytes).map_err(|e| {
-        AppError::invalid(
-            "file",
-            format!("is not UTF-8 text (invalid byte at offset {})", e.utf8_error().valid_up_to()),
-        )
-    })?;
-    if text.trim().is_empty() {
-        return Err(AppError::invalid("file", "is empty: choose a todo.txt file").into());
-    }
-    let report = run_as(&state, "person", move |conn, ctx| service::import_todotxt(conn, ctx, &text)).await?;
+    let report =
+        run_as(&state, "person", move |conn, ctx| service::import_todotxt(conn, ctx, &bytes)).await?;
     let page = full_page(&state, &session, Filter::default(), None, Some(report)).await?;
     html(StatusCode::OK, &page)
 }
