@@ -344,3 +344,35 @@ async fn cross_site_navigation_reloads_to_send_the_strict_cookie() {
     assert_eq!(res.status(), 200);
     assert!(res.text().await.unwrap().contains("http-equiv=\"refresh\""));
 }
+
+#[tokio::test]
+async fn sessions_end_when_idle_and_at_their_absolute_limit() {
+    let start: chrono::DateTime<chrono::Utc> = "2026-06-10T12:00:00Z".parse().unwrap();
+    let clock = steward::clock::FixedClock::new(start);
+    let mut app = spawn_app_at(&clock, |c| {
+        c.session_idle_minutes = 60;
+        c.session_max_days = 1;
+    })
+    .await;
+    app.set_up().await;
+    let at = |minutes: i64| start + chrono::Duration::minutes(minutes);
+
+    // Use keeps a session alive; an hour without a request ends it.
+    clock.set(at(50));
+    assert_eq!(app.get("/tasks").await.status(), 200);
+    clock.set(at(109));
+    assert_eq!(app.get("/tasks").await.status(), 200, "59 minutes after the last request");
+    clock.set(at(170));
+    assert_eq!(app.get("/tasks").await.status(), 303, "61 minutes idle");
+
+    // However active, a session ends a day after login.
+    assert_eq!(app.login_with(&app.client, PASSWORD).await.status(), 303);
+    let mut minute = 170;
+    while minute < 170 + 24 * 60 - 50 {
+        minute += 50;
+        clock.set(at(minute));
+        assert_eq!(app.get("/tasks").await.status(), 200, "active at minute {minute}");
+    }
+    clock.set(at(170 + 24 * 60 + 1));
+    assert_eq!(app.get("/tasks").await.status(), 303, "past the absolute limit");
+}

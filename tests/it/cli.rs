@@ -84,6 +84,12 @@ fn bad_input_exits_2_with_a_one_line_message() {
         assert_eq!(err.trim().lines().count(), 1, "{args:?}: {err}");
         assert!(err.starts_with("steward: "), "{err}");
     }
+    // A file that is not UTF-8 text is refused before anything is imported.
+    let latin1 = dir.path().join("latin1.txt");
+    std::fs::write(&latin1, b"Caf\xe9 bezahlen\n").unwrap();
+    let out = steward(&db, &["import", "todotxt", latin1.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("file: is not UTF-8 text"), "{}", stderr(&out));
     // clap's own usage errors are exit 2 as well.
     assert_eq!(steward(&db, &["task", "frobnicate"]).status.code(), Some(2));
     let out = Command::new(env!("CARGO_BIN_EXE_steward"))

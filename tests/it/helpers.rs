@@ -1,10 +1,12 @@
 //! `spawn_app()` and the small conveniences every test uses.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use reqwest::header::HeaderMap;
 use reqwest::{Client, Response, redirect};
 use steward::app::Application;
+use steward::clock::FixedClock;
 use steward::config::Config;
 
 pub const PASSWORD: &str = "correct horse battery";
@@ -28,23 +30,37 @@ pub async fn spawn_app() -> TestApp {
     spawn_app_with(|_| {}).await
 }
 
+/// An app whose clock stays where the test puts it.
+pub async fn spawn_app_at(clock: &FixedClock, customise: impl FnOnce(&mut Config)) -> TestApp {
+    let (config, dir) = test_config(customise);
+    let db_path = config.db.clone();
+    start(
+        Application::build_with_clock(config, Arc::new(clock.clone())).await.expect("the app builds"),
+        db_path,
+        dir,
+    )
+}
+
 pub async fn spawn_app_with(customise: impl FnOnce(&mut Config)) -> TestApp {
+    let (config, dir) = test_config(customise);
+    let db_path = config.db.clone();
+    start(Application::build(config).await.expect("the app builds"), db_path, dir)
+}
+
+/// A fresh database in a temporary directory, port 0, the person in Europe/Berlin.
+fn test_config(customise: impl FnOnce(&mut Config)) -> (Config, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
-    let db_path = dir.path().join("steward.db");
     let mut config = Config {
-        db: db_path.clone(),
+        db: dir.path().join("steward.db"),
         bind: "127.0.0.1:0".into(),
         timezone: Some("Europe/Berlin".into()),
         ..Config::default()
     };
     customise(&mut config);
-    spawn_on(config, dir).await
+    (config, dir)
 }
 
-/// Starts the app on an existing temp dir (for restarts on the same database).
-pub async fn spawn_on(config: Config, dir: tempfile::TempDir) -> TestApp {
-    let db_path = config.db.clone();
-    let app = Application::build(config).await.expect("the app builds");
+fn start(app: Application, db_path: PathBuf, dir: tempfile::TempDir) -> TestApp {
     let address = format!("http://127.0.0.1:{}", app.port());
     let setup_url = app.setup_url().map(String::from);
     tokio::spawn(app.run_until_stopped());

@@ -255,6 +255,11 @@ async fn import_and_export_on_the_page() {
     let expected: Vec<&str> = file.lines().filter(|l| !l.trim().is_empty()).collect();
     assert_eq!(exported.lines().collect::<Vec<_>>(), expected);
 
+    // An empty file is refused with a message (the same rule as the CLI's).
+    let res = app.upload_todotxt("\n  \n", "query").await;
+    assert_eq!(res.status(), 422);
+    assert!(res.text().await.unwrap().contains("has no tasks"));
+
     // An upload without the CSRF token changes nothing.
     let res = app.upload_todotxt("Sneaky\n", "none").await;
     assert_eq!(res.status(), 403);
@@ -271,4 +276,23 @@ async fn time_zone_setting_changes_how_dates_are_read() {
     let api = app.api(&app.api_token().await);
     let (_, task) = api.post("/tasks", serde_json::json!({"text": "Call 2030-07-01 9am"})).await;
     assert!(task["due"].as_str().unwrap().ends_with("T09:00:00-04:00"), "{task}");
+}
+
+#[tokio::test]
+async fn changing_the_zone_moves_timed_tasks_between_days() {
+    let clock = steward::clock::FixedClock::new("2026-06-10T12:00:00Z".parse().unwrap());
+    let mut app = spawn_app_at(&clock, |_| {}).await;
+    app.set_up().await;
+    // 23:30 UTC is already tomorrow in Berlin (01:30), but still today in New York (19:30).
+    let res = app.post_htmx("/tasks", &[("text", "Late call due:2026-06-10T23:30Z")]).await;
+    assert_eq!(res.status(), 200);
+    let in_group = |html: &str, group: &str| {
+        html.split(&format!("id=\"group-{group}\"")).nth(1).is_some_and(|g| g.contains("Late call"))
+    };
+    let upcoming = |html: &str| in_group(html, "upcoming");
+    let html = list_html(&app, "").await;
+    assert!(upcoming(&html), "tomorrow in Berlin: {html}");
+    assert_eq!(app.post_form("/settings/timezone", &[("timezone", "America/New_York")]).await.status(), 200);
+    let html = list_html(&app, "").await;
+    assert!(in_group(&html, "today") && !upcoming(&html), "today in New York: {html}");
 }
