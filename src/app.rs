@@ -35,6 +35,14 @@ impl AppState {
         }
     }
 
+    /// Who starts a session now, for how long.
+    pub fn session_start<'a>(
+        &self,
+        client: &'a crate::auth::sessions::Client,
+    ) -> crate::auth::SessionStart<'a> {
+        crate::auth::SessionStart { client, now: self.clock.now(), life: self.lifetimes() }
+    }
+
     /// The session cookie's name: `__Host-` prefixed (which requires `Secure`) under https.
     pub fn cookie_name(&self) -> &'static str {
         if self.config.is_https() { "__Host-steward_session" } else { "steward_session" }

@@ -56,19 +56,14 @@ pub async fn login(
     state: web::Data<AppState>,
     form: web::Form<LoginForm>,
 ) -> Result<HttpResponse, PageError> {
-    if !same_origin(&req, state.config.public_url.as_deref()) {
-        return Err(AppError::Forbidden("the login form was sent from another site".into()).into());
-    }
+    check_origin(&req, &state, "login")?;
     let form = form.into_inner();
     let next = safe_next(form.next.as_deref());
     let client = client(&req);
     let st = state.clone();
     let result = state
         .db
-        .run(move |conn| {
-            let start = auth::SessionStart { client: &client, now: st.clock.now(), life: st.lifetimes() };
-            auth::login(conn, &st.throttle, &form.password, start)
-        })
+        .run(move |conn| auth::login(conn, &st.throttle, &form.password, st.session_start(&client)))
         .await;
     match result {
         Ok((token, _)) => Ok(start_session(&state, &token, &next)),
@@ -78,6 +73,14 @@ pub async fn login(
         }
         Err(e) => Err(e.into()),
     }
+}
+
+/// Login and setup come before any session, so no CSRF token: the origin check is their guard.
+fn check_origin(req: &HttpRequest, state: &AppState, form: &str) -> Result<(), PageError> {
+    if same_origin(req, state.config.public_url.as_deref()) {
+        return Ok(());
+    }
+    Err(AppError::Forbidden(format!("the {form} form was sent from another site")).into())
 }
 
 /// Sets the session cookie and goes on to `next`.
@@ -140,9 +143,7 @@ pub async fn setup(
     state: web::Data<AppState>,
     form: web::Form<SetupForm>,
 ) -> Result<HttpResponse, PageError> {
-    if !same_origin(&req, state.config.public_url.as_deref()) {
-        return Err(AppError::Forbidden("the setup form was sent from another site".into()).into());
-    }
+    check_origin(&req, &state, "setup")?;
     let form = form.into_inner();
     let client = client(&req);
     let st = state.clone();
@@ -150,9 +151,8 @@ pub async fn setup(
     let result = state
         .db
         .run(move |conn| {
-            let start = auth::SessionStart { client: &client, now: st.clock.now(), life: st.lifetimes() };
             let tokens = (st.setup_token.as_deref(), form.token.as_str());
-            auth::complete_setup(conn, tokens, &form.password, &form.confirm, start)
+            auth::complete_setup(conn, tokens, &form.password, &form.confirm, st.session_start(&client))
         })
         .await;
     match result {

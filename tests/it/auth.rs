@@ -376,3 +376,26 @@ async fn sessions_end_when_idle_and_at_their_absolute_limit() {
     clock.set(at(170 + 24 * 60 + 1));
     assert_eq!(app.get("/tasks").await.status(), 303, "past the absolute limit");
 }
+
+#[tokio::test]
+async fn login_and_setup_refuse_forms_from_another_site() {
+    let app = spawn_app().await;
+    let token = app.setup_url.clone().unwrap().split("token=").nth(1).unwrap().to_string();
+    let res = client()
+        .post(app.url("/setup"))
+        .header("Origin", "https://evil.example")
+        .form(&[("token", token.as_str()), ("password", PASSWORD), ("confirm", PASSWORD)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 403);
+    assert!(res.text().await.unwrap().contains("setup form was sent from another site"));
+    let res = client()
+        .post(app.url("/login"))
+        .header("Origin", "https://evil.example")
+        .form(&[("password", PASSWORD)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 403);
+}
