@@ -15,6 +15,8 @@ use crate::clock::{Clock, SystemClock};
 use crate::config::Config;
 use crate::db::{Conn, Db};
 use crate::error::AppError;
+use crate::events::Events;
+use crate::scheduler::{Scheduler, SchedulerHandle};
 use crate::tasks::Ctx;
 
 /// What every handler can reach.
@@ -25,6 +27,10 @@ pub struct AppState {
     pub throttle: Throttle,
     /// The one-time token of the first-run setup link, when no password was set at start-up.
     pub setup_token: Option<String>,
+    pub events: Events,
+    pub scheduler: SchedulerHandle,
+    /// For agent checks from the pages and the API.
+    pub http: reqwest::Client,
 }
 
 impl AppState {
@@ -77,6 +83,7 @@ where
 
 pub struct Application {
     server: Server,
+    scheduler: SchedulerHandle,
     port: u16,
     setup_url: Option<String>,
 }
@@ -108,8 +115,21 @@ impl Application {
             .unwrap_or_else(|| format!("http://{addr}"));
         let setup_url = setup_token.as_ref().map(|t| format!("{base}/setup?token={t}"));
         let https = config.is_https();
-        let state =
-            web::Data::new(AppState { db, config, clock, throttle: Throttle::default(), setup_token });
+        let events = Events::default();
+        let (scheduler, handle) = Scheduler::new(db.clone(), config.clone(), clock.clone(), events.clone());
+        if config.scheduler {
+            scheduler.spawn(&handle);
+        }
+        let state = web::Data::new(AppState {
+            db,
+            config,
+            clock,
+            throttle: Throttle::default(),
+            setup_token,
+            events,
+            scheduler: handle.clone(),
+            http: crate::agents::deliver::http_client(),
+        });
         let server = HttpServer::new(move || {
             App::new().app_data(state.clone()).configure(|cfg| crate::web::routes::configure(cfg, https))
         })
@@ -119,7 +139,7 @@ impl Application {
         // setup link is printed and tests (which never call it) keep the default Ctrl-C.
         .disable_signals()
         .run();
-        Ok(Application { server, port: addr.port(), setup_url })
+        Ok(Application { server, scheduler: handle, port: addr.port(), setup_url })
     }
 
     pub fn port(&self) -> u16 {
@@ -131,24 +151,28 @@ impl Application {
         self.setup_url.as_deref()
     }
 
-    /// Stops gracefully on SIGINT or SIGTERM: requests in flight finish (up to 10 s).
+    /// Stops gracefully on SIGINT or SIGTERM: requests and deliveries in flight finish (up to
+    /// 10 s); runs still being delivered then are released for the next start.
     pub fn stop_on_signals(&self) -> std::io::Result<()> {
         use tokio::signal::unix::{SignalKind, signal};
         let mut terminate = signal(SignalKind::terminate())?;
         let mut interrupt = signal(SignalKind::interrupt())?;
         let handle = self.server.handle();
+        let scheduler = self.scheduler.clone();
         tokio::spawn(async move {
             tokio::select! {
                 _ = terminate.recv() => {}
                 _ = interrupt.recv() => {}
             }
             tracing::info!("shutting down");
-            handle.stop(true).await;
+            tokio::join!(handle.stop(true), scheduler.shutdown());
         });
         Ok(())
     }
 
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        self.server.await
+        let served = self.server.await;
+        self.scheduler.shutdown().await;
+        served
     }
 }

@@ -25,6 +25,13 @@ pub struct Config {
     pub session_idle_minutes: i64,
     /// Days after login after which a session ends however active (`STEWARD_SESSION_MAX_DAYS`).
     pub session_max_days: i64,
+    /// The built-in `default` agent: an OpenAI-compatible endpoint (`STEWARD_LLM_BASE_URL`, like
+    /// `http://127.0.0.1:11434/v1`), its model (`STEWARD_LLM_MODEL`) and key (`STEWARD_LLM_API_KEY`).
+    pub llm_base_url: Option<String>,
+    pub llm_model: Option<String>,
+    pub llm_api_key: Option<String>,
+    /// Whether `serve` runs the scheduler (`STEWARD_SCHEDULER`, default true).
+    pub scheduler: bool,
 }
 
 impl Default for Config {
@@ -36,6 +43,10 @@ impl Default for Config {
             public_url: None,
             session_idle_minutes: 7 * 24 * 60,
             session_max_days: 30,
+            llm_base_url: None,
+            llm_model: None,
+            llm_api_key: None,
+            scheduler: true,
         }
     }
 }
@@ -72,6 +83,18 @@ impl Config {
         if let Some(v) = env("STEWARD_SESSION_MAX_DAYS") {
             config.session_max_days = parse_number("STEWARD_SESSION_MAX_DAYS", &v)?;
         }
+        for (key, slot) in [
+            ("STEWARD_LLM_BASE_URL", &mut config.llm_base_url),
+            ("STEWARD_LLM_MODEL", &mut config.llm_model),
+            ("STEWARD_LLM_API_KEY", &mut config.llm_api_key),
+        ] {
+            if let Some(v) = env(key).filter(|v| !v.trim().is_empty()) {
+                *slot = Some(v);
+            }
+        }
+        if let Some(v) = env("STEWARD_SCHEDULER") {
+            config.scheduler = !matches!(v.trim(), "0" | "false" | "no" | "off");
+        }
         config.validate()?;
         Ok(config)
     }
@@ -85,6 +108,14 @@ impl Config {
         {
             return Err(AppError::invalid(
                 "public_url",
+                format!("{url:?} must start with https:// or http://"),
+            ));
+        }
+        if let Some(url) = &self.llm_base_url
+            && !(url.starts_with("https://") || url.starts_with("http://"))
+        {
+            return Err(AppError::invalid(
+                "llm_base_url",
                 format!("{url:?} must start with https:// or http://"),
             ));
         }

@@ -6,8 +6,11 @@
 //!   functions every door (pages, API, CLI) calls.
 //! - [`auth`] holds the password, sessions, CSRF tokens, API tokens and login throttling.
 //! - [`db`] is the store (SQLite through diesel); [`config`] the settings read at start-up.
+//! - [`schedules`] are prompts that fire once, on cron or every period; [`scheduler`] fires
+//!   them and delivers [`runs`] to [`agents`]; [`notifications`] and [`events`] tell the person.
 //! - [`cli`] is the `steward` command line.
 
+pub mod agents;
 pub mod app;
 pub mod auth;
 pub mod cli;
@@ -16,6 +19,11 @@ pub mod config;
 pub mod dates;
 pub mod db;
 pub mod error;
+pub mod events;
+pub mod notifications;
+pub mod runs;
+pub mod scheduler;
+pub mod schedules;
 pub mod settings;
 pub mod tasks;
 pub mod web;

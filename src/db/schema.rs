@@ -54,4 +54,105 @@ diesel::table! {
     }
 }
 
-diesel::allow_tables_to_appear_in_same_query!(settings, sessions, api_tokens, tasks);
+diesel::table! {
+    agents (id) {
+        id -> Integer,
+        name -> Text,
+        kind -> Text,
+        config -> Text,
+        concurrency -> Integer,
+        created_at -> BigInt,
+        updated_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    schedules (id) {
+        id -> Integer,
+        name -> Text,
+        prompt -> Text,
+        agent -> Text,
+        kind -> Text,
+        spec -> Text,
+        tz -> Text,
+        priority -> Integer,
+        active -> Bool,
+        misfire -> Text,
+        retry_attempts -> Integer,
+        retry_base_secs -> Integer,
+        until_at -> Nullable<BigInt>,
+        max_count -> Nullable<Integer>,
+        fired_count -> Integer,
+        anchor_at -> BigInt,
+        next_fire_at -> Nullable<BigInt>,
+        failure_streak -> Integer,
+        note -> Nullable<Text>,
+        created_by -> Text,
+        created_at -> BigInt,
+        updated_at -> BigInt,
+        deleted_at -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    runs (id) {
+        id -> Integer,
+        schedule_id -> Nullable<Integer>,
+        idempotency_key -> Text,
+        agent -> Text,
+        prompt -> Text,
+        priority -> Integer,
+        scheduled_for -> BigInt,
+        state -> Text,
+        trigger -> Text,
+        attempt -> Integer,
+        max_attempts -> Integer,
+        retry_base_secs -> Integer,
+        not_before -> BigInt,
+        lease_owner -> Nullable<Text>,
+        lease_until -> Nullable<BigInt>,
+        started_at -> Nullable<BigInt>,
+        finished_at -> Nullable<BigInt>,
+        output -> Nullable<Text>,
+        error -> Nullable<Text>,
+        created_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    run_attempts (run_id, attempt) {
+        run_id -> Integer,
+        attempt -> Integer,
+        started_at -> BigInt,
+        finished_at -> Nullable<BigInt>,
+        error -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    notifications (id) {
+        id -> Integer,
+        title -> Text,
+        body -> Text,
+        level -> Text,
+        run_id -> Nullable<Integer>,
+        schedule_id -> Nullable<Integer>,
+        created_at -> BigInt,
+        read_at -> Nullable<BigInt>,
+    }
+}
+
+diesel::joinable!(runs -> schedules (schedule_id));
+diesel::joinable!(run_attempts -> runs (run_id));
+
+diesel::allow_tables_to_appear_in_same_query!(
+    settings,
+    sessions,
+    api_tokens,
+    tasks,
+    agents,
+    schedules,
+    runs,
+    run_attempts,
+    notifications
+);

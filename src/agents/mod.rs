@@ -1,0 +1,478 @@
+//! Agents: where prompts go. Configured once, used by many schedules.
+//!
+//! - `llm`: an OpenAI-compatible `/chat/completions` endpoint; the answer is the output.
+//! - `letta`: a Letta server's agent; its assistant messages are the output.
+//! - `webhook`: a signed JSON `POST`; any 2xx succeeds and the body is the output.
+//! - `command`: a program (argv, no shell) with the prompt on stdin; stdout is the output.
+//! - `notify`: no model; the prompt becomes an in-app notification.
+//!
+//! Two agents are built in: `notify` always, and `default` (an `llm`) when `STEWARD_LLM_*` is
+//! set. A stored agent of the same name takes precedence. [`deliver`] talks to them.
+
+pub mod deliver;
+
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use crate::clock::{from_ms, to_ms};
+use crate::config::Config;
+use crate::db::Conn;
+use crate::db::schema::{agents, schedules};
+use crate::error::AppError;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AgentKind {
+    Llm,
+    Letta,
+    Webhook,
+    Command,
+    Notify,
+}
+
+impl AgentKind {
+    pub const ALL: [AgentKind; 5] =
+        [AgentKind::Llm, AgentKind::Letta, AgentKind::Webhook, AgentKind::Command, AgentKind::Notify];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AgentKind::Llm => "llm",
+            AgentKind::Letta => "letta",
+            AgentKind::Webhook => "webhook",
+            AgentKind::Command => "command",
+            AgentKind::Notify => "notify",
+        }
+    }
+
+    pub fn parse(text: &str) -> Result<AgentKind, AppError> {
+        AgentKind::ALL.into_iter().find(|k| k.as_str() == text.trim()).ok_or_else(|| {
+            AppError::invalid("kind", format!("{text:?} is not one of llm, letta, webhook, command, notify"))
+        })
+    }
+}
+
+/// Every kind's settings in one flat shape; each kind uses its own fields (see [`Agent::validate`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AgentConfig {
+    /// llm: the base URL (`http://127.0.0.1:11434/v1`); letta: the server; webhook: the target.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    /// llm: the model name.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub model: Option<String>,
+    /// llm and letta: sent as `Authorization: Bearer`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub api_key: Option<String>,
+    /// llm: an optional system prompt.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub system_prompt: Option<String>,
+    /// letta: the agent's id on the server.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub agent_id: Option<String>,
+    /// webhook: the HMAC-SHA256 key of `X-Steward-Signature`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub secret: Option<String>,
+    /// command: the program and its arguments (no shell).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub argv: Option<Vec<String>>,
+    /// Seconds one delivery may take (default: 120 for llm and letta, 30 otherwise).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub timeout_secs: Option<u64>,
+}
+
+/// An agent, stored or built in.
+#[derive(Debug, Clone, Serialize)]
+pub struct Agent {
+    pub name: String,
+    pub kind: AgentKind,
+    #[serde(skip)]
+    pub config: AgentConfig,
+    /// How many deliveries to this agent may run at once (default 1: agents are rarely safe
+    /// under concurrent messages).
+    pub concurrency: i32,
+    pub builtin: bool,
+    pub created_at: Option<DateTime<Utc>>,
+}
+
+/// What the API and pages show: the settings without the secrets.
+#[derive(Debug, Serialize)]
+pub struct AgentView {
+    pub name: String,
+    pub kind: AgentKind,
+    pub concurrency: i32,
+    pub builtin: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub model: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub agent_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub argv: Option<Vec<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub system_prompt: Option<String>,
+    pub timeout_secs: u64,
+    pub has_api_key: bool,
+    pub has_secret: bool,
+}
+
+/// Who is asking to add or change an agent. A `command` agent runs programs on this machine,
+/// so only the person (pages, CLI) may set one up, never a token or the agent itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Origin {
+    Person,
+    Remote,
+}
+
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = agents)]
+struct Row {
+    name: String,
+    kind: String,
+    config: String,
+    concurrency: i32,
+    created_at: i64,
+}
+
+impl Agent {
+    pub fn timeout(&self) -> std::time::Duration {
+        let default = match self.kind {
+            AgentKind::Llm | AgentKind::Letta => 120,
+            _ => 30,
+        };
+        std::time::Duration::from_secs(self.config.timeout_secs.unwrap_or(default))
+    }
+
+    pub fn view(&self) -> AgentView {
+        let c = &self.config;
+        AgentView {
+            name: self.name.clone(),
+            kind: self.kind,
+            concurrency: self.concurrency,
+            builtin: self.builtin,
+            url: c.url.clone(),
+            model: c.model.clone(),
+            agent_id: c.agent_id.clone(),
+            argv: c.argv.clone(),
+            system_prompt: c.system_prompt.clone(),
+            timeout_secs: self.timeout().as_secs(),
+            has_api_key: c.api_key.is_some(),
+            has_secret: c.secret.is_some(),
+        }
+    }
+
+    /// Checks that the kind's own fields are present and sane, naming the field at fault.
+    pub fn validate(&self) -> Result<(), AppError> {
+        validate_name(&self.name)?;
+        let c = &self.config;
+        let need = |field: &str, value: &Option<String>| match value.as_deref().map(str::trim) {
+            Some(v) if !v.is_empty() => Ok(()),
+            _ => Err(AppError::invalid(field, format!("a {} agent needs a {field}", self.kind.as_str()))),
+        };
+        match self.kind {
+            AgentKind::Llm => {
+                need("url", &c.url)?;
+                need("model", &c.model)?;
+            }
+            AgentKind::Letta => {
+                need("url", &c.url)?;
+                need("agent_id", &c.agent_id)?;
+            }
+            AgentKind::Webhook => {
+                need("url", &c.url)?;
+                need("secret", &c.secret)?;
+            }
+            AgentKind::Command => match c.argv.as_deref() {
+                Some([program, ..]) if !program.trim().is_empty() => {}
+                _ => return Err(AppError::invalid("argv", "a command agent needs a program to run")),
+            },
+            AgentKind::Notify => {}
+        }
+        if let Some(url) = &c.url {
+            validate_url(url)?;
+        }
+        if let Some(t) = c.timeout_secs
+            && !(1..=3600).contains(&t)
+        {
+            return Err(AppError::invalid("timeout_secs", format!("{t} is not between 1 and 3600 seconds")));
+        }
+        if !(1..=64).contains(&self.concurrency) {
+            return Err(AppError::invalid(
+                "concurrency",
+                format!("{} is not between 1 and 64", self.concurrency),
+            ));
+        }
+        Ok(())
+    }
+}
+
+fn validate_name(name: &str) -> Result<(), AppError> {
+    let ok = !name.is_empty()
+        && name.len() <= 64
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.');
+    if ok {
+        Ok(())
+    } else {
+        Err(AppError::invalid(
+            "name",
+            format!("{name:?} must be 1 to 64 letters, digits, '-', '_' or '.'"),
+        ))
+    }
+}
+
+fn validate_url(url: &str) -> Result<(), AppError> {
+    let parsed = reqwest::Url::parse(url.trim())
+        .map_err(|e| AppError::invalid("url", format!("{url:?} is not a URL: {e}")))?;
+    if !matches!(parsed.scheme(), "http" | "https") || parsed.host_str().is_none() {
+        return Err(AppError::invalid("url", format!("{url:?} must be an http:// or https:// URL with a host")));
+    }
+    Ok(())
+}
+
+/// The agents that exist without being added.
+fn builtins(config: &Config) -> Vec<Agent> {
+    let mut list = vec![Agent {
+        name: "notify".into(),
+        kind: AgentKind::Notify,
+        config: AgentConfig::default(),
+        concurrency: 4,
+        builtin: true,
+        created_at: None,
+    }];
+    if let (Some(url), Some(model)) = (&config.llm_base_url, &config.llm_model) {
+        list.insert(
+            0,
+            Agent {
+                name: "default".into(),
+                kind: AgentKind::Llm,
+                config: AgentConfig {
+                    url: Some(url.clone()),
+                    model: Some(model.clone()),
+                    api_key: config.llm_api_key.clone(),
+                    ..AgentConfig::default()
+                },
+                concurrency: 1,
+                builtin: true,
+                created_at: None,
+            },
+        );
+    }
+    list
+}
+
+fn from_row(row: Row) -> Result<Agent, AppError> {
+    let config: AgentConfig = serde_json::from_str(&row.config)
+        .map_err(|e| AppError::Internal(anyhow::anyhow!("agent {}: stored config: {e}", row.name)))?;
+    Ok(Agent {
+        kind: AgentKind::parse(&row.kind)?,
+        name: row.name,
+        config,
+        concurrency: row.concurrency,
+        builtin: false,
+        created_at: Some(from_ms(row.created_at)),
+    })
+}
+
+/// Every agent: stored ones, then the built-ins not shadowed by a stored one of the same name.
+pub fn list(conn: &mut Conn, config: &Config) -> Result<Vec<Agent>, AppError> {
+    let rows: Vec<Row> = agents::table.select(Row::as_select()).order(agents::name).load(conn)?;
+    let mut out: Vec<Agent> = rows.into_iter().map(from_row).collect::<Result<_, _>>()?;
+    for b in builtins(config) {
+        if !out.iter().any(|a| a.name == b.name) {
+            out.push(b);
+        }
+    }
+    Ok(out)
+}
+
+/// The agent of that name, or a NotFound that lists the known names.
+pub fn get(conn: &mut Conn, config: &Config, name: &str) -> Result<Agent, AppError> {
+    let row: Option<Row> =
+        agents::table.filter(agents::name.eq(name)).select(Row::as_select()).first(conn).optional()?;
+    if let Some(row) = row {
+        return from_row(row);
+    }
+    if let Some(b) = builtins(config).into_iter().find(|b| b.name == name) {
+        return Ok(b);
+    }
+    let known: Vec<String> = list(conn, config)?.into_iter().map(|a| a.name).collect();
+    Err(AppError::NotFound(format!("no agent named {name:?} (known: {})", known.join(", "))))
+}
+
+/// Like [`get`], for a field of another object: an unknown agent is bad input there.
+pub fn resolve(conn: &mut Conn, config: &Config, field: &str, name: &str) -> Result<Agent, AppError> {
+    get(conn, config, name).map_err(|e| match e {
+        AppError::NotFound(message) => AppError::invalid(field, message),
+        other => other,
+    })
+}
+
+/// The fields of an agent to add, or to change (absent fields stay as they are).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AgentInput {
+    pub name: Option<String>,
+    pub kind: Option<String>,
+    pub concurrency: Option<i32>,
+    #[serde(flatten)]
+    pub config: AgentConfigPatch,
+}
+
+/// Each setting: absent = unchanged; empty text = removed.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AgentConfigPatch {
+    pub url: Option<String>,
+    pub model: Option<String>,
+    pub api_key: Option<String>,
+    pub system_prompt: Option<String>,
+    pub agent_id: Option<String>,
+    pub secret: Option<String>,
+    pub argv: Option<Vec<String>>,
+    pub timeout_secs: Option<u64>,
+}
+
+impl AgentConfigPatch {
+    fn apply(self, c: &mut AgentConfig) {
+        let set = |slot: &mut Option<String>, v: Option<String>| {
+            if let Some(v) = v {
+                *slot = Some(v.trim().to_string()).filter(|v| !v.is_empty());
+            }
+        };
+        set(&mut c.url, self.url);
+        set(&mut c.model, self.model);
+        set(&mut c.api_key, self.api_key);
+        set(&mut c.system_prompt, self.system_prompt);
+        set(&mut c.agent_id, self.agent_id);
+        set(&mut c.secret, self.secret);
+        if let Some(argv) = self.argv {
+            c.argv = Some(argv).filter(|a| !a.is_empty());
+        }
+        if let Some(t) = self.timeout_secs {
+            c.timeout_secs = Some(t);
+        }
+    }
+}
+
+pub fn add(
+    conn: &mut Conn,
+    now: DateTime<Utc>,
+    input: AgentInput,
+    origin: Origin,
+) -> Result<Agent, AppError> {
+    let name = input.name.as_deref().map(str::trim).unwrap_or_default().to_string();
+    let kind = AgentKind::parse(input.kind.as_deref().unwrap_or_default())?;
+    let mut agent = Agent {
+        name,
+        kind,
+        config: AgentConfig::default(),
+        concurrency: input.concurrency.unwrap_or(1),
+        builtin: false,
+        created_at: Some(now),
+    };
+    input.config.apply(&mut agent.config);
+    guard_origin(&agent, origin)?;
+    agent.validate()?;
+    crate::db::write(conn, |conn| {
+        let exists: i64 = agents::table.filter(agents::name.eq(&agent.name)).count().get_result(conn)?;
+        if exists > 0 {
+            return Err(AppError::invalid("name", format!("an agent named {:?} already exists", agent.name)));
+        }
+        diesel::insert_into(agents::table)
+            .values((
+                agents::name.eq(&agent.name),
+                agents::kind.eq(agent.kind.as_str()),
+                agents::config.eq(config_json(&agent.config)?),
+                agents::concurrency.eq(agent.concurrency),
+                agents::created_at.eq(to_ms(now)),
+                agents::updated_at.eq(to_ms(now)),
+            ))
+            .execute(conn)?;
+        Ok(())
+    })?;
+    Ok(agent)
+}
+
+/// Changes a stored agent's settings (its name and kind stay).
+pub fn update(
+    conn: &mut Conn,
+    config: &Config,
+    now: DateTime<Utc>,
+    name: &str,
+    input: AgentInput,
+    origin: Origin,
+) -> Result<Agent, AppError> {
+    crate::db::write(conn, |conn| {
+        let mut agent = get(conn, config, name)?;
+        if agent.builtin {
+            return Err(AppError::invalid(
+                "name",
+                format!("{name:?} is built in; add an agent of your own to change its settings"),
+            ));
+        }
+        if let Some(kind) = input.kind.as_deref()
+            && AgentKind::parse(kind)? != agent.kind
+        {
+            return Err(AppError::invalid("kind", "an agent's kind cannot change; add a new agent"));
+        }
+        if let Some(new_name) = input.name.as_deref()
+            && new_name.trim() != agent.name
+        {
+            return Err(AppError::invalid("name", "an agent's name cannot change; schedules refer to it"));
+        }
+        if let Some(c) = input.concurrency {
+            agent.concurrency = c;
+        }
+        input.config.apply(&mut agent.config);
+        guard_origin(&agent, origin)?;
+        agent.validate()?;
+        diesel::update(agents::table.filter(agents::name.eq(name)))
+            .set((
+                agents::config.eq(config_json(&agent.config)?),
+                agents::concurrency.eq(agent.concurrency),
+                agents::updated_at.eq(to_ms(now)),
+            ))
+            .execute(conn)?;
+        Ok(agent)
+    })
+}
+
+/// Removes a stored agent, unless schedules still use it (nothing is left pointing nowhere).
+pub fn remove(conn: &mut Conn, config: &Config, name: &str) -> Result<(), AppError> {
+    crate::db::write(conn, |conn| {
+        let agent = get(conn, config, name)?;
+        if agent.builtin {
+            return Err(AppError::invalid("name", format!("{name:?} is built in and cannot be removed")));
+        }
+        let users: i64 = schedules::table
+            .filter(schedules::agent.eq(name))
+            .filter(schedules::deleted_at.is_null())
+            .count()
+            .get_result(conn)?;
+        if users > 0 {
+            return Err(AppError::invalid(
+                "name",
+                format!("{users} schedule(s) still use {name:?}; move or delete them first"),
+            ));
+        }
+        diesel::delete(agents::table.filter(agents::name.eq(name))).execute(conn)?;
+        Ok(())
+    })
+}
+
+fn guard_origin(agent: &Agent, origin: Origin) -> Result<(), AppError> {
+    if agent.kind == AgentKind::Command && origin == Origin::Remote {
+        return Err(AppError::Forbidden(
+            "command agents run programs on this machine, so they can only be set up from the \
+             Agents page or the steward CLI"
+                .into(),
+        ));
+    }
+    Ok(())
+}
+
+fn config_json(c: &AgentConfig) -> Result<String, AppError> {
+    serde_json::to_string(c).map_err(|e| AppError::Internal(e.into()))
+}

@@ -1,0 +1,299 @@
+//! Runs: one row per firing of a schedule (or per trigger), with every delivery attempt.
+//! `(schedule_id, scheduled_for)` is unique, and so is the idempotency key derived from it, so
+//! claiming a firing twice is a no-op and receivers can deduplicate deliveries.
+
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use serde::Serialize;
+
+use crate::clock::{from_ms, to_ms};
+use crate::db::Conn;
+use crate::db::schema::{run_attempts, runs, schedules};
+use crate::error::AppError;
+use crate::schedules::{Schedule, priority_name, rfc3339};
+
+pub const STATES: [&str; 6] = ["queued", "retrying", "running", "succeeded", "failed", "cancelled"];
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = runs)]
+pub struct Run {
+    pub id: i32,
+    pub schedule_id: Option<i32>,
+    pub idempotency_key: String,
+    pub agent: String,
+    pub prompt: String,
+    pub priority: i32,
+    pub scheduled_for: i64,
+    pub state: String,
+    pub trigger: String,
+    pub attempt: i32,
+    pub max_attempts: i32,
+    pub retry_base_secs: i32,
+    pub not_before: i64,
+    pub lease_owner: Option<String>,
+    pub lease_until: Option<i64>,
+    pub started_at: Option<i64>,
+    pub finished_at: Option<i64>,
+    pub output: Option<String>,
+    pub error: Option<String>,
+    pub created_at: i64,
+}
+
+/// A run to queue.
+#[derive(Debug, Clone)]
+pub struct NewRun {
+    pub schedule_id: Option<i32>,
+    pub idempotency_key: String,
+    pub agent: String,
+    pub prompt: String,
+    pub priority: i32,
+    pub scheduled_for: DateTime<Utc>,
+    pub trigger: String,
+    pub max_attempts: i32,
+    pub retry_base_secs: i32,
+}
+
+impl NewRun {
+    /// The firing of `s` at `at`. The key is derived from the pair, so it is the same whoever
+    /// claims it and however often.
+    pub fn for_schedule(s: &Schedule, at: DateTime<Utc>, trigger: &str) -> NewRun {
+        NewRun {
+            schedule_id: Some(s.id),
+            idempotency_key: format!("s{}-{}", s.id, to_ms(at)),
+            agent: s.agent.clone(),
+            prompt: s.prompt.clone(),
+            priority: s.priority,
+            scheduled_for: at,
+            trigger: trigger.to_string(),
+            max_attempts: s.retry_attempts,
+            retry_base_secs: s.retry_base_secs,
+        }
+    }
+}
+
+/// Queues a run; `None` when that firing already has one.
+pub fn insert(conn: &mut Conn, r: &NewRun, now: DateTime<Utc>) -> Result<Option<Run>, AppError> {
+    let id: Option<i32> = diesel::insert_into(runs::table)
+        .values((
+            runs::schedule_id.eq(r.schedule_id),
+            runs::idempotency_key.eq(&r.idempotency_key),
+            runs::agent.eq(&r.agent),
+            runs::prompt.eq(&r.prompt),
+            runs::priority.eq(r.priority),
+            runs::scheduled_for.eq(to_ms(r.scheduled_for)),
+            runs::trigger.eq(&r.trigger),
+            runs::max_attempts.eq(r.max_attempts),
+            runs::retry_base_secs.eq(r.retry_base_secs),
+            runs::not_before.eq(to_ms(r.scheduled_for)),
+            runs::created_at.eq(to_ms(now)),
+        ))
+        .on_conflict_do_nothing()
+        .returning(runs::id)
+        .get_result(conn)
+        .optional()?;
+    id.map(|id| get(conn, id)).transpose()
+}
+
+pub fn get(conn: &mut Conn, id: i32) -> Result<Run, AppError> {
+    runs::table
+        .find(id)
+        .select(Run::as_select())
+        .first(conn)
+        .optional()?
+        .ok_or_else(|| AppError::NotFound(format!("no run {id}")))
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct RunFilter {
+    pub schedule: Option<i32>,
+    pub state: Option<String>,
+    pub limit: Option<i64>,
+    /// Runs older than this id (the `next_cursor` of the previous page).
+    pub cursor: Option<i32>,
+}
+
+/// A page of runs, newest first, and the cursor of the next page.
+pub fn list(conn: &mut Conn, f: &RunFilter) -> Result<(Vec<Run>, Option<i32>), AppError> {
+    let limit = f.limit.unwrap_or(50);
+    if !(1..=500).contains(&limit) {
+        return Err(AppError::invalid("limit", format!("{limit} is not between 1 and 500")));
+    }
+    let mut q = runs::table.into_boxed();
+    if let Some(s) = f.schedule {
+        q = q.filter(runs::schedule_id.eq(s));
+    }
+    match f.state.as_deref().map(str::trim).filter(|s| !s.is_empty() && *s != "all") {
+        None => {}
+        Some("retrying") => q = q.filter(runs::state.eq("queued")).filter(runs::attempt.gt(0)),
+        Some(s) if STATES.contains(&s) => q = q.filter(runs::state.eq(s.to_string())),
+        Some(s) => {
+            return Err(AppError::invalid("state", format!("{s:?} is not one of {}", STATES.join(", "))));
+        }
+    }
+    if let Some(c) = f.cursor {
+        q = q.filter(runs::id.lt(c));
+    }
+    let mut page: Vec<Run> = q.order(runs::id.desc()).limit(limit + 1).select(Run::as_select()).load(conn)?;
+    let next = if page.len() as i64 > limit {
+        page.truncate(limit as usize);
+        page.last().map(|r| r.id)
+    } else {
+        None
+    };
+    Ok((page, next))
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Serialize)]
+#[diesel(table_name = run_attempts)]
+pub struct Attempt {
+    pub attempt: i32,
+    #[serde(serialize_with = "ms_as_rfc3339")]
+    pub started_at: i64,
+    #[serde(serialize_with = "opt_ms_as_rfc3339")]
+    pub finished_at: Option<i64>,
+    pub error: Option<String>,
+}
+
+fn ms_as_rfc3339<S: serde::Serializer>(ms: &i64, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&millis(*ms))
+}
+
+fn opt_ms_as_rfc3339<S: serde::Serializer>(ms: &Option<i64>, s: S) -> Result<S::Ok, S::Error> {
+    match ms {
+        Some(ms) => s.serialize_str(&millis(*ms)),
+        None => s.serialize_none(),
+    }
+}
+
+fn millis(ms: i64) -> String {
+    from_ms(ms).to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+pub fn attempts(conn: &mut Conn, run_id: i32) -> Result<Vec<Attempt>, AppError> {
+    Ok(run_attempts::table
+        .filter(run_attempts::run_id.eq(run_id))
+        .order(run_attempts::attempt.asc())
+        .select(Attempt::as_select())
+        .load(conn)?)
+}
+
+/// The names of these runs' schedules.
+pub fn schedule_names(conn: &mut Conn, list: &[Run]) -> Result<std::collections::HashMap<i32, String>, AppError> {
+    let ids: Vec<i32> = list.iter().filter_map(|r| r.schedule_id).collect();
+    let rows: Vec<(i32, String)> =
+        schedules::table.filter(schedules::id.eq_any(ids)).select((schedules::id, schedules::name)).load(conn)?;
+    Ok(rows.into_iter().collect())
+}
+
+#[derive(Debug, Serialize)]
+pub struct RunView {
+    pub id: i32,
+    pub schedule_id: Option<i32>,
+    pub schedule_name: Option<String>,
+    pub idempotency_key: String,
+    pub agent: String,
+    pub prompt: String,
+    pub priority: &'static str,
+    pub trigger: String,
+    /// queued, retrying, running, succeeded, failed, cancelled.
+    pub state: &'static str,
+    pub scheduled_for: String,
+    pub started_at: Option<String>,
+    pub finished_at: Option<String>,
+    /// Started minus scheduled: how late the first attempt began.
+    pub lateness_ms: Option<i64>,
+    pub duration_ms: Option<i64>,
+    pub attempt: i32,
+    pub max_attempts: i32,
+    /// When a run waiting to retry will be tried again.
+    pub next_attempt_at: Option<String>,
+    pub output: Option<String>,
+    pub error: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub attempts: Option<Vec<Attempt>>,
+}
+
+impl Run {
+    pub fn shown_state(&self) -> &'static str {
+        match self.state.as_str() {
+            "queued" if self.attempt > 0 => "retrying",
+            other => STATES.iter().find(|s| **s == other).copied().unwrap_or("queued"),
+        }
+    }
+
+    pub fn lateness_ms(&self) -> Option<i64> {
+        self.started_at.map(|s| s - self.scheduled_for)
+    }
+
+    pub fn duration_ms(&self) -> Option<i64> {
+        Some(self.finished_at? - self.started_at?)
+    }
+
+    pub fn view(&self, schedule_name: Option<String>, attempts: Option<Vec<Attempt>>) -> RunView {
+        RunView {
+            id: self.id,
+            schedule_id: self.schedule_id,
+            schedule_name,
+            idempotency_key: self.idempotency_key.clone(),
+            agent: self.agent.clone(),
+            prompt: self.prompt.clone(),
+            priority: priority_name(self.priority),
+            trigger: self.trigger.clone(),
+            state: self.shown_state(),
+            scheduled_for: millis(self.scheduled_for),
+            started_at: self.started_at.map(millis),
+            finished_at: self.finished_at.map(millis),
+            lateness_ms: self.lateness_ms(),
+            duration_ms: self.duration_ms(),
+            attempt: self.attempt,
+            max_attempts: self.max_attempts,
+            next_attempt_at: (self.shown_state() == "retrying").then(|| millis(self.not_before)),
+            output: self.output.clone(),
+            error: self.error.clone(),
+            attempts,
+        }
+    }
+}
+
+/// `GET /api/v1/status`: what the scheduler is doing.
+#[derive(Debug, Serialize)]
+pub struct Status {
+    pub next_wake: Option<String>,
+    pub active_schedules: i64,
+    pub queued: i64,
+    pub running: i64,
+    pub failures_24h: i64,
+}
+
+pub fn status(conn: &mut Conn, now: DateTime<Utc>) -> Result<Status, AppError> {
+    let next_fire: Option<i64> = schedules::table
+        .filter(schedules::active.eq(true))
+        .filter(schedules::deleted_at.is_null())
+        .filter(schedules::next_fire_at.is_not_null())
+        .select(diesel::dsl::min(schedules::next_fire_at))
+        .first::<Option<i64>>(conn)?;
+    let next_retry: Option<i64> = runs::table
+        .filter(runs::state.eq("queued"))
+        .select(diesel::dsl::min(runs::not_before))
+        .first::<Option<i64>>(conn)?;
+    let next_wake = [next_fire, next_retry].into_iter().flatten().min().map(|ms| rfc3339(from_ms(ms)));
+    let count_state = |conn: &mut Conn, s: &str| -> QueryResult<i64> {
+        runs::table.filter(runs::state.eq(s)).count().get_result(conn)
+    };
+    Ok(Status {
+        next_wake,
+        active_schedules: schedules::table
+            .filter(schedules::active.eq(true))
+            .filter(schedules::deleted_at.is_null())
+            .filter(schedules::next_fire_at.is_not_null())
+            .count()
+            .get_result(conn)?,
+        queued: count_state(conn, "queued")?,
+        running: count_state(conn, "running")?,
+        failures_24h: runs::table
+            .filter(runs::state.eq("failed"))
+            .filter(runs::finished_at.ge(to_ms(now) - 86_400_000))
+            .count()
+            .get_result(conn)?,
+    })
+}

@@ -1,0 +1,554 @@
+//! Schedule operations, shared by the pages, the API, the CLI and (later) the agent's tools.
+//! Every change is validated whole before anything is written: bad input names the field and
+//! why, and nothing is half-created.
+
+use chrono::{DateTime, Duration, Utc};
+use chrono_tz::Tz;
+use diesel::prelude::*;
+use serde::Deserialize;
+
+use super::spec::{Kind, Spec};
+use super::{Schedule, get, parse_priority};
+use crate::clock::{from_ms, to_ms};
+use crate::config::{Config, parse_zone};
+use crate::db::schema::{runs, schedules};
+use crate::db::{Conn, settings};
+use crate::error::AppError;
+use crate::runs::{NewRun, Run};
+use crate::tasks::Ctx;
+
+/// A schedule to create, or the fields to change (absent = unchanged). Text fields come as
+/// typed; an empty string counts as absent, so forms can send every field.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ScheduleInput {
+    pub name: Option<String>,
+    pub prompt: Option<String>,
+    pub agent: Option<String>,
+    pub at: Option<String>,
+    pub cron: Option<String>,
+    pub every: Option<String>,
+    pub tz: Option<String>,
+    pub priority: Option<String>,
+    pub misfire: Option<String>,
+    pub retry_attempts: Option<i32>,
+    pub retry_base_secs: Option<i32>,
+    pub until: Option<String>,
+    pub count: Option<i32>,
+    pub active: Option<bool>,
+    /// Create without asking a Letta server whether the agent exists.
+    pub skip_validation: Option<bool>,
+}
+
+fn given(v: &Option<String>) -> Option<&str> {
+    v.as_deref().map(str::trim).filter(|v| !v.is_empty())
+}
+
+impl ScheduleInput {
+    /// The one timing field given, if any; two at once is an error.
+    fn timing(&self) -> Result<Option<(Kind, &str)>, AppError> {
+        let mut found = [(Kind::Once, &self.at), (Kind::Cron, &self.cron), (Kind::Interval, &self.every)]
+            .into_iter()
+            .filter_map(|(k, v)| given(v).map(|v| (k, v)));
+        let first = found.next();
+        if let (Some((a, _)), Some((b, _))) = (first, found.next()) {
+            return Err(AppError::invalid(
+                b.field(),
+                format!("give only one of at, cron and every (both {} and {} were given)", a.field(), b.field()),
+            ));
+        }
+        Ok(first)
+    }
+}
+
+/// Cost guards, from Settings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Guards {
+    /// At most this many active schedules.
+    pub max_active: i64,
+    /// No schedule may fire more often than this.
+    pub min_interval_secs: i64,
+    /// A schedule pauses itself after this many failed runs in a row.
+    pub pause_after_failures: i32,
+}
+
+impl Default for Guards {
+    fn default() -> Guards {
+        Guards { max_active: 500, min_interval_secs: 60, pause_after_failures: 3 }
+    }
+}
+
+const MAX_ACTIVE: &str = "guard.max_active_schedules";
+const MIN_INTERVAL: &str = "guard.min_interval_secs";
+const PAUSE_AFTER: &str = "guard.pause_after_failures";
+
+impl Guards {
+    pub fn load(conn: &mut Conn) -> Result<Guards, AppError> {
+        let d = Guards::default();
+        let read = |conn: &mut Conn, key: &str, default: i64| -> Result<i64, AppError> {
+            Ok(settings::get(conn, key)?.and_then(|v| v.parse().ok()).unwrap_or(default))
+        };
+        Ok(Guards {
+            max_active: read(conn, MAX_ACTIVE, d.max_active)?,
+            min_interval_secs: read(conn, MIN_INTERVAL, d.min_interval_secs)?,
+            pause_after_failures: read(conn, PAUSE_AFTER, d.pause_after_failures.into())? as i32,
+        })
+    }
+
+    pub fn save(self, conn: &mut Conn) -> Result<(), AppError> {
+        if self.max_active < 1 {
+            return Err(AppError::invalid("max_active", "must be at least 1"));
+        }
+        if self.min_interval_secs < 1 {
+            return Err(AppError::invalid("min_interval_secs", "must be at least 1 second"));
+        }
+        if !(1..=100).contains(&self.pause_after_failures) {
+            return Err(AppError::invalid("pause_after_failures", "must be between 1 and 100"));
+        }
+        crate::db::write(conn, |conn| {
+            settings::set(conn, MAX_ACTIVE, &self.max_active.to_string())?;
+            settings::set(conn, MIN_INTERVAL, &self.min_interval_secs.to_string())?;
+            settings::set(conn, PAUSE_AFTER, &self.pause_after_failures.to_string())?;
+            Ok(())
+        })
+    }
+}
+
+/// A fully validated schedule, ready to write.
+struct Draft {
+    name: String,
+    prompt: String,
+    agent: String,
+    spec: Spec,
+    tz: Tz,
+    priority: i32,
+    misfire: String,
+    retry_attempts: i32,
+    retry_base_secs: i32,
+    until_at: Option<DateTime<Utc>>,
+    max_count: Option<i32>,
+    active: bool,
+}
+
+/// Reads the input over `base` (the stored schedule when editing), checking every field.
+fn draft(
+    conn: &mut Conn,
+    ctx: &Ctx,
+    config: &Config,
+    input: &ScheduleInput,
+    base: Option<&Schedule>,
+) -> Result<Draft, AppError> {
+    let tz = match given(&input.tz) {
+        Some(z) => parse_zone("tz", z)?,
+        None => base.map(Schedule::zone).unwrap_or(ctx.tz),
+    };
+    let now_local = ctx.now.with_timezone(&tz);
+    let prompt = given(&input.prompt).map(str::to_string).or_else(|| base.map(|b| b.prompt.clone()));
+    let prompt = prompt.ok_or_else(|| AppError::invalid("prompt", "is required: what should the agent be told?"))?;
+    if prompt.len() > 100_000 {
+        return Err(AppError::invalid("prompt", "is longer than 100,000 bytes"));
+    }
+    let spec = match (input.timing()?, base) {
+        (Some((kind, text)), _) => Spec::parse(kind, text, now_local)?,
+        (None, Some(b)) => b.parsed()?,
+        (None, None) => {
+            return Err(AppError::invalid("at", "give when to fire: at (once), cron, or every (an interval)"));
+        }
+    };
+    let agent_name = given(&input.agent).map(str::to_string).or_else(|| base.map(|b| b.agent.clone()));
+    let agent_name = agent_name.unwrap_or_else(|| "default".into());
+    crate::agents::resolve(conn, config, "agent", &agent_name)?;
+    let priority = match given(&input.priority) {
+        Some(p) => parse_priority(p)?,
+        None => base.map(|b| b.priority).unwrap_or(2),
+    };
+    let misfire = given(&input.misfire).map(str::to_string).or_else(|| base.map(|b| b.misfire.clone()));
+    let misfire = misfire.unwrap_or_else(|| "once".into());
+    if !matches!(misfire.as_str(), "once" | "skip" | "all") {
+        return Err(AppError::invalid("misfire", format!("{misfire:?} is not one of once, skip, all")));
+    }
+    let retry_attempts = input.retry_attempts.or(base.map(|b| b.retry_attempts)).unwrap_or(5);
+    if !(1..=20).contains(&retry_attempts) {
+        return Err(AppError::invalid("retry_attempts", format!("{retry_attempts} is not between 1 and 20")));
+    }
+    let retry_base_secs = input.retry_base_secs.or(base.map(|b| b.retry_base_secs)).unwrap_or(30);
+    if !(1..=86_400).contains(&retry_base_secs) {
+        return Err(AppError::invalid("retry_base_secs", format!("{retry_base_secs} is not between 1 and 86400")));
+    }
+    let until_at = match given(&input.until) {
+        Some(text) => Some(parse_until(text, now_local)?),
+        None => base.and_then(|b| b.until_at).map(from_ms),
+    };
+    let max_count = input.count.filter(|c| *c != 0).or(base.and_then(|b| b.max_count));
+    if let Some(c) = max_count
+        && c < 1
+    {
+        return Err(AppError::invalid("count", format!("{c} must be at least 1")));
+    }
+    let name = given(&input.name).map(str::to_string).or_else(|| base.map(|b| b.name.clone()));
+    let name = name.unwrap_or_else(|| default_name(&prompt));
+    if name.chars().count() > 200 {
+        return Err(AppError::invalid("name", "is longer than 200 characters"));
+    }
+    Ok(Draft {
+        name,
+        prompt,
+        agent: agent_name,
+        spec,
+        tz,
+        priority,
+        misfire,
+        retry_attempts,
+        retry_base_secs,
+        until_at,
+        max_count,
+        active: input.active.or(base.map(|b| b.active)).unwrap_or(true),
+    })
+}
+
+/// `until`: an instant, or a day (meaning through the end of that day in the zone).
+fn parse_until(text: &str, now: DateTime<Tz>) -> Result<DateTime<Utc>, AppError> {
+    use crate::dates::When;
+    let when = crate::dates::parse_when(text, now).map_err(|e| AppError::invalid("until", e.to_string()))?;
+    let at = match when {
+        When::At(t) => t.with_timezone(&Utc),
+        When::Date(d) => {
+            let end = d.succ_opt().unwrap_or(d).and_time(chrono::NaiveTime::MIN);
+            crate::dates::resolve_local(now.timezone(), end).with_timezone(&Utc) - Duration::milliseconds(1)
+        }
+    };
+    if at <= now.with_timezone(&Utc) {
+        return Err(AppError::invalid("until", format!("{text:?} is in the past")));
+    }
+    Ok(at)
+}
+
+/// The first line of the prompt, shortened: a name when none is given.
+fn default_name(prompt: &str) -> String {
+    let line = prompt.lines().next().unwrap_or_default().trim();
+    let short: String = line.chars().take(60).collect();
+    if short.len() < line.len() { format!("{short}…") } else { short }
+}
+
+/// The first firing strictly after `after` that respects `until` and `count`.
+fn next_fire(d: &Draft, after: DateTime<Utc>, anchor: DateTime<Utc>, fired: i32) -> Option<DateTime<Utc>> {
+    if d.max_count.is_some_and(|max| fired >= max) {
+        return None;
+    }
+    d.spec.next_after(after, d.tz, anchor).filter(|n| d.until_at.is_none_or(|u| *n <= u))
+}
+
+/// Checks the cost guards for a schedule that will be active.
+fn check_guards(conn: &mut Conn, d: &Draft, now: DateTime<Utc>, exclude: Option<i32>) -> Result<(), AppError> {
+    let guards = Guards::load(conn)?;
+    if let Some(gap) = d.spec.shortest_gap(d.tz, now)
+        && gap < Duration::seconds(guards.min_interval_secs)
+    {
+        let field = d.spec.kind().field();
+        return Err(AppError::invalid(
+            field,
+            format!(
+                "fires every {} s, more often than the minimum interval of {} s (a cost guard in Settings)",
+                gap.num_seconds(),
+                guards.min_interval_secs
+            ),
+        ));
+    }
+    let active: i64 = schedules::table
+        .filter(schedules::active.eq(true))
+        .filter(schedules::deleted_at.is_null())
+        .filter(schedules::next_fire_at.is_not_null())
+        .filter(schedules::id.ne(exclude.unwrap_or(-1)))
+        .count()
+        .get_result(conn)?;
+    if active >= guards.max_active {
+        return Err(AppError::invalid(
+            "active",
+            format!(
+                "there are already {active} active schedules, the most allowed (a cost guard in Settings); \
+                 pause or delete one first"
+            ),
+        ));
+    }
+    Ok(())
+}
+
+pub fn create(conn: &mut Conn, ctx: &Ctx, config: &Config, input: &ScheduleInput) -> Result<Schedule, AppError> {
+    crate::db::write(conn, |conn| {
+        let d = draft(conn, ctx, config, input, None)?;
+        let next = next_fire(&d, ctx.now, ctx.now, 0);
+        if next.is_none() {
+            return Err(AppError::invalid("until", "the schedule would never fire before its end"));
+        }
+        if d.active {
+            check_guards(conn, &d, ctx.now, None)?;
+        }
+        let now = to_ms(ctx.now);
+        let id: i32 = diesel::insert_into(schedules::table)
+            .values((
+                schedules::name.eq(&d.name),
+                schedules::prompt.eq(&d.prompt),
+                schedules::agent.eq(&d.agent),
+                schedules::kind.eq(d.spec.kind().as_str()),
+                schedules::spec.eq(d.spec.to_stored()),
+                schedules::tz.eq(d.tz.name()),
+                schedules::priority.eq(d.priority),
+                schedules::active.eq(d.active),
+                schedules::misfire.eq(&d.misfire),
+                schedules::retry_attempts.eq(d.retry_attempts),
+                schedules::retry_base_secs.eq(d.retry_base_secs),
+                schedules::until_at.eq(d.until_at.map(to_ms)),
+                schedules::max_count.eq(d.max_count),
+                schedules::anchor_at.eq(now),
+                schedules::next_fire_at.eq(next.map(to_ms)),
+                schedules::created_by.eq(ctx.by),
+                schedules::created_at.eq(now),
+                schedules::updated_at.eq(now),
+            ))
+            .returning(schedules::id)
+            .get_result(conn)?;
+        get(conn, id)
+    })
+}
+
+/// Changes fields; a new timing (or zone) counts from now.
+pub fn update(
+    conn: &mut Conn,
+    ctx: &Ctx,
+    config: &Config,
+    id: i32,
+    input: &ScheduleInput,
+) -> Result<Schedule, AppError> {
+    crate::db::write(conn, |conn| {
+        let old = get(conn, id)?;
+        let d = draft(conn, ctx, config, input, Some(&old))?;
+        let timing_changed = input.timing()?.is_some()
+            || d.tz.name() != old.tz
+            || d.until_at.map(to_ms) != old.until_at
+            || d.max_count != old.max_count;
+        let anchor = if timing_changed { ctx.now } else { from_ms(old.anchor_at) };
+        let next = if timing_changed || (d.active && !old.active) {
+            next_fire(&d, ctx.now, anchor, old.fired_count)
+        } else {
+            old.next_fire()
+        };
+        if d.active && next.is_some() {
+            check_guards(conn, &d, ctx.now, Some(id))?;
+        }
+        diesel::update(schedules::table.find(id))
+            .set((
+                schedules::name.eq(&d.name),
+                schedules::prompt.eq(&d.prompt),
+                schedules::agent.eq(&d.agent),
+                schedules::kind.eq(d.spec.kind().as_str()),
+                schedules::spec.eq(d.spec.to_stored()),
+                schedules::tz.eq(d.tz.name()),
+                schedules::priority.eq(d.priority),
+                schedules::active.eq(d.active),
+                schedules::misfire.eq(&d.misfire),
+                schedules::retry_attempts.eq(d.retry_attempts),
+                schedules::retry_base_secs.eq(d.retry_base_secs),
+                schedules::until_at.eq(d.until_at.map(to_ms)),
+                schedules::max_count.eq(d.max_count),
+                schedules::anchor_at.eq(to_ms(anchor)),
+                schedules::next_fire_at.eq(next.map(to_ms)),
+                schedules::updated_at.eq(to_ms(ctx.now)),
+            ))
+            .execute(conn)?;
+        if d.active && !old.active {
+            clear_failures(conn, id)?;
+        }
+        get(conn, id)
+    })
+}
+
+/// Pause, or resume: a resumed schedule fires next at its first time after now (what it missed
+/// while paused is not made up) and forgets its failure streak.
+pub fn set_active(conn: &mut Conn, ctx: &Ctx, config: &Config, id: i32, active: bool) -> Result<Schedule, AppError> {
+    let input = ScheduleInput { active: Some(active), ..ScheduleInput::default() };
+    crate::db::write(conn, |conn| {
+        let old = get(conn, id)?;
+        if old.active == active {
+            return Ok(old);
+        }
+        if active {
+            let d = draft(conn, ctx, config, &input, Some(&old))?;
+            let next = next_fire(&d, ctx.now, from_ms(old.anchor_at), old.fired_count);
+            if next.is_some() {
+                check_guards(conn, &d, ctx.now, Some(id))?;
+            }
+            diesel::update(schedules::table.find(id))
+                .set((
+                    schedules::active.eq(true),
+                    schedules::next_fire_at.eq(next.map(to_ms)),
+                    schedules::updated_at.eq(to_ms(ctx.now)),
+                ))
+                .execute(conn)?;
+            clear_failures(conn, id)?;
+        } else {
+            diesel::update(schedules::table.find(id))
+                .set((schedules::active.eq(false), schedules::updated_at.eq(to_ms(ctx.now))))
+                .execute(conn)?;
+        }
+        get(conn, id)
+    })
+}
+
+fn clear_failures(conn: &mut Conn, id: i32) -> Result<(), AppError> {
+    diesel::update(schedules::table.find(id))
+        .set((schedules::failure_streak.eq(0), schedules::note.eq(None::<String>)))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// Deletes a schedule (its run history stays) and cancels its runs still waiting.
+pub fn delete(conn: &mut Conn, ctx: &Ctx, id: i32) -> Result<(), AppError> {
+    crate::db::write(conn, |conn| {
+        get(conn, id)?;
+        let now = to_ms(ctx.now);
+        diesel::update(schedules::table.find(id))
+            .set((schedules::deleted_at.eq(now), schedules::active.eq(false), schedules::updated_at.eq(now)))
+            .execute(conn)?;
+        diesel::update(runs::table.filter(runs::schedule_id.eq(id)).filter(runs::state.eq("queued")))
+            .set((
+                runs::state.eq("cancelled"),
+                runs::finished_at.eq(now),
+                runs::error.eq("the schedule was deleted"),
+            ))
+            .execute(conn)?;
+        Ok(())
+    })
+}
+
+/// A paused copy (so it cannot double the original's firings until the person resumes it).
+pub fn duplicate(conn: &mut Conn, ctx: &Ctx, config: &Config, id: i32) -> Result<Schedule, AppError> {
+    let old = get(conn, id)?;
+    let mut input = ScheduleInput {
+        name: Some(format!("{} (copy)", old.name)),
+        prompt: Some(old.prompt.clone()),
+        agent: Some(old.agent.clone()),
+        tz: Some(old.tz.clone()),
+        priority: Some(super::priority_name(old.priority).into()),
+        misfire: Some(old.misfire.clone()),
+        retry_attempts: Some(old.retry_attempts),
+        retry_base_secs: Some(old.retry_base_secs),
+        count: old.max_count,
+        active: Some(false),
+        ..ScheduleInput::default()
+    };
+    match old.kind.as_str() {
+        "cron" => input.cron = Some(old.spec.clone()),
+        "interval" => input.every = Some(old.spec.clone()),
+        // A one-time schedule whose time has passed gets an hour from now; the person edits it.
+        _ => {
+            let at = old.next_fire().filter(|t| *t > ctx.now).unwrap_or(ctx.now + Duration::hours(1));
+            input.at = Some(super::rfc3339(at));
+        }
+    }
+    if let Some(u) = old.until_at.map(from_ms).filter(|u| *u > ctx.now) {
+        input.until = Some(super::rfc3339(u));
+    }
+    create(conn, ctx, config, &input)
+}
+
+/// Runs a schedule now, outside its timing (its next firing stays as it was).
+pub fn run_now(conn: &mut Conn, ctx: &Ctx, id: i32) -> Result<Run, AppError> {
+    crate::db::write(conn, |conn| {
+        let s = get(conn, id)?;
+        crate::runs::insert(
+            conn,
+            &NewRun::for_schedule(&s, ctx.now, "manual"),
+            ctx.now,
+        )?
+        .ok_or_else(|| AppError::invalid("id", "a run of this schedule was just queued for this instant"))
+    })
+}
+
+/// Fires a prompt now, without a schedule: for external events (`POST /api/v1/trigger`).
+pub fn trigger(
+    conn: &mut Conn,
+    ctx: &Ctx,
+    config: &Config,
+    prompt: &str,
+    agent: Option<&str>,
+    priority: Option<&str>,
+) -> Result<Run, AppError> {
+    let prompt = prompt.trim();
+    if prompt.is_empty() {
+        return Err(AppError::invalid("prompt", "is required"));
+    }
+    let agent = agent.map(str::trim).filter(|a| !a.is_empty()).unwrap_or("default");
+    crate::agents::resolve(conn, config, "agent", agent)?;
+    let priority = priority.map(parse_priority).transpose()?.unwrap_or(2);
+    let key = format!("trigger-{}", crate::auth::random_token(12));
+    let run = NewRun {
+        schedule_id: None,
+        idempotency_key: key,
+        agent: agent.to_string(),
+        prompt: prompt.to_string(),
+        priority,
+        scheduled_for: ctx.now,
+        trigger: ctx.by.to_string(),
+        max_attempts: 5,
+        retry_base_secs: 30,
+    };
+    crate::db::write(conn, |conn| {
+        crate::runs::insert(conn, &run, ctx.now)?.ok_or_else(|| AppError::Internal(anyhow::anyhow!("trigger key clash")))
+    })
+}
+
+/// Schedules, newest first; only active and paused ones unless `all` (which adds ended ones).
+pub fn list(conn: &mut Conn, agent: Option<&str>, all: bool) -> Result<Vec<Schedule>, AppError> {
+    let mut q = schedules::table.filter(schedules::deleted_at.is_null()).into_boxed();
+    if let Some(a) = agent {
+        q = q.filter(schedules::agent.eq(a.to_string()));
+    }
+    if !all {
+        q = q.filter(schedules::next_fire_at.is_not_null().or(schedules::active.eq(false)));
+    }
+    Ok(q.order(schedules::id.desc()).select(Schedule::as_select()).load(conn)?)
+}
+
+/// The next firings across active schedules, soonest first.
+pub fn upcoming(conn: &mut Conn, limit: i64) -> Result<Vec<Schedule>, AppError> {
+    Ok(schedules::table
+        .filter(schedules::active.eq(true))
+        .filter(schedules::deleted_at.is_null())
+        .filter(schedules::next_fire_at.is_not_null())
+        .order(schedules::next_fire_at.asc())
+        .limit(limit.clamp(1, 500))
+        .select(Schedule::as_select())
+        .load(conn)?)
+}
+
+/// The most recent run of each of these schedules.
+pub fn last_runs(
+    conn: &mut Conn,
+    ids: &[i32],
+) -> Result<std::collections::HashMap<i32, super::LastRun>, AppError> {
+    let mut out = std::collections::HashMap::new();
+    for id in ids {
+        let last: Option<(i32, String, i64)> = runs::table
+            .filter(runs::schedule_id.eq(id))
+            .order(runs::id.desc())
+            .select((runs::id, runs::state, runs::scheduled_for))
+            .first(conn)
+            .optional()?;
+        if let Some((run_id, state, at)) = last {
+            out.insert(*id, super::LastRun { id: run_id, state, scheduled_for: super::rfc3339(from_ms(at)) });
+        }
+    }
+    Ok(out)
+}
+
+/// The preview of a timing: the next `count` firings after `from`.
+pub fn preview(
+    kind: Kind,
+    text: &str,
+    tz: Tz,
+    from: DateTime<Utc>,
+    count: usize,
+) -> Result<Vec<DateTime<Utc>>, AppError> {
+    let spec = Spec::parse(kind, text, from.with_timezone(&tz))?;
+    Ok(spec.preview(from, tz, from, count.clamp(1, 1000)))
+}
