@@ -55,6 +55,148 @@ enum Command {
     Export(ExportCommand),
     /// Write a consistent copy of the live database to PATH (safe while the server runs)
     Backup { path: PathBuf },
+    /// Manage agents (where scheduled prompts go)
+    #[command(subcommand)]
+    Agent(AgentCommand),
+    /// List the agents a Letta server has: steward agents --letta NAME
+    Agents {
+        /// A configured letta agent whose server to ask
+        #[arg(long, value_name = "NAME")]
+        letta: String,
+    },
+    /// Manage scheduled prompts
+    #[command(subcommand)]
+    Schedule(ScheduleCommand),
+    /// List runs, newest first
+    Runs {
+        #[arg(long)]
+        schedule: Option<i32>,
+        /// queued, retrying, running, succeeded, failed, cancelled
+        #[arg(long)]
+        state: Option<String>,
+        #[arg(long, default_value_t = 50)]
+        limit: i64,
+    },
+}
+
+#[derive(Subcommand)]
+enum AgentCommand {
+    /// Add an agent: steward agent add NAME --kind llm --url http://127.0.0.1:11434/v1 --model qwen3
+    Add {
+        name: String,
+        /// llm, letta, webhook, command or notify
+        #[arg(long)]
+        kind: String,
+        /// llm: base URL (ending in /v1); letta: server URL; webhook: target URL
+        #[arg(long)]
+        url: Option<String>,
+        #[arg(long)]
+        model: Option<String>,
+        /// llm and letta: sent as a bearer token [env: STEWARD_AGENT_API_KEY]
+        #[arg(long, env = "STEWARD_AGENT_API_KEY", hide_env_values = true)]
+        api_key: Option<String>,
+        #[arg(long)]
+        system_prompt: Option<String>,
+        /// letta: the agent's id on the server
+        #[arg(long)]
+        agent_id: Option<String>,
+        /// webhook: the HMAC key of X-Steward-Signature [env: STEWARD_AGENT_SECRET]
+        #[arg(long, env = "STEWARD_AGENT_SECRET", hide_env_values = true)]
+        secret: Option<String>,
+        #[arg(long)]
+        timeout_secs: Option<u64>,
+        /// Deliveries at once (default 1)
+        #[arg(long)]
+        concurrency: Option<i32>,
+        /// command: the program and its arguments, after `--` (no shell)
+        #[arg(last = true)]
+        argv: Vec<String>,
+    },
+    /// List agents
+    List,
+    /// Remove an agent (refused while schedules use it)
+    Rm { name: String },
+    /// Test the connection and say what is wrong
+    Check { name: String },
+}
+
+#[derive(Args)]
+#[group(required = true, multiple = false)]
+struct Timing {
+    /// Once: RFC 3339 or "tomorrow 9am", "in 20m", "fri 17:30"
+    #[arg(long)]
+    at: Option<String>,
+    /// A crontab expression: "0 9 * * 1-5", "@daily" (6 fields: seconds first)
+    #[arg(long)]
+    cron: Option<String>,
+    /// An interval: 30s, 5m, 1h30m, 2d
+    #[arg(long)]
+    every: Option<String>,
+}
+
+#[derive(Subcommand)]
+enum ScheduleCommand {
+    /// Schedule a prompt; prints its id and next run
+    Add {
+        #[arg(long)]
+        prompt: String,
+        #[command(flatten)]
+        timing: Timing,
+        /// IANA zone (default: yours)
+        #[arg(long)]
+        tz: Option<String>,
+        /// Default: the agent named default
+        #[arg(long)]
+        agent: Option<String>,
+        /// critical, high, normal, low, deferred
+        #[arg(long)]
+        priority: Option<String>,
+        #[arg(long)]
+        name: Option<String>,
+        /// once (default), skip or all
+        #[arg(long)]
+        misfire: Option<String>,
+        /// Stop firing after this instant or day
+        #[arg(long)]
+        until: Option<String>,
+        /// Stop after this many firings
+        #[arg(long)]
+        count: Option<i32>,
+        /// Do not ask a Letta server whether the agent exists
+        #[arg(long)]
+        skip_validation: bool,
+    },
+    /// List schedules (ended ones too with --all)
+    List {
+        #[arg(long)]
+        agent: Option<String>,
+        #[arg(long)]
+        all: bool,
+    },
+    /// Show one schedule
+    Show { id: i32 },
+    /// Pause a schedule
+    Pause { id: i32 },
+    /// Resume a schedule (from its next time after now)
+    Resume { id: i32 },
+    /// Delete a schedule (its run history stays)
+    Cancel { id: i32 },
+    /// Fire a schedule now
+    Run { id: i32 },
+    /// Print the next fire times, one per line, in UTC
+    Preview {
+        #[command(flatten)]
+        timing: Timing,
+        #[arg(long)]
+        tz: Option<String>,
+        /// Strictly after this instant (RFC 3339; default now)
+        #[arg(long)]
+        from: Option<String>,
+        #[arg(long, default_value_t = 5)]
+        count: usize,
+    },
+    /// Deliver what is due now, wait for it, and exit (for driving Steward from system cron)
+    RunDue,
 }
 
 #[derive(Args, Default)]
@@ -190,6 +332,57 @@ fn run(cli: Cli) -> Result<(), AppError> {
                     std::io::stdout().write_all(text.as_bytes()).map_err(|e| AppError::Internal(e.into()))
                 }
             }
+        }
+        Command::Agent(cmd) => agent(&config, cmd, json),
+        Command::Agents { letta } => {
+            let db = open(&config)?;
+            let a = crate::agents::get(&mut *conn(&db)?, &config, &letta)?;
+            if a.kind != crate::agents::AgentKind::Letta {
+                return Err(AppError::invalid(
+                    "--letta",
+                    format!("{letta:?} is a {} agent, not letta", a.kind.as_str()),
+                ));
+            }
+            let http = crate::agents::deliver::http_client();
+            let list = block_on(async { crate::agents::deliver::letta_agents(&http, &a).await })?
+                .map_err(|m| AppError::invalid("--letta", m))?;
+            if json {
+                let list: Vec<_> =
+                    list.iter().map(|(id, name)| serde_json::json!({"id": id, "name": name})).collect();
+                return print_json(&serde_json::json!({ "agents": list }));
+            }
+            for (id, name) in list {
+                println!("{id}  {name}");
+            }
+            Ok(())
+        }
+        Command::Schedule(cmd) => schedule(&config, cmd, json),
+        Command::Runs { schedule, state, limit } => {
+            let db = open(&config)?;
+            let mut conn = conn(&db)?;
+            let filter = crate::runs::RunFilter { schedule, state, limit: Some(limit), cursor: None };
+            let (page, _) = crate::runs::list(&mut conn, &filter)?;
+            let names = crate::runs::schedule_names(&mut conn, &page)?;
+            let views: Vec<_> = page
+                .iter()
+                .map(|r| r.view(r.schedule_id.and_then(|s| names.get(&s).cloned()), None))
+                .collect();
+            if json {
+                return print_json(&serde_json::json!({ "runs": views }));
+            }
+            for v in views {
+                let late = v.lateness_ms.map(|l| format!("{l} ms late")).unwrap_or_default();
+                println!(
+                    "{:>6}  {:<9} {}  {:<20} {:<12} {}",
+                    v.id,
+                    v.state,
+                    v.scheduled_for,
+                    truncate(v.schedule_name.as_deref().unwrap_or("(trigger)"), 20),
+                    late,
+                    v.error.as_deref().map(|e| truncate(e, 60)).unwrap_or_default()
+                );
+            }
+            Ok(())
         }
         Command::Backup { path } => {
             let db = open(&config)?;
@@ -345,6 +538,264 @@ fn task(config: &Config, cmd: TaskCommand, json: bool) -> Result<(), AppError> {
                 return print_json(&serde_json::json!({ "deleted": id }));
             }
             println!("Deleted {id}.");
+            Ok(())
+        }
+    }
+}
+
+/// Runs async work (HTTP checks, the scheduler) from a CLI command.
+fn block_on<T>(f: impl std::future::Future<Output = T>) -> Result<T, AppError> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| AppError::Internal(e.into()))?;
+    Ok(rt.block_on(f))
+}
+
+fn truncate(text: &str, max: usize) -> String {
+    let line = text.lines().next().unwrap_or_default();
+    if line.chars().count() > max || line.len() < text.len() {
+        format!("{}…", line.chars().take(max.saturating_sub(1)).collect::<String>())
+    } else {
+        line.to_string()
+    }
+}
+
+fn agent(config: &Config, cmd: AgentCommand, json: bool) -> Result<(), AppError> {
+    use crate::agents::{self, AgentConfigPatch, AgentInput, Origin};
+    let db = open(config)?;
+    let mut conn = conn(&db)?;
+    match cmd {
+        AgentCommand::Add {
+            name,
+            kind,
+            url,
+            model,
+            api_key,
+            system_prompt,
+            agent_id,
+            secret,
+            timeout_secs,
+            concurrency,
+            argv,
+        } => {
+            let input = AgentInput {
+                name: Some(name),
+                kind: Some(kind),
+                concurrency,
+                config: AgentConfigPatch {
+                    url,
+                    model,
+                    api_key,
+                    system_prompt,
+                    agent_id,
+                    secret,
+                    argv: Some(argv),
+                    timeout_secs,
+                },
+            };
+            let a = agents::add(&mut conn, chrono::Utc::now(), input, Origin::Person)?;
+            if json {
+                return print_json(&a.view());
+            }
+            println!("Added agent {} ({}).", a.name, a.kind.as_str());
+            Ok(())
+        }
+        AgentCommand::List => {
+            let list = agents::list(&mut conn, config)?;
+            if json {
+                let views: Vec<_> = list.iter().map(agents::Agent::view).collect();
+                return print_json(&serde_json::json!({ "agents": views }));
+            }
+            for a in list {
+                let v = a.view();
+                let target = v.url.or(v.argv.map(|a| a.join(" "))).unwrap_or_default();
+                let builtin = if a.builtin { " (built in)" } else { "" };
+                println!("{:<20} {:<8} {}{builtin}", a.name, a.kind.as_str(), target);
+            }
+            Ok(())
+        }
+        AgentCommand::Rm { name } => {
+            agents::remove(&mut conn, config, &name)?;
+            println!("Removed agent {name}.");
+            Ok(())
+        }
+        AgentCommand::Check { name } => {
+            let a = agents::get(&mut conn, config, &name)?;
+            let http = agents::deliver::http_client();
+            let result = block_on(async { agents::deliver::check(&http, &a).await })?;
+            if json {
+                let (ok, message) = match &result {
+                    Ok(m) => (true, m),
+                    Err(m) => (false, m),
+                };
+                print_json(&serde_json::json!({ "agent": name, "ok": ok, "message": message }))?;
+            }
+            match result {
+                Ok(m) => {
+                    if !json {
+                        println!("{name}: OK: {m}");
+                    }
+                    Ok(())
+                }
+                Err(m) => Err(AppError::Internal(anyhow::anyhow!("{name}: {m}"))),
+            }
+        }
+    }
+}
+
+fn schedule(config: &Config, cmd: ScheduleCommand, json: bool) -> Result<(), AppError> {
+    use crate::schedules::{self, ScheduleInput, service};
+    let db = open(config)?;
+    let mut conn = conn(&db)?;
+    let ctx = ctx(config, &mut conn)?;
+    let show = |s: &schedules::Schedule| {
+        let next = s
+            .next_fire()
+            .map(|n| format!("next {}", n.with_timezone(&s.zone()).format("%Y-%m-%d %H:%M %Z")))
+            .unwrap_or_else(|| s.status().to_string());
+        format!("{:>5}  {:<24} {:<10} {}; {}", s.id, truncate(&s.name, 24), s.agent, s.describe(), next)
+    };
+    let changed = |s: &schedules::Schedule| -> Result<(), AppError> {
+        crate::scheduler::poke_from_outside(&config.db);
+        if json {
+            return print_json(&s.view(None));
+        }
+        println!("{}", show(s));
+        Ok(())
+    };
+    match cmd {
+        ScheduleCommand::Add {
+            prompt,
+            timing,
+            tz,
+            agent,
+            priority,
+            name,
+            misfire,
+            until,
+            count,
+            skip_validation,
+        } => {
+            let input = ScheduleInput {
+                name,
+                prompt: Some(prompt),
+                agent,
+                at: timing.at,
+                cron: timing.cron,
+                every: timing.every,
+                tz,
+                priority,
+                misfire,
+                until,
+                count,
+                skip_validation: Some(skip_validation),
+                ..ScheduleInput::default()
+            };
+            let http = crate::agents::deliver::http_client();
+            let s = block_on(service::create_checked(&db, config, &http, ctx, input))??;
+            crate::scheduler::poke_from_outside(&config.db);
+            if json {
+                return print_json(&s.view(None));
+            }
+            let next = s.next_fire().map(schedules::rfc3339).unwrap_or_default();
+            println!("Scheduled {} (next run {next}): {}", s.id, s.describe());
+            Ok(())
+        }
+        ScheduleCommand::List { agent, all } => {
+            let list = service::list(&mut conn, agent.as_deref(), all)?;
+            if json {
+                let ids: Vec<i32> = list.iter().map(|s| s.id).collect();
+                let mut last = service::last_runs(&mut conn, &ids)?;
+                let views: Vec<_> = list.iter().map(|s| s.view(last.remove(&s.id))).collect();
+                return print_json(&serde_json::json!({ "schedules": views }));
+            }
+            for s in &list {
+                println!("{}  {}", show(s), truncate(&s.prompt, 40));
+            }
+            Ok(())
+        }
+        ScheduleCommand::Show { id } => {
+            let s = schedules::get(&mut conn, id)?;
+            let mut last = service::last_runs(&mut conn, &[id])?;
+            let view = s.view(last.remove(&id));
+            if json {
+                return print_json(&view);
+            }
+            let text = serde_json::to_string_pretty(&view).map_err(|e| AppError::Internal(e.into()))?;
+            println!("{text}");
+            Ok(())
+        }
+        ScheduleCommand::Pause { id } => changed(&service::set_active(&mut conn, &ctx, config, id, false)?),
+        ScheduleCommand::Resume { id } => changed(&service::set_active(&mut conn, &ctx, config, id, true)?),
+        ScheduleCommand::Cancel { id } => {
+            service::delete(&mut conn, &ctx, id)?;
+            crate::scheduler::poke_from_outside(&config.db);
+            if json {
+                return print_json(&serde_json::json!({ "cancelled": id }));
+            }
+            println!("Cancelled schedule {id}.");
+            Ok(())
+        }
+        ScheduleCommand::Run { id } => {
+            let run = service::run_now(&mut conn, &ctx, id)?;
+            crate::scheduler::poke_from_outside(&config.db);
+            if json {
+                return print_json(&run.view(None, None));
+            }
+            println!("Queued run {} ({}).", run.id, run.idempotency_key);
+            Ok(())
+        }
+        ScheduleCommand::Preview { timing, tz, from, count } => {
+            use crate::schedules::spec::Kind;
+            let tz = match tz {
+                Some(z) => crate::config::parse_zone("--tz", &z)?,
+                None => ctx.tz,
+            };
+            let from = match from {
+                Some(f) => chrono::DateTime::parse_from_rfc3339(f.trim())
+                    .map_err(|e| AppError::invalid("--from", format!("{f:?} is not RFC 3339: {e}")))?
+                    .with_timezone(&chrono::Utc),
+                None => ctx.now,
+            };
+            let (kind, text) = match (timing.at, timing.cron, timing.every) {
+                (Some(t), _, _) => (Kind::Once, t),
+                (_, Some(t), _) => (Kind::Cron, t),
+                (_, _, Some(t)) => (Kind::Interval, t),
+                _ => return Err(AppError::invalid("--cron", "give one of --at, --cron or --every")),
+            };
+            let times = service::preview(kind, &text, tz, from, count)?;
+            if json {
+                let list: Vec<_> = times
+                    .iter()
+                    .map(|t| {
+                        serde_json::json!({
+                            "utc": t.format("%Y-%m-%dT%H:%M:%SZ").to_string(),
+                            "local": t.with_timezone(&tz).to_rfc3339(),
+                        })
+                    })
+                    .collect();
+                return print_json(&serde_json::json!({ "tz": tz.name(), "times": list }));
+            }
+            for t in times {
+                println!("{}", t.format("%Y-%m-%dT%H:%M:%SZ"));
+            }
+            Ok(())
+        }
+        ScheduleCommand::RunDue => {
+            drop(conn);
+            let events = crate::events::Events::default();
+            let clock: std::sync::Arc<dyn crate::clock::Clock> =
+                std::sync::Arc::new(crate::clock::SystemClock);
+            let (scheduler, _handle) = crate::scheduler::Scheduler::new(db, config.clone(), clock, events);
+            let summary = block_on(scheduler.run_due_once())??;
+            if json {
+                return print_json(&summary);
+            }
+            println!(
+                "Delivered {} run(s): {} succeeded, {} will retry, {} failed.",
+                summary.delivered, summary.succeeded, summary.retrying, summary.failed
+            );
             Ok(())
         }
     }

@@ -178,10 +178,15 @@ pub fn attempts(conn: &mut Conn, run_id: i32) -> Result<Vec<Attempt>, AppError> 
 }
 
 /// The names of these runs' schedules.
-pub fn schedule_names(conn: &mut Conn, list: &[Run]) -> Result<std::collections::HashMap<i32, String>, AppError> {
+pub fn schedule_names(
+    conn: &mut Conn,
+    list: &[Run],
+) -> Result<std::collections::HashMap<i32, String>, AppError> {
     let ids: Vec<i32> = list.iter().filter_map(|r| r.schedule_id).collect();
-    let rows: Vec<(i32, String)> =
-        schedules::table.filter(schedules::id.eq_any(ids)).select((schedules::id, schedules::name)).load(conn)?;
+    let rows: Vec<(i32, String)> = schedules::table
+        .filter(schedules::id.eq_any(ids))
+        .select((schedules::id, schedules::name))
+        .load(conn)?;
     Ok(rows.into_iter().collect())
 }
 

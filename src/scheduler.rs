@@ -143,7 +143,12 @@ fn try_lock(db: &Path) -> Result<Option<std::fs::File>, AppError> {
 }
 
 impl Scheduler {
-    pub fn new(db: Db, config: Config, clock: Arc<dyn Clock>, events: Events) -> (Scheduler, SchedulerHandle) {
+    pub fn new(
+        db: Db,
+        config: Config,
+        clock: Arc<dyn Clock>,
+        events: Events,
+    ) -> (Scheduler, SchedulerHandle) {
         let wake = Arc::new(Notify::new());
         let (stop, _) = watch::channel(false);
         let handle = SchedulerHandle {
@@ -181,7 +186,9 @@ impl Scheduler {
                 Ok(Some(file)) => break file,
                 Ok(None) => {
                     if !told {
-                        tracing::warn!("another Steward process runs the scheduler for this database; standing by");
+                        tracing::warn!(
+                            "another Steward process runs the scheduler for this database; standing by"
+                        );
                         told = true;
                     }
                 }
@@ -252,7 +259,8 @@ impl Scheduler {
             }
         }
         // Graceful stop: let deliveries finish, then release what is still running.
-        let _ = tokio::time::timeout(SHUTDOWN_GRACE, async { while inflight.join_next().await.is_some() {} }).await;
+        let _ = tokio::time::timeout(SHUTDOWN_GRACE, async { while inflight.join_next().await.is_some() {} })
+            .await;
         inflight.shutdown().await;
         if let Err(e) = self.release("Steward stopped during this delivery").await {
             tracing::error!(error = %e.public_message(), "releasing runs at shutdown");
@@ -290,8 +298,10 @@ impl Scheduler {
         self.db
             .run(move |conn| {
                 crate::db::write(conn, |conn| {
-                    let held: Vec<(i32, i32)> =
-                        runs::table.filter(runs::state.eq("running")).select((runs::id, runs::attempt)).load(conn)?;
+                    let held: Vec<(i32, i32)> = runs::table
+                        .filter(runs::state.eq("running"))
+                        .select((runs::id, runs::attempt))
+                        .load(conn)?;
                     for (id, attempt) in &held {
                         diesel::update(run_attempts::table.find((id, attempt)))
                             .set((run_attempts::finished_at.eq(now), run_attempts::error.eq(why)))
@@ -355,7 +365,12 @@ impl Scheduler {
                 })?;
                 events.send(Event::Run { id: run.id, schedule_id: run.schedule_id, state });
                 for n in notes {
-                    events.send(Event::Notification { id: n.id, title: n.title, body: n.body, level: n.level });
+                    events.send(Event::Notification {
+                        id: n.id,
+                        title: n.title,
+                        body: n.body,
+                        level: n.level,
+                    });
                 }
                 Ok(())
             })
@@ -407,7 +422,12 @@ impl Scheduler {
         let ids: Vec<i32> = seen.into_iter().collect();
         let states: Vec<(String, i32)> = me
             .db
-            .run(move |conn| Ok(runs::table.filter(runs::id.eq_any(ids)).select((runs::state, runs::attempt)).load(conn)?))
+            .run(move |conn| {
+                Ok(runs::table
+                    .filter(runs::id.eq_any(ids))
+                    .select((runs::state, runs::attempt))
+                    .load(conn)?)
+            })
             .await?;
         summary.delivered = states.len();
         for (state, _) in states {
@@ -447,11 +467,17 @@ fn next_wake(conn: &mut Conn, now: DateTime<Utc>) -> Result<Option<DateTime<Utc>
 }
 
 /// The first firing of `s` strictly after `after` that respects its `until` and `count`.
-fn next_for(s: &Schedule, spec: &crate::schedules::spec::Spec, after: DateTime<Utc>, fired: i32) -> Option<DateTime<Utc>> {
+fn next_for(
+    s: &Schedule,
+    spec: &crate::schedules::spec::Spec,
+    after: DateTime<Utc>,
+    fired: i32,
+) -> Option<DateTime<Utc>> {
     if s.max_count.is_some_and(|max| fired >= max) {
         return None;
     }
-    spec.next_after(after, s.zone(), from_ms(s.anchor_at)).filter(|n| s.until_at.is_none_or(|u| to_ms(*n) <= u))
+    spec.next_after(after, s.zone(), from_ms(s.anchor_at))
+        .filter(|n| s.until_at.is_none_or(|u| to_ms(*n) <= u))
 }
 
 /// Claims every due schedule (up to a batch): queues its run(s) and advances its next firing.
@@ -493,7 +519,11 @@ fn claim_due(conn: &mut Conn, now: DateTime<Utc>) -> Result<bool, AppError> {
                     _ => break,
                 }
             }
-            let count = if missed.len() > CATCH_UP_CAP { format!("more than {CATCH_UP_CAP}") } else { missed.len().to_string() };
+            let count = if missed.len() > CATCH_UP_CAP {
+                format!("more than {CATCH_UP_CAP}")
+            } else {
+                missed.len().to_string()
+            };
             match s.misfire.as_str() {
                 "skip" => (vec![], "schedule", Some(format!("Skipped {count} firing(s) missed while Steward was not running (misfire policy: skip)."))),
                 "all" => {
@@ -536,8 +566,11 @@ fn start_ready(
     let agents: HashMap<String, Agent> =
         agents::list(conn, config)?.into_iter().map(|a| (a.name.clone(), a)).collect();
     let mut busy = busy.clone();
-    let mut full: Vec<String> =
-        agents.values().filter(|a| busy.get(&a.name).copied().unwrap_or(0) >= a.concurrency as usize).map(|a| a.name.clone()).collect();
+    let mut full: Vec<String> = agents
+        .values()
+        .filter(|a| busy.get(&a.name).copied().unwrap_or(0) >= a.concurrency as usize)
+        .map(|a| a.name.clone())
+        .collect();
     while free > 0 {
         let ready: Vec<Run> = runs::table
             .filter(runs::state.eq("queued"))
@@ -598,7 +631,12 @@ fn start_ready(
                 Some(id) => schedules::table.find(id).select(schedules::name).first(conn).optional()?,
                 None => None,
             };
-            let run = Run { state: "running".into(), attempt, started_at: Some(run.started_at.unwrap_or(to_ms(now))), ..run };
+            let run = Run {
+                state: "running".into(),
+                attempt,
+                started_at: Some(run.started_at.unwrap_or(to_ms(now))),
+                ..run
+            };
             started.push((run, agent.clone(), name));
             if free == 0 {
                 break;
@@ -650,12 +688,20 @@ fn record(
                 ))
                 .execute(conn)?;
             if let Some(id) = run.schedule_id {
-                diesel::update(schedules::table.find(id)).set(schedules::failure_streak.eq(0)).execute(conn)?;
+                diesel::update(schedules::table.find(id))
+                    .set(schedules::failure_streak.eq(0))
+                    .execute(conn)?;
             }
             if agent.kind == AgentKind::Notify {
                 notes.push(notifications::add(
                     conn,
-                    &NewNotification { title, body: output, level: "info", run_id: Some(run.id), schedule_id: run.schedule_id },
+                    &NewNotification {
+                        title,
+                        body: output,
+                        level: "info",
+                        run_id: Some(run.id),
+                        schedule_id: run.schedule_id,
+                    },
                     now,
                 )?);
             }
@@ -684,7 +730,8 @@ fn record(
                     runs::lease_until.eq(None::<i64>),
                 ))
                 .execute(conn)?;
-            let tries = if run.attempt == 1 { "1 attempt".to_string() } else { format!("{} attempts", run.attempt) };
+            let tries =
+                if run.attempt == 1 { "1 attempt".to_string() } else { format!("{} attempts", run.attempt) };
             notes.push(notifications::add(
                 conn,
                 &NewNotification {

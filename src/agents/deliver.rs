@@ -125,9 +125,9 @@ async fn letta(http: &reqwest::Client, agent: &Agent, d: &Delivery) -> Result<St
 fn letta_text(content: &Value) -> Option<String> {
     match content {
         Value::String(s) => Some(s.clone()),
-        Value::Array(parts) => {
-            Some(parts.iter().filter_map(|p| p.get("text").and_then(Value::as_str)).collect::<Vec<_>>().join(""))
-        }
+        Value::Array(parts) => Some(
+            parts.iter().filter_map(|p| p.get("text").and_then(Value::as_str)).collect::<Vec<_>>().join(""),
+        ),
         _ => None,
     }
 }
@@ -168,11 +168,7 @@ async fn webhook(http: &reqwest::Client, agent: &Agent, d: &Delivery) -> Result<
         .map_err(|e| transport(&url, &e))?;
     let status = resp.status();
     let text = resp.text().await.map_err(|e| transport(&url, &e))?;
-    if status.is_success() {
-        Ok(cap(text))
-    } else {
-        Err(http_failure(&url, status, &text))
-    }
+    if status.is_success() { Ok(cap(text)) } else { Err(http_failure(&url, status, &text)) }
 }
 
 async fn command(agent: &Agent, d: &Delivery) -> Result<String, Failure> {
@@ -252,8 +248,10 @@ fn http_failure(url: &str, status: reqwest::StatusCode, body: &str) -> Failure {
         .unwrap_or_else(|| body.trim().chars().take(300).collect());
     let hint = match status.as_u16() {
         401 | 403 => ": the server refused the credentials; check the API key",
-        404 => ": nothing there; check the URL (an OpenAI-compatible base URL usually ends in /v1), \
-                the model name or the agent id",
+        404 => {
+            ": nothing there; check the URL (an OpenAI-compatible base URL usually ends in /v1), \
+                the model name or the agent id"
+        }
         _ => "",
     };
     let message = if detail.is_empty() {
@@ -276,7 +274,9 @@ pub fn transport(url: &str, e: &reqwest::Error) -> Failure {
     let lower = chain.to_lowercase();
     let message = if e.is_timeout() {
         format!("{url}: timed out")
-    } else if lower.contains("dns error") || lower.contains("failed to lookup") || lower.contains("name or service")
+    } else if lower.contains("dns error")
+        || lower.contains("failed to lookup")
+        || lower.contains("name or service")
     {
         format!("cannot resolve the host of {url} (DNS): {chain}")
     } else if lower.contains("connection refused") {
@@ -328,7 +328,8 @@ pub async fn check(http: &reqwest::Client, agent: &Agent) -> Result<String, Stri
         AgentKind::Notify => Ok("in-app notifications need no connection".into()),
         AgentKind::Llm => {
             let url = format!("{}/models", url_of(agent));
-            let resp = with_key(http.get(&url), agent).send().await.map_err(|e| transport(&url, &e).message)?;
+            let resp =
+                with_key(http.get(&url), agent).send().await.map_err(|e| transport(&url, &e).message)?;
             let models = json_body(&url, resp).await.map_err(fail)?;
             let ids: Vec<&str> = models
                 .get("data")
@@ -345,7 +346,8 @@ pub async fn check(http: &reqwest::Client, agent: &Agent) -> Result<String, Stri
         AgentKind::Letta => {
             let id = agent.config.agent_id.clone().unwrap_or_default();
             let url = format!("{}/v1/agents/{id}", url_of(agent));
-            let resp = with_key(http.get(&url), agent).send().await.map_err(|e| transport(&url, &e).message)?;
+            let resp =
+                with_key(http.get(&url), agent).send().await.map_err(|e| transport(&url, &e).message)?;
             if resp.status() == reqwest::StatusCode::NOT_FOUND {
                 return Err(format!("the Letta server at {} has no agent {id:?}", url_of(agent)));
             }
@@ -390,14 +392,18 @@ pub async fn letta_agents(http: &reqwest::Client, agent: &Agent) -> Result<Vec<(
 
 fn which(program: &str) -> Option<String> {
     use std::os::unix::fs::PermissionsExt;
-    let executable =
-        |p: &std::path::Path| p.metadata().map(|m| m.is_file() && m.permissions().mode() & 0o111 != 0).unwrap_or(false);
+    let executable = |p: &std::path::Path| {
+        p.metadata().map(|m| m.is_file() && m.permissions().mode() & 0o111 != 0).unwrap_or(false)
+    };
     if program.contains('/') {
         let p = std::path::Path::new(program);
         return executable(p).then(|| program.to_string());
     }
     std::env::var_os("PATH").and_then(|paths| {
-        std::env::split_paths(&paths).map(|d| d.join(program)).find(|p| executable(p)).map(|p| p.display().to_string())
+        std::env::split_paths(&paths)
+            .map(|d| d.join(program))
+            .find(|p| executable(p))
+            .map(|p| p.display().to_string())
     })
 }
 

@@ -215,10 +215,7 @@ fn validate_name(name: &str) -> Result<(), AppError> {
     if ok {
         Ok(())
     } else {
-        Err(AppError::invalid(
-            "name",
-            format!("{name:?} must be 1 to 64 letters, digits, '-', '_' or '.'"),
-        ))
+        Err(AppError::invalid("name", format!("{name:?} must be 1 to 64 letters, digits, '-', '_' or '.'")))
     }
 }
 
@@ -226,7 +223,10 @@ fn validate_url(url: &str) -> Result<(), AppError> {
     let parsed = reqwest::Url::parse(url.trim())
         .map_err(|e| AppError::invalid("url", format!("{url:?} is not a URL: {e}")))?;
     if !matches!(parsed.scheme(), "http" | "https") || parsed.host_str().is_none() {
-        return Err(AppError::invalid("url", format!("{url:?} must be an http:// or https:// URL with a host")));
+        return Err(AppError::invalid(
+            "url",
+            format!("{url:?} must be an http:// or https:// URL with a host"),
+        ));
     }
     Ok(())
 }
@@ -298,7 +298,12 @@ pub fn get(conn: &mut Conn, config: &Config, name: &str) -> Result<Agent, AppErr
         return Ok(b);
     }
     let known: Vec<String> = list(conn, config)?.into_iter().map(|a| a.name).collect();
-    Err(AppError::NotFound(format!("no agent named {name:?} (known: {})", known.join(", "))))
+    let hint = if name == "default" {
+        "; set STEWARD_LLM_BASE_URL and STEWARD_LLM_MODEL for a built-in default, or name an agent"
+    } else {
+        ""
+    };
+    Err(AppError::NotFound(format!("no agent named {name:?} (known: {}){hint}", known.join(", "))))
 }
 
 /// Like [`get`], for a field of another object: an unknown agent is bad input there.

@@ -116,7 +116,8 @@ impl Schedule {
             count: self.max_count,
             fired_count: self.fired_count,
             next_run: next.map(rfc3339),
-            next_run_local: next.map(|n| n.with_timezone(&tz).to_rfc3339_opts(chrono::SecondsFormat::Secs, false)),
+            next_run_local: next
+                .map(|n| n.with_timezone(&tz).to_rfc3339_opts(chrono::SecondsFormat::Secs, false)),
             failure_streak: self.failure_streak,
             note: self.note.clone(),
             created_by: self.created_by.clone(),

@@ -54,7 +54,11 @@ impl ScheduleInput {
         if let (Some((a, _)), Some((b, _))) = (first, found.next()) {
             return Err(AppError::invalid(
                 b.field(),
-                format!("give only one of at, cron and every (both {} and {} were given)", a.field(), b.field()),
+                format!(
+                    "give only one of at, cron and every (both {} and {} were given)",
+                    a.field(),
+                    b.field()
+                ),
             ));
         }
         Ok(first)
@@ -144,7 +148,8 @@ fn draft(
     };
     let now_local = ctx.now.with_timezone(&tz);
     let prompt = given(&input.prompt).map(str::to_string).or_else(|| base.map(|b| b.prompt.clone()));
-    let prompt = prompt.ok_or_else(|| AppError::invalid("prompt", "is required: what should the agent be told?"))?;
+    let prompt =
+        prompt.ok_or_else(|| AppError::invalid("prompt", "is required: what should the agent be told?"))?;
     if prompt.len() > 100_000 {
         return Err(AppError::invalid("prompt", "is longer than 100,000 bytes"));
     }
@@ -152,7 +157,10 @@ fn draft(
         (Some((kind, text)), _) => Spec::parse(kind, text, now_local)?,
         (None, Some(b)) => b.parsed()?,
         (None, None) => {
-            return Err(AppError::invalid("at", "give when to fire: at (once), cron, or every (an interval)"));
+            return Err(AppError::invalid(
+                "at",
+                "give when to fire: at (once), cron, or every (an interval)",
+            ));
         }
     };
     let agent_name = given(&input.agent).map(str::to_string).or_else(|| base.map(|b| b.agent.clone()));
@@ -173,7 +181,10 @@ fn draft(
     }
     let retry_base_secs = input.retry_base_secs.or(base.map(|b| b.retry_base_secs)).unwrap_or(30);
     if !(1..=86_400).contains(&retry_base_secs) {
-        return Err(AppError::invalid("retry_base_secs", format!("{retry_base_secs} is not between 1 and 86400")));
+        return Err(AppError::invalid(
+            "retry_base_secs",
+            format!("{retry_base_secs} is not between 1 and 86400"),
+        ));
     }
     let until_at = match given(&input.until) {
         Some(text) => Some(parse_until(text, now_local)?),
@@ -239,7 +250,12 @@ fn next_fire(d: &Draft, after: DateTime<Utc>, anchor: DateTime<Utc>, fired: i32)
 }
 
 /// Checks the cost guards for a schedule that will be active.
-fn check_guards(conn: &mut Conn, d: &Draft, now: DateTime<Utc>, exclude: Option<i32>) -> Result<(), AppError> {
+fn check_guards(
+    conn: &mut Conn,
+    d: &Draft,
+    now: DateTime<Utc>,
+    exclude: Option<i32>,
+) -> Result<(), AppError> {
     let guards = Guards::load(conn)?;
     if let Some(gap) = d.spec.shortest_gap(d.tz, now)
         && gap < Duration::seconds(guards.min_interval_secs)
@@ -273,7 +289,35 @@ fn check_guards(conn: &mut Conn, d: &Draft, now: DateTime<Utc>, exclude: Option<
     Ok(())
 }
 
-pub fn create(conn: &mut Conn, ctx: &Ctx, config: &Config, input: &ScheduleInput) -> Result<Schedule, AppError> {
+/// Creates a schedule after asking a Letta server whether its agent exists (unless
+/// `skip_validation`): the doors' entry point; [`create`] is the database part.
+pub async fn create_checked(
+    db: &crate::db::Db,
+    config: &Config,
+    http: &reqwest::Client,
+    ctx: Ctx,
+    input: ScheduleInput,
+) -> Result<Schedule, AppError> {
+    if !input.skip_validation.unwrap_or(false) {
+        let name = given(&input.agent).unwrap_or("default").to_string();
+        let cfg = config.clone();
+        let agent = db.run(move |conn| crate::agents::resolve(conn, &cfg, "agent", &name)).await?;
+        if agent.kind == crate::agents::AgentKind::Letta {
+            crate::agents::deliver::check(http, &agent).await.map_err(|m| {
+                AppError::invalid("agent", format!("{}: {m} (or create it with skip_validation)", agent.name))
+            })?;
+        }
+    }
+    let cfg = config.clone();
+    db.run(move |conn| create(conn, &ctx, &cfg, &input)).await
+}
+
+pub fn create(
+    conn: &mut Conn,
+    ctx: &Ctx,
+    config: &Config,
+    input: &ScheduleInput,
+) -> Result<Schedule, AppError> {
     crate::db::write(conn, |conn| {
         let d = draft(conn, ctx, config, input, None)?;
         let next = next_fire(&d, ctx.now, ctx.now, 0);
@@ -364,7 +408,13 @@ pub fn update(
 
 /// Pause, or resume: a resumed schedule fires next at its first time after now (what it missed
 /// while paused is not made up) and forgets its failure streak.
-pub fn set_active(conn: &mut Conn, ctx: &Ctx, config: &Config, id: i32, active: bool) -> Result<Schedule, AppError> {
+pub fn set_active(
+    conn: &mut Conn,
+    ctx: &Ctx,
+    config: &Config,
+    id: i32,
+    active: bool,
+) -> Result<Schedule, AppError> {
     let input = ScheduleInput { active: Some(active), ..ScheduleInput::default() };
     crate::db::write(conn, |conn| {
         let old = get(conn, id)?;
@@ -455,12 +505,8 @@ pub fn duplicate(conn: &mut Conn, ctx: &Ctx, config: &Config, id: i32) -> Result
 pub fn run_now(conn: &mut Conn, ctx: &Ctx, id: i32) -> Result<Run, AppError> {
     crate::db::write(conn, |conn| {
         let s = get(conn, id)?;
-        crate::runs::insert(
-            conn,
-            &NewRun::for_schedule(&s, ctx.now, "manual"),
-            ctx.now,
-        )?
-        .ok_or_else(|| AppError::invalid("id", "a run of this schedule was just queued for this instant"))
+        crate::runs::insert(conn, &NewRun::for_schedule(&s, ctx.now, "manual"), ctx.now)?
+            .ok_or_else(|| AppError::invalid("id", "a run of this schedule was just queued for this instant"))
     })
 }
 
@@ -493,7 +539,8 @@ pub fn trigger(
         retry_base_secs: 30,
     };
     crate::db::write(conn, |conn| {
-        crate::runs::insert(conn, &run, ctx.now)?.ok_or_else(|| AppError::Internal(anyhow::anyhow!("trigger key clash")))
+        crate::runs::insert(conn, &run, ctx.now)?
+            .ok_or_else(|| AppError::Internal(anyhow::anyhow!("trigger key clash")))
     })
 }
 

@@ -233,7 +233,13 @@ impl Spec {
     }
 
     /// The next `count` firings strictly after `after`.
-    pub fn preview(&self, after: DateTime<Utc>, tz: Tz, anchor: DateTime<Utc>, count: usize) -> Vec<DateTime<Utc>> {
+    pub fn preview(
+        &self,
+        after: DateTime<Utc>,
+        tz: Tz,
+        anchor: DateTime<Utc>,
+        count: usize,
+    ) -> Vec<DateTime<Utc>> {
         let mut out = Vec::with_capacity(count);
         let mut at = after;
         while out.len() < count {
@@ -272,6 +278,10 @@ impl Spec {
 
 /// A `once` time: RFC 3339, or the quick-add date grammar; it must be a time of day in the future.
 fn parse_at(text: &str, now: DateTime<Tz>) -> Result<DateTime<Utc>, AppError> {
+    // `in 90s`, `in 1h30m`: any period, seconds included, beyond what quick-add reads.
+    if let Some(p) = text.trim().strip_prefix("in ").and_then(|p| Period::parse(p).ok()) {
+        return Ok(now.with_timezone(&Utc) + p.duration());
+    }
     let when = dates::parse_when(text, now).map_err(|e| AppError::invalid("at", e.to_string()))?;
     let at = match when {
         When::At(t) => t.with_timezone(&Utc),
@@ -383,21 +393,46 @@ mod tests {
     fn crontab_fields_and_names() {
         let cases: &[(&str, Tz, &str, &[&str])] = &[
             // Weekdays 1-5 are Monday to Friday (Quartz would make them Sunday to Thursday).
-            ("0 9 * * 1-5", Tz::UTC, "2026-11-20T10:00:00Z", &["2026-11-23T09:00:00Z", "2026-11-24T09:00:00Z"]),
+            (
+                "0 9 * * 1-5",
+                Tz::UTC,
+                "2026-11-20T10:00:00Z",
+                &["2026-11-23T09:00:00Z", "2026-11-24T09:00:00Z"],
+            ),
             // 0 and 7 are both Sunday.
             ("0 9 * * 0", Tz::UTC, "2026-11-20T00:00:00Z", &["2026-11-22T09:00:00Z", "2026-11-29T09:00:00Z"]),
             ("0 9 * * 7", Tz::UTC, "2026-11-20T00:00:00Z", &["2026-11-22T09:00:00Z", "2026-11-29T09:00:00Z"]),
             ("0 9 * * sun", Tz::UTC, "2026-11-20T00:00:00Z", &["2026-11-22T09:00:00Z"]),
             // Ranges, lists and steps.
-            ("*/20 8-9 * * *", Tz::UTC, "2026-11-20T08:30:00Z", &["2026-11-20T08:40:00Z", "2026-11-20T09:00:00Z"]),
-            ("15,45 * * * *", Tz::UTC, "2026-11-20T08:30:00Z", &["2026-11-20T08:45:00Z", "2026-11-20T09:15:00Z"]),
-            ("0 0 1 jan,jul *", Tz::UTC, "2026-11-20T00:00:00Z", &["2027-01-01T00:00:00Z", "2027-07-01T00:00:00Z"]),
+            (
+                "*/20 8-9 * * *",
+                Tz::UTC,
+                "2026-11-20T08:30:00Z",
+                &["2026-11-20T08:40:00Z", "2026-11-20T09:00:00Z"],
+            ),
+            (
+                "15,45 * * * *",
+                Tz::UTC,
+                "2026-11-20T08:30:00Z",
+                &["2026-11-20T08:45:00Z", "2026-11-20T09:15:00Z"],
+            ),
+            (
+                "0 0 1 jan,jul *",
+                Tz::UTC,
+                "2026-11-20T00:00:00Z",
+                &["2027-01-01T00:00:00Z", "2027-07-01T00:00:00Z"],
+            ),
             // Both day fields restricted: either matches, as in crontab.
             (
                 "0 12 13 * 5",
                 Tz::UTC,
                 "2026-11-10T00:00:00Z",
-                &["2026-11-13T12:00:00Z", "2026-11-20T12:00:00Z", "2026-11-27T12:00:00Z", "2026-12-04T12:00:00Z"],
+                &[
+                    "2026-11-13T12:00:00Z",
+                    "2026-11-20T12:00:00Z",
+                    "2026-11-27T12:00:00Z",
+                    "2026-12-04T12:00:00Z",
+                ],
             ),
             // The 31st: only months that have one.
             (
@@ -414,7 +449,12 @@ mod tests {
                 &["2028-02-29T18:00:00Z", "2028-03-31T18:00:00Z", "2028-04-30T18:00:00Z"],
             ),
             // Feb 29 only in leap years.
-            ("0 0 29 2 *", Tz::UTC, "2026-11-20T00:00:00Z", &["2028-02-29T00:00:00Z", "2032-02-29T00:00:00Z"]),
+            (
+                "0 0 29 2 *",
+                Tz::UTC,
+                "2026-11-20T00:00:00Z",
+                &["2028-02-29T00:00:00Z", "2032-02-29T00:00:00Z"],
+            ),
             // Nicknames.
             ("@daily", Tz::UTC, "2026-11-20T10:00:00Z", &["2026-11-21T00:00:00Z"]),
             ("@hourly", Tz::UTC, "2026-11-20T10:00:00Z", &["2026-11-20T11:00:00Z"]),
@@ -422,7 +462,12 @@ mod tests {
             ("@monthly", Tz::UTC, "2026-11-20T10:00:00Z", &["2026-12-01T00:00:00Z"]),
             ("@yearly", Tz::UTC, "2026-11-20T10:00:00Z", &["2027-01-01T00:00:00Z"]),
             // An optional leading seconds field.
-            ("*/30 * * * * *", Tz::UTC, "2026-11-20T10:00:10Z", &["2026-11-20T10:00:30Z", "2026-11-20T10:01:00Z"]),
+            (
+                "*/30 * * * * *",
+                Tz::UTC,
+                "2026-11-20T10:00:10Z",
+                &["2026-11-20T10:00:30Z", "2026-11-20T10:01:00Z"],
+            ),
             // Evaluated in the schedule's zone.
             ("0 9 * * *", Europe::Madrid, "2026-11-20T10:00:00Z", &["2026-11-21T08:00:00Z"]),
             ("0 9 * * *", America::New_York, "2026-07-01T00:00:00Z", &["2026-07-01T13:00:00Z"]),
@@ -436,19 +481,54 @@ mod tests {
     fn dst_gaps_fire_once_just_after_and_overlaps_fire_once_first() {
         let cases: &[(&str, Tz, &str, &[&str])] = &[
             // Berlin, 2027-03-28: 02:00 -> 03:00. 02:30 does not exist: fire at 03:00 CEST.
-            ("30 2 * * *", Europe::Berlin, "2027-03-27T12:00:00Z", &["2027-03-28T01:00:00Z", "2027-03-29T00:30:00Z"]),
+            (
+                "30 2 * * *",
+                Europe::Berlin,
+                "2027-03-27T12:00:00Z",
+                &["2027-03-28T01:00:00Z", "2027-03-29T00:30:00Z"],
+            ),
             // Berlin, 2026-10-25: 03:00 -> 02:00. 02:30 happens twice: fire at the first only.
-            ("30 2 * * *", Europe::Berlin, "2026-10-24T12:00:00Z", &["2026-10-25T00:30:00Z", "2026-10-26T01:30:00Z"]),
+            (
+                "30 2 * * *",
+                Europe::Berlin,
+                "2026-10-24T12:00:00Z",
+                &["2026-10-25T00:30:00Z", "2026-10-26T01:30:00Z"],
+            ),
             // New York, 2027-03-14: 02:00 -> 03:00.
-            ("30 2 * * *", America::New_York, "2027-03-13T12:00:00Z", &["2027-03-14T07:00:00Z", "2027-03-15T06:30:00Z"]),
+            (
+                "30 2 * * *",
+                America::New_York,
+                "2027-03-13T12:00:00Z",
+                &["2027-03-14T07:00:00Z", "2027-03-15T06:30:00Z"],
+            ),
             // New York, 2026-11-01: 02:00 -> 01:00; 01:30 twice.
-            ("30 1 * * *", America::New_York, "2026-10-31T12:00:00Z", &["2026-11-01T05:30:00Z", "2026-11-02T06:30:00Z"]),
+            (
+                "30 1 * * *",
+                America::New_York,
+                "2026-10-31T12:00:00Z",
+                &["2026-11-01T05:30:00Z", "2026-11-02T06:30:00Z"],
+            ),
             // Lord Howe shifts by 30 minutes. 2026-10-04: 02:00 -> 02:30 (+10:30 -> +11).
-            ("15 2 * * *", Australia::Lord_Howe, "2026-10-03T00:00:00Z", &["2026-10-03T15:30:00Z", "2026-10-04T15:15:00Z"]),
+            (
+                "15 2 * * *",
+                Australia::Lord_Howe,
+                "2026-10-03T00:00:00Z",
+                &["2026-10-03T15:30:00Z", "2026-10-04T15:15:00Z"],
+            ),
             // 2027-04-04: 02:00 -> 01:30 (+11 -> +10:30); 01:45 happens twice.
-            ("45 1 * * *", Australia::Lord_Howe, "2027-04-03T00:00:00Z", &["2027-04-03T14:45:00Z", "2027-04-04T15:15:00Z"]),
+            (
+                "45 1 * * *",
+                Australia::Lord_Howe,
+                "2027-04-03T00:00:00Z",
+                &["2027-04-03T14:45:00Z", "2027-04-04T15:15:00Z"],
+            ),
             // Chatham, 2026-09-27: 02:45 -> 03:45 (+12:45 -> +13:45).
-            ("0 3 * * *", Pacific::Chatham, "2026-09-26T00:00:00Z", &["2026-09-26T14:00:00Z", "2027-09-26T14:00:00Z"][..1]),
+            (
+                "0 3 * * *",
+                Pacific::Chatham,
+                "2026-09-26T00:00:00Z",
+                &["2026-09-26T14:00:00Z", "2027-09-26T14:00:00Z"][..1],
+            ),
         ];
         for (cron, tz, from, want) in cases {
             assert_eq!(cron_next(cron, *tz, from, want.len()), *want, "{cron} in {tz} after {from}");
@@ -467,9 +547,11 @@ mod tests {
     fn intervals_are_elapsed_time_across_dst() {
         let anchor = utc("2026-10-24T23:00:00Z"); // 01:00 CEST, the night Berlin falls back.
         let spec = Spec::Interval(Period::parse("1h").unwrap());
-        let got: Vec<String> =
-            spec.preview(anchor, Europe::Berlin, anchor, 4).into_iter().map(fmt).collect();
-        assert_eq!(got, ["2026-10-25T00:00:00Z", "2026-10-25T01:00:00Z", "2026-10-25T02:00:00Z", "2026-10-25T03:00:00Z"]);
+        let got: Vec<String> = spec.preview(anchor, Europe::Berlin, anchor, 4).into_iter().map(fmt).collect();
+        assert_eq!(
+            got,
+            ["2026-10-25T00:00:00Z", "2026-10-25T01:00:00Z", "2026-10-25T02:00:00Z", "2026-10-25T03:00:00Z"]
+        );
         // Counting from the anchor, not from "now": a late look still lands on the grid.
         let every = Spec::Interval(Period::parse("5m").unwrap());
         let next = every.next_after(utc("2026-11-20T10:07:30Z"), Tz::UTC, utc("2026-11-20T10:00:00Z"));
@@ -533,6 +615,8 @@ mod tests {
         for (text, want) in [
             ("tomorrow 9am", "2026-11-21T08:00:00Z"),
             ("in 20m", "2026-11-20T09:20:00Z"),
+            ("in 90s", "2026-11-20T09:01:30Z"),
+            ("in 1h30m", "2026-11-20T10:30:00Z"),
             ("mon 17:30", "2026-11-23T16:30:00Z"),
             ("2026-12-24T18:00:00Z", "2026-12-24T18:00:00Z"),
             ("2026-12-24 18:00", "2026-12-24T17:00:00Z"),
@@ -557,7 +641,9 @@ mod tests {
     #[test]
     fn stored_form_round_trips() {
         let now = Tz::UTC.with_ymd_and_hms(2026, 11, 20, 10, 0, 0).unwrap();
-        for (kind, text) in [(Kind::Once, "tomorrow 9am"), (Kind::Cron, "0  9 * * 1-5"), (Kind::Interval, "90m")] {
+        for (kind, text) in
+            [(Kind::Once, "tomorrow 9am"), (Kind::Cron, "0  9 * * 1-5"), (Kind::Interval, "90m")]
+        {
             let spec = Spec::parse(kind, text, now).unwrap();
             let back = Spec::from_stored(kind.as_str(), &spec.to_stored()).unwrap();
             assert_eq!(back.to_stored(), spec.to_stored());
