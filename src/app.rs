@@ -81,6 +81,19 @@ where
         .await
 }
 
+/// Stops a running [`Application`] gracefully.
+#[derive(Clone)]
+pub struct Stopper {
+    server: actix_web::dev::ServerHandle,
+    scheduler: SchedulerHandle,
+}
+
+impl Stopper {
+    pub async fn stop(&self) {
+        tokio::join!(self.server.stop(true), self.scheduler.shutdown());
+    }
+}
+
 pub struct Application {
     server: Server,
     scheduler: SchedulerHandle,
@@ -144,6 +157,11 @@ impl Application {
 
     pub fn port(&self) -> u16 {
         self.port
+    }
+
+    /// Stops this app like a signal would (for tests that restart Steward on one database).
+    pub fn stopper(&self) -> Stopper {
+        Stopper { server: self.server.handle(), scheduler: self.scheduler.clone() }
     }
 
     /// The first-run link that lets the person choose a password (None once one is set).

@@ -282,7 +282,11 @@ fn parse_at(text: &str, now: DateTime<Tz>) -> Result<DateTime<Utc>, AppError> {
     if let Some(p) = text.trim().strip_prefix("in ").and_then(|p| Period::parse(p).ok()) {
         return Ok(now.with_timezone(&Utc) + p.duration());
     }
-    let when = dates::parse_when(text, now).map_err(|e| AppError::invalid("at", e.to_string()))?;
+    let when = match DateTime::parse_from_rfc3339(text.trim()) {
+        // RFC 3339 with any precision (the quick-add grammar reads whole seconds at most).
+        Ok(t) => When::At(t.with_timezone(&now.timezone())),
+        Err(_) => dates::parse_when(text, now).map_err(|e| AppError::invalid("at", e.to_string()))?,
+    };
     let at = match when {
         When::At(t) => t.with_timezone(&Utc),
         When::Date(d) => {
@@ -619,6 +623,7 @@ mod tests {
             ("in 1h30m", "2026-11-20T10:30:00Z"),
             ("mon 17:30", "2026-11-23T16:30:00Z"),
             ("2026-12-24T18:00:00Z", "2026-12-24T18:00:00Z"),
+            ("2026-12-24T18:00:00.250+01:00", "2026-12-24T17:00:00Z"),
             ("2026-12-24 18:00", "2026-12-24T17:00:00Z"),
         ] {
             let Spec::Once(at) = Spec::parse(Kind::Once, text, now).unwrap() else { panic!() };

@@ -20,6 +20,7 @@ pub struct TestApp {
     /// The CSRF token of the client's session, once logged in.
     pub csrf: String,
     pub dir: tempfile::TempDir,
+    pub stopper: steward::app::Stopper,
 }
 
 pub fn client() -> Client {
@@ -63,8 +64,24 @@ fn test_config(customise: impl FnOnce(&mut Config)) -> (Config, tempfile::TempDi
 fn start(app: Application, db_path: PathBuf, dir: tempfile::TempDir) -> TestApp {
     let address = format!("http://127.0.0.1:{}", app.port());
     let setup_url = app.setup_url().map(String::from);
+    let stopper = app.stopper();
     tokio::spawn(app.run_until_stopped());
-    TestApp { address, db_path, setup_url, client: client(), csrf: String::new(), dir }
+    TestApp { address, db_path, setup_url, client: client(), csrf: String::new(), dir, stopper }
+}
+
+impl TestApp {
+    /// Stops this app gracefully and starts a new one on the same database, at `clock`.
+    pub async fn restart_at(self, clock: &FixedClock) -> TestApp {
+        self.stopper.stop().await;
+        let config = Config {
+            db: self.db_path.clone(),
+            bind: "127.0.0.1:0".into(),
+            timezone: Some("Europe/Berlin".into()),
+            ..Config::default()
+        };
+        let app = Application::build_with_clock(config, Arc::new(clock.clone())).await.expect("the app builds");
+        start(app, self.db_path, self.dir)
+    }
 }
 
 /// A started app with the password set and `client` logged in.

@@ -7,5 +7,7 @@ mod auth;
 mod browser;
 mod cli;
 mod helpers;
+mod receiver;
+mod scheduler;
 mod tasks;
 mod todotxt;
