@@ -6,6 +6,7 @@ mod api;
 mod auth;
 mod browser;
 mod cli;
+mod e2e;
 mod helpers;
 mod receiver;
 mod scheduler;

