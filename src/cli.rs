@@ -79,6 +79,8 @@ enum Command {
     },
 }
 
+// Parsed once per run: the size of the `add` variant does not matter.
+#[allow(clippy::large_enum_variant)]
 #[derive(Subcommand)]
 enum AgentCommand {
     /// Add an agent: steward agent add NAME --kind llm --url http://127.0.0.1:11434/v1 --model qwen3

