@@ -79,7 +79,8 @@ impl TestApp {
             timezone: Some("Europe/Berlin".into()),
             ..Config::default()
         };
-        let app = Application::build_with_clock(config, Arc::new(clock.clone())).await.expect("the app builds");
+        let app =
+            Application::build_with_clock(config, Arc::new(clock.clone())).await.expect("the app builds");
         start(app, self.db_path, self.dir)
     }
 }
