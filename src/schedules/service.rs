@@ -134,6 +134,51 @@ struct Draft {
     active: bool,
 }
 
+/// The stored columns of a schedule, written the same way by create and update.
+#[derive(Insertable, AsChangeset)]
+#[diesel(table_name = schedules, treat_none_as_null = true)]
+struct Columns<'a> {
+    name: &'a str,
+    prompt: &'a str,
+    agent: &'a str,
+    kind: &'static str,
+    spec: String,
+    tz: &'static str,
+    priority: i32,
+    active: bool,
+    misfire: &'a str,
+    retry_attempts: i32,
+    retry_base_secs: i32,
+    until_at: Option<i64>,
+    max_count: Option<i32>,
+    anchor_at: i64,
+    next_fire_at: Option<i64>,
+    updated_at: i64,
+}
+
+impl Draft {
+    fn columns(&self, anchor: DateTime<Utc>, next: Option<DateTime<Utc>>, now: DateTime<Utc>) -> Columns<'_> {
+        Columns {
+            name: &self.name,
+            prompt: &self.prompt,
+            agent: &self.agent,
+            kind: self.spec.kind().as_str(),
+            spec: self.spec.to_stored(),
+            tz: self.tz.name(),
+            priority: self.priority,
+            active: self.active,
+            misfire: &self.misfire,
+            retry_attempts: self.retry_attempts,
+            retry_base_secs: self.retry_base_secs,
+            until_at: self.until_at.map(to_ms),
+            max_count: self.max_count,
+            anchor_at: to_ms(anchor),
+            next_fire_at: next.map(to_ms),
+            updated_at: to_ms(now),
+        }
+    }
+}
+
 /// Reads the input over `base` (the stored schedule when editing), checking every field.
 fn draft(
     conn: &mut Conn,
@@ -330,24 +375,9 @@ pub fn create(
         let now = to_ms(ctx.now);
         let id: i32 = diesel::insert_into(schedules::table)
             .values((
-                schedules::name.eq(&d.name),
-                schedules::prompt.eq(&d.prompt),
-                schedules::agent.eq(&d.agent),
-                schedules::kind.eq(d.spec.kind().as_str()),
-                schedules::spec.eq(d.spec.to_stored()),
-                schedules::tz.eq(d.tz.name()),
-                schedules::priority.eq(d.priority),
-                schedules::active.eq(d.active),
-                schedules::misfire.eq(&d.misfire),
-                schedules::retry_attempts.eq(d.retry_attempts),
-                schedules::retry_base_secs.eq(d.retry_base_secs),
-                schedules::until_at.eq(d.until_at.map(to_ms)),
-                schedules::max_count.eq(d.max_count),
-                schedules::anchor_at.eq(now),
-                schedules::next_fire_at.eq(next.map(to_ms)),
+                d.columns(ctx.now, next, ctx.now),
                 schedules::created_by.eq(ctx.by),
                 schedules::created_at.eq(now),
-                schedules::updated_at.eq(now),
             ))
             .returning(schedules::id)
             .get_result(conn)?;
@@ -379,26 +409,7 @@ pub fn update(
         if d.active && next.is_some() {
             check_guards(conn, &d, ctx.now, Some(id))?;
         }
-        diesel::update(schedules::table.find(id))
-            .set((
-                schedules::name.eq(&d.name),
-                schedules::prompt.eq(&d.prompt),
-                schedules::agent.eq(&d.agent),
-                schedules::kind.eq(d.spec.kind().as_str()),
-                schedules::spec.eq(d.spec.to_stored()),
-                schedules::tz.eq(d.tz.name()),
-                schedules::priority.eq(d.priority),
-                schedules::active.eq(d.active),
-                schedules::misfire.eq(&d.misfire),
-                schedules::retry_attempts.eq(d.retry_attempts),
-                schedules::retry_base_secs.eq(d.retry_base_secs),
-                schedules::until_at.eq(d.until_at.map(to_ms)),
-                schedules::max_count.eq(d.max_count),
-                schedules::anchor_at.eq(to_ms(anchor)),
-                schedules::next_fire_at.eq(next.map(to_ms)),
-                schedules::updated_at.eq(to_ms(ctx.now)),
-            ))
-            .execute(conn)?;
+        diesel::update(schedules::table.find(id)).set(d.columns(anchor, next, ctx.now)).execute(conn)?;
         if d.active && !old.active {
             clear_failures(conn, id)?;
         }
