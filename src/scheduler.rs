@@ -452,8 +452,10 @@ async fn recv(socket: &Option<tokio::net::UnixDatagram>, buf: &mut [u8]) {
 
 /// The earliest instant something becomes due: a schedule's firing or a retry.
 fn next_wake(conn: &mut Conn, now: DateTime<Utc>) -> Result<Option<DateTime<Utc>>, AppError> {
+    // A bare `active` (not `active = ?`): only then can SQLite prove the query matches the
+    // partial index `schedules_due`; otherwise it scans the table on every turn.
     let fire: Option<i64> = schedules::table
-        .filter(schedules::active.eq(true))
+        .filter(schedules::active)
         .filter(schedules::deleted_at.is_null())
         .filter(schedules::next_fire_at.is_not_null())
         .select(diesel::dsl::min(schedules::next_fire_at))
@@ -483,8 +485,9 @@ fn next_for(
 /// Claims every due schedule (up to a batch): queues its run(s) and advances its next firing.
 /// Returns whether more are due than this batch took.
 fn claim_due(conn: &mut Conn, now: DateTime<Utc>) -> Result<bool, AppError> {
+    // Bare `active`, so that `schedules_due` is used (see `next_wake`).
     let due: Vec<Schedule> = schedules::table
-        .filter(schedules::active.eq(true))
+        .filter(schedules::active)
         .filter(schedules::deleted_at.is_null())
         .filter(schedules::next_fire_at.le(to_ms(now)))
         .order(schedules::next_fire_at.asc())

@@ -48,16 +48,140 @@
     document.body.addEventListener("htmx:oobAfterSwap", focusSwapped);
     // A network failure (server down, offline) says so instead of doing nothing.
     document.body.addEventListener("htmx:sendError", function () {
-      var box = document.getElementById("toasts");
-      if (!box) return;
-      var t = document.createElement("div");
-      t.className = "toast error";
-      t.setAttribute("role", "alert");
-      t.textContent = "Steward cannot be reached. Check your connection and try again.";
-      box.appendChild(t);
-      scheduleToasts();
+      addToast("Steward cannot be reached. Check your connection and try again.", true);
     });
+    connectLive();
   });
+
+  // A toast made here (text only: never markup from the server's data).
+  function addToast(text, error) {
+    var box = document.getElementById("toasts");
+    if (!box) return;
+    var t = document.createElement("div");
+    t.className = error ? "toast error" : "toast";
+    t.setAttribute("role", error ? "alert" : "status");
+    t.textContent = text;
+    box.appendChild(t);
+    scheduleToasts();
+  }
+
+  // Live updates: pages with data-live listen to /events (server-sent events) and refresh
+  // the rows an event concerns.
+  var inflight = {};
+
+  // Runs `fetch` (which returns a promise) once at a time per key; an event arriving while it
+  // runs asks for one more run afterwards, so a burst of events costs two requests, not many.
+  function coalesce(key, fetch) {
+    if (inflight[key]) { inflight[key].again = true; return; }
+    inflight[key] = { again: false };
+    var done = function () {
+      var again = inflight[key] && inflight[key].again;
+      delete inflight[key];
+      if (again) coalesce(key, fetch);
+    };
+    fetch().then(done, done);
+  }
+
+  // Replaces the element `id` by a fresh copy from `url` (`select`: the part of the answer to
+  // take), keeping its open <details> open.
+  function refresh(id, url, select) {
+    var el = document.getElementById(id);
+    if (!el || !window.htmx) return Promise.resolve();
+    var open = [];
+    el.querySelectorAll("details").forEach(function (d, i) { if (d.open) open.push(i); });
+    var ctx = { target: "#" + id, swap: "outerHTML" };
+    if (select) ctx.select = select;
+    return htmx.ajax("GET", url, ctx).then(function () {
+      var fresh = document.getElementById(id);
+      if (!fresh) return;
+      var all = fresh.querySelectorAll("details");
+      open.forEach(function (i) { if (all[i]) all[i].open = true; });
+    });
+  }
+
+  function onRun(run) {
+    var id = "run-" + run.id;
+    var url = "/runs/" + run.id + "/row";
+    if (document.getElementById(id)) {
+      coalesce(id, function () { return refresh(id, url); });
+    } else {
+      // A new run: shown at the top of an unfiltered list (of all runs, or of its schedule).
+      var runs = document.getElementById("runs");
+      var body = document.getElementById("runs-body");
+      var mine = runs && (!runs.dataset.schedule || runs.dataset.schedule === String(run.schedule_id));
+      if (body && mine && runs.dataset.filtered !== "true") {
+        var empty = body.querySelector(".runs-empty");
+        if (empty) empty.remove();
+        var row = document.createElement("tr");
+        row.id = id;
+        body.insertBefore(row, body.firstChild);
+        coalesce(id, function () { return refresh(id, url); });
+      }
+    }
+    if (run.schedule_id !== null && run.schedule_id !== undefined) {
+      var sid = "schedule-" + run.schedule_id;
+      if (document.getElementById(sid)) {
+        coalesce(sid, function () { return refresh(sid, "/schedules/" + run.schedule_id + "/row"); });
+      }
+    }
+  }
+
+  function bumpBell() {
+    var count = document.getElementById("bell-count");
+    if (!count) return;
+    var n = (parseInt(count.textContent, 10) || 0) + 1;
+    var label = document.createElement("span");
+    label.className = "visually-hidden";
+    label.textContent = " unread";
+    count.replaceChildren(document.createTextNode(String(n)), label);
+    count.hidden = false;
+  }
+
+  function onNotification(n) {
+    var text = String(n.title || "Notification");
+    if (n.body) text += ": " + String(n.body);
+    if (text.length > 240) text = text.slice(0, 239) + "…";
+    addToast(text, n.level === "error");
+    bumpBell();
+    if (document.getElementById("notification-list")) {
+      coalesce("notification-list", function () {
+        return refresh("notification-list", "/notifications", "#notification-list");
+      });
+    }
+  }
+
+  // After missed events (a lagging or broken connection), every live list is read again.
+  function reloadLists() {
+    document.querySelectorAll("[data-live-list][id]").forEach(function (el) {
+      var id = el.id;
+      coalesce(id, function () { return refresh(id, location.pathname + location.search, "#" + id); });
+    });
+  }
+
+  function connectLive() {
+    if (!window.EventSource || !document.querySelector("[data-live]")) return;
+    var source = null;
+    var broken = false;
+    function parse(e) {
+      try { return JSON.parse(e.data); } catch (err) { return null; }
+    }
+    function open() {
+      source = new EventSource("/events");
+      source.addEventListener("run", function (e) { var d = parse(e); if (d) onRun(d); });
+      source.addEventListener("notification", function (e) { var d = parse(e); if (d) onNotification(d); });
+      source.addEventListener("lagged", reloadLists);
+      source.addEventListener("error", function () { broken = true; });
+      source.addEventListener("open", function () {
+        if (broken) { broken = false; reloadLists(); }
+      });
+    }
+    open();
+    // Browsers allow few connections per server: a page left behind gives its stream back.
+    window.addEventListener("pagehide", function () { if (source) { source.close(); source = null; } });
+    window.addEventListener("pageshow", function (e) {
+      if (e.persisted && !source) { open(); reloadLists(); }
+    });
+  }
 
   // Keyboard: n = new task, / = search, Escape = cancel an edit.
   document.addEventListener("keydown", function (e) {

@@ -1,11 +1,16 @@
 //! The HTTP doors: pages (askama + htmx), the JSON API under `/api/v1`, static files.
 //! Every route is listed in [`routes`]; handlers are thin: parse, call a service, render.
 
+pub mod agents;
 pub mod api;
 pub mod assets;
+pub mod events;
 pub mod login;
 pub mod middleware;
+pub mod notifications;
 pub mod routes;
+pub mod runs;
+pub mod schedules;
 pub mod settings;
 pub mod tasks;
 
@@ -42,11 +47,27 @@ pub struct Layout {
     /// Which navigation entry is current.
     pub nav: &'static str,
     pub csrf: String,
+    /// Unread notifications for the bell. `None`: the page did not read it, and the bell
+    /// fetches it once loaded (`/notifications/count`).
+    pub unread: Option<i64>,
 }
 
 impl Layout {
     pub fn new(title: impl Into<String>, nav: &'static str, session: &Session) -> Layout {
-        Layout { title: title.into(), nav, csrf: session.csrf_token.clone() }
+        Layout { title: title.into(), nav, csrf: session.csrf_token.clone(), unread: None }
+    }
+
+    /// The bell's count, read by the page in the same trip as its own data.
+    pub fn with_unread(self, unread: i64) -> Layout {
+        Layout { unread: Some(unread), ..self }
+    }
+
+    pub fn unread_known(&self) -> bool {
+        self.unread.is_some()
+    }
+
+    pub fn unread_count(&self) -> i64 {
+        self.unread.unwrap_or(0)
     }
 }
 

@@ -1,0 +1,484 @@
+//! The Agents page: where prompts go. Lists stored and built-in agents, adds one of each kind,
+//! edits and removes stored ones, and checks a connection without delivering anything.
+
+use actix_web::http::{StatusCode, header};
+use actix_web::{HttpRequest, HttpResponse, web};
+use askama::Template;
+use askama_web::WebTemplate;
+use serde::Deserialize;
+
+use super::{CurrentSession, Layout, html, is_htmx, oob_toast, see_other, toast};
+use crate::agents::{self, Agent, AgentConfigPatch, AgentInput, AgentKind, Origin};
+use crate::app::AppState;
+use crate::error::{AppError, PageError};
+
+/// The outcome of a connection check, in words.
+#[derive(Template, WebTemplate)]
+#[template(path = "partials/agent_check.html")]
+pub struct CheckResult {
+    ok: bool,
+    text: String,
+}
+
+/// An agent as the list shows it (never its secrets).
+pub struct AgentItem {
+    pub name: String,
+    pub kind: &'static str,
+    pub builtin: bool,
+    pub url: Option<String>,
+    pub model: Option<String>,
+    pub agent_id: Option<String>,
+    pub argv: Option<String>,
+    pub system_prompt: Option<String>,
+    pub timeout_secs: u64,
+    pub concurrency: i32,
+    pub has_api_key: bool,
+    pub has_secret: bool,
+    /// A check's outcome, shown in place (for browsers without JavaScript).
+    pub check: Option<CheckResult>,
+}
+
+impl AgentItem {
+    fn new(a: &Agent) -> AgentItem {
+        let v = a.view();
+        AgentItem {
+            name: v.name,
+            kind: a.kind.as_str(),
+            builtin: v.builtin,
+            url: v.url,
+            model: v.model,
+            agent_id: v.agent_id,
+            argv: v.argv.map(|a| a.join(" ")),
+            system_prompt: v.system_prompt,
+            timeout_secs: v.timeout_secs,
+            concurrency: v.concurrency,
+            has_api_key: v.has_api_key,
+            has_secret: v.has_secret,
+            check: None,
+        }
+    }
+}
+
+/// The add or edit form's values, as typed.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct AgentForm {
+    name: String,
+    kind: String,
+    url: String,
+    model: String,
+    api_key: String,
+    system_prompt: String,
+    agent_id: String,
+    secret: String,
+    /// command: the program and its arguments on one line, split on whitespace.
+    argv: String,
+    timeout_secs: String,
+    concurrency: String,
+}
+
+impl AgentForm {
+    fn of(a: &Agent) -> AgentForm {
+        let c = &a.config;
+        let text = |v: &Option<String>| v.clone().unwrap_or_default();
+        AgentForm {
+            name: a.name.clone(),
+            kind: a.kind.as_str().into(),
+            url: text(&c.url),
+            model: text(&c.model),
+            // Secrets are never shown: empty keeps them.
+            api_key: String::new(),
+            secret: String::new(),
+            system_prompt: text(&c.system_prompt),
+            agent_id: text(&c.agent_id),
+            argv: c.argv.as_ref().map(|a| a.join(" ")).unwrap_or_default(),
+            timeout_secs: c.timeout_secs.map(|t| t.to_string()).unwrap_or_default(),
+            concurrency: a.concurrency.to_string(),
+        }
+    }
+
+    /// The service's input. When editing, empty secrets keep the stored ones; other empty
+    /// settings are removed.
+    fn input(&self, editing: bool) -> Result<AgentInput, AppError> {
+        let kind = AgentKind::parse(&self.kind)?;
+        let text = |v: &str| Some(v.to_string());
+        let secret = |v: &str| Some(v.to_string()).filter(|v| !(editing && v.trim().is_empty()));
+        let timeout_secs = match self.timeout_secs.trim() {
+            "" => None,
+            t => Some(t.parse::<u64>().map_err(|_| {
+                AppError::invalid("timeout_secs", format!("{t:?} is not a whole number of seconds"))
+            })?),
+        };
+        let concurrency = match self.concurrency.trim() {
+            "" => None,
+            c => Some(
+                c.parse::<i32>()
+                    .map_err(|_| AppError::invalid("concurrency", format!("{c:?} is not a whole number")))?,
+            ),
+        };
+        let mut config = AgentConfigPatch { timeout_secs, ..AgentConfigPatch::default() };
+        match kind {
+            AgentKind::Llm => {
+                config.url = text(&self.url);
+                config.model = text(&self.model);
+                config.api_key = secret(&self.api_key);
+                config.system_prompt = text(&self.system_prompt);
+            }
+            AgentKind::Letta => {
+                config.url = text(&self.url);
+                config.api_key = secret(&self.api_key);
+                config.agent_id = text(&self.agent_id);
+            }
+            AgentKind::Webhook => {
+                config.url = text(&self.url);
+                config.secret = secret(&self.secret);
+            }
+            AgentKind::Command => {
+                config.argv = Some(self.argv.split_whitespace().map(String::from).collect());
+            }
+            AgentKind::Notify => {}
+        }
+        Ok(AgentInput {
+            name: (!editing).then(|| self.name.clone()),
+            kind: Some(kind.as_str().to_string()),
+            concurrency,
+            config,
+        })
+    }
+}
+
+/// One kind's add form, or an agent's edit form.
+#[derive(Template, WebTemplate)]
+#[template(path = "partials/agent_form.html")]
+pub struct AgentFormView {
+    kind: &'static str,
+    v: AgentForm,
+    /// (field, message).
+    error: Option<(String, String)>,
+    /// Editing this stored agent.
+    editing: Option<String>,
+    has_api_key: bool,
+    has_secret: bool,
+    csrf: String,
+}
+
+const FIELDS: [&str; 10] = [
+    "name",
+    "url",
+    "model",
+    "api_key",
+    "system_prompt",
+    "agent_id",
+    "secret",
+    "argv",
+    "timeout_secs",
+    "concurrency",
+];
+
+impl AgentFormView {
+    fn blank(kind: AgentKind, csrf: &str) -> AgentFormView {
+        AgentFormView {
+            kind: kind.as_str(),
+            v: AgentForm { kind: kind.as_str().into(), ..AgentForm::default() },
+            error: None,
+            editing: None,
+            has_api_key: false,
+            has_secret: false,
+            csrf: csrf.to_string(),
+        }
+    }
+
+    fn title(&self) -> &'static str {
+        match self.kind {
+            "llm" => "A language model (OpenAI-compatible API)",
+            "letta" => "A Letta agent",
+            "webhook" => "A webhook",
+            "command" => "A command on this machine",
+            _ => "In-app notifications",
+        }
+    }
+
+    fn is(&self, kind: &str) -> bool {
+        self.kind == kind
+    }
+
+    fn action(&self) -> String {
+        match &self.editing {
+            Some(name) => format!("/agents/{}", super::middleware::percent_encode(name)),
+            None => "/agents".into(),
+        }
+    }
+
+    /// Field ids are unique per form on the page.
+    fn id(&self, field: &str) -> String {
+        format!("agent-{}-{field}", self.kind)
+    }
+
+    fn err(&self, field: &str) -> Option<&str> {
+        self.error.as_ref().filter(|(f, _)| f == field).map(|(_, m)| m.as_str())
+    }
+
+    fn general_error(&self) -> Option<String> {
+        self.error.as_ref().filter(|(f, _)| !FIELDS.contains(&f.as_str())).map(|(f, m)| format!("{f}: {m}"))
+    }
+
+    fn aria(&self, field: &str) -> String {
+        match self.err(field) {
+            Some(_) => format!(" aria-invalid=\"true\" aria-describedby=\"{}-error\"", self.id(field)),
+            None => String::new(),
+        }
+    }
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "agents.html")]
+pub struct AgentsPage {
+    layout: Layout,
+    agents: Vec<AgentItem>,
+    forms: Vec<AgentFormView>,
+    notice: Option<String>,
+    error: Option<String>,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "agent_edit.html")]
+pub struct EditPage {
+    layout: Layout,
+    name: String,
+    form: AgentFormView,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "partials/agent_removed.html")]
+pub struct RemovedItem {
+    name: String,
+}
+
+/// What a full page shows besides the list.
+#[derive(Default)]
+struct Extras {
+    /// An add form kept after an error.
+    form: Option<(AgentForm, (String, String))>,
+    notice: Option<String>,
+    error: Option<String>,
+    /// A check's outcome, for one agent.
+    check: Option<(String, CheckResult)>,
+}
+
+async fn full_page(
+    state: &web::Data<AppState>,
+    session: &CurrentSession,
+    extras: Extras,
+) -> Result<AgentsPage, AppError> {
+    let st = state.clone();
+    let (list, unread) = state
+        .db
+        .run(move |conn| Ok((agents::list(conn, &st.config)?, crate::notifications::unread_count(conn)?)))
+        .await?;
+    let csrf = session.0.csrf_token.clone();
+    let mut items: Vec<AgentItem> = list.iter().map(AgentItem::new).collect();
+    if let Some((name, result)) = extras.check
+        && let Some(item) = items.iter_mut().find(|i| i.name == name)
+    {
+        item.check = Some(result);
+    }
+    let mut forms: Vec<AgentFormView> =
+        AgentKind::ALL.iter().map(|k| AgentFormView::blank(*k, &csrf)).collect();
+    if let Some((values, error)) = extras.form
+        && let Some(form) = forms.iter_mut().find(|f| f.kind == values.kind)
+    {
+        form.v = values;
+        form.error = Some(error);
+    }
+    Ok(AgentsPage {
+        layout: Layout::new("Agents", "agents", &session.0).with_unread(unread),
+        agents: items,
+        forms,
+        notice: extras.notice,
+        error: extras.error,
+    })
+}
+
+pub async fn page(state: web::Data<AppState>, session: CurrentSession) -> Result<HttpResponse, PageError> {
+    html(StatusCode::OK, &full_page(&state, &session, Extras::default()).await?)
+}
+
+fn split_error(e: AppError) -> Result<(String, String), AppError> {
+    match e {
+        AppError::Invalid { field, message } => Ok((field, message)),
+        AppError::Forbidden(message) => Ok(("kind".into(), message)),
+        other => Err(other),
+    }
+}
+
+pub async fn add(
+    state: web::Data<AppState>,
+    session: CurrentSession,
+    form: web::Form<AgentForm>,
+) -> Result<HttpResponse, PageError> {
+    let values = form.into_inner();
+    let input = values.input(false);
+    let now = state.clock.now();
+    let added = state.db.run(move |conn| agents::add(conn, now, input?, Origin::Person)).await;
+    match added {
+        Ok(agent) => {
+            state.scheduler.poke();
+            let notice = format!("Added “{}”. Check it to see that it answers.", agent.name);
+            html(
+                StatusCode::OK,
+                &full_page(&state, &session, Extras { notice: Some(notice), ..Extras::default() }).await?,
+            )
+        }
+        Err(e) => {
+            let error = split_error(e)?;
+            let extras = Extras { form: Some((values, error)), ..Extras::default() };
+            html(StatusCode::UNPROCESSABLE_ENTITY, &full_page(&state, &session, extras).await?)
+        }
+    }
+}
+
+async fn edit_page(
+    state: &web::Data<AppState>,
+    session: &CurrentSession,
+    name: String,
+    kept: Option<(AgentForm, (String, String))>,
+) -> Result<HttpResponse, PageError> {
+    let st = state.clone();
+    let n = name.clone();
+    let (agent, unread) = state
+        .db
+        .run(move |conn| Ok((agents::get(conn, &st.config, &n)?, crate::notifications::unread_count(conn)?)))
+        .await?;
+    if agent.builtin {
+        return Err(AppError::invalid(
+            "name",
+            format!("{name:?} is built in; add an agent of your own to change its settings"),
+        )
+        .into());
+    }
+    let status = if kept.is_some() { StatusCode::UNPROCESSABLE_ENTITY } else { StatusCode::OK };
+    let (v, error) = match kept {
+        Some((v, e)) => (v, Some(e)),
+        None => (AgentForm::of(&agent), None),
+    };
+    let form = AgentFormView {
+        kind: agent.kind.as_str(),
+        v,
+        error,
+        editing: Some(agent.name.clone()),
+        has_api_key: agent.config.api_key.is_some(),
+        has_secret: agent.config.secret.is_some(),
+        csrf: session.0.csrf_token.clone(),
+    };
+    let page = EditPage {
+        layout: Layout::new(format!("Edit {name}"), "agents", &session.0).with_unread(unread),
+        name,
+        form,
+    };
+    html(status, &page)
+}
+
+pub async fn edit(
+    state: web::Data<AppState>,
+    session: CurrentSession,
+    name: web::Path<String>,
+) -> Result<HttpResponse, PageError> {
+    edit_page(&state, &session, name.into_inner(), None).await
+}
+
+pub async fn save(
+    state: web::Data<AppState>,
+    session: CurrentSession,
+    name: web::Path<String>,
+    form: web::Form<AgentForm>,
+) -> Result<HttpResponse, PageError> {
+    let name = name.into_inner();
+    let mut values = form.into_inner();
+    values.name = name.clone();
+    let input = values.input(true);
+    let (st, n, now) = (state.clone(), name.clone(), state.clock.now());
+    let saved =
+        state.db.run(move |conn| agents::update(conn, &st.config, now, &n, input?, Origin::Person)).await;
+    match saved {
+        Ok(agent) => {
+            state.scheduler.poke();
+            let notice = format!("Saved “{}”.", agent.name);
+            html(
+                StatusCode::OK,
+                &full_page(&state, &session, Extras { notice: Some(notice), ..Extras::default() }).await?,
+            )
+        }
+        Err(e) => {
+            let error = split_error(e)?;
+            edit_page(&state, &session, name, Some((values, error))).await
+        }
+    }
+}
+
+pub async fn remove(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    session: CurrentSession,
+    name: web::Path<String>,
+) -> Result<HttpResponse, PageError> {
+    let name = name.into_inner();
+    let (st, n) = (state.clone(), name.clone());
+    let removed = state.db.run(move |conn| agents::remove(conn, &st.config, &n)).await;
+    let outcome = match removed {
+        Ok(()) => Ok(format!("Removed “{name}”.")),
+        Err(AppError::Invalid { message, .. }) => Err(message),
+        Err(e) => return Err(e.into()),
+    };
+    if is_htmx(&req) {
+        return Ok(match outcome {
+            Ok(message) => {
+                let body = RemovedItem { name }.render().map_err(|e| AppError::Internal(e.into()))?;
+                HttpResponse::Ok().content_type("text/html; charset=utf-8").body(body + &oob_toast(&message))
+            }
+            Err(message) => {
+                let mut res = HttpResponse::UnprocessableEntity()
+                    .content_type("text/html; charset=utf-8")
+                    .body(toast(&message, true));
+                res.headers_mut().insert(
+                    header::HeaderName::from_static("hx-retarget"),
+                    header::HeaderValue::from_static("#toasts"),
+                );
+                res.headers_mut().insert(
+                    header::HeaderName::from_static("hx-reswap"),
+                    header::HeaderValue::from_static("beforeend"),
+                );
+                res
+            }
+        });
+    }
+    match outcome {
+        Ok(_) => Ok(see_other("/agents")),
+        Err(message) => {
+            let extras = Extras { error: Some(message), ..Extras::default() };
+            html(StatusCode::UNPROCESSABLE_ENTITY, &full_page(&state, &session, extras).await?)
+        }
+    }
+}
+
+/// Tests the connection (nothing is delivered) and says what is wrong in words.
+pub async fn check(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    session: CurrentSession,
+    name: web::Path<String>,
+) -> Result<HttpResponse, PageError> {
+    let name = name.into_inner();
+    let (st, n) = (state.clone(), name.clone());
+    let agent = state.db.run(move |conn| agents::get(conn, &st.config, &n)).await?;
+    let result = match agents::deliver::check(&state.http, &agent).await {
+        Ok(text) => CheckResult { ok: true, text },
+        Err(text) => CheckResult { ok: false, text },
+    };
+    if is_htmx(&req) {
+        return html(StatusCode::OK, &result);
+    }
+    html(
+        StatusCode::OK,
+        &full_page(&state, &session, Extras { check: Some((name, result)), ..Extras::default() }).await?,
+    )
+}

@@ -1,0 +1,84 @@
+//! Notifications: the bell's count in the header, the list, and "mark all read".
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, web};
+use askama::Template;
+use askama_web::WebTemplate;
+
+use super::schedules::{local_label, utc_label};
+use super::{CurrentSession, Layout, html, see_other};
+use crate::app::{AppState, run_as};
+use crate::error::{AppError, PageError};
+use crate::notifications;
+
+/// How many notifications the page lists.
+const SHOWN: i64 = 200;
+
+pub struct NotificationItem {
+    pub id: i32,
+    pub title: String,
+    pub body: String,
+    pub level: String,
+    pub unread: bool,
+    pub when: String,
+    pub when_utc: String,
+    pub run_id: Option<i32>,
+    pub schedule_id: Option<i32>,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "notifications.html")]
+pub struct NotificationsPage {
+    layout: Layout,
+    items: Vec<NotificationItem>,
+}
+
+/// The bell's count (the header fetches it on pages that did not read it).
+#[derive(Template, WebTemplate)]
+#[template(path = "partials/bell_count.html")]
+pub struct BellCount {
+    layout: Layout,
+}
+
+async fn load(state: &web::Data<AppState>) -> Result<(Vec<NotificationItem>, i64), AppError> {
+    run_as(state, "person", |conn, ctx| {
+        let items = notifications::list(conn, SHOWN)?
+            .into_iter()
+            .map(|n| NotificationItem {
+                id: n.id,
+                unread: n.read_at.is_none(),
+                when: local_label(n.created(), ctx.tz, ctx.now, false),
+                when_utc: utc_label(n.created()),
+                title: n.title,
+                body: n.body,
+                level: n.level,
+                run_id: n.run_id,
+                schedule_id: n.schedule_id,
+            })
+            .collect();
+        Ok((items, notifications::unread_count(conn)?))
+    })
+    .await
+}
+
+pub async fn page(state: web::Data<AppState>, session: CurrentSession) -> Result<HttpResponse, PageError> {
+    let (items, unread) = load(&state).await?;
+    let page = NotificationsPage {
+        layout: Layout::new("Notifications", "notifications", &session.0).with_unread(unread),
+        items,
+    };
+    html(StatusCode::OK, &page)
+}
+
+pub async fn count(state: web::Data<AppState>, session: CurrentSession) -> Result<BellCount, PageError> {
+    let unread = state.db.run(notifications::unread_count).await?;
+    Ok(BellCount { layout: Layout::new("", "", &session.0).with_unread(unread) })
+}
+
+/// Marks every notification read, then shows the list again (a plain form: the bell in the
+/// header changes too).
+pub async fn mark_read(state: web::Data<AppState>) -> Result<HttpResponse, PageError> {
+    let now = state.clock.now();
+    state.db.run(move |conn| notifications::mark_all_read(conn, now)).await?;
+    Ok(see_other("/notifications"))
+}

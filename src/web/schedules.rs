@@ -1,0 +1,980 @@
+//! The Schedules page: every schedule with its timing in words, its state and its next and last
+//! run; pause, resume, run now, duplicate, edit and delete per row; a form with a live preview
+//! of the next firings (in the schedule's zone and in UTC) while the person types.
+//! Like the Tasks page, each handler answers htmx with the fragment it swaps and a plain
+//! browser with a full page or a redirect.
+
+use actix_web::http::{StatusCode, header};
+use actix_web::{HttpRequest, HttpResponse, web};
+use askama::Template;
+use askama_web::WebTemplate;
+use chrono::{DateTime, Datelike, Timelike, Utc};
+use chrono_tz::Tz;
+use serde::Deserialize;
+
+use super::{CurrentSession, Layout, html, is_htmx, oob_toast, see_other, toast};
+use crate::app::{AppState, run_as};
+use crate::clock::from_ms;
+use crate::config::{Config, parse_zone};
+use crate::db::Conn;
+use crate::error::{AppError, PageError};
+use crate::events::Event;
+use crate::schedules::spec::{Kind, Spec};
+use crate::schedules::{self, Guards, LastRun, PRIORITIES, Schedule, ScheduleInput, service};
+use crate::tasks::Ctx;
+
+// ---------------------------------------------------------------------------------------------
+// Time in words, shared by the Runs and Notifications pages.
+
+/// "Today 09:00", "Tomorrow 09:00", "Fri 09:00", "Wed 24 Dec 09:00", "24 Dec 2027 09:00", in
+/// `tz`; `seconds` adds them.
+pub fn local_label(t: DateTime<Utc>, tz: Tz, now: DateTime<Utc>, seconds: bool) -> String {
+    let local = t.with_timezone(&tz);
+    let today = now.with_timezone(&tz).date_naive();
+    let day = local.date_naive();
+    let time = local.format(if seconds { "%H:%M:%S" } else { "%H:%M" });
+    let label = match (day - today).num_days() {
+        0 => "Today".to_string(),
+        1 => "Tomorrow".to_string(),
+        -1 => "Yesterday".to_string(),
+        2..=6 => local.format("%a").to_string(),
+        _ if day.year() == today.year() => local.format("%a %-d %b").to_string(),
+        _ => local.format("%-d %b %Y").to_string(),
+    };
+    format!("{label} {time}")
+}
+
+/// "in 3 h 20 min", "in 40 s", "2 d ago".
+pub fn relative(t: DateTime<Utc>, now: DateTime<Utc>) -> String {
+    let secs = (t - now).num_seconds();
+    let span = span_label(secs.unsigned_abs());
+    if secs >= 0 { format!("in {span}") } else { format!("{span} ago") }
+}
+
+fn span_label(secs: u64) -> String {
+    let (d, h, m) = (secs / 86_400, secs % 86_400 / 3600, secs % 3600 / 60);
+    match secs {
+        0..=59 => format!("{secs} s"),
+        60..=3599 => format!("{m} min"),
+        3600..=35_999 if m > 0 => format!("{h} h {m} min"),
+        3600..=86_399 => format!("{h} h"),
+        _ if d < 10 && h > 0 => format!("{d} d {h} h"),
+        _ => format!("{d} d"),
+    }
+}
+
+/// A span of milliseconds: "850 ms", "2.4 s", "3 min 5 s", "2 h 10 min".
+pub fn ms_label(ms: i64) -> String {
+    let sign = if ms < 0 { "-" } else { "" };
+    let abs = ms.unsigned_abs();
+    let text = match abs {
+        0..=999 => format!("{abs} ms"),
+        1000..=59_999 => format!("{:.1} s", abs as f64 / 1000.0),
+        60_000..=3_599_999 => format!("{} min {} s", abs / 60_000, abs % 60_000 / 1000),
+        _ => format!("{} h {} min", abs / 3_600_000, abs % 3_600_000 / 60_000),
+    };
+    format!("{sign}{text}")
+}
+
+/// An instant as a `datetime` attribute and tooltip: RFC 3339 in UTC.
+pub fn utc_label(t: DateTime<Utc>) -> String {
+    schedules::rfc3339(t)
+}
+
+// ---------------------------------------------------------------------------------------------
+// The list.
+
+/// The last run of a schedule, as the row shows it.
+pub struct LastRunItem {
+    pub id: i32,
+    pub state: String,
+    pub label: String,
+}
+
+/// A schedule as a row shows it.
+pub struct ScheduleItem {
+    pub id: i32,
+    pub name: String,
+    pub description: String,
+    pub agent: String,
+    pub priority: &'static str,
+    /// active, paused, ended.
+    pub status: &'static str,
+    pub note: Option<String>,
+    pub next_label: Option<String>,
+    pub next_relative: String,
+    pub next_utc: String,
+    pub fired_count: i32,
+    pub max_count: Option<i32>,
+    pub last_run: Option<LastRunItem>,
+    /// Marked as just created or saved.
+    pub flash: bool,
+}
+
+impl ScheduleItem {
+    pub fn new(s: &Schedule, last: Option<&LastRun>, ctx: &Ctx) -> ScheduleItem {
+        let status = s.status();
+        let next = s.next_fire().filter(|_| status == "active");
+        ScheduleItem {
+            id: s.id,
+            name: s.name.clone(),
+            description: s.describe(),
+            agent: s.agent.clone(),
+            priority: schedules::priority_name(s.priority),
+            status,
+            note: s.note.clone(),
+            next_label: next.map(|n| local_label(n, ctx.tz, ctx.now, false)),
+            next_relative: next.map(|n| relative(n, ctx.now)).unwrap_or_default(),
+            next_utc: next.map(utc_label).unwrap_or_default(),
+            fired_count: s.fired_count,
+            max_count: s.max_count,
+            last_run: last.map(|r| LastRunItem {
+                id: r.id,
+                state: r.state.clone(),
+                label: DateTime::parse_from_rfc3339(&r.scheduled_for)
+                    .map(|t| local_label(t.with_timezone(&Utc), ctx.tz, ctx.now, false))
+                    .unwrap_or_else(|_| r.scheduled_for.clone()),
+            }),
+            flash: false,
+        }
+    }
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "partials/schedule_list.html")]
+pub struct ScheduleList {
+    items: Vec<ScheduleItem>,
+    csrf: String,
+    /// Ended schedules are listed too.
+    all: bool,
+}
+
+/// One row; also the answer to pause, resume and run now, and to live updates.
+#[derive(Template, WebTemplate)]
+#[template(path = "partials/schedule_row.html")]
+pub struct ScheduleRow {
+    s: ScheduleItem,
+    csrf: String,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "partials/schedule_deleted.html")]
+pub struct DeletedRow {
+    name: String,
+}
+
+/// An agent offered in the form's menu.
+pub struct AgentChoice {
+    pub name: String,
+    pub kind: &'static str,
+}
+
+fn agent_choices(conn: &mut Conn, config: &Config) -> Result<Vec<AgentChoice>, AppError> {
+    Ok(crate::agents::list(conn, config)?
+        .into_iter()
+        .map(|a| AgentChoice { name: a.name, kind: a.kind.as_str() })
+        .collect())
+}
+
+fn list_items(conn: &mut Conn, ctx: &Ctx, all: bool) -> Result<Vec<ScheduleItem>, AppError> {
+    let list = service::list(conn, None, all)?;
+    let ids: Vec<i32> = list.iter().map(|s| s.id).collect();
+    let last = service::last_runs(conn, &ids)?;
+    Ok(list.iter().map(|s| ScheduleItem::new(s, last.get(&s.id), ctx)).collect())
+}
+
+fn item(conn: &mut Conn, ctx: &Ctx, id: i32) -> Result<ScheduleItem, AppError> {
+    let s = schedules::get(conn, id)?;
+    let last = service::last_runs(conn, &[id])?;
+    Ok(ScheduleItem::new(&s, last.get(&id), ctx))
+}
+
+// ---------------------------------------------------------------------------------------------
+// The form.
+
+/// What the form holds, as typed (so an error never loses it).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct FormValues {
+    name: String,
+    prompt: String,
+    agent: String,
+    /// once, cron, every.
+    kind: String,
+    spec: String,
+    tz: String,
+    priority: String,
+    misfire: String,
+    retry_attempts: String,
+    retry_base_secs: String,
+    until: String,
+    count: String,
+    /// active, paused.
+    status: String,
+}
+
+/// The form's fields; an error on any other field is shown above the form.
+const FIELDS: [&str; 13] = [
+    "name",
+    "prompt",
+    "agent",
+    "kind",
+    "spec",
+    "tz",
+    "priority",
+    "misfire",
+    "retry_attempts",
+    "retry_base_secs",
+    "until",
+    "count",
+    "status",
+];
+
+/// The form field where a service error belongs.
+fn form_field(field: &str) -> &str {
+    match field {
+        "at" | "cron" | "every" => "spec",
+        "active" => "status",
+        other => other,
+    }
+}
+
+/// An instant as the form shows it in `tz`: `2026-05-04 09:00`, with seconds or as RFC 3339
+/// only when needed to be exact.
+fn instant_input(t: DateTime<Utc>, tz: Tz) -> String {
+    let local = t.with_timezone(&tz);
+    if local.second() == 0 && local.nanosecond() == 0 {
+        local.format("%Y-%m-%d %H:%M").to_string()
+    } else {
+        local.to_rfc3339_opts(chrono::SecondsFormat::Secs, false)
+    }
+}
+
+impl FormValues {
+    /// A new schedule's defaults.
+    fn new_in(tz: Tz, agents: &[AgentChoice]) -> FormValues {
+        let agent = agents
+            .iter()
+            .find(|a| a.name == "default")
+            .or_else(|| agents.first())
+            .map(|a| a.name.clone())
+            .unwrap_or_default();
+        FormValues {
+            agent,
+            kind: "cron".into(),
+            tz: tz.name().into(),
+            priority: "normal".into(),
+            misfire: "once".into(),
+            retry_attempts: "5".into(),
+            retry_base_secs: "30".into(),
+            status: "active".into(),
+            ..FormValues::default()
+        }
+    }
+
+    /// A stored schedule, as its edit form shows it.
+    fn of(s: &Schedule) -> FormValues {
+        let tz = s.zone();
+        let kind = match s.kind.as_str() {
+            "interval" => "every",
+            other => other,
+        };
+        let spec = match s.parsed() {
+            Ok(Spec::Once(at)) => instant_input(at, tz),
+            _ => s.spec.clone(),
+        };
+        let until = s.until_at.map(from_ms).map(|u| {
+            // A day given as `until` is stored as the last millisecond of that day (a copy
+            // keeps it to the second).
+            let local = u.with_timezone(&tz);
+            if (local.hour(), local.minute(), local.second()) == (23, 59, 59) {
+                local.format("%Y-%m-%d").to_string()
+            } else {
+                instant_input(u, tz)
+            }
+        });
+        FormValues {
+            name: s.name.clone(),
+            prompt: s.prompt.clone(),
+            agent: s.agent.clone(),
+            kind: kind.into(),
+            spec,
+            tz: s.tz.clone(),
+            priority: schedules::priority_name(s.priority).into(),
+            misfire: s.misfire.clone(),
+            retry_attempts: s.retry_attempts.to_string(),
+            retry_base_secs: s.retry_base_secs.to_string(),
+            until: until.unwrap_or_default(),
+            count: s.max_count.map(|c| c.to_string()).unwrap_or_default(),
+            status: if s.active { "active" } else { "paused" }.into(),
+        }
+    }
+
+    /// The service's input. When editing, `stored` is what the form started from: a timing or
+    /// end left as it was is not sent again, so it is not re-read from now (a `once` time that
+    /// has passed stays valid, an interval keeps its phase).
+    fn input(&self, stored: Option<&FormValues>) -> Result<ScheduleInput, AppError> {
+        let number = |field: &str, text: &str| -> Result<Option<i32>, AppError> {
+            let text = text.trim();
+            if text.is_empty() {
+                return Ok(None);
+            }
+            text.parse::<i32>()
+                .map(Some)
+                .map_err(|_| AppError::invalid(field, format!("{text:?} is not a whole number")))
+        };
+        let active = match self.status.as_str() {
+            "" => None,
+            "active" => Some(true),
+            "paused" => Some(false),
+            other => return Err(AppError::invalid("status", format!("{other:?} is not active or paused"))),
+        };
+        let mut input = ScheduleInput {
+            name: Some(self.name.clone()),
+            prompt: Some(self.prompt.clone()),
+            agent: Some(self.agent.clone()),
+            tz: Some(self.tz.clone()),
+            priority: Some(self.priority.clone()),
+            misfire: Some(self.misfire.clone()),
+            retry_attempts: number("retry_attempts", &self.retry_attempts)?,
+            retry_base_secs: number("retry_base_secs", &self.retry_base_secs)?,
+            until: Some(self.until.clone()),
+            count: number("count", &self.count)?,
+            active,
+            ..ScheduleInput::default()
+        };
+        let unchanged = |a: &str, b: &str| a.trim() == b.trim();
+        let same_timing = stored.is_some_and(|s| s.kind == self.kind && unchanged(&s.spec, &self.spec));
+        if stored.is_some_and(|s| unchanged(&s.until, &self.until)) {
+            input.until = None;
+        }
+        if !same_timing {
+            let spec = Some(self.spec.clone());
+            match self.kind.as_str() {
+                "once" => input.at = spec,
+                "cron" => input.cron = spec,
+                "every" => input.every = spec,
+                other => {
+                    return Err(AppError::invalid("kind", format!("{other:?} is not once, cron or every")));
+                }
+            }
+        }
+        Ok(input)
+    }
+}
+
+/// The create or edit form, with its values and the error to show by its field.
+#[derive(Template, WebTemplate)]
+#[template(path = "partials/schedule_form.html")]
+pub struct ScheduleForm {
+    /// The schedule being edited; `None` for a new one.
+    id: Option<i32>,
+    v: FormValues,
+    agents: Vec<AgentChoice>,
+    /// (form field, message).
+    error: Option<(String, String)>,
+    csrf: String,
+    /// Rendered as an out-of-band swap (a fresh form after a successful add).
+    oob: bool,
+    zones: &'static [Tz],
+}
+
+impl ScheduleForm {
+    fn new(id: Option<i32>, v: FormValues, agents: Vec<AgentChoice>, csrf: String) -> ScheduleForm {
+        ScheduleForm { id, v, agents, error: None, csrf, oob: false, zones: &chrono_tz::TZ_VARIANTS }
+    }
+
+    fn with_error(self, error: Option<(String, String)>) -> ScheduleForm {
+        ScheduleForm { error, ..self }
+    }
+
+    fn action(&self) -> String {
+        match self.id {
+            Some(id) => format!("/schedules/{id}"),
+            None => "/schedules".into(),
+        }
+    }
+
+    /// The error of this field, if it is the one at fault.
+    fn err(&self, field: &str) -> Option<&str> {
+        self.error.as_ref().filter(|(f, _)| f == field).map(|(_, m)| m.as_str())
+    }
+
+    /// An error that belongs to no field of the form.
+    fn general_error(&self) -> Option<String> {
+        self.error.as_ref().filter(|(f, _)| !FIELDS.contains(&f.as_str())).map(|(f, m)| format!("{f}: {m}"))
+    }
+
+    fn kind_is(&self, kind: &str) -> bool {
+        self.v.kind == kind
+    }
+
+    fn priorities(&self) -> &'static [&'static str] {
+        &PRIORITIES
+    }
+
+    fn is_priority(&self, p: &str) -> bool {
+        self.v.priority == p
+    }
+
+    /// `aria-invalid` and `aria-describedby` for a field in error.
+    fn aria(&self, field: &str) -> String {
+        match self.err(field) {
+            Some(_) => format!(" aria-invalid=\"true\" aria-describedby=\"sf-{field}-error\""),
+            None => String::new(),
+        }
+    }
+}
+
+fn split_error(e: AppError) -> Result<(String, String), AppError> {
+    match e {
+        AppError::Invalid { field, message } => Ok((form_field(&field).to_string(), message)),
+        other => Err(other),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The page.
+
+#[derive(Template, WebTemplate)]
+#[template(path = "schedules.html")]
+pub struct SchedulesPage {
+    layout: Layout,
+    list: ScheduleList,
+    form: ScheduleForm,
+    notice: Option<String>,
+    error: Option<String>,
+    /// The new-schedule form starts open (no schedules yet, or it has an error).
+    form_open: bool,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "schedule_edit.html")]
+pub struct EditPage {
+    layout: Layout,
+    id: i32,
+    name: String,
+    form: ScheduleForm,
+    copied: bool,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "schedule_delete.html")]
+pub struct DeletePage {
+    layout: Layout,
+    s: ScheduleItem,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct PageQuery {
+    /// Also list ended schedules.
+    all: Option<String>,
+    /// A schedule just created or saved: named in a notice and marked in the list.
+    saved: Option<String>,
+}
+
+impl PageQuery {
+    fn all(&self) -> bool {
+        self.all.as_deref().is_some_and(|v| matches!(v, "true" | "1" | "on" | "yes"))
+    }
+
+    fn saved(&self) -> Option<i32> {
+        self.saved.as_deref().and_then(|v| v.parse().ok())
+    }
+}
+
+/// What a full page shows besides the list: a kept form (after an error) and messages.
+#[derive(Default)]
+struct Extras {
+    form: Option<(FormValues, Option<(String, String)>)>,
+    notice: Option<String>,
+    error: Option<String>,
+    highlight: Option<i32>,
+}
+
+async fn full_page(
+    state: &web::Data<AppState>,
+    session: &CurrentSession,
+    all: bool,
+    extras: Extras,
+) -> Result<SchedulesPage, AppError> {
+    let st = state.clone();
+    let (items, agents, zone, unread) = run_as(state, "person", move |conn, ctx| {
+        let items = list_items(conn, ctx, all)?;
+        let agents = agent_choices(conn, &st.config)?;
+        Ok((items, agents, ctx.tz, crate::notifications::unread_count(conn)?))
+    })
+    .await?;
+    let csrf = session.0.csrf_token.clone();
+    let form_open = items.is_empty() || extras.form.is_some();
+    let (values, error) = extras.form.unwrap_or_else(|| (FormValues::new_in(zone, &agents), None));
+    let mut items = items;
+    for s in items.iter_mut() {
+        s.flash = extras.highlight == Some(s.id);
+    }
+    let notice = match (extras.notice, extras.highlight) {
+        (Some(n), _) => Some(n),
+        (None, Some(id)) => items.iter().find(|s| s.id == id).map(|s| format!("Saved “{}”.", s.name)),
+        (None, None) => None,
+    };
+    Ok(SchedulesPage {
+        layout: Layout::new("Schedules", "schedules", &session.0).with_unread(unread),
+        list: ScheduleList { items, csrf: csrf.clone(), all },
+        form: ScheduleForm::new(None, values, agents, csrf).with_error(error),
+        notice,
+        error: extras.error,
+        form_open,
+    })
+}
+
+pub async fn page(
+    state: web::Data<AppState>,
+    session: CurrentSession,
+    query: web::Query<PageQuery>,
+) -> Result<HttpResponse, PageError> {
+    let q = query.into_inner();
+    let extras = Extras { highlight: q.saved(), ..Extras::default() };
+    html(StatusCode::OK, &full_page(&state, &session, q.all(), extras).await?)
+}
+
+/// A fragment answer with a toast riding along.
+fn fragment_with_toast(main: &impl Template, message: &str) -> Result<HttpResponse, PageError> {
+    let body = main.render().map_err(|e| AppError::Internal(e.into()))?;
+    Ok(HttpResponse::Ok().content_type("text/html; charset=utf-8").body(body + &oob_toast(message)))
+}
+
+/// Moves an htmx answer elsewhere (a form with errors replaces itself, an error becomes a toast).
+fn retarget(mut res: HttpResponse, target: &'static str, swap: &'static str) -> HttpResponse {
+    res.headers_mut()
+        .insert(header::HeaderName::from_static("hx-retarget"), header::HeaderValue::from_static(target));
+    res.headers_mut()
+        .insert(header::HeaderName::from_static("hx-reswap"), header::HeaderValue::from_static(swap));
+    res
+}
+
+pub async fn create(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    session: CurrentSession,
+    form: web::Form<FormValues>,
+) -> Result<HttpResponse, PageError> {
+    let values = form.into_inner();
+    let v = values.clone();
+    let st = state.clone();
+    let created = run_as(&state, "person", move |conn, ctx| {
+        let input = v.input(None)?;
+        let s = service::create(conn, ctx, &st.config, &input)?;
+        Ok((s.id, s.name))
+    })
+    .await;
+    let csrf = session.0.csrf_token.clone();
+    match created {
+        Ok((id, name)) => {
+            state.scheduler.poke();
+            if !is_htmx(&req) {
+                return Ok(see_other(&format!("/schedules?saved={id}")));
+            }
+            let st = state.clone();
+            let (items, agents, zone) = run_as(&state, "person", move |conn, ctx| {
+                Ok((list_items(conn, ctx, false)?, agent_choices(conn, &st.config)?, ctx.tz))
+            })
+            .await?;
+            let mut items = items;
+            for s in items.iter_mut() {
+                s.flash = s.id == id;
+            }
+            let list = ScheduleList { items, csrf: csrf.clone(), all: false };
+            let mut fresh = ScheduleForm::new(None, FormValues::new_in(zone, &agents), agents, csrf);
+            fresh.oob = true;
+            let body = [list.render(), fresh.render()]
+                .into_iter()
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|e| AppError::Internal(e.into()))?;
+            let toast = oob_toast(&format!("Created “{name}”"));
+            Ok(HttpResponse::Ok().content_type("text/html; charset=utf-8").body(body.concat() + &toast))
+        }
+        Err(e) => {
+            let error = split_error(e)?;
+            if is_htmx(&req) {
+                let st = state.clone();
+                let agents = state.db.run(move |conn| agent_choices(conn, &st.config)).await?;
+                let form = ScheduleForm::new(None, values, agents, csrf).with_error(Some(error));
+                let res = html(StatusCode::UNPROCESSABLE_ENTITY, &form)?;
+                return Ok(retarget(res, "#schedule-form", "outerHTML"));
+            }
+            let extras = Extras { form: Some((values, Some(error))), ..Extras::default() };
+            html(StatusCode::UNPROCESSABLE_ENTITY, &full_page(&state, &session, false, extras).await?)
+        }
+    }
+}
+
+pub async fn row(
+    state: web::Data<AppState>,
+    session: CurrentSession,
+    id: web::Path<i32>,
+) -> Result<ScheduleRow, PageError> {
+    let id = id.into_inner();
+    let s = run_as(&state, "person", move |conn, ctx| item(conn, ctx, id)).await?;
+    Ok(ScheduleRow { s, csrf: session.0.csrf_token })
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct EditQuery {
+    copied: Option<String>,
+}
+
+pub async fn edit(
+    state: web::Data<AppState>,
+    session: CurrentSession,
+    id: web::Path<i32>,
+    query: web::Query<EditQuery>,
+) -> Result<HttpResponse, PageError> {
+    let id = id.into_inner();
+    let st = state.clone();
+    let (s, agents, unread) = state
+        .db
+        .run(move |conn| {
+            let s = schedules::get(conn, id)?;
+            Ok((s, agent_choices(conn, &st.config)?, crate::notifications::unread_count(conn)?))
+        })
+        .await?;
+    let page = EditPage {
+        layout: Layout::new(format!("Edit {}", s.name), "schedules", &session.0).with_unread(unread),
+        id,
+        name: s.name.clone(),
+        form: ScheduleForm::new(Some(id), FormValues::of(&s), agents, session.0.csrf_token.clone()),
+        copied: query.copied.is_some(),
+    };
+    html(StatusCode::OK, &page)
+}
+
+pub async fn save(
+    state: web::Data<AppState>,
+    session: CurrentSession,
+    id: web::Path<i32>,
+    form: web::Form<FormValues>,
+) -> Result<HttpResponse, PageError> {
+    let id = id.into_inner();
+    let values = form.into_inner();
+    let v = values.clone();
+    let st = state.clone();
+    let saved = run_as(&state, "person", move |conn, ctx| {
+        let stored = FormValues::of(&schedules::get(conn, id)?);
+        let input = v.input(Some(&stored))?;
+        service::update(conn, ctx, &st.config, id, &input)
+    })
+    .await;
+    match saved {
+        Ok(_) => {
+            state.scheduler.poke();
+            Ok(see_other(&format!("/schedules?saved={id}")))
+        }
+        Err(e) => {
+            let error = split_error(e)?;
+            let st = state.clone();
+            let (s, agents, unread) = state
+                .db
+                .run(move |conn| {
+                    let s = schedules::get(conn, id)?;
+                    Ok((s, agent_choices(conn, &st.config)?, crate::notifications::unread_count(conn)?))
+                })
+                .await?;
+            let form = ScheduleForm::new(Some(id), values, agents, session.0.csrf_token.clone())
+                .with_error(Some(error));
+            let page = EditPage {
+                layout: Layout::new(format!("Edit {}", s.name), "schedules", &session.0).with_unread(unread),
+                id,
+                name: s.name,
+                form,
+                copied: false,
+            };
+            html(StatusCode::UNPROCESSABLE_ENTITY, &page)
+        }
+    }
+}
+
+/// A row action's refusal (a cost guard, say): a toast for htmx, the page with the reason
+/// otherwise.
+async fn refused(
+    req: &HttpRequest,
+    state: &web::Data<AppState>,
+    session: &CurrentSession,
+    e: AppError,
+) -> Result<HttpResponse, PageError> {
+    let message = match e {
+        AppError::Invalid { field, message } => format!("{field}: {message}"),
+        other => return Err(other.into()),
+    };
+    if is_htmx(req) {
+        let res = HttpResponse::UnprocessableEntity()
+            .content_type("text/html; charset=utf-8")
+            .body(toast(&message, true));
+        return Ok(retarget(res, "#toasts", "beforeend"));
+    }
+    let extras = Extras { error: Some(message), ..Extras::default() };
+    html(StatusCode::UNPROCESSABLE_ENTITY, &full_page(state, session, false, extras).await?)
+}
+
+async fn set_active(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    session: CurrentSession,
+    id: i32,
+    active: bool,
+) -> Result<HttpResponse, PageError> {
+    let st = state.clone();
+    let changed = run_as(&state, "person", move |conn, ctx| {
+        service::set_active(conn, ctx, &st.config, id, active)?;
+        item(conn, ctx, id)
+    })
+    .await;
+    match changed {
+        Ok(s) => {
+            state.scheduler.poke();
+            if !is_htmx(&req) {
+                return Ok(see_other("/schedules"));
+            }
+            let message = match (active, s.next_label.as_deref()) {
+                (false, _) => format!("Paused “{}”", s.name),
+                (true, Some(next)) => format!("Resumed “{}”: next run {next}", s.name),
+                (true, None) => format!("Resumed “{}”, but it has no firing left", s.name),
+            };
+            fragment_with_toast(&ScheduleRow { s, csrf: session.0.csrf_token.clone() }, &message)
+        }
+        Err(e) => refused(&req, &state, &session, e).await,
+    }
+}
+
+pub async fn pause(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    session: CurrentSession,
+    id: web::Path<i32>,
+) -> Result<HttpResponse, PageError> {
+    set_active(req, state, session, id.into_inner(), false).await
+}
+
+pub async fn resume(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    session: CurrentSession,
+    id: web::Path<i32>,
+) -> Result<HttpResponse, PageError> {
+    set_active(req, state, session, id.into_inner(), true).await
+}
+
+pub async fn run_now(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    session: CurrentSession,
+    id: web::Path<i32>,
+) -> Result<HttpResponse, PageError> {
+    let id = id.into_inner();
+    let queued = run_as(&state, "person", move |conn, ctx| {
+        let run = service::run_now(conn, ctx, id)?;
+        Ok((run, item(conn, ctx, id)?))
+    })
+    .await;
+    match queued {
+        Ok((run, s)) => {
+            state.scheduler.poke();
+            state.events.send(Event::Run { id: run.id, schedule_id: run.schedule_id, state: "queued" });
+            if !is_htmx(&req) {
+                return Ok(see_other(&format!("/schedules/{id}/runs")));
+            }
+            let message = format!("Queued run {} of “{}”", run.id, s.name);
+            fragment_with_toast(&ScheduleRow { s, csrf: session.0.csrf_token.clone() }, &message)
+        }
+        Err(e) => refused(&req, &state, &session, e).await,
+    }
+}
+
+/// A paused copy, opened in the edit form.
+pub async fn duplicate(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    session: CurrentSession,
+    id: web::Path<i32>,
+) -> Result<HttpResponse, PageError> {
+    let id = id.into_inner();
+    let st = state.clone();
+    let copied =
+        run_as(&state, "person", move |conn, ctx| service::duplicate(conn, ctx, &st.config, id)).await;
+    match copied {
+        Ok(copy) => {
+            let location = format!("/schedules/{}/edit?copied=true", copy.id);
+            if is_htmx(&req) {
+                return Ok(HttpResponse::Ok().insert_header(("HX-Location", location)).finish());
+            }
+            Ok(see_other(&location))
+        }
+        Err(e) => refused(&req, &state, &session, e).await,
+    }
+}
+
+/// The confirmation page, for browsers without JavaScript (htmx asks with `hx-confirm`).
+pub async fn confirm_delete(
+    state: web::Data<AppState>,
+    session: CurrentSession,
+    id: web::Path<i32>,
+) -> Result<HttpResponse, PageError> {
+    let id = id.into_inner();
+    let (s, unread) = run_as(&state, "person", move |conn, ctx| {
+        Ok((item(conn, ctx, id)?, crate::notifications::unread_count(conn)?))
+    })
+    .await?;
+    let page = DeletePage {
+        layout: Layout::new(format!("Delete {}", s.name), "schedules", &session.0).with_unread(unread),
+        s,
+    };
+    html(StatusCode::OK, &page)
+}
+
+pub async fn delete(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    id: web::Path<i32>,
+) -> Result<HttpResponse, PageError> {
+    let id = id.into_inner();
+    let name = run_as(&state, "person", move |conn, ctx| {
+        let name = schedules::get(conn, id)?.name;
+        service::delete(conn, ctx, id)?;
+        Ok(name)
+    })
+    .await?;
+    state.scheduler.poke();
+    if !is_htmx(&req) {
+        return Ok(see_other("/schedules"));
+    }
+    html(StatusCode::OK, &DeletedRow { name })
+}
+
+// ---------------------------------------------------------------------------------------------
+// The live preview.
+
+/// The next firings of the timing being typed, or why it cannot fire.
+#[derive(Template, WebTemplate, Default)]
+#[template(path = "partials/schedule_preview.html")]
+pub struct Preview {
+    description: Option<String>,
+    zone: String,
+    /// (in the schedule's zone, in UTC, relative to now).
+    times: Vec<(String, String, String)>,
+    error: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct PreviewQuery {
+    kind: String,
+    spec: String,
+    tz: String,
+}
+
+/// How many firings the preview lists.
+const PREVIEW_COUNT: usize = 5;
+
+pub async fn preview(
+    state: web::Data<AppState>,
+    query: web::Query<PreviewQuery>,
+) -> Result<Preview, PageError> {
+    let q = query.into_inner();
+    if q.spec.trim().is_empty() {
+        return Ok(Preview::default());
+    }
+    let guards = state.db.run(Guards::load).await?;
+    let ctx = run_as(&state, "person", |_, ctx| Ok(*ctx)).await?;
+    Ok(preview_of(&q, &ctx, guards).unwrap_or_else(|e| Preview {
+        error: Some(match e {
+            AppError::Invalid { field, message } if field == "tz" => format!("Time zone: {message}"),
+            AppError::Invalid { message, .. } => message,
+            other => other.public_message(),
+        }),
+        ..Preview::default()
+    }))
+}
+
+fn preview_of(q: &PreviewQuery, ctx: &Ctx, guards: Guards) -> Result<Preview, AppError> {
+    let tz = match q.tz.trim() {
+        "" => ctx.tz,
+        name => parse_zone("tz", name)?,
+    };
+    let kind = match q.kind.as_str() {
+        "once" => Kind::Once,
+        "cron" => Kind::Cron,
+        "every" => Kind::Interval,
+        other => return Err(AppError::invalid("kind", format!("{other:?} is not once, cron or every"))),
+    };
+    let spec = Spec::parse(kind, &q.spec, ctx.now.with_timezone(&tz))?;
+    if let Some(gap) = spec.shortest_gap(tz, ctx.now)
+        && gap < chrono::Duration::seconds(guards.min_interval_secs)
+    {
+        return Err(AppError::invalid(
+            kind.field(),
+            format!(
+                "fires every {} s, more often than the minimum interval of {} s (a cost guard in Settings)",
+                gap.num_seconds(),
+                guards.min_interval_secs
+            ),
+        ));
+    }
+    let times = service::preview(kind, &q.spec, tz, ctx.now, PREVIEW_COUNT)?;
+    if times.is_empty() {
+        return Err(AppError::invalid(kind.field(), "this timing never fires"));
+    }
+    Ok(Preview {
+        description: Some(spec.describe(tz)),
+        zone: tz.name().to_string(),
+        times: times
+            .into_iter()
+            .map(|t| {
+                (
+                    t.with_timezone(&tz).format("%a %-d %b %Y %H:%M %Z").to_string(),
+                    t.format("%Y-%m-%d %H:%M UTC").to_string(),
+                    relative(t, ctx.now),
+                )
+            })
+            .collect(),
+        error: None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn spans_read_naturally() {
+        assert_eq!(span_label(40), "40 s");
+        assert_eq!(span_label(600), "10 min");
+        assert_eq!(span_label(3 * 3600), "3 h");
+        assert_eq!(span_label(3 * 3600 + 20 * 60), "3 h 20 min");
+        assert_eq!(span_label(2 * 86_400 + 3600), "2 d 1 h");
+        assert_eq!(ms_label(850), "850 ms");
+        assert_eq!(ms_label(2400), "2.4 s");
+        assert_eq!(ms_label(-1500), "-1.5 s");
+        assert_eq!(ms_label(185_000), "3 min 5 s");
+    }
+
+    #[test]
+    fn an_unchanged_timing_is_not_sent_again() {
+        let stored =
+            FormValues { kind: "once".into(), spec: "2020-01-01 09:00".into(), ..FormValues::default() };
+        let same = FormValues { name: "x".into(), ..stored.clone() };
+        let input = same.input(Some(&stored)).unwrap();
+        assert!(input.at.is_none() && input.until.is_none());
+        let moved = FormValues { spec: "2030-01-01 09:00".into(), ..stored.clone() };
+        assert_eq!(moved.input(Some(&stored)).unwrap().at.as_deref(), Some("2030-01-01 09:00"));
+    }
+
+    #[test]
+    fn numbers_name_their_field() {
+        let v = FormValues { kind: "cron".into(), retry_attempts: "five".into(), ..FormValues::default() };
+        match v.input(None) {
+            Err(AppError::Invalid { field, .. }) => assert_eq!(field, "retry_attempts"),
+            other => panic!("{other:?}"),
+        }
+    }
+}
