@@ -689,8 +689,8 @@ fn schedule(config: &Config, cmd: ScheduleCommand, json: bool) -> Result<(), App
                 tz,
                 priority,
                 misfire,
-                until,
-                count,
+                until: until.map(Some),
+                count: count.map(Some),
                 skip_validation: Some(skip_validation),
                 ..ScheduleInput::default()
             };

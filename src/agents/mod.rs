@@ -212,10 +212,14 @@ fn validate_name(name: &str) -> Result<(), AppError> {
     let ok = !name.is_empty()
         && name.len() <= 64
         && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.');
-    if ok {
-        Ok(())
-    } else {
+    // The name is a path segment (`/agents/{name}`): `.` and `..` would be resolved away.
+    let letters = name.chars().any(|c| c != '.');
+    if !ok {
         Err(AppError::invalid("name", format!("{name:?} must be 1 to 64 letters, digits, '-', '_' or '.'")))
+    } else if !letters {
+        Err(AppError::invalid("name", format!("{name:?} needs a letter or digit, not only dots")))
+    } else {
+        Ok(())
     }
 }
 

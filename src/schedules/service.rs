@@ -18,7 +18,8 @@ use crate::runs::{NewRun, Run};
 use crate::tasks::Ctx;
 
 /// A schedule to create, or the fields to change (absent = unchanged). Text fields come as
-/// typed; an empty string counts as absent, so forms can send every field.
+/// typed; an empty string counts as absent, so forms can send every field. The ends `until`
+/// and `count` are cleared with an explicit `null` (`Some(None)`).
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct ScheduleInput {
@@ -33,11 +34,20 @@ pub struct ScheduleInput {
     pub misfire: Option<String>,
     pub retry_attempts: Option<i32>,
     pub retry_base_secs: Option<i32>,
-    pub until: Option<String>,
-    pub count: Option<i32>,
+    #[serde(deserialize_with = "nullable")]
+    pub until: Option<Option<String>>,
+    #[serde(deserialize_with = "nullable")]
+    pub count: Option<Option<i32>>,
     pub active: Option<bool>,
     /// Create without asking a Letta server whether the agent exists.
     pub skip_validation: Option<bool>,
+}
+
+/// Tells a field sent as `null` (`Some(None)`) from one left out (`None`, by `serde(default)`).
+fn nullable<'de, D: serde::Deserializer<'de>, T: Deserialize<'de>>(
+    d: D,
+) -> Result<Option<Option<T>>, D::Error> {
+    Option::<T>::deserialize(d).map(Some)
 }
 
 fn given(v: &Option<String>) -> Option<&str> {
@@ -199,6 +209,9 @@ fn draft(
         return Err(AppError::invalid("prompt", "is longer than 100,000 bytes"));
     }
     let spec = match (input.timing()?, base) {
+        // The stored timing sent back unchanged (a client echoing what it read) is no change:
+        // a passed `once` stays valid and an interval keeps its phase.
+        (Some((kind, text)), Some(b)) if kind.as_str() == b.kind && text == b.spec => b.parsed()?,
         (Some((kind, text)), _) => Spec::parse(kind, text, now_local)?,
         (None, Some(b)) => b.parsed()?,
         (None, None) => {
@@ -231,16 +244,23 @@ fn draft(
             format!("{retry_base_secs} is not between 1 and 86400"),
         ));
     }
-    let until_at = match given(&input.until) {
-        Some(text) => Some(parse_until(text, now_local)?),
-        None => base.and_then(|b| b.until_at).map(from_ms),
+    let stored_until = base.and_then(|b| b.until_at).map(from_ms);
+    let until_at = match &input.until {
+        Some(None) => None,
+        Some(Some(text)) if text.trim().is_empty() => stored_until,
+        // The stored end sent back unchanged may have passed; it is no change.
+        Some(Some(text)) if stored_until.is_some_and(|u| super::rfc3339(u) == text.trim()) => stored_until,
+        Some(Some(text)) => Some(parse_until(text.trim(), now_local)?),
+        None => stored_until,
     };
-    let max_count = input.count.filter(|c| *c != 0).or(base.and_then(|b| b.max_count));
-    if let Some(c) = max_count
-        && c < 1
-    {
-        return Err(AppError::invalid("count", format!("{c} must be at least 1")));
-    }
+    let max_count = match input.count {
+        Some(None) => None,
+        Some(Some(c)) if c < 1 => {
+            return Err(AppError::invalid("count", format!("{c} must be at least 1 (null: no limit)")));
+        }
+        Some(Some(c)) => Some(c),
+        None => base.and_then(|b| b.max_count),
+    };
     let name = given(&input.name).map(str::to_string).or_else(|| base.map(|b| b.name.clone()));
     let name = name.unwrap_or_else(|| default_name(&prompt));
     if name.chars().count() > 200 {
@@ -299,7 +319,7 @@ fn check_guards(
     conn: &mut Conn,
     d: &Draft,
     now: DateTime<Utc>,
-    exclude: Option<i32>,
+    old: Option<&Schedule>,
 ) -> Result<(), AppError> {
     let guards = Guards::load(conn)?;
     if let Some(gap) = d.spec.shortest_gap(d.tz, now)
@@ -315,13 +335,16 @@ fn check_guards(
             ),
         ));
     }
-    let active: i64 = schedules::table
-        .filter(schedules::active.eq(true))
+    // Bare `active` and no `id != ?`, so that SQLite counts from the partial index
+    // `schedules_due` alone; the schedule being changed is taken off afterwards.
+    let counted: i64 = schedules::table
+        .filter(schedules::active)
         .filter(schedules::deleted_at.is_null())
         .filter(schedules::next_fire_at.is_not_null())
-        .filter(schedules::id.ne(exclude.unwrap_or(-1)))
         .count()
         .get_result(conn)?;
+    let itself = old.is_some_and(|o| o.active && o.deleted_at.is_none() && o.next_fire_at.is_some());
+    let active = counted - i64::from(itself);
     if active >= guards.max_active {
         return Err(AppError::invalid(
             "active",
@@ -385,7 +408,7 @@ pub fn create(
     })
 }
 
-/// Changes fields; a new timing (or zone) counts from now.
+/// Changes fields. A new timing (or zone) counts from now; a new end keeps the timetable.
 pub fn update(
     conn: &mut Conn,
     ctx: &Ctx,
@@ -396,18 +419,17 @@ pub fn update(
     crate::db::write(conn, |conn| {
         let old = get(conn, id)?;
         let d = draft(conn, ctx, config, input, Some(&old))?;
-        let timing_changed = input.timing()?.is_some()
-            || d.tz.name() != old.tz
-            || d.until_at.map(to_ms) != old.until_at
-            || d.max_count != old.max_count;
+        let timing_changed =
+            d.spec.kind().as_str() != old.kind || d.spec.to_stored() != old.spec || d.tz.name() != old.tz;
+        let end_changed = d.until_at.map(to_ms) != old.until_at || d.max_count != old.max_count;
         let anchor = if timing_changed { ctx.now } else { from_ms(old.anchor_at) };
-        let next = if timing_changed || (d.active && !old.active) {
+        let next = if timing_changed || end_changed || (d.active && !old.active) {
             next_fire(&d, ctx.now, anchor, old.fired_count)
         } else {
             old.next_fire()
         };
         if d.active && next.is_some() {
-            check_guards(conn, &d, ctx.now, Some(id))?;
+            check_guards(conn, &d, ctx.now, Some(&old))?;
         }
         diesel::update(schedules::table.find(id)).set(d.columns(anchor, next, ctx.now)).execute(conn)?;
         if d.active && !old.active {
@@ -436,7 +458,7 @@ pub fn set_active(
             let d = draft(conn, ctx, config, &input, Some(&old))?;
             let next = next_fire(&d, ctx.now, from_ms(old.anchor_at), old.fired_count);
             if next.is_some() {
-                check_guards(conn, &d, ctx.now, Some(id))?;
+                check_guards(conn, &d, ctx.now, Some(&old))?;
             }
             diesel::update(schedules::table.find(id))
                 .set((
@@ -493,7 +515,7 @@ pub fn duplicate(conn: &mut Conn, ctx: &Ctx, config: &Config, id: i32) -> Result
         misfire: Some(old.misfire.clone()),
         retry_attempts: Some(old.retry_attempts),
         retry_base_secs: Some(old.retry_base_secs),
-        count: old.max_count,
+        count: old.max_count.map(Some),
         active: Some(false),
         ..ScheduleInput::default()
     };
@@ -507,7 +529,7 @@ pub fn duplicate(conn: &mut Conn, ctx: &Ctx, config: &Config, id: i32) -> Result
         }
     }
     if let Some(u) = old.until_at.map(from_ms).filter(|u| *u > ctx.now) {
-        input.until = Some(super::rfc3339(u));
+        input.until = Some(Some(super::rfc3339(u)));
     }
     create(conn, ctx, config, &input)
 }
@@ -570,7 +592,7 @@ pub fn list(conn: &mut Conn, agent: Option<&str>, all: bool) -> Result<Vec<Sched
 /// The next firings across active schedules, soonest first.
 pub fn upcoming(conn: &mut Conn, limit: i64) -> Result<Vec<Schedule>, AppError> {
     Ok(schedules::table
-        .filter(schedules::active.eq(true))
+        .filter(schedules::active) // bare, for the partial index `schedules_due`
         .filter(schedules::deleted_at.is_null())
         .filter(schedules::next_fire_at.is_not_null())
         .order(schedules::next_fire_at.asc())

@@ -211,7 +211,8 @@ impl Spec {
     /// The canonical text stored in `schedules.spec`.
     pub fn to_stored(&self) -> String {
         match self {
-            Spec::Once(at) => at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            // Milliseconds, as next_fire_at keeps them: a resumed or edited schedule keeps its time.
+            Spec::Once(at) => at.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true),
             Spec::Cron(c) => c.text.clone(),
             Spec::Interval(p) => p.to_string(),
         }
@@ -280,7 +281,7 @@ impl Spec {
 fn parse_at(text: &str, now: DateTime<Tz>) -> Result<DateTime<Utc>, AppError> {
     // `in 90s`, `in 1h30m`: any period, seconds included, beyond what quick-add reads.
     if let Some(p) = text.trim().strip_prefix("in ").and_then(|p| Period::parse(p).ok()) {
-        return Ok(now.with_timezone(&Utc) + p.duration());
+        return Ok(chrono::SubsecRound::trunc_subsecs(now.with_timezone(&Utc) + p.duration(), 3));
     }
     let when = match DateTime::parse_from_rfc3339(text.trim()) {
         // RFC 3339 with any precision (the quick-add grammar reads whole seconds at most).
@@ -288,7 +289,8 @@ fn parse_at(text: &str, now: DateTime<Tz>) -> Result<DateTime<Utc>, AppError> {
         Err(_) => dates::parse_when(text, now).map_err(|e| AppError::invalid("at", e.to_string()))?,
     };
     let at = match when {
-        When::At(t) => t.with_timezone(&Utc),
+        // Milliseconds: the precision the scheduler keeps.
+        When::At(t) => chrono::SubsecRound::trunc_subsecs(t.with_timezone(&Utc), 3),
         When::Date(d) => {
             return Err(AppError::invalid(
                 "at",
@@ -653,6 +655,14 @@ mod tests {
             let back = Spec::from_stored(kind.as_str(), &spec.to_stored()).unwrap();
             assert_eq!(back.to_stored(), spec.to_stored());
         }
+        // A `once` keeps its milliseconds (the scheduler's precision), and nothing finer.
+        let spec = Spec::parse(Kind::Once, "2026-12-24T18:00:00.250789Z", now).unwrap();
+        assert_eq!(spec.to_stored(), "2026-12-24T18:00:00.250Z");
+        let back = Spec::from_stored("once", &spec.to_stored()).unwrap();
+        assert_eq!(
+            back.next_after(now.with_timezone(&Utc), Tz::UTC, now.with_timezone(&Utc)),
+            Some(Utc.with_ymd_and_hms(2026, 12, 24, 18, 0, 0).unwrap() + Duration::milliseconds(250))
+        );
     }
 
     #[test]

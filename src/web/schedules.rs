@@ -338,8 +338,9 @@ impl FormValues {
             misfire: Some(self.misfire.clone()),
             retry_attempts: number("retry_attempts", &self.retry_attempts)?,
             retry_base_secs: number("retry_base_secs", &self.retry_base_secs)?,
-            until: Some(self.until.clone()),
-            count: number("count", &self.count)?,
+            // The form sends every field: an empty end means none.
+            until: Some(Some(self.until.trim()).filter(|u| !u.is_empty()).map(str::to_string)),
+            count: Some(number("count", &self.count)?),
             active,
             ..ScheduleInput::default()
         };

@@ -426,3 +426,84 @@ async fn schedule_lifecycle_over_the_api() {
     api.post("/schedules", json!({"prompt": "p", "agent": "h", "cron": "@daily"})).await;
     assert_eq!(api.delete("/agents/h").await, 422);
 }
+
+#[tokio::test]
+async fn updates_change_only_what_they_say() {
+    let clock = FixedClock::new(Utc.with_ymd_and_hms(2026, 3, 2, 8, 0, 0).unwrap());
+    let app = spawn_app_at(&clock, |_| {}).await;
+    let api = app.api(&app.api_token().await);
+    let body =
+        json!({"prompt": "Stretch", "agent": "notify", "every": "2h", "until": "2026-12-31", "count": 5});
+    let (status, s) = api.post("/schedules", body).await;
+    assert_eq!(status, 201, "{s}");
+    let id = s["id"].as_i64().unwrap();
+    let path = format!("/schedules/{id}");
+    assert_eq!(s["next_run"], "2026-03-02T10:00:00Z");
+
+    // Echoing what was read back, 45 minutes later, changes nothing: the interval keeps its phase.
+    clock.set(Utc.with_ymd_and_hms(2026, 3, 2, 8, 45, 0).unwrap());
+    let echo = json!({"every": s["every"], "tz": s["tz"], "until": s["until"], "count": s["count"], "name": "Stretch!"});
+    let (status, e) = api.patch(&path, echo).await;
+    assert_eq!(status, 200, "{e}");
+    assert_eq!(
+        (e["next_run"].as_str(), e["name"].as_str()),
+        (Some("2026-03-02T10:00:00Z"), Some("Stretch!"))
+    );
+    // A new end keeps the timetable too; `null` clears an end.
+    let (_, e) = api.patch(&path, json!({"count": 9, "until": null})).await;
+    assert_eq!((e["count"].as_i64(), e["until"].as_str()), (Some(9), None), "{e}");
+    assert_eq!(e["next_run"], "2026-03-02T10:00:00Z");
+    let (_, e) = api.patch(&path, json!({"count": null})).await;
+    assert!(e["count"].is_null(), "{e}");
+    let (status, err) = api.patch(&path, json!({"count": 0})).await;
+    assert_eq!(status, 422, "{err}");
+    assert!(err["error"]["message"].as_str().unwrap().starts_with("count:"), "{err}");
+    // A new interval counts from now.
+    let (_, e) = api.patch(&path, json!({"every": "1h"})).await;
+    assert_eq!(e["next_run"], "2026-03-02T09:45:00Z");
+
+    // A one-time schedule whose time has passed (paused, so it did not fire) can still be
+    // renamed when a client sends its `at` back unchanged; a new past time is refused.
+    let (_, once) = api
+        .post(
+            "/schedules",
+            json!({"prompt": "Call", "agent": "notify", "at": "2026-03-02T09:00:00.250Z", "active": false}),
+        )
+        .await;
+    assert_eq!(once["at"], "2026-03-02T09:00:00.250Z", "milliseconds are kept: {once}");
+    clock.set(Utc.with_ymd_and_hms(2026, 3, 2, 10, 0, 0).unwrap());
+    let once_path = format!("/schedules/{}", once["id"]);
+    let (status, e) = api.patch(&once_path, json!({"at": once["at"], "name": "Call Ana"})).await;
+    assert_eq!((status, e["name"].as_str()), (200, Some("Call Ana")), "{e}");
+    let (status, err) = api.patch(&once_path, json!({"at": "2026-03-02T09:30:00Z"})).await;
+    assert_eq!(status, 422, "{err}");
+
+    // Agent names that a path would resolve away are refused.
+    for name in [".", ".."] {
+        let (status, err) =
+            api.post("/agents", json!({"name": name, "kind": "webhook", "url": "http://127.0.0.1:9/"})).await;
+        assert_eq!(status, 422, "{name}: {err}");
+    }
+}
+
+#[tokio::test]
+async fn the_active_schedule_guard_counts_each_schedule_once() {
+    let app = spawn_app().await;
+    let db = steward::db::Db::open(&app.db_path).unwrap();
+    steward::schedules::Guards { max_active: 2, min_interval_secs: 60, pause_after_failures: 3 }
+        .save(&mut db.conn().unwrap())
+        .unwrap();
+    let api = app.api(&app.api_token().await);
+    let make = |active: bool| json!({"prompt": "p", "agent": "notify", "every": "1h", "active": active});
+    let (_, first) = api.post("/schedules", make(true)).await;
+    api.post("/schedules", make(true)).await;
+    let (_, paused) = api.post("/schedules", make(false)).await;
+    let (status, err) = api.post("/schedules", make(true)).await;
+    assert_eq!(status, 422, "{err}");
+    assert!(err["error"]["message"].as_str().unwrap().contains("2 active schedules"), "{err}");
+    // Editing an active schedule does not count it twice; resuming a third is refused.
+    let (status, e) = api.patch(&format!("/schedules/{}", first["id"]), json!({"every": "2h"})).await;
+    assert_eq!(status, 200, "{e}");
+    let (status, err) = api.patch(&format!("/schedules/{}", paused["id"]), json!({"active": true})).await;
+    assert_eq!(status, 422, "{err}");
+}
