@@ -86,10 +86,13 @@ where
 pub struct Stopper {
     server: actix_web::dev::ServerHandle,
     scheduler: SchedulerHandle,
+    events: Events,
 }
 
 impl Stopper {
     pub async fn stop(&self) {
+        // Live streams never finish by themselves: end them so the server's drain is short.
+        self.events.close();
         tokio::join!(self.server.stop(true), self.scheduler.shutdown());
     }
 }
@@ -97,6 +100,7 @@ impl Stopper {
 pub struct Application {
     server: Server,
     scheduler: SchedulerHandle,
+    events: Events,
     port: u16,
     setup_url: Option<String>,
 }
@@ -139,7 +143,7 @@ impl Application {
             clock,
             throttle: Throttle::default(),
             setup_token,
-            events,
+            events: events.clone(),
             scheduler: handle.clone(),
             http: crate::agents::deliver::http_client(),
         });
@@ -152,7 +156,7 @@ impl Application {
         // setup link is printed and tests (which never call it) keep the default Ctrl-C.
         .disable_signals()
         .run();
-        Ok(Application { server, scheduler: handle, port: addr.port(), setup_url })
+        Ok(Application { server, scheduler: handle, events, port: addr.port(), setup_url })
     }
 
     pub fn port(&self) -> u16 {
@@ -161,7 +165,11 @@ impl Application {
 
     /// Stops this app like a signal would (for tests that restart Steward on one database).
     pub fn stopper(&self) -> Stopper {
-        Stopper { server: self.server.handle(), scheduler: self.scheduler.clone() }
+        Stopper {
+            server: self.server.handle(),
+            scheduler: self.scheduler.clone(),
+            events: self.events.clone(),
+        }
     }
 
     /// The first-run link that lets the person choose a password (None once one is set).
@@ -175,15 +183,14 @@ impl Application {
         use tokio::signal::unix::{SignalKind, signal};
         let mut terminate = signal(SignalKind::terminate())?;
         let mut interrupt = signal(SignalKind::interrupt())?;
-        let handle = self.server.handle();
-        let scheduler = self.scheduler.clone();
+        let stopper = self.stopper();
         tokio::spawn(async move {
             tokio::select! {
                 _ = terminate.recv() => {}
                 _ = interrupt.recv() => {}
             }
             tracing::info!("shutting down");
-            tokio::join!(handle.stop(true), scheduler.shutdown());
+            stopper.stop().await;
         });
         Ok(())
     }

@@ -2,8 +2,10 @@
 //! every SSE subscriber. Slow subscribers miss events rather than slow the scheduler: a page
 //! that lagged reloads its lists.
 
+use std::sync::Arc;
+
 use serde::Serialize;
-use tokio::sync::broadcast;
+use tokio::sync::{broadcast, watch};
 
 #[derive(Debug, Clone, Serialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
@@ -24,21 +26,38 @@ impl Event {
 }
 
 #[derive(Clone)]
-pub struct Events(broadcast::Sender<Event>);
+pub struct Events {
+    hub: broadcast::Sender<Event>,
+    /// Set when Steward stops: open streams end at once instead of holding up the shutdown.
+    closing: Arc<watch::Sender<bool>>,
+}
 
 impl Default for Events {
     fn default() -> Events {
-        Events(broadcast::channel(1024).0)
+        Events { hub: broadcast::channel(1024).0, closing: Arc::new(watch::channel(false).0) }
     }
 }
 
 impl Events {
     /// Sends to whoever listens; nobody listening is fine.
     pub fn send(&self, event: Event) {
-        let _ = self.0.send(event);
+        let _ = self.hub.send(event);
     }
 
     pub fn subscribe(&self) -> broadcast::Receiver<Event> {
-        self.0.subscribe()
+        self.hub.subscribe()
+    }
+
+    /// Ends every open stream (Steward is stopping).
+    pub fn close(&self) {
+        self.closing.send_replace(true);
+    }
+
+    /// Resolves once [`Events::close`] was called.
+    pub fn closed(&self) -> impl std::future::Future<Output = ()> + Send + use<> {
+        let mut rx = self.closing.subscribe();
+        async move {
+            let _ = rx.wait_for(|closing| *closing).await;
+        }
     }
 }

@@ -26,9 +26,14 @@ pub const MAX_LIFE: Duration = Duration::from_secs(30 * 60);
 pub async fn stream(state: web::Data<AppState>) -> Sse<impl Stream<Item = Result<sse::Event, Infallible>>> {
     let rx = state.events.subscribe();
     let deadline = tokio::time::Instant::now() + MAX_LIFE;
-    let events = stream::unfold(rx, move |mut rx| async move {
+    let closed = Box::pin(state.events.closed());
+    let events = stream::unfold((rx, closed), move |(mut rx, mut closed)| async move {
         loop {
-            let next = match tokio::time::timeout_at(deadline, rx.recv()).await {
+            let received = tokio::select! {
+                r = tokio::time::timeout_at(deadline, rx.recv()) => r,
+                () = &mut closed => return None,
+            };
+            let next = match received {
                 Err(_) | Ok(Err(RecvError::Closed)) => return None,
                 Ok(Err(RecvError::Lagged(missed))) => sse::Data::new(missed.to_string()).event("lagged"),
                 Ok(Ok(event)) => match encode(&event) {
@@ -36,7 +41,7 @@ pub async fn stream(state: web::Data<AppState>) -> Sse<impl Stream<Item = Result
                     None => continue,
                 },
             };
-            return Some((Ok(sse::Event::Data(next)), rx));
+            return Some((Ok(sse::Event::Data(next)), (rx, closed)));
         }
     });
     Sse::from_stream(events).with_keep_alive(KEEP_ALIVE).with_retry_duration(RETRY)

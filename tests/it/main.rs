@@ -9,6 +9,7 @@ mod cli;
 mod e2e;
 mod helpers;
 mod receiver;
+mod schedule_pages;
 mod scheduler;
 mod tasks;
 mod todotxt;
