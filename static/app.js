@@ -139,7 +139,7 @@
 
   function onNotification(n) {
     var text = String(n.title || "Notification");
-    if (n.body) text += ": " + String(n.body);
+    if (n.body && n.body !== n.title) text += ": " + String(n.body);
     if (text.length > 240) text = text.slice(0, 239) + "…";
     addToast(text, n.level === "error");
     bumpBell();

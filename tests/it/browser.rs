@@ -137,6 +137,35 @@ impl Browser {
         }
     }
 
+    /// Saves a picture of the page when `STEWARD_SCREENSHOTS` names a folder (to look at).
+    async fn screenshot(&self, name: &str) {
+        use base64::Engine;
+        let Ok(dir) = std::env::var("STEWARD_SCREENSHOTS") else { return };
+        let png = self.cmd(reqwest::Method::GET, "/screenshot", json!({})).await;
+        let bytes = base64::engine::general_purpose::STANDARD.decode(png.as_str().unwrap()).unwrap();
+        std::fs::write(std::path::Path::new(&dir).join(format!("{name}.png")), bytes).unwrap();
+    }
+
+    /// Sets a new app's password in the browser, which is then signed in.
+    async fn set_up(&self, app: &TestApp) {
+        self.go(app.setup_url.as_deref().unwrap()).await;
+        self.type_into("#password", PASSWORD).await;
+        self.type_into("#confirm", PASSWORD).await;
+        self.click("button[type=submit]").await;
+        self.wait_for("#quick-add-text").await;
+    }
+
+    /// Fails on a CSP violation or an uncaught script error in the console.
+    async fn assert_clean_console(&self) {
+        let problems: Vec<String> = self
+            .console()
+            .await
+            .into_iter()
+            .filter(|m| m.contains("Content Security Policy") || m.contains("Uncaught"))
+            .collect();
+        assert!(problems.is_empty(), "browser console: {problems:?}");
+    }
+
     async fn console(&self) -> Vec<String> {
         let v = self.cmd(reqwest::Method::POST, "/se/log", json!({"type": "browser"})).await;
         v.as_array()
@@ -149,13 +178,7 @@ impl Browser {
 async fn the_tasks_page_works_in_a_real_browser() {
     let Some(browser) = Browser::start().await else { return };
     let app = spawn_app().await;
-    let setup = app.setup_url.clone().unwrap();
-
-    browser.go(&setup).await;
-    browser.type_into("#password", PASSWORD).await;
-    browser.type_into("#confirm", PASSWORD).await;
-    browser.click("button[type=submit]").await;
-    browser.wait_for("#quick-add-text").await;
+    browser.set_up(&app).await;
 
     // `n` focuses quick-add (app.js); typing shows the live preview (htmx).
     browser.click("h1").await;
@@ -203,12 +226,47 @@ async fn the_tasks_page_works_in_a_real_browser() {
     browser.until("the URL", "location.search.includes('q=nothing')").await;
     assert_eq!(browser.script("return window.notReloaded === true;").await, json!(true));
 
-    let problems: Vec<String> = browser
-        .console()
-        .await
-        .into_iter()
-        .filter(|m| m.contains("Content Security Policy") || m.contains("Uncaught"))
-        .collect();
-    assert!(problems.is_empty(), "browser console: {problems:?}");
+    browser.assert_clean_console().await;
+    browser.cmd(reqwest::Method::DELETE, "", json!({})).await;
+}
+
+#[tokio::test]
+async fn schedules_preview_as_typed_and_runs_update_live() {
+    let Some(browser) = Browser::start().await else { return };
+    let app = spawn_app().await;
+    browser.set_up(&app).await;
+
+    // Typing a timing previews its next firings in words, in the zone and in UTC.
+    browser.go(&format!("{}/schedules", app.address)).await;
+    browser.type_into("#sf-prompt", "Summarise my open tasks").await;
+    browser.type_into("#sf-spec", "0 9 * * 1-5").await;
+    browser.until("the preview", "document.querySelector('#schedule-preview .preview-times')").await;
+    let preview = browser.text("#schedule-preview").await;
+    assert!(preview.contains("Every weekday at 09:00") && preview.contains("UTC"), "{preview}");
+    browser.screenshot("schedules-form").await;
+
+    // Saving lists it in place, in words.
+    browser.click("#schedule-form button[type=submit]").await;
+    browser.until("the new row", "document.querySelector('#schedule-list tr.schedule')").await;
+    assert!(browser.text("#schedule-list tr.schedule").await.contains("Every weekday at 09:00"));
+    browser.screenshot("schedules-list").await;
+
+    // On the schedule's Runs page, a run started elsewhere appears and finishes without a reload.
+    let id =
+        browser.script("return document.querySelector('#schedule-list tr.schedule').id.split('-')[1];").await;
+    let id = id.as_str().unwrap().to_string();
+    browser.go(&format!("{}/schedules/{id}/runs", app.address)).await;
+    browser.wait_for("#runs .runs-empty").await;
+    browser.script("window.notReloaded = true;").await;
+    let api = app.api(&app.api_token().await);
+    let (status, _) = api.post(&format!("/schedules/{id}/run"), json!({})).await;
+    assert_eq!(status, 202);
+    browser.until("the finished run", "document.querySelector('#runs-body tr.run .state-succeeded')").await;
+    assert_eq!(browser.script("return window.notReloaded === true;").await, json!(true));
+    // ... and the notify agent's reminder rings the bell and shows a toast.
+    browser.until("the bell", "document.getElementById('bell-count').textContent.startsWith('1')").await;
+    browser.screenshot("runs-live").await;
+
+    browser.assert_clean_console().await;
     browser.cmd(reqwest::Method::DELETE, "", json!({})).await;
 }
