@@ -72,6 +72,7 @@ pub fn configure(cfg: &mut ServiceConfig, https: bool) {
                     .route("/tasks/{id}/restore", web::post().to(tasks::restore))
                     .route("/settings", web::get().to(settings::page))
                     .route("/settings/password", web::post().to(settings::change_password))
+                    .route("/settings/guards", web::post().to(settings::set_guards))
                     .route("/settings/timezone", web::post().to(settings::set_timezone))
                     .route("/settings/sessions/{id}/revoke", web::post().to(settings::revoke_session))
                     .route("/settings/tokens", web::post().to(settings::create_token))

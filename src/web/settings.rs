@@ -1,4 +1,4 @@
-//! The Settings page: password, sessions, API tokens, time zone. Plain forms (enhanced by
+//! The Settings page: time zone, the schedules' cost guards, password, sessions, API tokens. Plain forms (enhanced by
 //! htmx's boost); each answers with the whole page and a message saying what happened.
 
 use actix_web::http::StatusCode;
@@ -13,6 +13,7 @@ use crate::auth::sessions::Session;
 use crate::auth::tokens::ApiToken;
 use crate::auth::{self, sessions, tokens};
 use crate::error::{AppError, PageError};
+use crate::schedules::Guards;
 
 #[derive(Template, WebTemplate)]
 #[template(path = "settings.html")]
@@ -23,6 +24,7 @@ pub struct SettingsPage {
     tokens: Vec<ApiToken>,
     zone: String,
     zones: &'static [chrono_tz::Tz],
+    guards: Guards,
     /// A new token's secret, shown this once.
     new_token: Option<String>,
     notice: Option<String>,
@@ -49,11 +51,11 @@ async fn render(
         Err(e) => return Err(e.into()),
     };
     let st = state.clone();
-    let (sessions, tokens, zone) = state
+    let (sessions, tokens, zone, guards) = state
         .db
         .run(move |conn| {
             let sessions = sessions::list(conn, st.clock.now(), st.lifetimes())?;
-            Ok((sessions, tokens::list(conn)?, st.zone(conn)?.name().to_string()))
+            Ok((sessions, tokens::list(conn)?, st.zone(conn)?.name().to_string(), Guards::load(conn)?))
         })
         .await?;
     let status = if error.is_some() { StatusCode::UNPROCESSABLE_ENTITY } else { StatusCode::OK };
@@ -64,6 +66,7 @@ async fn render(
         tokens,
         zone,
         zones: &chrono_tz::TZ_VARIANTS,
+        guards,
         new_token,
         notice,
         error,
@@ -113,6 +116,41 @@ pub async fn set_timezone(
         .run(move |conn| crate::settings::set_person_zone(conn, &name))
         .await
         .map(|tz| Some(format!("Time zone set to {}.", tz.name())));
+    render(&state, &session.0, outcome, None).await
+}
+
+#[derive(Deserialize)]
+pub struct GuardsForm {
+    max_active: String,
+    min_interval_secs: String,
+    pause_after_failures: String,
+}
+
+pub async fn set_guards(
+    state: web::Data<AppState>,
+    session: CurrentSession,
+    form: web::Form<GuardsForm>,
+) -> Result<HttpResponse, PageError> {
+    let f = form.into_inner();
+    let number = |field: &'static str, text: &str| {
+        text.trim()
+            .parse::<i64>()
+            .map_err(|_| AppError::invalid(field, format!("{text:?} is not a whole number")))
+    };
+    let guards = (|| {
+        Ok(Guards {
+            max_active: number("max_active", &f.max_active)?,
+            min_interval_secs: number("min_interval_secs", &f.min_interval_secs)?,
+            pause_after_failures: i32::try_from(number("pause_after_failures", &f.pause_after_failures)?)
+                .map_err(|_| AppError::invalid("pause_after_failures", "must be between 1 and 100"))?,
+        })
+    })();
+    let outcome = match guards {
+        Ok(guards) => state.db.run(move |conn| guards.save(conn)).await.map(|()| {
+            Some("Schedule limits saved. They apply to schedules created or changed from now on.".into())
+        }),
+        Err(e) => Err(e),
+    };
     render(&state, &session.0, outcome, None).await
 }
 

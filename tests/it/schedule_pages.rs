@@ -197,3 +197,25 @@ async fn agents_are_added_checked_and_removed_from_the_page() {
     let html = app.get("/agents").await.text().await.unwrap();
     assert!(!html.contains(">hook<"), "{html}");
 }
+
+#[tokio::test]
+async fn schedule_limits_are_set_in_settings() {
+    let app = logged_in_app().await;
+    let html = app.get("/settings").await.text().await.unwrap();
+    assert!(html.contains("name=\"min_interval_secs\"") && html.contains("value=\"60\""), "{html}");
+    let limits = |min: &'static str| {
+        vec![("max_active", "50"), ("min_interval_secs", min), ("pause_after_failures", "5")]
+    };
+    let res = app.post_form("/settings/guards", &limits("0")).await;
+    assert_eq!(res.status(), 422);
+    assert!(res.text().await.unwrap().contains("min_interval_secs: must be at least 1 second"));
+    let res = app.post_form("/settings/guards", &limits("ten")).await;
+    assert!(res.text().await.unwrap().contains("ten&#34; is not a whole number"));
+    let res = app.post_form("/settings/guards", &limits("30")).await;
+    assert_eq!(res.status(), 200);
+    assert!(res.text().await.unwrap().contains("value=\"30\""));
+    // The form's preview follows the new minimum.
+    let html =
+        app.get_htmx("/schedules/preview?kind=every&spec=45s&tz=UTC", "preview").await.text().await.unwrap();
+    assert!(html.contains("preview-times"), "{html}");
+}
