@@ -14,6 +14,30 @@ use crate::schedules::{Schedule, priority_name, rfc3339};
 
 pub const STATES: [&str; 6] = ["queued", "retrying", "running", "succeeded", "failed", "cancelled"];
 
+/// The state `'queued'` written into the SQL rather than bound, for queries that should use the
+/// partial indexes on queued runs: SQLite matches `state = ?` to `WHERE state = 'queued'` only by
+/// reading the bound value, and then plans the statement again on every execution. With the
+/// literal it is planned once and stays in diesel's statement cache.
+#[derive(Debug, Clone, Copy, diesel::query_builder::QueryId, diesel::expression::ValidGrouping)]
+pub struct Queued;
+
+impl diesel::Expression for Queued {
+    type SqlType = diesel::sql_types::Text;
+}
+
+impl diesel::query_builder::QueryFragment<diesel::sqlite::Sqlite> for Queued {
+    fn walk_ast<'b>(
+        &'b self,
+        mut out: diesel::query_builder::AstPass<'_, 'b, diesel::sqlite::Sqlite>,
+    ) -> QueryResult<()> {
+        out.push_sql("'queued'");
+        Ok(())
+    }
+}
+
+impl<QS> diesel::AppearsOnTable<QS> for Queued {}
+impl<QS> diesel::SelectableExpression<QS> for Queued {}
+
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = runs)]
 pub struct Run {
@@ -71,27 +95,61 @@ impl NewRun {
     }
 }
 
+/// A run's row as inserted.
+#[derive(Insertable)]
+#[diesel(table_name = runs, treat_none_as_default_value = false)]
+struct Row<'a> {
+    schedule_id: Option<i32>,
+    idempotency_key: &'a str,
+    agent: &'a str,
+    prompt: &'a str,
+    priority: i32,
+    scheduled_for: i64,
+    trigger: &'a str,
+    max_attempts: i32,
+    retry_base_secs: i32,
+    not_before: i64,
+    created_at: i64,
+}
+
+impl<'a> Row<'a> {
+    fn new(r: &'a NewRun, now: DateTime<Utc>) -> Row<'a> {
+        Row {
+            schedule_id: r.schedule_id,
+            idempotency_key: &r.idempotency_key,
+            agent: &r.agent,
+            prompt: &r.prompt,
+            priority: r.priority,
+            scheduled_for: to_ms(r.scheduled_for),
+            trigger: &r.trigger,
+            max_attempts: r.max_attempts,
+            retry_base_secs: r.retry_base_secs,
+            not_before: to_ms(r.scheduled_for),
+            created_at: to_ms(now),
+        }
+    }
+}
+
 /// Queues a run; `None` when that firing already has one.
 pub fn insert(conn: &mut Conn, r: &NewRun, now: DateTime<Utc>) -> Result<Option<Run>, AppError> {
-    let id: Option<i32> = diesel::insert_into(runs::table)
-        .values((
-            runs::schedule_id.eq(r.schedule_id),
-            runs::idempotency_key.eq(&r.idempotency_key),
-            runs::agent.eq(&r.agent),
-            runs::prompt.eq(&r.prompt),
-            runs::priority.eq(r.priority),
-            runs::scheduled_for.eq(to_ms(r.scheduled_for)),
-            runs::trigger.eq(&r.trigger),
-            runs::max_attempts.eq(r.max_attempts),
-            runs::retry_base_secs.eq(r.retry_base_secs),
-            runs::not_before.eq(to_ms(r.scheduled_for)),
-            runs::created_at.eq(to_ms(now)),
-        ))
+    Ok(diesel::insert_into(runs::table)
+        .values(Row::new(r, now))
         .on_conflict_do_nothing()
-        .returning(runs::id)
+        .returning(Run::as_returning())
         .get_result(conn)
-        .optional()?;
-    id.map(|id| get(conn, id)).transpose()
+        .optional()?)
+}
+
+/// Queues many runs with a few statements (the scheduler claims thousands of firings in a
+/// burst); firings that already have a run are passed over. Returns how many were queued.
+pub fn insert_many(conn: &mut Conn, list: &[NewRun], now: DateTime<Utc>) -> Result<usize, AppError> {
+    let mut queued = 0;
+    // 100 rows of 11 values stay far below SQLite's limit on bound values per statement.
+    for chunk in list.chunks(100) {
+        let rows: Vec<Row> = chunk.iter().map(|r| Row::new(r, now)).collect();
+        queued += diesel::insert_into(runs::table).values(rows).on_conflict_do_nothing().execute(conn)?;
+    }
+    Ok(queued)
 }
 
 pub fn get(conn: &mut Conn, id: i32) -> Result<Run, AppError> {
@@ -271,16 +329,18 @@ pub struct Status {
 }
 
 pub fn status(conn: &mut Conn, now: DateTime<Utc>) -> Result<Status, AppError> {
+    // Bare `active` (not `active = ?`): only then can SQLite prove that these queries match the
+    // partial index `schedules_due`; otherwise they read the whole table.
     let next_fire: Option<i64> = schedules::table
-        .filter(schedules::active.eq(true))
+        .filter(schedules::active)
         .filter(schedules::deleted_at.is_null())
         .filter(schedules::next_fire_at.is_not_null())
         .select(diesel::dsl::min(schedules::next_fire_at))
-        .first::<Option<i64>>(conn)?;
+        .get_result::<Option<i64>>(conn)?;
     let next_retry: Option<i64> = runs::table
-        .filter(runs::state.eq("queued"))
+        .filter(runs::state.eq(Queued))
         .select(diesel::dsl::min(runs::not_before))
-        .first::<Option<i64>>(conn)?;
+        .get_result::<Option<i64>>(conn)?;
     let next_wake = [next_fire, next_retry].into_iter().flatten().min().map(|ms| rfc3339(from_ms(ms)));
     let count_state = |conn: &mut Conn, s: &str| -> QueryResult<i64> {
         runs::table.filter(runs::state.eq(s)).count().get_result(conn)
@@ -288,7 +348,7 @@ pub fn status(conn: &mut Conn, now: DateTime<Utc>) -> Result<Status, AppError> {
     Ok(Status {
         next_wake,
         active_schedules: schedules::table
-            .filter(schedules::active.eq(true))
+            .filter(schedules::active)
             .filter(schedules::deleted_at.is_null())
             .filter(schedules::next_fire_at.is_not_null())
             .count()
