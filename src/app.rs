@@ -31,6 +31,8 @@ pub struct AppState {
     pub scheduler: SchedulerHandle,
     /// For agent checks from the pages and the API.
     pub http: reqwest::Client,
+    /// Conversations with the agent and the replies being written.
+    pub chat: crate::chat::engine::Chat,
 }
 
 impl AppState {
@@ -60,7 +62,7 @@ impl AppState {
 
     /// The service context for an actor, read inside a blocking database closure.
     pub fn ctx(&self, conn: &mut Conn, by: &'static str) -> Result<Ctx, AppError> {
-        Ok(Ctx { now: self.clock.now(), tz: self.zone(conn)?, by })
+        Ok(Ctx { now: self.clock.now(), tz: self.zone(conn)?, by, conversation: None })
     }
 }
 
@@ -87,6 +89,7 @@ pub struct Stopper {
     server: actix_web::dev::ServerHandle,
     scheduler: SchedulerHandle,
     events: Events,
+    checkpoints: tokio::task::AbortHandle,
 }
 
 impl Stopper {
@@ -94,6 +97,7 @@ impl Stopper {
         // Live streams never finish by themselves: end them so the server's drain is short.
         self.events.close();
         tokio::join!(self.server.stop(true), self.scheduler.shutdown());
+        self.checkpoints.abort();
     }
 }
 
@@ -101,6 +105,8 @@ pub struct Application {
     server: Server,
     scheduler: SchedulerHandle,
     events: Events,
+    /// The WAL checkpoints in the background (see [`Db::open_for_server`]).
+    checkpoints: tokio::task::AbortHandle,
     port: u16,
     setup_url: Option<String>,
 }
@@ -113,7 +119,7 @@ impl Application {
     pub async fn build_with_clock(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<Application> {
         let db = {
             let path = config.db.clone();
-            tokio::task::spawn_blocking(move || Db::open(&path)).await??
+            tokio::task::spawn_blocking(move || Db::open_for_server(&path)).await??
         };
         let needs_setup = {
             let db = db.clone();
@@ -134,18 +140,22 @@ impl Application {
         let https = config.is_https();
         let events = Events::default();
         let (scheduler, handle) = Scheduler::new(db.clone(), config.clone(), clock.clone(), events.clone());
+        let chat = scheduler.chat();
         if config.scheduler {
             scheduler.spawn(&handle);
         }
+        let http = crate::agents::deliver::http_client();
+        chat.recover().await.map_err(|e| anyhow::anyhow!("{e}"))?;
         let state = web::Data::new(AppState {
-            db,
+            db: db.clone(),
             config,
             clock,
             throttle: Throttle::default(),
             setup_token,
             events: events.clone(),
             scheduler: handle.clone(),
-            http: crate::agents::deliver::http_client(),
+            http,
+            chat,
         });
         let server = HttpServer::new(move || {
             App::new().app_data(state.clone()).configure(|cfg| crate::web::routes::configure(cfg, https))
@@ -156,7 +166,8 @@ impl Application {
         // setup link is printed and tests (which never call it) keep the default Ctrl-C.
         .disable_signals()
         .run();
-        Ok(Application { server, scheduler: handle, events, port: addr.port(), setup_url })
+        let checkpoints = tokio::spawn(db.checkpoint_every(crate::db::CHECKPOINT_PERIOD)).abort_handle();
+        Ok(Application { server, scheduler: handle, events, checkpoints, port: addr.port(), setup_url })
     }
 
     pub fn port(&self) -> u16 {
@@ -169,6 +180,7 @@ impl Application {
             server: self.server.handle(),
             scheduler: self.scheduler.clone(),
             events: self.events.clone(),
+            checkpoints: self.checkpoints.clone(),
         }
     }
 
@@ -198,6 +210,8 @@ impl Application {
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let served = self.server.await;
         self.scheduler.shutdown().await;
+        // The last connection to close then checkpoints what is left.
+        self.checkpoints.abort();
         served
     }
 }

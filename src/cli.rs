@@ -426,7 +426,12 @@ fn conn(db: &Db) -> Result<db::PooledConn, AppError> {
 }
 
 fn ctx(config: &Config, conn: &mut db::Conn) -> Result<Ctx, AppError> {
-    Ok(Ctx { now: chrono::Utc::now(), tz: crate::settings::person_zone(conn, config)?, by: "person" })
+    Ok(Ctx {
+        now: chrono::Utc::now(),
+        tz: crate::settings::person_zone(conn, config)?,
+        by: "person",
+        conversation: None,
+    })
 }
 
 fn print_json(value: &impl Serialize) -> Result<(), AppError> {

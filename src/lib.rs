@@ -13,6 +13,7 @@
 pub mod agents;
 pub mod app;
 pub mod auth;
+pub mod chat;
 pub mod cli;
 pub mod clock;
 pub mod config;
@@ -26,4 +27,5 @@ pub mod scheduler;
 pub mod schedules;
 pub mod settings;
 pub mod tasks;
+pub mod tools;
 pub mod web;

@@ -3,13 +3,19 @@
 //! 1. **Wake.** It sleeps until the earliest due instant (a schedule's next firing or a retry),
 //!    capped at 30 s so a suspended machine or a changed clock is noticed, and wakes at once when
 //!    schedules change ([`SchedulerHandle::poke`]; the CLI pokes through a socket next to the
-//!    database). No fixed polling period.
+//!    database). No fixed polling period. Tokio's timer is late by up to 2 ms, so the task wakes
+//!    2 ms early and the turn waits out the rest on its blocking thread.
 //! 2. **Claim and start**, in one immediate transaction: each due schedule gets its run row
 //!    (unique on `(schedule, scheduled_for)`, the idempotency key) and its next firing advances;
 //!    then ready runs, by priority then due time, are marked running within the worker pool and
 //!    each agent's concurrency limit. A crash can neither lose nor double a firing.
-//! 3. **Deliver** on tokio tasks; record success, a retry (exponential backoff with jitter) or a
-//!    failure; pause a schedule after N failed runs in a row and tell the person why.
+//!    Each agent's queue is read on its own, at most as many runs as it has free slots, so a
+//!    long queue behind a busy agent costs a turn nothing.
+//! 3. **Deliver** on tokio tasks, which hand their results back to the scheduler task; the next
+//!    turn records all that came in (success, a retry with exponential backoff and jitter, or a
+//!    failure) in one transaction, before it starts anything, so a burst costs one turn per
+//!    batch of deliveries rather than per delivery. A schedule pauses after N failed runs in a
+//!    row and tells the person why.
 //! 4. **Crash and shutdown.** Only the holder of an OS lock on `<db>.scheduler-lock` delivers, so
 //!    when a process gets the lock, runs still marked running belong to a dead process: they are
 //!    queued again at once, at start-up. A graceful stop lets deliveries finish (10 s at most) and
@@ -22,11 +28,12 @@ use std::time::Duration as StdDuration;
 
 use chrono::{DateTime, Duration, Utc};
 use diesel::prelude::*;
-use tokio::sync::{Notify, watch};
+use tokio::sync::{Notify, mpsc, watch};
 use tokio::task::JoinSet;
 
 use crate::agents::deliver::{self, Delivery, Failure};
 use crate::agents::{self, Agent, AgentKind};
+use crate::chat::engine::Chat;
 use crate::clock::{Clock, from_ms, to_ms};
 use crate::config::Config;
 use crate::db::schema::{run_attempts, runs, schedules};
@@ -34,17 +41,34 @@ use crate::db::{Conn, Db};
 use crate::error::AppError;
 use crate::events::{Event, Events};
 use crate::notifications::{self, NewNotification};
-use crate::runs::{NewRun, Run};
+use crate::runs::{NewRun, Queued, Run};
 use crate::schedules::{Guards, Schedule};
+
+#[diesel::declare_sql_function]
+extern "SQL" {
+    /// SQLite's hint that a condition is nearly always true (it then plans around it).
+    fn likely(x: diesel::sql_types::Bool) -> diesel::sql_types::Bool;
+
+    fn coalesce(
+        x: diesel::sql_types::Nullable<diesel::sql_types::BigInt>,
+        y: diesel::sql_types::Nullable<diesel::sql_types::BigInt>,
+    ) -> diesel::sql_types::Nullable<diesel::sql_types::BigInt>;
+}
 
 /// The longest sleep: a suspended machine or a changed wall clock is noticed within this.
 const MAX_SLEEP: StdDuration = StdDuration::from_secs(30);
+/// Tokio's timer ticks in whole milliseconds and rounds up, so it wakes up to 2 ms late. The
+/// scheduler wakes this much early and its turn waits out the rest on the blocking thread,
+/// which is precise to a tenth of a millisecond.
+const EARLY: StdDuration = StdDuration::from_millis(2);
 /// A firing later than this (after downtime) is a misfire and follows the schedule's policy.
 const MISFIRE_GRACE: Duration = Duration::seconds(60);
 /// Misfire policy `all` catches up at most this many firings per schedule.
 const CATCH_UP_CAP: usize = 100;
 /// Schedules claimed per transaction; more are claimed on the next turn, straight away.
 const CLAIM_BATCH: i64 = 1000;
+/// Deliveries at once, across agents (each agent also has its own limit).
+pub const WORKERS: usize = 32;
 /// How long a graceful stop waits for deliveries in flight.
 const SHUTDOWN_GRACE: StdDuration = StdDuration::from_secs(10);
 
@@ -82,12 +106,30 @@ pub struct Scheduler {
     /// Deliveries at once, across agents.
     workers: usize,
     wake: Arc<Notify>,
+    /// Runs of `llm` and `letta` schedules are replies in a conversation, tools and all.
+    chat: Chat,
+}
+
+/// A run a turn marked running, to deliver.
+#[derive(Debug)]
+struct Started {
+    run: Run,
+    agent: Agent,
+    schedule_name: Option<String>,
+}
+
+/// A delivery that ended, for the next turn to record.
+#[derive(Debug)]
+struct Finished {
+    started: Started,
+    result: Result<String, Failure>,
+    at: DateTime<Utc>,
 }
 
 /// What one turn did.
 #[derive(Debug, Default)]
 struct Turn {
-    started: Vec<(Run, Agent, Option<String>)>,
+    started: Vec<Started>,
     /// More schedules are due than one batch claimed: go again at once.
     more_due: bool,
     next_wake: Option<DateTime<Utc>>,
@@ -156,17 +198,32 @@ impl Scheduler {
             stop: Arc::new(stop),
             done: Arc::new(tokio::sync::Mutex::new(None)),
         };
+        let http = deliver::http_client();
+        let chat = Chat::new(crate::tools::ToolEnv {
+            db: db.clone(),
+            config: config.clone(),
+            clock: clock.clone(),
+            events: events.clone(),
+            scheduler: handle.clone(),
+            http: http.clone(),
+        });
         let scheduler = Scheduler {
             db,
             config,
             clock,
             events,
-            http: deliver::http_client(),
+            chat,
+            http,
             instance: format!("{}-{}", std::process::id(), crate::auth::random_token(6)),
-            workers: 32,
+            workers: WORKERS,
             wake,
         };
         (scheduler, handle)
+    }
+
+    /// The chat engine its conversation runs go through (the app shares it).
+    pub fn chat(&self) -> Chat {
+        self.chat.clone()
     }
 
     /// Starts the scheduler task; the handle stops it.
@@ -206,62 +263,72 @@ impl Scheduler {
         if let Err(e) = self.recover().await {
             tracing::error!(error = %e.public_message(), "recovering interrupted runs");
         }
-        let mut inflight: JoinSet<String> = JoinSet::new();
+        // Deliveries run as tasks and send their results back here; the next turn records all
+        // that came in, in one transaction, before it starts anything new.
+        let (done_tx, mut done_rx) = mpsc::unbounded_channel::<Finished>();
+        let mut inflight: JoinSet<()> = JoinSet::new();
+        // Runs started and not yet recorded, per agent (their sum is the busy part of the pool).
         let mut busy: HashMap<String, usize> = HashMap::new();
+        let mut finished: Vec<Finished> = Vec::new();
+        let mut wake_at: Option<DateTime<Utc>> = None;
         let mut buf = [0u8; 16];
         loop {
             if *stop.borrow() {
                 break;
             }
-            let turn = match self.turn(&busy, self.workers.saturating_sub(inflight.len())).await {
+            while let Ok(f) = done_rx.try_recv() {
+                finished.push(f);
+            }
+            // These slots are free for this turn: it records their runs before starting others.
+            for f in &finished {
+                if let Some(n) = busy.get_mut(&f.started.agent.name) {
+                    *n = n.saturating_sub(1);
+                }
+            }
+            let free = self.workers.saturating_sub(busy.values().sum());
+            let turn = match self.turn(wake_at, std::mem::take(&mut finished), &busy, free).await {
                 Ok(turn) => turn,
                 Err(e) => {
                     tracing::error!(error = %e.public_message(), "scheduler turn failed");
                     Turn { next_wake: Some(self.clock.now() + Duration::seconds(1)), ..Turn::default() }
                 }
             };
-            for (run, agent, schedule_name) in turn.started {
-                *busy.entry(agent.name.clone()).or_default() += 1;
+            for started in turn.started {
+                *busy.entry(started.agent.name.clone()).or_default() += 1;
                 let me = self.clone();
+                let done = done_tx.clone();
                 inflight.spawn(async move {
-                    let name = agent.name.clone();
-                    me.deliver_and_record(run, agent, schedule_name).await;
-                    name
+                    let _ = done.send(me.deliver(started).await);
                 });
             }
+            // Ended tasks already sent their results; just let them go.
+            while inflight.try_join_next().is_some() {}
+            wake_at = turn.next_wake;
             let sleep = if turn.more_due {
                 StdDuration::ZERO
             } else {
                 let now = self.clock.now();
                 turn.next_wake
-                    .map(|w| (w - now).to_std().unwrap_or(StdDuration::ZERO))
+                    .map(|w| (w - now).to_std().unwrap_or(StdDuration::ZERO).saturating_sub(EARLY))
                     .unwrap_or(MAX_SLEEP)
                     .min(MAX_SLEEP)
             };
             tokio::select! {
                 _ = tokio::time::sleep(sleep) => {}
                 _ = self.wake.notified() => {}
-                Some(done) = inflight.join_next(), if !inflight.is_empty() => {
-                    if let Ok(agent) = done && let Some(n) = busy.get_mut(&agent) {
-                        *n = n.saturating_sub(1);
-                    }
-                }
+                Some(f) = done_rx.recv() => finished.push(f),
                 _ = recv(&socket, &mut buf) => {}
                 _ = stop.changed() => {}
             }
-            // Collect every other finished delivery without waiting.
-            while let Some(done) = inflight.try_join_next() {
-                if let Ok(agent) = done
-                    && let Some(n) = busy.get_mut(&agent)
-                {
-                    *n = n.saturating_sub(1);
-                }
-            }
         }
-        // Graceful stop: let deliveries finish, then release what is still running.
+        // Graceful stop: let deliveries finish and record them, then release what still runs.
         let _ = tokio::time::timeout(SHUTDOWN_GRACE, async { while inflight.join_next().await.is_some() {} })
             .await;
         inflight.shutdown().await;
+        while let Ok(f) = done_rx.try_recv() {
+            finished.push(f);
+        }
+        self.record(finished).await;
         if let Err(e) = self.release("Steward stopped during this delivery").await {
             tracing::error!(error = %e.public_message(), "releasing runs at shutdown");
         }
@@ -322,29 +389,68 @@ impl Scheduler {
             .await
     }
 
-    /// One turn: claim what is due, start what is ready, and say when to look again.
-    async fn turn(&self, busy: &HashMap<String, usize>, free: usize) -> Result<Turn, AppError> {
-        let now = self.clock.now();
+    /// One turn: record finished deliveries, claim what is due, start what is ready, and say
+    /// when to look again. A turn that starts less than [`EARLY`] before `wake_at` (the
+    /// instant the loop slept for) first waits for it.
+    async fn turn(
+        &self,
+        wake_at: Option<DateTime<Utc>>,
+        finished: Vec<Finished>,
+        busy: &HashMap<String, usize>,
+        free: usize,
+    ) -> Result<Turn, AppError> {
+        let clock = self.clock.clone();
         let config = self.config.clone();
         let busy = busy.clone();
         let instance = self.instance.clone();
         let events = self.events.clone();
         self.db
             .run(move |conn| {
+                if let Some(wait) = wake_at.and_then(|at| (at - clock.now()).to_std().ok())
+                    && wait <= EARLY
+                {
+                    std::thread::sleep(wait);
+                }
+                let now = clock.now();
+                record_all(conn, finished, &events);
                 let turn = crate::db::write(conn, |conn| {
                     let more_due = claim_due(conn, now)?;
                     let started = start_ready(conn, &config, now, &busy, free, &instance)?;
                     Ok(Turn { started, more_due, next_wake: None })
                 })?;
-                for (run, _, _) in &turn.started {
-                    events.send(Event::Run { id: run.id, schedule_id: run.schedule_id, state: "running" });
+                for s in &turn.started {
+                    events.send(Event::Run {
+                        id: s.run.id,
+                        schedule_id: s.run.schedule_id,
+                        state: "running",
+                    });
                 }
                 Ok(Turn { next_wake: next_wake(conn, now)?, ..turn })
             })
             .await
     }
 
-    async fn deliver_and_record(&self, run: Run, agent: Agent, schedule_name: Option<String>) {
+    /// Records finished deliveries (outside a turn).
+    async fn record(&self, finished: Vec<Finished>) {
+        if finished.is_empty() {
+            return;
+        }
+        let events = self.events.clone();
+        let n = finished.len();
+        let recorded = self
+            .db
+            .run(move |conn| {
+                record_all(conn, finished, &events);
+                Ok(())
+            })
+            .await;
+        if let Err(e) = recorded {
+            tracing::error!(runs = n, error = %e.public_message(), "recording deliveries");
+        }
+    }
+
+    async fn deliver(&self, started: Started) -> Finished {
+        let run = &started.run;
         let delivery = Delivery {
             schedule_id: run.schedule_id,
             run_id: run.id,
@@ -353,31 +459,13 @@ impl Scheduler {
             scheduled_for: from_ms(run.scheduled_for),
             attempt: run.attempt,
         };
-        let result = deliver::deliver(&self.http, &agent, &delivery).await;
-        let now = self.clock.now();
-        let events = self.events.clone();
-        let recorded = self
-            .db
-            .run(move |conn| {
-                let guards = Guards::load(conn)?;
-                let (state, notes) = crate::db::write(conn, |conn| {
-                    record(conn, &run, &agent, schedule_name.as_deref(), result, now, guards)
-                })?;
-                events.send(Event::Run { id: run.id, schedule_id: run.schedule_id, state });
-                for n in notes {
-                    events.send(Event::Notification {
-                        id: n.id,
-                        title: n.title,
-                        body: n.body,
-                        level: n.level,
-                    });
-                }
-                Ok(())
-            })
-            .await;
-        if let Err(e) = recorded {
-            tracing::error!(error = %e.public_message(), "recording a delivery");
-        }
+        let result = match (started.agent.kind, run.schedule_id) {
+            (AgentKind::Llm | AgentKind::Letta, Some(schedule)) => {
+                self.chat.deliver_run(schedule, &delivery).await
+            }
+            _ => deliver::deliver(&self.http, &started.agent, &delivery).await,
+        };
+        Finished { started, result, at: self.clock.now() }
     }
 
     /// `steward schedule run-due`: delivers what is due now, waits for it, and returns.
@@ -394,30 +482,32 @@ impl Scheduler {
         let mut summary = RunDueSummary::default();
         let mut seen = std::collections::HashSet::new();
         loop {
-            let turn = me.turn(&HashMap::new(), me.workers).await?;
+            let turn = me.turn(None, Vec::new(), &HashMap::new(), me.workers).await?;
             if turn.started.is_empty() && !turn.more_due {
                 break;
             }
             // Per-agent limits hold here too: deliver one agent's runs one after another.
-            let mut by_agent: HashMap<String, Vec<(Run, Agent, Option<String>)>> = HashMap::new();
+            let mut by_agent: HashMap<String, Vec<Started>> = HashMap::new();
             for s in turn.started {
-                by_agent.entry(s.1.name.clone()).or_default().push(s);
+                by_agent.entry(s.agent.name.clone()).or_default().push(s);
             }
             let mut tasks = JoinSet::new();
             for (_, list) in by_agent {
                 let me = me.clone();
                 tasks.spawn(async move {
-                    let mut ids = Vec::new();
-                    for (run, agent, name) in list {
-                        ids.push(run.id);
-                        me.deliver_and_record(run, agent, name).await;
+                    let mut done = Vec::new();
+                    for s in list {
+                        done.push(me.deliver(s).await);
                     }
-                    ids
+                    done
                 });
             }
-            while let Some(Ok(ids)) = tasks.join_next().await {
-                seen.extend(ids);
+            let mut finished = Vec::new();
+            while let Some(Ok(done)) = tasks.join_next().await {
+                seen.extend(done.iter().map(|f| f.started.run.id));
+                finished.extend(done);
             }
+            me.record(finished).await;
         }
         let ids: Vec<i32> = seen.into_iter().collect();
         let states: Vec<(String, i32)> = me
@@ -450,22 +540,30 @@ async fn recv(socket: &Option<tokio::net::UnixDatagram>, buf: &mut [u8]) {
     }
 }
 
-/// The earliest instant something becomes due: a schedule's firing or a retry.
-fn next_wake(conn: &mut Conn, now: DateTime<Utc>) -> Result<Option<DateTime<Utc>>, AppError> {
+// A note on the queries below, which run on every turn: `get_result` rather than `first`, and
+// no `limit` where it can be helped, because SQLite plans a statement with a bound LIMIT again
+// on every execution (as with `state = ?`, see `Queued`), and that costs more than the query.
+
+/// The earliest firing of an active schedule.
+fn next_fire(conn: &mut Conn) -> Result<Option<i64>, AppError> {
     // A bare `active` (not `active = ?`): only then can SQLite prove the query matches the
     // partial index `schedules_due`; otherwise it scans the table on every turn.
-    let fire: Option<i64> = schedules::table
+    Ok(schedules::table
         .filter(schedules::active)
         .filter(schedules::deleted_at.is_null())
         .filter(schedules::next_fire_at.is_not_null())
         .select(diesel::dsl::min(schedules::next_fire_at))
-        .first(conn)?;
+        .get_result(conn)?)
+}
+
+/// The earliest instant something becomes due: a schedule's firing or a retry.
+fn next_wake(conn: &mut Conn, now: DateTime<Utc>) -> Result<Option<DateTime<Utc>>, AppError> {
     let retry: Option<i64> = runs::table
-        .filter(runs::state.eq("queued"))
+        .filter(runs::state.eq(Queued))
         .filter(runs::not_before.gt(to_ms(now)))
         .select(diesel::dsl::min(runs::not_before))
-        .first(conn)?;
-    Ok([fire, retry].into_iter().flatten().min().map(from_ms))
+        .get_result(conn)?;
+    Ok([next_fire(conn)?, retry].into_iter().flatten().min().map(from_ms))
 }
 
 /// The first firing of `s` strictly after `after` that respects its `until` and `count`.
@@ -485,7 +583,11 @@ fn next_for(
 /// Claims every due schedule (up to a batch): queues its run(s) and advances its next firing.
 /// Returns whether more are due than this batch took.
 fn claim_due(conn: &mut Conn, now: DateTime<Utc>) -> Result<bool, AppError> {
-    // Bare `active`, so that `schedules_due` is used (see `next_wake`).
+    // Most turns (a delivery ended) find nothing due: the cheap question first.
+    if next_fire(conn)?.is_none_or(|t| t > to_ms(now)) {
+        return Ok(false);
+    }
+    // Bare `active`, so that `schedules_due` is used (see `next_fire`).
     let due: Vec<Schedule> = schedules::table
         .filter(schedules::active)
         .filter(schedules::deleted_at.is_null())
@@ -495,6 +597,7 @@ fn claim_due(conn: &mut Conn, now: DateTime<Utc>) -> Result<bool, AppError> {
         .select(Schedule::as_select())
         .load(conn)?;
     let more = due.len() as i64 == CLAIM_BATCH;
+    let mut firings = Vec::with_capacity(due.len());
     for s in due {
         let Some(first) = s.next_fire() else { continue };
         let spec = match s.parsed() {
@@ -536,9 +639,7 @@ fn claim_due(conn: &mut Conn, now: DateTime<Utc>) -> Result<bool, AppError> {
                 _ => (vec![first], "catch-up", (missed.len() > 1).then(|| format!("Missed {count} firings while Steward was not running; ran once to catch up (misfire policy: once)."))),
             }
         };
-        for at in &fire {
-            crate::runs::insert(conn, &NewRun::for_schedule(&s, *at, trigger), now)?;
-        }
+        firings.extend(fire.iter().map(|at| NewRun::for_schedule(&s, *at, trigger)));
         let fired = s.fired_count + fire.len() as i32;
         let next = if behind { next_for(&s, &spec, now, fired) } else { second };
         diesel::update(schedules::table.find(s.id))
@@ -549,7 +650,25 @@ fn claim_due(conn: &mut Conn, now: DateTime<Utc>) -> Result<bool, AppError> {
             ))
             .execute(conn)?;
     }
+    crate::runs::insert_many(conn, &firings, now)?;
     Ok(more)
+}
+
+/// The agents that have queued runs, found by seeking `runs_queued` from one name to the next
+/// (a few index seeks, however long the queue).
+fn queued_agents(conn: &mut Conn) -> Result<Vec<String>, AppError> {
+    let mut found = Vec::new();
+    let mut next: Option<String> =
+        runs::table.filter(runs::state.eq(Queued)).select(diesel::dsl::min(runs::agent)).get_result(conn)?;
+    while let Some(agent) = next {
+        next = runs::table
+            .filter(runs::state.eq(Queued))
+            .filter(runs::agent.gt(&agent))
+            .select(diesel::dsl::min(runs::agent))
+            .get_result(conn)?;
+        found.push(agent);
+    }
+    Ok(found)
 }
 
 /// Marks ready runs running, by priority then due time, within the free worker slots and each
@@ -559,92 +678,104 @@ fn start_ready(
     config: &Config,
     now: DateTime<Utc>,
     busy: &HashMap<String, usize>,
-    mut free: usize,
+    free: usize,
     instance: &str,
-) -> Result<Vec<(Run, Agent, Option<String>)>, AppError> {
-    let mut started = Vec::new();
+) -> Result<Vec<Started>, AppError> {
     if free == 0 {
-        return Ok(started);
+        return Ok(Vec::new());
     }
+    let now_ms = to_ms(now);
     let agents: HashMap<String, Agent> =
         agents::list(conn, config)?.into_iter().map(|a| (a.name.clone(), a)).collect();
-    let mut busy = busy.clone();
-    let mut full: Vec<String> = agents
-        .values()
-        .filter(|a| busy.get(&a.name).copied().unwrap_or(0) >= a.concurrency as usize)
-        .map(|a| a.name.clone())
-        .collect();
-    while free > 0 {
-        let ready: Vec<Run> = runs::table
-            .filter(runs::state.eq("queued"))
-            .filter(runs::not_before.le(to_ms(now)))
-            .filter(runs::agent.ne_all(&full))
+    // Each agent's first ready runs, as many as it has free slots (and the pool has).
+    let mut ready: Vec<(Run, Option<String>)> = Vec::new();
+    for name in queued_agents(conn)? {
+        let Some(agent) = agents.get(&name) else {
+            diesel::update(
+                runs::table
+                    .filter(runs::state.eq(Queued))
+                    .filter(runs::agent.eq(&name))
+                    .filter(runs::not_before.le(now_ms)),
+            )
+            .set((
+                runs::state.eq("failed"),
+                runs::finished_at.eq(now_ms),
+                runs::error.eq(format!("no agent named {name:?} exists any more")),
+            ))
+            .execute(conn)?;
+            continue;
+        };
+        let limit = usize::try_from(agent.concurrency).unwrap_or(0);
+        let room = limit.saturating_sub(busy.get(&name).copied().unwrap_or(0)).min(free);
+        if room == 0 {
+            continue;
+        }
+        // Walks this agent's part of `runs_queued` in order and stops after `room` runs (an
+        // iterator, not a LIMIT: see `next_fire`). Most queued runs are ready: without `likely`
+        // SQLite would rather range over `runs_retry` and sort the whole queue.
+        let runs = runs::table
+            .left_join(schedules::table)
+            .filter(runs::state.eq(Queued))
+            .filter(runs::agent.eq(&name))
+            .filter(likely(runs::not_before.le(now_ms)))
             .order((runs::priority.asc(), runs::scheduled_for.asc(), runs::id.asc()))
-            .limit(free as i64)
-            .select(Run::as_select())
-            .load(conn)?;
-        if ready.is_empty() {
-            break;
-        }
-        for run in ready {
-            let Some(agent) = agents.get(&run.agent) else {
-                diesel::update(runs::table.find(run.id))
-                    .set((
-                        runs::state.eq("failed"),
-                        runs::finished_at.eq(to_ms(now)),
-                        runs::error.eq(format!("no agent named {:?} exists any more", run.agent)),
-                    ))
-                    .execute(conn)?;
-                continue;
-            };
-            let n = busy.entry(agent.name.clone()).or_default();
-            if *n >= agent.concurrency as usize {
-                if !full.contains(&agent.name) {
-                    full.push(agent.name.clone());
-                }
-                continue;
-            }
-            *n += 1;
-            if *n >= agent.concurrency as usize {
-                full.push(agent.name.clone());
-            }
-            free -= 1;
-            let attempt = run.attempt + 1;
-            let lease = to_ms(now) + agent.timeout().as_millis() as i64 + 60_000;
-            diesel::update(runs::table.find(run.id))
-                .set((
-                    runs::state.eq("running"),
-                    runs::attempt.eq(attempt),
-                    runs::lease_owner.eq(instance),
-                    runs::lease_until.eq(lease),
-                    runs::started_at.eq(run.started_at.unwrap_or(to_ms(now))),
-                ))
-                .execute(conn)?;
-            diesel::insert_into(run_attempts::table)
-                .values((
-                    run_attempts::run_id.eq(run.id),
-                    run_attempts::attempt.eq(attempt),
-                    run_attempts::started_at.eq(to_ms(now)),
-                ))
-                .on_conflict((run_attempts::run_id, run_attempts::attempt))
-                .do_update()
-                .set((run_attempts::started_at.eq(to_ms(now)), run_attempts::finished_at.eq(None::<i64>)))
-                .execute(conn)?;
-            let name = match run.schedule_id {
-                Some(id) => schedules::table.find(id).select(schedules::name).first(conn).optional()?,
-                None => None,
-            };
-            let run = Run {
-                state: "running".into(),
-                attempt,
-                started_at: Some(run.started_at.unwrap_or(to_ms(now))),
-                ..run
-            };
-            started.push((run, agent.clone(), name));
-            if free == 0 {
-                break;
-            }
-        }
+            .select((Run::as_select(), schedules::name.nullable()))
+            .load_iter::<(Run, Option<String>), diesel::connection::DefaultLoadingMode>(conn)?
+            .take(room)
+            .collect::<QueryResult<Vec<_>>>()?;
+        ready.extend(runs);
+    }
+    // Merged in queue order, these are the runs a walk of the whole queue would start, passing
+    // over agents that are full, until the pool is full.
+    ready.sort_by_key(|(r, _)| (r.priority, r.scheduled_for, r.id));
+    ready.truncate(free);
+    // A few statements for the whole batch, not a few per run: diesel prepares every UPDATE
+    // afresh, which costs more than the update itself.
+    let mut started = Vec::with_capacity(ready.len());
+    for (run, schedule_name) in ready {
+        let Some(agent) = agents.get(&run.agent) else { continue };
+        let attempt = run.attempt + 1;
+        let started_at = run.started_at.unwrap_or(now_ms);
+        let run = Run { state: "running".into(), attempt, started_at: Some(started_at), ..run };
+        started.push(Started { run, agent: agent.clone(), schedule_name });
+    }
+    let mut by_agent: HashMap<&str, (&Agent, Vec<i32>)> = HashMap::new();
+    for s in &started {
+        by_agent.entry(&s.agent.name).or_insert((&s.agent, Vec::new())).1.push(s.run.id);
+    }
+    for (agent, ids) in by_agent.into_values() {
+        let lease = now_ms + agent.timeout().as_millis() as i64 + 60_000;
+        diesel::update(runs::table.filter(runs::id.eq_any(&ids)))
+            .set((
+                runs::state.eq("running"),
+                runs::attempt.eq(runs::attempt + 1),
+                runs::lease_owner.eq(instance),
+                runs::lease_until.eq(lease),
+                // A retry keeps the start of its first attempt.
+                runs::started_at.eq(coalesce(runs::started_at, Some(now_ms))),
+            ))
+            .execute(conn)?;
+    }
+    if !started.is_empty() {
+        let attempts: Vec<_> = started
+            .iter()
+            .map(|s| {
+                (
+                    run_attempts::run_id.eq(s.run.id),
+                    run_attempts::attempt.eq(s.run.attempt),
+                    run_attempts::started_at.eq(now_ms),
+                )
+            })
+            .collect();
+        diesel::insert_into(run_attempts::table)
+            .values(attempts)
+            .on_conflict((run_attempts::run_id, run_attempts::attempt))
+            .do_update()
+            .set((
+                run_attempts::started_at.eq(diesel::upsert::excluded(run_attempts::started_at)),
+                run_attempts::finished_at.eq(None::<i64>),
+            ))
+            .execute(conn)?;
     }
     Ok(started)
 }
@@ -660,37 +791,92 @@ pub fn backoff(base_secs: i32, attempt: i32) -> Duration {
     Duration::milliseconds(ms + ms * jitter / 1000)
 }
 
-/// Records one delivery's result, in the caller's transaction. Returns the run's new state and
-/// the notifications it raised.
-fn record(
-    conn: &mut Conn,
-    run: &Run,
-    agent: &Agent,
-    schedule_name: Option<&str>,
-    result: Result<String, Failure>,
-    now: DateTime<Utc>,
-    guards: Guards,
-) -> Result<(&'static str, Vec<notifications::Notification>), AppError> {
+/// Records finished deliveries: all in one transaction or, should that fail, each in its own,
+/// so that one bad record cannot hold back the rest. A record that still cannot be written is
+/// logged; its run stays running until the next start-up queues it again, as after a crash.
+fn record_all(conn: &mut Conn, finished: Vec<Finished>, events: &Events) {
+    if finished.is_empty() {
+        return;
+    }
+    let together = crate::db::write(conn, |conn| {
+        let mut streaks = Streaks::load(conn, &finished)?;
+        finished.iter().map(|f| record(conn, f, &mut streaks)).collect::<Result<Vec<_>, AppError>>()
+    });
+    let outcomes: Vec<Option<Recorded>> = match together {
+        Ok(all) => all.into_iter().map(Some).collect(),
+        Err(e) => {
+            tracing::warn!(error = %e.public_message(), "recording deliveries together failed; one by one");
+            finished
+                .iter()
+                .map(|f| {
+                    let one = crate::db::write(conn, |conn| {
+                        let mut streaks = Streaks::load(conn, std::slice::from_ref(f))?;
+                        record(conn, f, &mut streaks)
+                    });
+                    if let Err(e) = &one {
+                        let run = f.started.run.id;
+                        tracing::error!(run, error = %e.public_message(), "recording a delivery");
+                    }
+                    one.ok()
+                })
+                .collect()
+        }
+    };
+    for (f, outcome) in finished.iter().zip(outcomes) {
+        let Some((state, notes)) = outcome else { continue };
+        let run = &f.started.run;
+        events.send(Event::Run { id: run.id, schedule_id: run.schedule_id, state });
+        for n in notes {
+            events.send(Event::Notification { id: n.id, title: n.title, body: n.body, level: n.level });
+        }
+    }
+}
+
+/// A run's new state and the notifications its result raised.
+type Recorded = (&'static str, Vec<notifications::Notification>);
+
+/// The schedules, among a batch's, whose runs are failing in a row: read once per batch, so a
+/// success writes to its schedule only when it ends a streak (most successes follow successes).
+struct Streaks(std::collections::HashSet<i32>);
+
+impl Streaks {
+    fn load(conn: &mut Conn, finished: &[Finished]) -> Result<Streaks, AppError> {
+        let ids: Vec<i32> = finished.iter().filter_map(|f| f.started.run.schedule_id).collect();
+        let failing: Vec<i32> = schedules::table
+            .filter(schedules::id.eq_any(ids))
+            .filter(schedules::failure_streak.ne(0))
+            .select(schedules::id)
+            .load(conn)?;
+        Ok(Streaks(failing.into_iter().collect()))
+    }
+}
+
+/// Records one delivery's result, in the caller's transaction.
+fn record(conn: &mut Conn, f: &Finished, streaks: &mut Streaks) -> Result<Recorded, AppError> {
+    let Started { run, agent, schedule_name } = &f.started;
+    let now = f.at;
     let now_ms = to_ms(now);
-    let title = schedule_name.map(str::to_string).unwrap_or_else(|| format!("Run {}", run.id));
+    let title = schedule_name.clone().unwrap_or_else(|| format!("Run {}", run.id));
     let mut notes = Vec::new();
-    let error = result.as_ref().err().map(|f| f.message.clone());
+    let error = f.result.as_ref().err().map(|f| f.message.clone());
     diesel::update(run_attempts::table.find((run.id, run.attempt)))
         .set((run_attempts::finished_at.eq(now_ms), run_attempts::error.eq(&error)))
         .execute(conn)?;
-    let state = match result {
+    let state = match &f.result {
         Ok(output) => {
             diesel::update(runs::table.find(run.id))
                 .set((
                     runs::state.eq("succeeded"),
                     runs::finished_at.eq(now_ms),
-                    runs::output.eq(&output),
+                    runs::output.eq(output),
                     runs::error.eq(None::<String>),
                     runs::lease_owner.eq(None::<String>),
                     runs::lease_until.eq(None::<i64>),
                 ))
                 .execute(conn)?;
-            if let Some(id) = run.schedule_id {
+            if let Some(id) = run.schedule_id
+                && streaks.0.remove(&id)
+            {
                 diesel::update(schedules::table.find(id))
                     .set(schedules::failure_streak.eq(0))
                     .execute(conn)?;
@@ -700,7 +886,7 @@ fn record(
                     conn,
                     &NewNotification {
                         title,
-                        body: output,
+                        body: output.clone(),
                         level: "info",
                         run_id: Some(run.id),
                         schedule_id: run.schedule_id,
@@ -747,7 +933,8 @@ fn record(
                 now,
             )?);
             if let Some(id) = run.schedule_id {
-                notes.extend(count_failure(conn, id, &title, &f.message, now, guards)?);
+                streaks.0.insert(id);
+                notes.extend(count_failure(conn, id, &title, &f.message, now)?);
             }
             "failed"
         }
@@ -762,13 +949,12 @@ fn count_failure(
     title: &str,
     error: &str,
     now: DateTime<Utc>,
-    guards: Guards,
 ) -> Result<Option<notifications::Notification>, AppError> {
     let streak: i32 = diesel::update(schedules::table.find(id))
         .set(schedules::failure_streak.eq(schedules::failure_streak + 1))
         .returning(schedules::failure_streak)
         .get_result(conn)?;
-    if streak < guards.pause_after_failures {
+    if streak < Guards::load(conn)?.pause_after_failures {
         return Ok(None);
     }
     let why = format!("Paused itself after {streak} failed runs in a row. Last error: {error}");
@@ -794,6 +980,91 @@ fn count_failure(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::agents::{AgentConfigPatch, AgentInput, Origin};
+
+    fn hook(conn: &mut Conn, name: &str, concurrency: i32) {
+        let input = AgentInput {
+            name: Some(name.into()),
+            kind: Some("webhook".into()),
+            concurrency: Some(concurrency),
+            config: AgentConfigPatch {
+                url: Some("http://127.0.0.1:9/hook".into()),
+                secret: Some("s".into()),
+                ..AgentConfigPatch::default()
+            },
+        };
+        agents::add(conn, Utc::now(), input, Origin::Person).unwrap();
+    }
+
+    fn queue(conn: &mut Conn, key: &str, agent: &str, priority: i32, at: DateTime<Utc>) -> i32 {
+        let run = NewRun {
+            schedule_id: None,
+            idempotency_key: key.into(),
+            agent: agent.into(),
+            prompt: key.into(),
+            priority,
+            scheduled_for: at,
+            trigger: "test".into(),
+            max_attempts: 3,
+            retry_base_secs: 30,
+        };
+        crate::runs::insert(conn, &run, at).unwrap().unwrap().id
+    }
+
+    fn state(conn: &mut Conn, id: i32) -> String {
+        crate::runs::get(conn, id).unwrap().state
+    }
+
+    #[test]
+    fn ready_runs_start_in_priority_order_within_each_agents_limit() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::open(&dir.path().join("t.db")).unwrap();
+        let mut conn = db.conn().unwrap();
+        let config = Config::default();
+        hook(&mut conn, "one", 1);
+        hook(&mut conn, "two", 2);
+        let now = Utc::now();
+        let t = |s: i64| now - Duration::seconds(s);
+        let one_low = queue(&mut conn, "one-low", "one", 3, t(50));
+        let one_high = queue(&mut conn, "one-high", "one", 1, t(10));
+        let two_old = queue(&mut conn, "two-old", "two", 2, t(40));
+        let two_new = queue(&mut conn, "two-new", "two", 2, t(30));
+        let two_newest = queue(&mut conn, "two-newest", "two", 2, t(20));
+        let two_urgent = queue(&mut conn, "two-urgent", "two", 0, t(5));
+        let later = queue(&mut conn, "later", "two", 0, now + Duration::seconds(60));
+        let orphan = queue(&mut conn, "orphan", "gone", 2, t(60));
+
+        // Three slots: "two" takes its urgent run, "one" its high one, then "two" its oldest.
+        let started: Vec<i32> =
+            crate::db::write(&mut conn, |c| start_ready(c, &config, now, &HashMap::new(), 3, "test"))
+                .unwrap()
+                .into_iter()
+                .map(|s| s.run.id)
+                .collect();
+        assert_eq!(started, [two_urgent, one_high, two_old]);
+        for id in started {
+            assert_eq!(state(&mut conn, id), "running");
+            assert_eq!(crate::runs::attempts(&mut conn, id).unwrap().len(), 1);
+        }
+        for id in [one_low, two_new, two_newest, later] {
+            assert_eq!(state(&mut conn, id), "queued");
+        }
+        let lost = crate::runs::get(&mut conn, orphan).unwrap();
+        assert_eq!(lost.state, "failed");
+        assert!(lost.error.unwrap().contains("no agent named \"gone\""));
+
+        // "one" is busy (its limit is 1) and "two" has one slot left: only "two" starts one.
+        let busy = HashMap::from([("one".to_string(), 1), ("two".to_string(), 1)]);
+        let started: Vec<i32> =
+            crate::db::write(&mut conn, |c| start_ready(c, &config, now, &busy, 32, "test"))
+                .unwrap()
+                .into_iter()
+                .map(|s| s.run.id)
+                .collect();
+        assert_eq!(started, [two_new]);
+        assert_eq!(queued_agents(&mut conn).unwrap(), ["one", "two"]);
+        assert_eq!(next_wake(&mut conn, now).unwrap(), Some(from_ms(to_ms(now + Duration::seconds(60)))));
+    }
 
     #[test]
     fn backoff_doubles_with_bounded_jitter() {

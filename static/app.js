@@ -183,6 +183,79 @@
     });
   }
 
+  // Chat: Enter sends, Shift+Enter breaks the line; a reply streams into its bubble over SSE
+  // and the messages are read again (rendered Markdown, tool cards) when a step or the reply ends.
+  document.addEventListener("keydown", function (e) {
+    var box = e.target;
+    if (box.id !== "composer-text" || e.key !== "Enter" || e.shiftKey || e.isComposing) return;
+    e.preventDefault();
+    if (box.value.trim() && box.form) box.form.requestSubmit();
+  });
+  document.addEventListener("htmx:afterRequest", function (e) {
+    var form = e.detail.elt;
+    if (form && form.id === "composer" && e.detail.successful) {
+      var box = document.getElementById("composer-text");
+      if (box) { box.value = ""; box.focus(); }
+    }
+  });
+  // A plain form that asks first (without htmx, where hx-confirm would).
+  document.addEventListener("submit", function (e) {
+    var ask = (e.submitter && e.submitter.dataset.confirm) || e.target.dataset.confirm;
+    if (ask && !window.confirm(ask)) e.preventDefault();
+  }, true);
+
+  var chatSource = null;
+
+  function reloadMessages() {
+    var box = document.getElementById("chat-messages");
+    if (!box || !window.htmx) return Promise.resolve();
+    return htmx.ajax("GET", box.dataset.messages, { target: "#chat-messages", swap: "outerHTML" });
+  }
+
+  function followChat() {
+    if (chatSource) { chatSource.close(); chatSource = null; }
+    var box = document.getElementById("chat-messages");
+    if (!box || !box.dataset.stream || !window.EventSource) return;
+    var source = new EventSource(box.dataset.stream);
+    chatSource = source;
+    var target = null;
+    var text = "";
+    function data(e) { try { return JSON.parse(e.data); } catch (err) { return {}; } }
+    function show() {
+      if (!target) return;
+      target.textContent = text;
+      target.classList.add("streaming-text");
+      var nearBottom = window.innerHeight + window.scrollY >= document.body.scrollHeight - 120;
+      if (nearBottom) window.scrollTo(0, document.body.scrollHeight);
+    }
+    function bubble(id) {
+      target = document.querySelector('[data-reply="' + id + '"]');
+      return target;
+    }
+    source.addEventListener("snapshot", function (e) {
+      var d = data(e);
+      text = d.text || "";
+      if (bubble(d.id)) show(); else reloadMessages();
+    });
+    source.addEventListener("message", function (e) {
+      text = "";
+      if (!bubble(data(e).id)) reloadMessages();
+    });
+    source.addEventListener("token", function (e) { text += data(e).text || ""; show(); });
+    source.addEventListener("tool_result", function () { reloadMessages(); });
+    source.addEventListener("done", function () {
+      source.close();
+      if (chatSource === source) chatSource = null;
+      reloadMessages();
+    });
+  }
+
+  document.addEventListener("DOMContentLoaded", followChat);
+  document.addEventListener("htmx:afterSwap", function (e) {
+    if (e.detail.target && e.detail.target.id === "chat-messages") followChat();
+  });
+  window.addEventListener("pagehide", function () { if (chatSource) { chatSource.close(); chatSource = null; } });
+
   // Keyboard: n = new task, / = search, Escape = cancel an edit.
   document.addEventListener("keydown", function (e) {
     if (e.ctrlKey || e.metaKey || e.altKey) return;

@@ -35,11 +35,11 @@ pub struct Failure {
 }
 
 impl Failure {
-    fn retry(message: impl Into<String>) -> Failure {
+    pub fn retry(message: impl Into<String>) -> Failure {
         Failure { message: message.into(), retryable: true }
     }
 
-    fn permanent(message: impl Into<String>) -> Failure {
+    pub fn permanent(message: impl Into<String>) -> Failure {
         Failure { message: message.into(), retryable: false }
     }
 }
@@ -74,11 +74,11 @@ pub async fn deliver(http: &reqwest::Client, agent: &Agent, d: &Delivery) -> Res
     }
 }
 
-fn url_of(agent: &Agent) -> String {
+pub fn url_of(agent: &Agent) -> String {
     agent.config.url.clone().unwrap_or_default().trim_end_matches('/').to_string()
 }
 
-fn with_key(req: reqwest::RequestBuilder, agent: &Agent) -> reqwest::RequestBuilder {
+pub fn with_key(req: reqwest::RequestBuilder, agent: &Agent) -> reqwest::RequestBuilder {
     match &agent.config.api_key {
         Some(key) => req.bearer_auth(key),
         None => req,
@@ -235,7 +235,7 @@ async fn json_body(url: &str, resp: reqwest::Response) -> Result<Value, Failure>
 }
 
 /// An HTTP error status in words, with the server's own message when it gave one.
-fn http_failure(url: &str, status: reqwest::StatusCode, body: &str) -> Failure {
+pub fn http_failure(url: &str, status: reqwest::StatusCode, body: &str) -> Failure {
     let detail = serde_json::from_str::<Value>(body)
         .ok()
         .and_then(|v| {

@@ -159,7 +159,7 @@ fn seed(db_path: &Path, count: usize) -> anyhow::Result<(String, String)> {
             i % 6
         ));
     }
-    let ctx = Ctx { now, tz: chrono_tz::UTC, by: "person" };
+    let ctx = Ctx { now, tz: chrono_tz::UTC, by: "person", conversation: None };
     service::import_todotxt(&mut conn, &ctx, file.as_bytes()).map_err(|e| anyhow::anyhow!("{e}"))?;
     auth::set_password(&mut conn, "benchmark passphrase", "benchmark passphrase", None)
         .map_err(|e| anyhow::anyhow!("{e}"))?;

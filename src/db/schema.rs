@@ -51,6 +51,7 @@ diesel::table! {
         updated_at -> Timestamp,
         completed_at -> Nullable<Timestamp>,
         deleted_at -> Nullable<Timestamp>,
+        created_in -> Nullable<Integer>,
     }
 }
 
@@ -91,6 +92,8 @@ diesel::table! {
         created_at -> BigInt,
         updated_at -> BigInt,
         deleted_at -> Nullable<BigInt>,
+        conversation_id -> Nullable<Integer>,
+        created_in -> Nullable<Integer>,
     }
 }
 
@@ -142,7 +145,37 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    conversations (id) {
+        id -> Integer,
+        title -> Text,
+        agent -> Text,
+        schedule_id -> Nullable<Integer>,
+        created_at -> BigInt,
+        updated_at -> BigInt,
+        deleted_at -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    messages (id) {
+        id -> Integer,
+        conversation_id -> Integer,
+        role -> Text,
+        content -> Text,
+        tool_calls -> Nullable<Text>,
+        tool_call_id -> Nullable<Text>,
+        tool_name -> Nullable<Text>,
+        state -> Text,
+        error -> Nullable<Text>,
+        run_id -> Nullable<Integer>,
+        created_at -> BigInt,
+        updated_at -> BigInt,
+    }
+}
+
 diesel::joinable!(runs -> schedules (schedule_id));
+diesel::joinable!(messages -> conversations (conversation_id));
 diesel::joinable!(run_attempts -> runs (run_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
@@ -154,5 +187,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     schedules,
     runs,
     run_attempts,
-    notifications
+    notifications,
+    conversations,
+    messages
 );

@@ -56,6 +56,8 @@ pub struct Schedule {
     pub created_at: i64,
     pub updated_at: i64,
     pub deleted_at: Option<i64>,
+    pub conversation_id: Option<i32>,
+    pub created_in: Option<i32>,
 }
 
 impl Schedule {
@@ -121,6 +123,8 @@ impl Schedule {
             failure_streak: self.failure_streak,
             note: self.note.clone(),
             created_by: self.created_by.clone(),
+            created_in: self.created_in,
+            conversation_id: self.conversation_id,
             created_at: rfc3339(from_ms(self.created_at)),
             last_run,
         }
@@ -164,6 +168,10 @@ pub struct ScheduleView {
     pub failure_streak: i32,
     pub note: Option<String>,
     pub created_by: String,
+    /// The conversation an agent created it from.
+    pub created_in: Option<i32>,
+    /// The conversation its runs post into (llm and letta agents).
+    pub conversation_id: Option<i32>,
     pub created_at: String,
     pub last_run: Option<LastRun>,
 }

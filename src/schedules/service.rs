@@ -41,6 +41,10 @@ pub struct ScheduleInput {
     pub active: Option<bool>,
     /// Create without asking a Letta server whether the agent exists.
     pub skip_validation: Option<bool>,
+    /// The conversation each run posts its prompt and answer into (`llm` and `letta` agents);
+    /// `null` clears it.
+    #[serde(deserialize_with = "nullable")]
+    pub conversation_id: Option<Option<i32>>,
 }
 
 /// Tells a field sent as `null` (`Some(None)`) from one left out (`None`, by `serde(default)`).
@@ -142,6 +146,7 @@ struct Draft {
     until_at: Option<DateTime<Utc>>,
     max_count: Option<i32>,
     active: bool,
+    conversation_id: Option<i32>,
 }
 
 /// The stored columns of a schedule, written the same way by create and update.
@@ -161,6 +166,7 @@ struct Columns<'a> {
     retry_base_secs: i32,
     until_at: Option<i64>,
     max_count: Option<i32>,
+    conversation_id: Option<i32>,
     anchor_at: i64,
     next_fire_at: Option<i64>,
     updated_at: i64,
@@ -182,6 +188,7 @@ impl Draft {
             retry_base_secs: self.retry_base_secs,
             until_at: self.until_at.map(to_ms),
             max_count: self.max_count,
+            conversation_id: self.conversation_id,
             anchor_at: to_ms(anchor),
             next_fire_at: next.map(to_ms),
             updated_at: to_ms(now),
@@ -223,7 +230,7 @@ fn draft(
     };
     let agent_name = given(&input.agent).map(str::to_string).or_else(|| base.map(|b| b.agent.clone()));
     let agent_name = agent_name.unwrap_or_else(|| "default".into());
-    crate::agents::resolve(conn, config, "agent", &agent_name)?;
+    let agent = crate::agents::resolve(conn, config, "agent", &agent_name)?;
     let priority = match given(&input.priority) {
         Some(p) => parse_priority(p)?,
         None => base.map(|b| b.priority).unwrap_or(2),
@@ -261,6 +268,11 @@ fn draft(
         Some(Some(c)) => Some(c),
         None => base.and_then(|b| b.max_count),
     };
+    let conversation_id = match input.conversation_id {
+        Some(Some(id)) => Some(crate::chat::conversation_for_schedule(conn, id, &agent)?),
+        Some(None) => None,
+        None => base.and_then(|b| b.conversation_id),
+    };
     let name = given(&input.name).map(str::to_string).or_else(|| base.map(|b| b.name.clone()));
     let name = name.unwrap_or_else(|| default_name(&prompt));
     if name.chars().count() > 200 {
@@ -279,6 +291,7 @@ fn draft(
         until_at,
         max_count,
         active: input.active.or(base.map(|b| b.active)).unwrap_or(true),
+        conversation_id,
     })
 }
 
@@ -400,6 +413,7 @@ pub fn create(
             .values((
                 d.columns(ctx.now, next, ctx.now),
                 schedules::created_by.eq(ctx.by),
+                schedules::created_in.eq(ctx.conversation),
                 schedules::created_at.eq(now),
             ))
             .returning(schedules::id)

@@ -49,6 +49,8 @@ pub struct Task {
     pub updated_at: NaiveDateTime,
     pub completed_at: Option<NaiveDateTime>,
     pub deleted_at: Option<NaiveDateTime>,
+    /// The conversation an agent added it from.
+    pub created_in: Option<i32>,
 }
 
 /// Tags with a meaning of their own; every other `key:value` is "extra".
@@ -103,6 +105,7 @@ impl Task {
             extra: extra.into_iter().collect(),
             todotxt: self.line().to_line(),
             created_by: self.created_by.clone(),
+            created_in: self.created_in,
         }
     }
 }
@@ -124,6 +127,7 @@ pub struct TaskView {
     pub extra: BTreeMap<String, String>,
     pub todotxt: String,
     pub created_by: String,
+    pub created_in: Option<i32>,
 }
 
 /// The columns derived from a line. Values that do not parse (an impossible `due:`) derive

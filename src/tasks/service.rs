@@ -24,6 +24,8 @@ pub struct Ctx {
     pub tz: Tz,
     /// `person`, `api` or `agent`: recorded on what they create.
     pub by: &'static str,
+    /// The conversation an agent acts from (recorded with `by: "agent"`).
+    pub conversation: Option<i32>,
 }
 
 impl Ctx {
@@ -282,6 +284,7 @@ fn insert(conn: &mut Conn, ctx: &Ctx, line: &TodoLine) -> Result<Task, AppError>
             tasks::threshold.eq(derived.threshold),
             tasks::recurrence.eq(&derived.recurrence),
             tasks::created_by.eq(ctx.by),
+            tasks::created_in.eq(ctx.conversation),
             tasks::created_at.eq(now),
             tasks::updated_at.eq(now),
             tasks::completed_at.eq(line.done.then_some(now)),

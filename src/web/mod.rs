@@ -4,8 +4,10 @@
 pub mod agents;
 pub mod api;
 pub mod assets;
+pub mod chat;
 pub mod events;
 pub mod login;
+pub mod mcp;
 pub mod middleware;
 pub mod notifications;
 pub mod routes;

@@ -1,5 +1,5 @@
 //! Every route, in one place. Public: `/login`, `/setup`, `/healthz`, `/static/...`.
-//! Everything else needs a session (pages) or a bearer token (`/api/v1`).
+//! Everything else needs a session (pages) or a bearer token (`/api/v1`, `/mcp`).
 
 use actix_web::middleware::{Compress, from_fn};
 use actix_web::web::{self, ServiceConfig};
@@ -49,7 +49,24 @@ pub fn configure(cfg: &mut ServiceConfig, https: bool) {
                     .route("/runs/{id}", web::get().to(api::schedules::run))
                     .route("/trigger", web::post().to(api::schedules::trigger))
                     .route("/status", web::get().to(api::schedules::status))
+                    .route("/chat", web::post().to(api::chat::send))
+                    .route("/conversations", web::get().to(api::chat::list))
+                    .route("/conversations/{id}", web::get().to(api::chat::get))
+                    .route("/conversations/{id}", web::delete().to(api::chat::delete))
+                    .route("/conversations/{id}/regenerate", web::post().to(api::chat::regenerate))
+                    .route("/conversations/{id}/stop", web::post().to(api::chat::stop))
                     .default_service(web::to(api::not_found)),
+            )
+            // MCP for external agents: bearer token, like the API.
+            .service(
+                web::scope("/mcp")
+                    .wrap(from_fn(middleware::require_token))
+                    .app_data(web::PayloadConfig::new(1 << 20))
+                    .service(
+                        web::resource("")
+                            .route(web::post().to(super::mcp::post))
+                            .default_service(web::to(super::mcp::not_allowed)),
+                    ),
             )
             // Pages: session, CSRF on every state change.
             .service(
@@ -73,10 +90,22 @@ pub fn configure(cfg: &mut ServiceConfig, https: bool) {
                     .route("/settings", web::get().to(settings::page))
                     .route("/settings/password", web::post().to(settings::change_password))
                     .route("/settings/guards", web::post().to(settings::set_guards))
+                    .route("/settings/chat", web::post().to(settings::set_chat))
                     .route("/settings/timezone", web::post().to(settings::set_timezone))
                     .route("/settings/sessions/{id}/revoke", web::post().to(settings::revoke_session))
                     .route("/settings/tokens", web::post().to(settings::create_token))
                     .route("/settings/tokens/{id}/revoke", web::post().to(settings::revoke_token))
+                    .route("/chat", web::get().to(super::chat::index))
+                    .route("/chat", web::post().to(super::chat::start))
+                    .route("/chat/{id}", web::get().to(super::chat::show))
+                    .route("/chat/{id}/messages", web::get().to(super::chat::messages))
+                    .route("/chat/{id}/messages", web::post().to(super::chat::send))
+                    .route("/chat/{id}/stream", web::get().to(super::chat::stream))
+                    .route("/chat/{id}/stop", web::post().to(super::chat::stop))
+                    .route("/chat/{id}/tools/{message}/confirm", web::post().to(super::chat::confirm_tool))
+                    .route("/chat/{id}/regenerate", web::post().to(super::chat::regenerate))
+                    .route("/chat/{id}/rename", web::post().to(super::chat::rename))
+                    .route("/chat/{id}/delete", web::post().to(super::chat::delete))
                     .route("/schedules", web::get().to(super::schedules::page))
                     .route("/schedules", web::post().to(super::schedules::create))
                     .route("/schedules/preview", web::get().to(super::schedules::preview))

@@ -55,6 +55,8 @@ pub struct RunItem {
     pub output: Option<String>,
     pub error: Option<String>,
     pub attempts: Vec<AttemptItem>,
+    /// The conversation the run posted its prompt and answer into.
+    pub conversation: Option<i32>,
 }
 
 impl RunItem {
@@ -94,6 +96,7 @@ impl RunItem {
                     error: a.error.clone(),
                 })
                 .collect(),
+            conversation: None,
         }
     }
 
@@ -103,13 +106,19 @@ impl RunItem {
     }
 }
 
-/// The rows of a page of runs, with their schedules' names and attempts, in one trip.
+/// The rows of a page of runs, with their schedules' names, their attempts and the
+/// conversations they posted into, in one trip.
 fn items(conn: &mut Conn, ctx: &Ctx, list: &[Run]) -> Result<Vec<RunItem>, AppError> {
     let names = runs::schedule_names(conn, list)?;
+    let ids: Vec<i32> = list.iter().map(|r| r.id).collect();
+    let posted = crate::chat::conversations_of_runs(conn, &ids)?;
     list.iter()
         .map(|r| {
             let attempts = runs::attempts(conn, r.id)?;
-            Ok(RunItem::new(r, r.schedule_id.and_then(|s| names.get(&s).cloned()), &attempts, ctx))
+            let mut item =
+                RunItem::new(r, r.schedule_id.and_then(|s| names.get(&s).cloned()), &attempts, ctx);
+            item.conversation = posted.get(&r.id).copied();
+            Ok(item)
         })
         .collect()
 }

@@ -101,6 +101,11 @@ pub struct ScheduleItem {
     /// active, paused, ended.
     pub status: &'static str,
     pub note: Option<String>,
+    /// `agent` or `api` when not the person.
+    pub created_by: String,
+    /// The conversation an agent created it from, and the one its runs post into.
+    pub created_in: Option<i32>,
+    pub conversation_id: Option<i32>,
     pub next_label: Option<String>,
     pub next_relative: String,
     pub next_utc: String,
@@ -123,6 +128,9 @@ impl ScheduleItem {
             priority: schedules::priority_name(s.priority),
             status,
             note: s.note.clone(),
+            created_by: s.created_by.clone(),
+            created_in: s.created_in,
+            conversation_id: s.conversation_id,
             next_label: next.map(|n| local_label(n, ctx.tz, ctx.now, false)),
             next_relative: next.map(|n| relative(n, ctx.now)).unwrap_or_default(),
             next_utc: next.map(utc_label).unwrap_or_default(),

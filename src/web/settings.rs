@@ -1,4 +1,5 @@
-//! The Settings page: time zone, the schedules' cost guards, password, sessions, API tokens. Plain forms (enhanced by
+//! The Settings page: time zone, the schedules' cost guards, the chat (system prompt, tool steps,
+//! context budget, confirmation of destructive tools), password, sessions, API tokens. Plain forms (enhanced by
 //! htmx's boost); each answers with the whole page and a message saying what happened.
 
 use actix_web::http::StatusCode;
@@ -12,6 +13,7 @@ use crate::app::AppState;
 use crate::auth::sessions::Session;
 use crate::auth::tokens::ApiToken;
 use crate::auth::{self, sessions, tokens};
+use crate::chat::engine::ChatSettings;
 use crate::error::{AppError, PageError};
 use crate::schedules::Guards;
 
@@ -25,6 +27,7 @@ pub struct SettingsPage {
     zone: String,
     zones: &'static [chrono_tz::Tz],
     guards: Guards,
+    chat: ChatSettings,
     /// A new token's secret, shown this once.
     new_token: Option<String>,
     notice: Option<String>,
@@ -51,11 +54,12 @@ async fn render(
         Err(e) => return Err(e.into()),
     };
     let st = state.clone();
-    let (sessions, tokens, zone, guards) = state
+    let (sessions, tokens, zone, guards, chat) = state
         .db
         .run(move |conn| {
             let sessions = sessions::list(conn, st.clock.now(), st.lifetimes())?;
-            Ok((sessions, tokens::list(conn)?, st.zone(conn)?.name().to_string(), Guards::load(conn)?))
+            let zone = st.zone(conn)?.name().to_string();
+            Ok((sessions, tokens::list(conn)?, zone, Guards::load(conn)?, ChatSettings::load(conn)?))
         })
         .await?;
     let status = if error.is_some() { StatusCode::UNPROCESSABLE_ENTITY } else { StatusCode::OK };
@@ -67,6 +71,7 @@ async fn render(
         zone,
         zones: &chrono_tz::TZ_VARIANTS,
         guards,
+        chat,
         new_token,
         notice,
         error,
@@ -126,29 +131,65 @@ pub struct GuardsForm {
     pause_after_failures: String,
 }
 
+/// A number field of a settings form.
+fn whole_number(field: &'static str, text: &str) -> Result<i64, AppError> {
+    text.trim()
+        .parse::<i64>()
+        .map_err(|_| AppError::invalid(field, format!("{text:?} is not a whole number")))
+}
+
 pub async fn set_guards(
     state: web::Data<AppState>,
     session: CurrentSession,
     form: web::Form<GuardsForm>,
 ) -> Result<HttpResponse, PageError> {
     let f = form.into_inner();
-    let number = |field: &'static str, text: &str| {
-        text.trim()
-            .parse::<i64>()
-            .map_err(|_| AppError::invalid(field, format!("{text:?} is not a whole number")))
-    };
     let guards = (|| {
         Ok(Guards {
-            max_active: number("max_active", &f.max_active)?,
-            min_interval_secs: number("min_interval_secs", &f.min_interval_secs)?,
-            pause_after_failures: i32::try_from(number("pause_after_failures", &f.pause_after_failures)?)
-                .map_err(|_| AppError::invalid("pause_after_failures", "must be between 1 and 100"))?,
+            max_active: whole_number("max_active", &f.max_active)?,
+            min_interval_secs: whole_number("min_interval_secs", &f.min_interval_secs)?,
+            pause_after_failures: i32::try_from(whole_number(
+                "pause_after_failures",
+                &f.pause_after_failures,
+            )?)
+            .map_err(|_| AppError::invalid("pause_after_failures", "must be between 1 and 100"))?,
         })
     })();
     let outcome = match guards {
         Ok(guards) => state.db.run(move |conn| guards.save(conn)).await.map(|()| {
             Some("Schedule limits saved. They apply to schedules created or changed from now on.".into())
         }),
+        Err(e) => Err(e),
+    };
+    render(&state, &session.0, outcome, None).await
+}
+
+#[derive(Deserialize)]
+pub struct ChatForm {
+    system_prompt: String,
+    max_steps: String,
+    context_chars: String,
+    /// A checkbox: present when ticked.
+    confirm_destructive: Option<String>,
+}
+
+pub async fn set_chat(
+    state: web::Data<AppState>,
+    session: CurrentSession,
+    form: web::Form<ChatForm>,
+) -> Result<HttpResponse, PageError> {
+    let f = form.into_inner();
+    let settings = (|| {
+        Ok(ChatSettings {
+            system_prompt: f.system_prompt.replace("\r\n", "\n"),
+            max_steps: i32::try_from(whole_number("max_steps", &f.max_steps)?)
+                .map_err(|_| AppError::invalid("max_steps", "is not between 1 and 50"))?,
+            context_chars: whole_number("context_chars", &f.context_chars)?,
+            confirm_destructive: f.confirm_destructive.is_some(),
+        })
+    })();
+    let outcome = match settings {
+        Ok(s) => state.db.run(move |conn| s.save(conn)).await.map(|()| Some("Chat settings saved.".into())),
         Err(e) => Err(e),
     };
     render(&state, &session.0, outcome, None).await

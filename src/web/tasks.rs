@@ -44,6 +44,8 @@ pub struct TaskItem {
     pub recurrence: Option<String>,
     pub extra: Vec<(String, String)>,
     pub created_by: String,
+    /// The conversation an agent added it from (linked from the row).
+    pub created_in: Option<i32>,
     // The edit form's values.
     pub due_input: String,
     pub recurrence_input: String,
@@ -69,6 +71,7 @@ impl TaskItem {
                 .map(|r| recurrence_label(&r)),
             extra,
             created_by: task.created_by.clone(),
+            created_in: task.created_in,
             due_input: due.map(|d| d.to_value()).unwrap_or_default(),
             recurrence_input: task.recurrence.clone().unwrap_or_default(),
         }
@@ -401,6 +404,7 @@ fn preview_task(line: &todotxt::TodoLine, ctx: &Ctx) -> Task {
         updated_at: now,
         completed_at: None,
         deleted_at: None,
+        created_in: ctx.conversation,
     }
 }
 

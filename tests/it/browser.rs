@@ -270,3 +270,51 @@ async fn schedules_preview_as_typed_and_runs_update_live() {
     browser.assert_clean_console().await;
     browser.cmd(reqwest::Method::DELETE, "", json!({})).await;
 }
+
+#[tokio::test]
+async fn chat_replies_stream_into_the_page_and_survive_a_reload() {
+    let Some(browser) = Browser::start().await else { return };
+    let pieces: Vec<&'static str> =
+        vec!["Sure", ", here ", "is ", "a ", "**plan**", ":\n\n", "1. ", "Rest", "\n2. ", "Walk"];
+    let model = crate::openai::ScriptedModel::start(vec![crate::openai::Reply::Slow(
+        Duration::from_millis(150),
+        pieces.clone(),
+    )])
+    .await;
+    let app = spawn_app().await;
+    browser.set_up(&app).await;
+    let api = app.api(&app.api_token().await);
+    let (status, _) = api
+        .post("/agents", json!({"name": "default", "kind": "llm", "url": model.url, "model": "scripted"}))
+        .await;
+    assert_eq!(status, 201);
+
+    // Enter sends the first message; the conversation opens and the reply streams in.
+    browser.go(&format!("{}/chat", app.address)).await;
+    browser.type_into("#composer-text", "Plan my evening\u{E007}").await;
+    browser.until("the conversation", "location.pathname.startsWith('/chat/')").await;
+    browser
+        .until("tokens streaming", "document.querySelector('.bubble.role-assistant .streaming-text')")
+        .await;
+    let partial = browser.text(".bubble.role-assistant .markdown").await;
+    assert!(!partial.is_empty() && !partial.contains("Walk"), "part of the reply: {partial}");
+    browser.screenshot("chat-streaming").await;
+
+    // A reload mid-reply picks the stream up where it is, and the end renders as Markdown.
+    let here = browser.script("return location.href;").await;
+    browser.go(here.as_str().unwrap()).await;
+    browser
+        .until("the rendered reply", "document.querySelector('.bubble.role-assistant .markdown strong')")
+        .await;
+    let done = browser.text(".bubble.role-assistant .markdown").await;
+    assert!(done.contains("plan") && done.contains("Walk"), "{done}");
+    assert!(browser.find("#chat-regenerate").await.is_some(), "Regenerate is offered");
+
+    // Shift+Enter breaks the line instead of sending.
+    browser.type_into("#composer-text", "line one\u{E008}\u{E007}\u{E008}line two").await;
+    let typed = browser.script("return document.getElementById('composer-text').value;").await;
+    assert_eq!(typed, json!("line one\nline two"));
+    browser.screenshot("chat-done").await;
+    browser.assert_clean_console().await;
+    browser.cmd(reqwest::Method::DELETE, "", json!({})).await;
+}

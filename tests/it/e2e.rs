@@ -50,7 +50,8 @@ async fn crash_drill_sigkill_mid_burst_loses_nothing() {
         };
         steward::agents::add(&mut conn, Utc::now(), input, steward::agents::Origin::Person).unwrap();
         let at = (Utc::now() + chrono::Duration::seconds(3)).to_rfc3339();
-        let ctx = steward::tasks::Ctx { now: Utc::now(), tz: chrono_tz::Tz::UTC, by: "person" };
+        let ctx =
+            steward::tasks::Ctx { now: Utc::now(), tz: chrono_tz::Tz::UTC, by: "person", conversation: None };
         let config = steward::config::Config { db: db_path.clone(), ..Default::default() };
         for i in 0..PROMPTS {
             let input = steward::schedules::ScheduleInput {
@@ -178,10 +179,31 @@ async fn an_llm_schedule_is_answered_by_a_real_model() {
         assert!(Instant::now() < deadline, "no answer from the model: {runs}");
         tokio::time::sleep(Duration::from_millis(200)).await;
     };
-    let _ = llama.kill();
-    let _ = llama.wait();
     assert_eq!(run["state"], "succeeded", "{run}");
     let output = run["output"].as_str().unwrap();
     assert!(!output.trim().is_empty(), "{run}");
     eprintln!("SmolLM2 answered: {output:?}");
+
+    // Chat: real tokens stream through /api/v1/chat (with the tools offered) and the reply is kept.
+    let res = api
+        .client
+        .post(format!("{}/chat", api.base))
+        .header("Accept", "text/event-stream")
+        .json(&json!({"message": "Say hello in three words.", "agent": "smol"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let text = res.text().await.unwrap();
+    let _ = llama.kill();
+    let _ = llama.wait();
+    let tokens = text.matches("event: token").count();
+    assert!(text.contains("event: done") && !text.contains("event: error"), "{text}");
+    let done = text.split("event: done\ndata: ").nth(1).unwrap().lines().next().unwrap();
+    let done: serde_json::Value = serde_json::from_str(done).unwrap();
+    let (_, c) = api.get(&format!("/conversations/{}", done["conversation_id"])).await;
+    let reply = c["messages"].as_array().unwrap().last().unwrap().clone();
+    assert_eq!(reply["state"], "done", "{c}");
+    eprintln!("SmolLM2 chatted in {tokens} tokens: {:?}", reply["content"]);
+    assert!(tokens >= 2 || !reply["tool_calls"].as_array().unwrap().is_empty(), "{text}");
 }

@@ -5,9 +5,12 @@
 mod api;
 mod auth;
 mod browser;
+mod chat;
 mod cli;
 mod e2e;
 mod helpers;
+mod mcp;
+mod openai;
 mod receiver;
 mod schedule_pages;
 mod scheduler;

@@ -1,6 +1,7 @@
 //! The JSON API (`/api/v1`), behind a bearer token. Errors are `{"error":{"code","message"}}`.
 
 pub mod agents;
+pub mod chat;
 pub mod schedules;
 pub mod tasks;
 

@@ -1,0 +1,98 @@
+//! The model's Markdown, rendered to HTML and sanitised: the text is untrusted (a prompt
+//! injection can make a model write `<script>` or a `javascript:` link), so only a small set of
+//! tags and `http`, `https` and `mailto` links survive, and links open in a new tab without
+//! handing the page to it (`rel="noopener noreferrer nofollow"`).
+
+use std::collections::HashSet;
+
+use pulldown_cmark::{Options, Parser, html};
+
+/// Markdown to safe HTML.
+pub fn render(text: &str) -> String {
+    let options = Options::ENABLE_TABLES | Options::ENABLE_STRIKETHROUGH | Options::ENABLE_TASKLISTS;
+    let mut raw = String::with_capacity(text.len() * 3 / 2);
+    html::push_html(&mut raw, Parser::new_ext(text, options));
+    sanitise(&raw)
+}
+
+fn sanitise(html: &str) -> String {
+    let tags: HashSet<&str> = [
+        "a",
+        "p",
+        "br",
+        "hr",
+        "strong",
+        "em",
+        "del",
+        "code",
+        "pre",
+        "blockquote",
+        "ul",
+        "ol",
+        "li",
+        "h1",
+        "h2",
+        "h3",
+        "h4",
+        "h5",
+        "h6",
+        "table",
+        "thead",
+        "tbody",
+        "tr",
+        "th",
+        "td",
+        "input",
+        "span",
+    ]
+    .into_iter()
+    .collect();
+    ammonia::Builder::default()
+        .tags(tags)
+        .url_schemes(["http", "https", "mailto"].into_iter().collect())
+        .link_rel(Some("noopener noreferrer nofollow"))
+        .set_tag_attribute_value("a", "target", "_blank")
+        .add_tag_attributes("code", ["class"])
+        .add_tag_attributes("input", ["type", "checked", "disabled"])
+        .add_tag_attributes("th", ["align"])
+        .add_tag_attributes("td", ["align"])
+        .clean(html)
+        .to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn markdown_renders() {
+        let html = render("# Plan\n\n**Bold** and `code`\n\n```rust\nfn main() {}\n```\n\n- [x] done");
+        assert!(html.contains("<h1>Plan</h1>") && html.contains("<strong>Bold</strong>"), "{html}");
+        assert!(html.contains("<code class=\"language-rust\">fn main() {}"), "{html}");
+        assert!(html.contains("checked"), "{html}");
+    }
+
+    #[test]
+    fn hostile_markdown_is_defused() {
+        for (input, banned) in [
+            ("<script>alert(1)</script>", "<script"),
+            ("[click](javascript:alert(1))", "javascript:"),
+            ("<img src=x onerror=alert(1)>", "onerror"),
+            ("<a href=\"https://x\" onclick=\"evil()\">x</a>", "onclick"),
+            ("[x](data:text/html;base64,PHNjcmlwdD4=)", "data:"),
+            ("<iframe src=\"https://evil\"></iframe>", "<iframe"),
+            ("<style>body{display:none}</style>", "<style"),
+            ("![t](https://tracker.example/pixel.png)", "<img"),
+        ] {
+            let html = render(input);
+            assert!(!html.to_lowercase().contains(banned), "{input} -> {html}");
+        }
+        let html = render("[docs](https://example.org/a?b=1)");
+        assert!(
+            html.contains("href=\"https://example.org/a?b=1\"")
+                && html.contains("target=\"_blank\"")
+                && html.contains("noopener"),
+            "{html}"
+        );
+    }
+}

@@ -1,0 +1,385 @@
+//! The Chat page: conversations on the side (newest first, searchable), the messages of one,
+//! and a composer. A reply streams into its bubble over SSE (`/chat/{id}/stream`, a few lines
+//! in app.js); when it ends, or a tool ran, the page reads the messages again, rendered here
+//! as sanitised Markdown with tool calls as cards. The reply belongs to the server: a page
+//! opened while it is being written joins the stream where it is.
+
+use std::convert::Infallible;
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, Responder, web};
+use actix_web_lab::sse::{self, Sse};
+use askama::Template;
+use askama_web::WebTemplate;
+use futures_util::stream;
+use serde::Deserialize;
+
+use super::schedules::local_label;
+use super::{CurrentSession, Layout, html, is_htmx, see_other};
+use crate::app::{AppState, run_as};
+use crate::chat::engine::AWAITING_CONFIRMATION;
+use crate::chat::{self, Conversation, Message, markdown};
+use crate::error::{AppError, PageError};
+
+/// A tool call with its result, as a card shows it.
+pub struct ToolCard {
+    /// The `tool` message holding its result.
+    pub result_id: Option<i32>,
+    /// Held until the person confirms it (a destructive tool, per Settings).
+    pub awaiting: bool,
+    pub name: String,
+    pub arguments: String,
+    pub result: Option<String>,
+    pub error: Option<String>,
+}
+
+/// A message as a bubble shows it.
+pub struct MessageItem {
+    pub id: i32,
+    pub role: String,
+    /// Sanitised HTML (assistant) or the text (person, notice).
+    pub html: String,
+    pub text: String,
+    pub state: String,
+    pub error: Option<String>,
+    pub run_id: Option<i32>,
+    pub when: String,
+    pub tools: Vec<ToolCard>,
+}
+
+fn pretty(json_text: &str) -> String {
+    serde_json::from_str::<serde_json::Value>(json_text)
+        .ok()
+        .and_then(|v| serde_json::to_string_pretty(&v).ok())
+        .unwrap_or_else(|| json_text.to_string())
+}
+
+/// The bubbles: tool results are folded into the cards of the calls they answer.
+fn items(messages: &[Message], ctx: &crate::tasks::Ctx) -> Vec<MessageItem> {
+    let result_of =
+        |id: &str| messages.iter().find(|m| m.role == "tool" && m.tool_call_id.as_deref() == Some(id));
+    messages
+        .iter()
+        .filter(|m| m.role != "tool")
+        .map(|m| MessageItem {
+            id: m.id,
+            role: m.role.clone(),
+            html: if m.role == "assistant" { markdown::render(&m.content) } else { String::new() },
+            text: m.content.clone(),
+            state: m.state.clone(),
+            error: m.error.clone(),
+            run_id: m.run_id,
+            when: local_label(m.created(), ctx.tz, ctx.now, false),
+            tools: m
+                .calls()
+                .into_iter()
+                .map(|c| {
+                    let answer = result_of(&c.id);
+                    ToolCard {
+                        result_id: answer.map(|a| a.id),
+                        awaiting: answer.is_some_and(|a| a.error.as_deref() == Some(AWAITING_CONFIRMATION)),
+                        name: c.name,
+                        arguments: pretty(&c.arguments),
+                        result: answer.filter(|a| a.error.is_none()).map(|a| pretty(&a.content)),
+                        error: answer.and_then(|a| a.error.clone()),
+                    }
+                })
+                .collect(),
+        })
+        .collect()
+}
+
+/// The messages of one conversation (swapped in whole after a reply or a tool step).
+#[derive(Template, WebTemplate)]
+#[template(path = "partials/chat_messages.html")]
+pub struct MessagesPart {
+    conversation: Conversation,
+    messages: Vec<MessageItem>,
+    /// A reply is being written: the last bubble streams and Stop shows.
+    live: bool,
+    csrf: String,
+}
+
+impl MessagesPart {
+    /// Regenerate (or Retry) is offered under the last reply once it has ended.
+    fn last_reply(&self) -> Option<i32> {
+        if self.live {
+            return None;
+        }
+        self.messages.last().filter(|m| m.role != "user").map(|m| m.id)
+    }
+
+    /// After an error the same button reads Retry.
+    fn regenerate_label(&self) -> &'static str {
+        if self.messages.last().is_some_and(|m| m.error.is_some()) { "Retry" } else { "Regenerate" }
+    }
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "chat.html")]
+pub struct ChatPage {
+    layout: Layout,
+    conversations: Vec<Conversation>,
+    q: String,
+    /// The conversation open, if any.
+    open: Option<MessagesPart>,
+    /// `llm` and `letta` agents a new conversation may use.
+    agents: Vec<String>,
+    default_agent: String,
+    error: Option<String>,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "partials/chat_list.html")]
+pub struct ListPart {
+    conversations: Vec<Conversation>,
+    current: Option<i32>,
+}
+
+impl ChatPage {
+    fn current(&self) -> Option<i32> {
+        self.open.as_ref().map(|o| o.conversation.id)
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct ListQuery {
+    q: String,
+}
+
+async fn page_of(
+    state: &web::Data<AppState>,
+    session: &CurrentSession,
+    open: Option<i32>,
+    q: String,
+    error: Option<String>,
+) -> Result<ChatPage, AppError> {
+    let (st, query) = (state.clone(), q.clone());
+    let live = open.is_some_and(|id| state.chat.is_live(id));
+    let (conversations, open, agents, unread) = run_as(state, "person", move |conn, ctx| {
+        let conversations = chat::list(conn, Some(&query), 200)?;
+        let open = match open {
+            Some(id) => Some((chat::get(conn, id)?, items(&chat::messages(conn, id)?, ctx))),
+            None => None,
+        };
+        let agents: Vec<String> = crate::agents::list(conn, &st.config)?
+            .into_iter()
+            .filter(|a| matches!(a.kind, crate::agents::AgentKind::Llm | crate::agents::AgentKind::Letta))
+            .map(|a| a.name)
+            .collect();
+        Ok((conversations, open, agents, crate::notifications::unread_count(conn)?))
+    })
+    .await?;
+    let title = open.as_ref().map(|(c, _)| c.title.clone()).unwrap_or_else(|| "Chat".into());
+    let default_agent =
+        agents.iter().find(|a| *a == "default").or(agents.first()).cloned().unwrap_or_default();
+    Ok(ChatPage {
+        layout: Layout::new(title, "chat", &session.0).with_unread(unread),
+        conversations,
+        q,
+        open: open.map(|(conversation, messages)| MessagesPart {
+            conversation,
+            messages,
+            live,
+            csrf: session.0.csrf_token.clone(),
+        }),
+        agents,
+        default_agent,
+        error,
+    })
+}
+
+/// The page again, with why the input was refused (422).
+async fn refused(
+    state: &web::Data<AppState>,
+    session: &CurrentSession,
+    open: Option<i32>,
+    field: &str,
+    message: &str,
+) -> Result<HttpResponse, PageError> {
+    let page = page_of(state, session, open, String::new(), Some(format!("{field}: {message}"))).await?;
+    html(StatusCode::UNPROCESSABLE_ENTITY, &page)
+}
+
+pub async fn index(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    session: CurrentSession,
+    q: web::Query<ListQuery>,
+) -> Result<HttpResponse, PageError> {
+    let q = q.into_inner().q;
+    if is_htmx(&req) && super::htmx_target(&req) == Some("conversation-list") {
+        let conversations = state.db.run(move |conn| chat::list(conn, Some(&q), 200)).await?;
+        return html(StatusCode::OK, &ListPart { conversations, current: None });
+    }
+    html(StatusCode::OK, &page_of(&state, &session, None, q, None).await?)
+}
+
+pub async fn show(
+    state: web::Data<AppState>,
+    session: CurrentSession,
+    id: web::Path<i32>,
+) -> Result<HttpResponse, PageError> {
+    html(StatusCode::OK, &page_of(&state, &session, Some(id.into_inner()), String::new(), None).await?)
+}
+
+/// The messages alone, for htmx.
+pub async fn messages(
+    state: web::Data<AppState>,
+    session: CurrentSession,
+    id: web::Path<i32>,
+) -> Result<HttpResponse, PageError> {
+    let id = id.into_inner();
+    let live = state.chat.is_live(id);
+    let (conversation, messages) = run_as(&state, "person", move |conn, ctx| {
+        Ok((chat::get(conn, id)?, items(&chat::messages(conn, id)?, ctx)))
+    })
+    .await?;
+    html(StatusCode::OK, &MessagesPart { conversation, messages, live, csrf: session.0.csrf_token })
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct SendForm {
+    message: String,
+    agent: String,
+}
+
+/// A new conversation with its first message.
+pub async fn start(
+    state: web::Data<AppState>,
+    session: CurrentSession,
+    form: web::Form<SendForm>,
+) -> Result<HttpResponse, PageError> {
+    let SendForm { message, agent } = form.into_inner();
+    let agent = Some(agent).filter(|a| !a.trim().is_empty());
+    match state.chat.send(None, agent, message, None).await {
+        Ok(started) => Ok(see_other(&format!("/chat/{}", started.conversation_id))),
+        Err(AppError::Invalid { field, message }) => refused(&state, &session, None, &field, &message).await,
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// A message in an open conversation: htmx gets the messages with the reply streaming.
+pub async fn send(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    session: CurrentSession,
+    id: web::Path<i32>,
+    form: web::Form<SendForm>,
+) -> Result<HttpResponse, PageError> {
+    let id = id.into_inner();
+    let sent = state.chat.send(Some(id), None, form.into_inner().message, None).await;
+    after_start(&req, state, session, id, sent.map(|_| ())).await
+}
+
+pub async fn regenerate(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    session: CurrentSession,
+    id: web::Path<i32>,
+) -> Result<HttpResponse, PageError> {
+    let id = id.into_inner();
+    let started = state.chat.regenerate(id).await;
+    after_start(&req, state, session, id, started.map(|_| ())).await
+}
+
+async fn after_start(
+    req: &HttpRequest,
+    state: web::Data<AppState>,
+    session: CurrentSession,
+    id: i32,
+    started: Result<(), AppError>,
+) -> Result<HttpResponse, PageError> {
+    match started {
+        Ok(()) if is_htmx(req) => messages(state, session, web::Path::from(id)).await,
+        Ok(()) => Ok(see_other(&format!("/chat/{id}"))),
+        Err(AppError::Invalid { field, message }) if is_htmx(req) => Ok(HttpResponse::UnprocessableEntity()
+            .content_type("text/html; charset=utf-8")
+            .insert_header(("HX-Retarget", "#toasts"))
+            .insert_header(("HX-Reswap", "beforeend"))
+            .body(super::toast(&format!("{field}: {message}"), true))),
+        Err(AppError::Invalid { field, message }) => {
+            refused(&state, &session, Some(id), &field, &message).await
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// The person confirms a destructive tool call the agent asked for.
+pub async fn confirm_tool(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    session: CurrentSession,
+    path: web::Path<(i32, i32)>,
+) -> Result<HttpResponse, PageError> {
+    let (id, message) = path.into_inner();
+    let confirmed = state.chat.confirm_tool(id, message).await;
+    after_start(&req, state, session, id, confirmed).await
+}
+
+pub async fn stop(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    id: web::Path<i32>,
+) -> Result<HttpResponse, PageError> {
+    let id = id.into_inner();
+    state.chat.stop(id);
+    if is_htmx(&req) {
+        return Ok(HttpResponse::NoContent().finish());
+    }
+    Ok(see_other(&format!("/chat/{id}")))
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct RenameForm {
+    title: String,
+}
+
+pub async fn rename(
+    state: web::Data<AppState>,
+    session: CurrentSession,
+    id: web::Path<i32>,
+    form: web::Form<RenameForm>,
+) -> Result<HttpResponse, PageError> {
+    let (id, title, now) = (id.into_inner(), form.into_inner().title, state.clock.now());
+    match state.db.run(move |conn| chat::rename(conn, id, &title, now)).await {
+        Ok(_) => Ok(see_other(&format!("/chat/{id}"))),
+        Err(AppError::Invalid { field, message }) => {
+            refused(&state, &session, Some(id), &field, &message).await
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+pub async fn delete(state: web::Data<AppState>, id: web::Path<i32>) -> Result<HttpResponse, PageError> {
+    let (id, now) = (id.into_inner(), state.clock.now());
+    state.chat.stop(id);
+    state.db.run(move |conn| chat::delete(conn, id, now)).await?;
+    Ok(see_other("/chat"))
+}
+
+/// The reply being written in a conversation: a `snapshot` of its text so far, then the live
+/// events; only `done` when nothing is being written.
+pub async fn stream(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    id: web::Path<i32>,
+) -> Result<HttpResponse, PageError> {
+    let id = id.into_inner();
+    state.db.run(move |conn| chat::get(conn, id)).await?;
+    let Some(watch) = state.chat.watch(id) else {
+        let done = crate::chat::engine::ChatEvent::Done { conversation_id: id, message_id: 0 };
+        let data = sse::Data::new_json(&done).map_err(|e| AppError::Internal(e.into()))?.event("done");
+        let once: Sse<_> = Sse::from_stream(stream::iter([Ok::<_, Infallible>(sse::Event::Data(data))]));
+        return Ok(once.respond_to(&req).map_into_boxed_body());
+    };
+    let snapshot = serde_json::json!({ "id": watch.reply, "text": watch.text });
+    let first = sse::Data::new_json(&snapshot).map_err(|e| AppError::Internal(e.into()))?.event("snapshot");
+    let head = stream::iter([Ok::<_, Infallible>(sse::Event::Data(first))]);
+    let body = Sse::from_stream(futures_util::StreamExt::chain(head, super::api::chat::event_stream(watch)))
+        .with_keep_alive(std::time::Duration::from_secs(15));
+    Ok(body.respond_to(&req).map_into_boxed_body())
+}
