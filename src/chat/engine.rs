@@ -202,6 +202,10 @@ pub struct Chat {
     live: Arc<Mutex<HashMap<i32, Live>>>,
 }
 
+/// The most messages read for a reply: far more than any context budget holds, so a long
+/// conversation does not cost its whole history on every reply.
+const HISTORY_READ: i64 = 400;
+
 /// How often a streaming reply is written to its row.
 const SAVE_EVERY: Duration = Duration::from_millis(250);
 
@@ -306,7 +310,9 @@ impl Chat {
             + Send
             + 'static,
     {
-        let (events, rx) = broadcast::channel(4096);
+        // Room for a watcher to fall 1024 events behind; one further behind misses some tokens
+        // (the stored reply is whole, and a page reloads it when the reply ends).
+        let (events, rx) = broadcast::channel(1024);
         let (stop, stopped) = watch::channel(false);
         let mut slot = Some(Live { reply: 0, text: String::new(), events: events.clone(), stop });
         // An existing conversation is reserved first, so two sends cannot both start a reply.
@@ -328,7 +334,7 @@ impl Chat {
                     let conversation = c.id;
                     let agent = super::chat_agent(conn, &config, &c.agent)?;
                     let settings = ChatSettings::load(conn)?;
-                    let history = super::messages(conn, conversation)?;
+                    let history = super::recent_messages(conn, conversation, HISTORY_READ)?;
                     let system = system_prompt(conn, &config, &settings.system_prompt, now)?;
                     let m = NewMessage { role: "assistant", state: "streaming", ..NewMessage::default() };
                     let reply = super::append(conn, conversation, &m, now)?;

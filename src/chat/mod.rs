@@ -228,6 +228,18 @@ pub fn messages(conn: &mut Conn, id: i32) -> Result<Vec<Message>, AppError> {
         .load(conn)?)
 }
 
+/// The newest `limit` messages of a conversation, oldest first.
+pub fn recent_messages(conn: &mut Conn, id: i32, limit: i64) -> Result<Vec<Message>, AppError> {
+    let mut newest: Vec<Message> = messages::table
+        .filter(messages::conversation_id.eq(id))
+        .order(messages::id.desc())
+        .limit(limit)
+        .select(Message::as_select())
+        .load(conn)?;
+    newest.reverse();
+    Ok(newest)
+}
+
 pub fn message(conn: &mut Conn, id: i32) -> Result<Message, AppError> {
     messages::table
         .find(id)
