@@ -569,22 +569,12 @@ async fn update_task(env: &ToolEnv, caller: &Caller, args: Args) -> Result<Value
     to_json(task)
 }
 
-/// Schedules as the API lists them, each with its last run.
-fn schedule_views(
-    conn: &mut Conn,
-    list: &[schedules::Schedule],
-) -> Result<Vec<schedules::ScheduleView>, AppError> {
-    let ids: Vec<i32> = list.iter().map(|s| s.id).collect();
-    let mut last = schedule_service::last_runs(conn, &ids)?;
-    Ok(list.iter().map(|s| s.view(last.remove(&s.id))).collect())
-}
-
 async fn list_schedules(env: &ToolEnv, _: &Caller, args: Args) -> Result<Value, AppError> {
     let (agent, all) = (args.str("agent"), args.bool("all").unwrap_or(false));
     env.db
         .run(move |conn| {
             let list = schedule_service::list(conn, agent.as_deref(), all)?;
-            Ok(json!({ "schedules": schedule_views(conn, &list)? }))
+            Ok(json!({ "schedules": schedule_service::views(conn, &list)? }))
         })
         .await
 }

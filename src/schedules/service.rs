@@ -603,6 +603,13 @@ pub fn list(conn: &mut Conn, agent: Option<&str>, all: bool) -> Result<Vec<Sched
     Ok(q.order(schedules::id.desc()).select(Schedule::as_select()).load(conn)?)
 }
 
+/// Schedules as the API and the tools show them, each with its last run (read in one query).
+pub fn views(conn: &mut Conn, list: &[Schedule]) -> Result<Vec<super::ScheduleView>, AppError> {
+    let ids: Vec<i32> = list.iter().map(|s| s.id).collect();
+    let mut last = last_runs(conn, &ids)?;
+    Ok(list.iter().map(|s| s.view(last.remove(&s.id))).collect())
+}
+
 /// The next firings across active schedules, soonest first.
 pub fn upcoming(conn: &mut Conn, limit: i64) -> Result<Vec<Schedule>, AppError> {
     Ok(schedules::table

@@ -4,18 +4,9 @@ use actix_web::{HttpResponse, web};
 use serde::Deserialize;
 
 use crate::app::{AppState, run_as};
-use crate::error::{ApiError, AppError};
+use crate::error::ApiError;
 use crate::runs::{self, RunFilter};
 use crate::schedules::{self, ScheduleInput, service};
-
-fn views(
-    conn: &mut crate::db::Conn,
-    list: &[schedules::Schedule],
-) -> Result<Vec<schedules::ScheduleView>, AppError> {
-    let ids: Vec<i32> = list.iter().map(|s| s.id).collect();
-    let mut last = service::last_runs(conn, &ids)?;
-    Ok(list.iter().map(|s| s.view(last.remove(&s.id))).collect())
-}
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -30,7 +21,7 @@ pub async fn list(state: web::Data<AppState>, q: web::Query<ListQuery>) -> Resul
         .db
         .run(move |conn| {
             let list = service::list(conn, q.agent.as_deref(), q.all)?;
-            Ok(serde_json::json!({ "schedules": views(conn, &list)? }))
+            Ok(serde_json::json!({ "schedules": service::views(conn, &list)? }))
         })
         .await?;
     Ok(HttpResponse::Ok().json(body))
@@ -58,7 +49,7 @@ pub async fn get(state: web::Data<AppState>, id: web::Path<i32>) -> Result<HttpR
         .db
         .run(move |conn| {
             let s = schedules::get(conn, id)?;
-            Ok(views(conn, &[s])?.pop())
+            Ok(service::views(conn, &[s])?.pop())
         })
         .await?;
     Ok(HttpResponse::Ok().json(view))
@@ -105,7 +96,7 @@ pub async fn upcoming(
         .db
         .run(move |conn| {
             let list = service::upcoming(conn, limit)?;
-            Ok(serde_json::json!({ "schedules": views(conn, &list)? }))
+            Ok(serde_json::json!({ "schedules": service::views(conn, &list)? }))
         })
         .await?;
     Ok(HttpResponse::Ok().json(body))
