@@ -19,6 +19,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+#[path = "measure/mod.rs"]
+mod measure;
+
 use anyhow::{Context, anyhow};
 use futures_util::StreamExt;
 use serde_json::{Value, json};
@@ -163,12 +166,8 @@ impl Samples {
 }
 
 fn pct(values: &mut [f64], p: f64) -> f64 {
-    if values.is_empty() {
-        return f64::NAN;
-    }
     values.sort_by(f64::total_cmp);
-    let rank = ((p / 100.0) * values.len() as f64).ceil() as usize;
-    values[rank.clamp(1, values.len()) - 1]
+    measure::nearest_rank(values, p).unwrap_or(f64::NAN)
 }
 
 /// Reads an SSE response, timing the pieces for which `is_token` holds.
@@ -284,7 +283,7 @@ async fn load(
     let mut peak_mid = 0;
     while Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(500)).await;
-        peak_mid = peak_mid.max(status_kib("VmRSS:"));
+        peak_mid = peak_mid.max(measure::status_kib(None, "VmRSS:"));
     }
     for w in workers {
         w.await?;
@@ -304,18 +303,9 @@ async fn load(
     println!(
         "(b) RSS of the whole process (Steward, the scripted model and {chats} clients): {:.1} MB during the run, {:.1} MB peak",
         peak_mid as f64 / 1024.0,
-        status_kib("VmHWM:") as f64 / 1024.0
+        measure::status_kib(None, "VmHWM:") as f64 / 1024.0
     );
     Ok(())
-}
-
-fn status_kib(field: &str) -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines().find(|l| l.starts_with(field)).and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
-        })
-        .unwrap_or(0)
 }
 
 /// The scripted model: every request gets `tokens` SSE chunks `gap_ms` apart, then `[DONE]`.

@@ -27,6 +27,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+#[path = "measure/mod.rs"]
+mod measure;
+
 use anyhow::{Context, anyhow};
 use chrono::{DateTime, SecondsFormat, Utc};
 use diesel::prelude::*;
@@ -179,7 +182,7 @@ fn main() -> anyhow::Result<()> {
         let seeded = t.elapsed();
         let r = run_child("c", &db_path, &opts)?;
         println!("(c) scale: {} active cron schedules, none due", opts.scale);
-        println!("    inserted directly with diesel (batches of 500) in {:.0} ms", ms(seeded));
+        println!("    inserted directly with diesel (batches of 500) in {:.0} ms", measure::ms(seeded));
         println!(
             "    idle {} s: CPU {:.2} s ({:.2} % of one core); RSS {:.1} MB before, {:.1} MB after",
             opts.idle_secs,
@@ -371,7 +374,7 @@ fn lateness(db_path: &Path, receiver: &Receiver, n: usize) -> anyhow::Result<Val
         claim.sort_by(f64::total_cmp);
         start.sort_by(f64::total_cmp);
         Ok(json!({
-            "setup_ms": ms(setup),
+            "setup_ms": measure::ms(setup),
             "arrived": arrivals.len(),
             "arrival_p50": pct(&late, 50.0),
             "arrival_p99": pct(&late, 99.0),
@@ -429,7 +432,7 @@ fn burst(db_path: &Path, receiver: &Receiver, n: usize, concurrency: i32) -> any
             .await?;
         let last_ms = (last - due_us) as f64 / 1000.0;
         Ok(json!({
-            "setup_ms": ms(setup),
+            "setup_ms": measure::ms(setup),
             "arrived": keys.len(),
             "duplicates": arrivals.len() - keys.len(),
             "first_ms": (first - due_us) as f64 / 1000.0,
@@ -501,13 +504,13 @@ fn scale(db_path: &Path, receiver: &Receiver, idle_secs: u64) -> anyhow::Result<
     actix_web::rt::System::new().block_on(async move {
         start_app(db_path).await?;
         tokio::time::sleep(Duration::from_secs(2)).await;
-        let rss_before = rss_kib();
+        let rss_before = measure::status_kib(None, "VmRSS:");
         let cpu_before = cpu_ticks()?;
         let t = Instant::now();
         tokio::time::sleep(Duration::from_secs(idle_secs)).await;
         let cpu = (cpu_ticks()? - cpu_before) as f64 / TICKS_PER_SEC;
         let window = t.elapsed().as_secs_f64();
-        let rss_after = rss_kib();
+        let rss_after = measure::status_kib(None, "VmRSS:");
 
         let db = Db::open(db_path)?;
         let id: i32 = db
@@ -563,7 +566,7 @@ fn scale(db_path: &Path, receiver: &Receiver, idle_secs: u64) -> anyhow::Result<
             "rss_before_mb": rss_before as f64 / 1024.0,
             "rss_after_mb": rss_after as f64 / 1024.0,
             "claim_ms": created - made_due_ms,
-            "visible_ms": ms(visible.saturating_duration_since(poked)),
+            "visible_ms": measure::ms(visible.saturating_duration_since(poked)),
             "start_ms": started.map(|s| s - made_due_ms),
             "delivered_ms": (arrival.wall_us - made_due.timestamp_micros()) as f64 / 1000.0,
         }))
@@ -699,26 +702,7 @@ fn cpu_ticks() -> anyhow::Result<u64> {
     Ok(field(11)? + field(12)?)
 }
 
-fn rss_kib() -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmRSS:"))
-                .and_then(|l| l.split_whitespace().nth(1).and_then(|v| v.parse().ok()))
-        })
-        .unwrap_or(0)
-}
-
 /// The value at percentile `p` of sorted values (nearest rank).
 fn pct(sorted: &[f64], p: f64) -> f64 {
-    if sorted.is_empty() {
-        return f64::NAN;
-    }
-    let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
-    sorted[rank.clamp(1, sorted.len()) - 1]
-}
-
-fn ms(d: Duration) -> f64 {
-    d.as_secs_f64() * 1000.0
+    measure::nearest_rank(sorted, p).unwrap_or(f64::NAN)
 }

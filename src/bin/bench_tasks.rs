@@ -7,6 +7,9 @@
 //! The server runs in a child process (this same binary, re-executed as `steward serve`), so
 //! its RSS and start-up are measured on their own, over real loopback HTTP.
 
+#[path = "measure/mod.rs"]
+mod measure;
+
 use std::net::TcpListener;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
@@ -48,7 +51,10 @@ fn main() -> anyhow::Result<()> {
     println!("Steward tasks benchmark: {task_count} tasks, {requests} requests per endpoint, loopback HTTP");
     println!("machine: {} cores", std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1));
     println!();
-    println!("start-up to healthy /healthz (empty database, migrations): {:>7.1} ms", ms(first_start));
+    println!(
+        "start-up to healthy /healthz (empty database, migrations): {:>7.1} ms",
+        measure::ms(first_start)
+    );
 
     let mut starts = Vec::new();
     for _ in 0..5 {
@@ -59,12 +65,12 @@ fn main() -> anyhow::Result<()> {
     starts.sort();
     println!(
         "start-up to healthy /healthz ({task_count} tasks, median of 5):   {:>7.1} ms  (target < 300 ms)",
-        ms(starts[2])
+        measure::ms(starts[2])
     );
 
     let (mut child, _, port) = start(&db_path)?;
     std::thread::sleep(Duration::from_secs(2));
-    let idle_rss = rss_kib(child.id());
+    let idle_rss = measure::status_kib(Some(child.id()), "VmRSS:");
     println!(
         "idle RSS after start-up:                                  {:>7.1} MB  (target < 20 MB)",
         idle_rss as f64 / 1024.0
@@ -96,9 +102,9 @@ fn main() -> anyhow::Result<()> {
         println!(
             "{:<42} {:>8.2} {:>8.2} {:>8.2} {:>9}",
             endpoint.name,
-            ms(percentile(&times, 50.0)),
-            ms(percentile(&times, 99.0)),
-            ms(*times.last().unwrap_or(&Duration::ZERO)),
+            measure::ms(measure::nearest_rank(&times, 50.0).unwrap_or_default()),
+            measure::ms(measure::nearest_rank(&times, 99.0).unwrap_or_default()),
+            measure::ms(*times.last().unwrap_or(&Duration::ZERO)),
             bytes
         );
     }
@@ -106,7 +112,7 @@ fn main() -> anyhow::Result<()> {
     println!();
     println!(
         "RSS after the requests:                                   {:>7.1} MB",
-        rss_kib(child.id()) as f64 / 1024.0
+        measure::status_kib(Some(child.id()), "VmRSS:") as f64 / 1024.0
     );
     stop(&mut child);
     Ok(())
@@ -209,27 +215,4 @@ fn healthy(port: u16) -> bool {
 fn stop(child: &mut Child) {
     let _ = Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
     let _ = child.wait();
-}
-
-fn rss_kib(pid: u32) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmRSS:"))
-                .and_then(|l| l.split_whitespace().nth(1).and_then(|v| v.parse().ok()))
-        })
-        .unwrap_or(0)
-}
-
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    if sorted.is_empty() {
-        return Duration::ZERO;
-    }
-    let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
-    sorted[rank.clamp(1, sorted.len()) - 1]
-}
-
-fn ms(d: Duration) -> f64 {
-    d.as_secs_f64() * 1000.0
 }

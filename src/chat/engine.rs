@@ -408,9 +408,6 @@ impl Chat {
             })
             .await
             .map_err(|e| Failure::retry(format!("cannot open the schedule's conversation: {e}")))?;
-        if self.is_live(conversation) {
-            return Err(Failure::retry("its conversation is busy with another reply"));
-        }
         let started = self
             .send(Some(conversation), None, d.prompt.clone(), Some((d.run_id, d.idempotency_key.clone())))
             .await

@@ -249,6 +249,10 @@ async fn a_reply_outlives_its_client_and_can_be_stopped() {
         parse_sse(&res.text().await.unwrap())
     });
     tokio::time::sleep(Duration::from_millis(200)).await;
+    // While a reply is being written, a second message to the conversation is refused, not mixed in.
+    let (status, busy) = api.post("/chat", json!({"message": "and another", "conversation_id": cid})).await;
+    assert_eq!(status, 422, "{busy}");
+    assert!(busy["error"]["message"].as_str().unwrap().contains("still being written"), "{busy}");
     let (status, _) = api.post(&format!("/conversations/{cid}/stop"), json!({})).await;
     assert_eq!(status, 200);
     let events = streaming.await.unwrap();
@@ -258,7 +262,6 @@ async fn a_reply_outlives_its_client_and_can_be_stopped() {
     assert_eq!(stopped["state"], "stopped", "{c}");
     let text = stopped["content"].as_str().unwrap();
     assert!(!text.is_empty() && text.len() < pieces.concat().len(), "{text}");
-    // While a reply is being written, another message waits its turn.
     let (status, _) = api.post(&format!("/conversations/{cid}/stop"), json!({})).await;
     assert_eq!(status, 200, "stopping an idle conversation is harmless");
 }

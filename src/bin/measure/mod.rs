@@ -1,0 +1,26 @@
+//! What the benchmark programs share: reading a process's memory and taking percentiles.
+//! (Included by each `bench_*` binary with `#[path]`; not a binary itself.)
+#![allow(dead_code)] // each benchmark uses a part
+
+use std::time::Duration;
+
+/// A `kB` field of `/proc/<pid>/status` (`VmRSS:`, `VmHWM:`); `pid` `None` is this process.
+pub fn status_kib(pid: Option<u32>, field: &str) -> u64 {
+    let path = pid.map_or_else(|| "/proc/self/status".to_string(), |p| format!("/proc/{p}/status"));
+    std::fs::read_to_string(path)
+        .ok()
+        .and_then(|s| {
+            s.lines().find(|l| l.starts_with(field)).and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+/// The value at percentile `p` of sorted values (nearest rank); `None` when there are none.
+pub fn nearest_rank<T: Copy>(sorted: &[T], p: f64) -> Option<T> {
+    let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
+    sorted.get(rank.clamp(1, sorted.len().max(1)) - 1).copied()
+}
+
+pub fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
