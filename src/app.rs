@@ -3,36 +3,39 @@
 //! SIGINT/SIGTERM, letting requests in flight finish.
 
 use std::net::TcpListener;
+use std::ops::Deref;
 use std::sync::Arc;
 
 use actix_web::dev::Server;
 use actix_web::{App, HttpServer, web};
-use chrono_tz::Tz;
 
 use crate::auth::sessions::Lifetimes;
 use crate::auth::throttle::Throttle;
+use crate::chat::engine::Chat;
 use crate::clock::{Clock, SystemClock};
 use crate::config::Config;
-use crate::db::{Conn, Db};
-use crate::error::AppError;
+use crate::db::Db;
 use crate::events::Events;
 use crate::scheduler::{Scheduler, SchedulerHandle};
-use crate::tasks::Ctx;
+use crate::services::Services;
 
-/// What every handler can reach.
+/// What every handler can reach: the services, plus what only the web needs.
 pub struct AppState {
-    pub db: Db,
-    pub config: Config,
-    pub clock: Arc<dyn Clock>,
+    pub services: Services,
+    /// Conversations with the agent and the replies being written.
+    pub chat: Chat,
     pub throttle: Throttle,
     /// The one-time token of the first-run setup link, when no password was set at start-up.
     pub setup_token: Option<String>,
-    pub events: Events,
-    pub scheduler: SchedulerHandle,
-    /// For agent checks from the pages and the API.
-    pub http: reqwest::Client,
-    /// Conversations with the agent and the replies being written.
-    pub chat: crate::chat::engine::Chat,
+}
+
+/// Handlers reach the services' parts directly (`state.db`, `state.run_as(...)`).
+impl Deref for AppState {
+    type Target = Services;
+
+    fn deref(&self) -> &Services {
+        &self.services
+    }
 }
 
 impl AppState {
@@ -55,32 +58,6 @@ impl AppState {
     pub fn cookie_name(&self) -> &'static str {
         if self.config.is_https() { "__Host-steward_session" } else { "steward_session" }
     }
-
-    pub fn zone(&self, conn: &mut Conn) -> Result<Tz, AppError> {
-        crate::settings::person_zone(conn, &self.config)
-    }
-
-    /// The service context for an actor, read inside a blocking database closure.
-    pub fn ctx(&self, conn: &mut Conn, by: &'static str) -> Result<Ctx, AppError> {
-        Ok(Ctx { now: self.clock.now(), tz: self.zone(conn)?, by, conversation: None })
-    }
-}
-
-/// Runs service work on the blocking pool as `by` (`person`, `api`, `agent`), with the
-/// service context (now, the person's zone) read in the same trip.
-pub async fn run_as<T, F>(state: &web::Data<AppState>, by: &'static str, f: F) -> Result<T, AppError>
-where
-    T: Send + 'static,
-    F: FnOnce(&mut Conn, &Ctx) -> Result<T, AppError> + Send + 'static,
-{
-    let st = state.clone();
-    state
-        .db
-        .run(move |conn| {
-            let ctx = st.ctx(conn, by)?;
-            f(conn, &ctx)
-        })
-        .await
 }
 
 /// Stops a running [`Application`] gracefully.
@@ -116,17 +93,15 @@ impl Application {
         Application::build_with_clock(config, Arc::new(SystemClock)).await
     }
 
+    /// What Steward is made of, in the order it is wired: the store, the services every rule
+    /// needs, the chat engine, the scheduler (given the chat to deliver conversation runs
+    /// through), and the server.
     pub async fn build_with_clock(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<Application> {
         let db = {
             let path = config.db.clone();
             tokio::task::spawn_blocking(move || Db::open_for_server(&path)).await??
         };
-        let needs_setup = {
-            let db = db.clone();
-            db.run(|conn| Ok(!crate::auth::password_is_set(conn)?))
-                .await
-                .map_err(|e| anyhow::anyhow!("{e}"))?
-        };
+        let needs_setup = db.run(|conn| Ok(!crate::auth::password_is_set(conn)?)).await?;
         let listener = TcpListener::bind(&config.bind)
             .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", config.bind))?;
         let addr = listener.local_addr()?;
@@ -138,25 +113,17 @@ impl Application {
             .unwrap_or_else(|| format!("http://{addr}"));
         let setup_url = setup_token.as_ref().map(|t| format!("{base}/setup?token={t}"));
         let https = config.is_https();
-        let events = Events::default();
-        let (scheduler, handle) = Scheduler::new(db.clone(), config.clone(), clock.clone(), events.clone());
-        let chat = scheduler.chat();
-        if config.scheduler {
+        let run_scheduler = config.scheduler;
+
+        let services = Services::new(db.clone(), config, clock);
+        let chat = Chat::new(services.clone());
+        chat.recover().await?;
+        let (scheduler, handle) = Scheduler::new(services.clone(), Arc::new(chat.clone()));
+        if run_scheduler {
             scheduler.spawn(&handle);
         }
-        let http = crate::agents::deliver::http_client();
-        chat.recover().await.map_err(|e| anyhow::anyhow!("{e}"))?;
-        let state = web::Data::new(AppState {
-            db: db.clone(),
-            config,
-            clock,
-            throttle: Throttle::default(),
-            setup_token,
-            events: events.clone(),
-            scheduler: handle.clone(),
-            http,
-            chat,
-        });
+        let events = services.events.clone();
+        let state = web::Data::new(AppState { services, chat, throttle: Throttle::default(), setup_token });
         let server = HttpServer::new(move || {
             App::new().app_data(state.clone()).configure(|cfg| crate::web::routes::configure(cfg, https))
         })

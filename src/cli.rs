@@ -4,16 +4,19 @@
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use clap::{Args, Parser, Subcommand};
 use serde::Serialize;
 
 use crate::app::Application;
 use crate::auth::{self, tokens};
+use crate::clock::{Clock, SystemClock};
 use crate::config::Config;
 use crate::db::{self, Db};
 use crate::error::AppError;
-use crate::tasks::{Ctx, Filter, Task, query, service};
+use crate::services::{Actor, Ctx, Services, http_client};
+use crate::tasks::{Filter, Task, query, service};
 
 #[derive(Parser)]
 #[command(name = "steward", version, about = "A self-hosted home base shared with your AI agent")]
@@ -345,7 +348,7 @@ fn run(cli: Cli) -> Result<(), AppError> {
                     format!("{letta:?} is a {} agent, not letta", a.kind.as_str()),
                 ));
             }
-            let http = crate::agents::deliver::http_client();
+            let http = http_client();
             let list = block_on(async { crate::agents::deliver::letta_agents(&http, &a).await })?
                 .map_err(|m| AppError::invalid("--letta", m))?;
             if json {
@@ -425,13 +428,14 @@ fn conn(db: &Db) -> Result<db::PooledConn, AppError> {
     Ok(db.conn()?)
 }
 
+/// The person acting from the command line, now.
 fn ctx(config: &Config, conn: &mut db::Conn) -> Result<Ctx, AppError> {
-    Ok(Ctx {
-        now: chrono::Utc::now(),
-        tz: crate::settings::person_zone(conn, config)?,
-        by: "person",
-        conversation: None,
-    })
+    Ok(Ctx { now: SystemClock.now(), tz: db::settings::person_zone(conn, config)?, actor: Actor::Person })
+}
+
+/// The services for a command that delivers or reaches agents, on the machine's clock.
+fn services(db: &Db, config: &Config) -> Services {
+    Services::new(db.clone(), config.clone(), Arc::new(SystemClock))
 }
 
 fn print_json(value: &impl Serialize) -> Result<(), AppError> {
@@ -465,7 +469,7 @@ fn token(config: &Config, cmd: TokenCommand, json: bool) -> Result<(), AppError>
     let mut conn = conn(&db)?;
     match cmd {
         TokenCommand::Create { name } => {
-            let (secret, token) = tokens::create(&mut conn, &name, chrono::Utc::now())?;
+            let (secret, token) = tokens::create(&mut conn, &name, SystemClock.now())?;
             if json {
                 return print_json(&serde_json::json!({ "name": token.name, "token": secret }));
             }
@@ -569,7 +573,7 @@ fn truncate(text: &str, max: usize) -> String {
 }
 
 fn agent(config: &Config, cmd: AgentCommand, json: bool) -> Result<(), AppError> {
-    use crate::agents::{self, AgentConfigPatch, AgentInput, Origin};
+    use crate::agents::{self, AgentConfigPatch, AgentInput};
     let db = open(config)?;
     let mut conn = conn(&db)?;
     match cmd {
@@ -601,7 +605,7 @@ fn agent(config: &Config, cmd: AgentCommand, json: bool) -> Result<(), AppError>
                     timeout_secs,
                 },
             };
-            let a = agents::add(&mut conn, chrono::Utc::now(), input, Origin::Person)?;
+            let a = agents::add(&mut conn, SystemClock.now(), input, Actor::Person)?;
             if json {
                 return print_json(&a.view());
             }
@@ -629,7 +633,7 @@ fn agent(config: &Config, cmd: AgentCommand, json: bool) -> Result<(), AppError>
         }
         AgentCommand::Check { name } => {
             let a = agents::get(&mut conn, config, &name)?;
-            let http = agents::deliver::http_client();
+            let http = http_client();
             let result = block_on(async { agents::deliver::check(&http, &a).await })?;
             if json {
                 let (ok, message) = match &result {
@@ -699,8 +703,7 @@ fn schedule(config: &Config, cmd: ScheduleCommand, json: bool) -> Result<(), App
                 skip_validation: Some(skip_validation),
                 ..ScheduleInput::default()
             };
-            let http = crate::agents::deliver::http_client();
-            let s = block_on(service::create_checked(&db, config, &http, ctx, input))??;
+            let s = block_on(service::create_checked(&services(&db, config), Actor::Person, input))??;
             crate::scheduler::poke_from_outside(&config.db);
             if json {
                 return print_json(&s.view(None));
@@ -791,10 +794,9 @@ fn schedule(config: &Config, cmd: ScheduleCommand, json: bool) -> Result<(), App
         }
         ScheduleCommand::RunDue => {
             drop(conn);
-            let events = crate::events::Events::default();
-            let clock: std::sync::Arc<dyn crate::clock::Clock> =
-                std::sync::Arc::new(crate::clock::SystemClock);
-            let (scheduler, _handle) = crate::scheduler::Scheduler::new(db, config.clone(), clock, events);
+            let services = services(&db, config);
+            let chat = crate::chat::engine::Chat::new(services.clone());
+            let (scheduler, _handle) = crate::scheduler::Scheduler::new(services, Arc::new(chat));
             let summary = block_on(scheduler.run_due_once())??;
             if json {
                 return print_json(&summary);

@@ -2,6 +2,8 @@
 //!
 //! Where to start reading:
 //! - [`app`] builds the server; [`web::routes`] lists every route.
+//! - [`services`] is what every rule needs (store, clock, config, event hub, the scheduler's
+//!   wake-up, one HTTP client) and who acts ([`services::Actor`], [`services::Ctx`]).
 //! - [`tasks`] is the first feature: the todo.txt model, the quick-add grammar and the service
 //!   functions every door (pages, API, CLI) calls.
 //! - [`auth`] holds the password, sessions, CSRF tokens, API tokens and login throttling.
@@ -25,6 +27,7 @@ pub mod notifications;
 pub mod runs;
 pub mod scheduler;
 pub mod schedules;
+pub mod services;
 pub mod settings;
 pub mod tasks;
 pub mod tools;

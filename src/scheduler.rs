@@ -28,21 +28,21 @@ use std::time::Duration as StdDuration;
 
 use chrono::{DateTime, Duration, Utc};
 use diesel::prelude::*;
-use tokio::sync::{Notify, mpsc, watch};
+use tokio::sync::{mpsc, watch};
 use tokio::task::JoinSet;
 
-use crate::agents::deliver::{self, Delivery, Failure};
+use crate::agents::deliver::{self, ConversationDelivery, Delivery, Failure};
 use crate::agents::{self, Agent, AgentKind};
-use crate::chat::engine::Chat;
-use crate::clock::{Clock, from_ms, to_ms};
+use crate::clock::{from_ms, to_ms};
 use crate::config::Config;
+use crate::db::Conn;
 use crate::db::schema::{run_attempts, runs, schedules};
-use crate::db::{Conn, Db};
 use crate::error::AppError;
 use crate::events::{Event, Events};
 use crate::notifications::{self, NewNotification};
 use crate::runs::{NewRun, Queued, Run};
 use crate::schedules::{Guards, Schedule};
+use crate::services::Services;
 
 #[diesel::declare_sql_function]
 extern "SQL" {
@@ -72,20 +72,14 @@ pub const WORKERS: usize = 32;
 /// How long a graceful stop waits for deliveries in flight.
 const SHUTDOWN_GRACE: StdDuration = StdDuration::from_secs(10);
 
-/// What the rest of the app holds: wakes the scheduler and stops it.
+/// What the app holds to stop the scheduler (waking it is [`Services::wake`]).
 #[derive(Clone)]
 pub struct SchedulerHandle {
-    wake: Arc<Notify>,
     stop: Arc<watch::Sender<bool>>,
     done: Arc<tokio::sync::Mutex<Option<tokio::task::JoinHandle<()>>>>,
 }
 
 impl SchedulerHandle {
-    /// Schedules or runs changed: look again now.
-    pub fn poke(&self) {
-        self.wake.notify_one();
-    }
-
     /// Stops claiming, lets deliveries in flight finish (bounded), releases the rest, and waits.
     pub async fn shutdown(&self) {
         let _ = self.stop.send(true);
@@ -96,18 +90,13 @@ impl SchedulerHandle {
 }
 
 pub struct Scheduler {
-    db: Db,
-    config: Config,
-    clock: Arc<dyn Clock>,
-    events: Events,
-    http: reqwest::Client,
+    services: Services,
+    /// Runs of `llm` and `letta` schedules are replies in a conversation, tools and all.
+    conversations: Arc<dyn ConversationDelivery>,
     /// Who holds leases: this process.
     instance: String,
     /// Deliveries at once, across agents.
     workers: usize,
-    wake: Arc<Notify>,
-    /// Runs of `llm` and `letta` schedules are replies in a conversation, tools and all.
-    chat: Chat,
 }
 
 /// A run a turn marked running, to deliver.
@@ -185,45 +174,20 @@ fn try_lock(db: &Path) -> Result<Option<std::fs::File>, AppError> {
 }
 
 impl Scheduler {
+    /// A scheduler over `services`, delivering conversation runs through `conversations`.
     pub fn new(
-        db: Db,
-        config: Config,
-        clock: Arc<dyn Clock>,
-        events: Events,
+        services: Services,
+        conversations: Arc<dyn ConversationDelivery>,
     ) -> (Scheduler, SchedulerHandle) {
-        let wake = Arc::new(Notify::new());
         let (stop, _) = watch::channel(false);
-        let handle = SchedulerHandle {
-            wake: wake.clone(),
-            stop: Arc::new(stop),
-            done: Arc::new(tokio::sync::Mutex::new(None)),
-        };
-        let http = deliver::http_client();
-        let chat = Chat::new(crate::tools::ToolEnv {
-            db: db.clone(),
-            config: config.clone(),
-            clock: clock.clone(),
-            events: events.clone(),
-            scheduler: handle.clone(),
-            http: http.clone(),
-        });
+        let handle = SchedulerHandle { stop: Arc::new(stop), done: Arc::new(tokio::sync::Mutex::new(None)) };
         let scheduler = Scheduler {
-            db,
-            config,
-            clock,
-            events,
-            chat,
-            http,
+            services,
+            conversations,
             instance: format!("{}-{}", std::process::id(), crate::auth::random_token(6)),
             workers: WORKERS,
-            wake,
         };
         (scheduler, handle)
-    }
-
-    /// The chat engine its conversation runs go through (the app shares it).
-    pub fn chat(&self) -> Chat {
-        self.chat.clone()
     }
 
     /// Starts the scheduler task; the handle stops it.
@@ -239,7 +203,7 @@ impl Scheduler {
         // Only one process delivers per database; a second one waits as a standby.
         let mut told = false;
         let _lock = loop {
-            match try_lock(&self.config.db) {
+            match try_lock(&self.services.config.db) {
                 Ok(Some(file)) => break file,
                 Ok(None) => {
                     if !told {
@@ -290,7 +254,10 @@ impl Scheduler {
                 Ok(turn) => turn,
                 Err(e) => {
                     tracing::error!(error = %e.public_message(), "scheduler turn failed");
-                    Turn { next_wake: Some(self.clock.now() + Duration::seconds(1)), ..Turn::default() }
+                    Turn {
+                        next_wake: Some(self.services.clock.now() + Duration::seconds(1)),
+                        ..Turn::default()
+                    }
                 }
             };
             for started in turn.started {
@@ -307,7 +274,7 @@ impl Scheduler {
             let sleep = if turn.more_due {
                 StdDuration::ZERO
             } else {
-                let now = self.clock.now();
+                let now = self.services.clock.now();
                 turn.next_wake
                     .map(|w| (w - now).to_std().unwrap_or(StdDuration::ZERO).saturating_sub(EARLY))
                     .unwrap_or(MAX_SLEEP)
@@ -315,7 +282,7 @@ impl Scheduler {
             };
             tokio::select! {
                 _ = tokio::time::sleep(sleep) => {}
-                _ = self.wake.notified() => {}
+                _ = self.services.wake.poked() => {}
                 Some(f) = done_rx.recv() => finished.push(f),
                 _ = recv(&socket, &mut buf) => {}
                 _ = stop.changed() => {}
@@ -333,12 +300,12 @@ impl Scheduler {
             tracing::error!(error = %e.public_message(), "releasing runs at shutdown");
         }
         if socket.is_some() {
-            let _ = std::fs::remove_file(socket_path(&self.config.db));
+            let _ = std::fs::remove_file(socket_path(&self.services.config.db));
         }
     }
 
     fn bind_wake_socket(&self) -> Option<tokio::net::UnixDatagram> {
-        let path = socket_path(&self.config.db);
+        let path = socket_path(&self.services.config.db);
         // We hold the lock: a socket file left here is from a dead process.
         let _ = std::fs::remove_file(&path);
         match tokio::net::UnixDatagram::bind(&path) {
@@ -361,8 +328,9 @@ impl Scheduler {
 
     /// Puts every running run back in the queue, now, recording why its attempt ended.
     async fn release(&self, why: &'static str) -> Result<usize, AppError> {
-        let now = to_ms(self.clock.now());
-        self.db
+        let now = to_ms(self.services.clock.now());
+        self.services
+            .db
             .run(move |conn| {
                 crate::db::write(conn, |conn| {
                     let held: Vec<(i32, i32)> = runs::table
@@ -399,12 +367,13 @@ impl Scheduler {
         busy: &HashMap<String, usize>,
         free: usize,
     ) -> Result<Turn, AppError> {
-        let clock = self.clock.clone();
-        let config = self.config.clone();
+        let clock = self.services.clock.clone();
+        let config = self.services.config.clone();
         let busy = busy.clone();
         let instance = self.instance.clone();
-        let events = self.events.clone();
-        self.db
+        let events = self.services.events.clone();
+        self.services
+            .db
             .run(move |conn| {
                 if let Some(wait) = wake_at.and_then(|at| (at - clock.now()).to_std().ok())
                     && wait <= EARLY
@@ -435,9 +404,10 @@ impl Scheduler {
         if finished.is_empty() {
             return;
         }
-        let events = self.events.clone();
+        let events = self.services.events.clone();
         let n = finished.len();
         let recorded = self
+            .services
             .db
             .run(move |conn| {
                 record_all(conn, finished, &events);
@@ -461,17 +431,17 @@ impl Scheduler {
         };
         let result = match (started.agent.kind, run.schedule_id) {
             (AgentKind::Llm | AgentKind::Letta, Some(schedule)) => {
-                self.chat.deliver_run(schedule, &delivery).await
+                self.conversations.deliver_run(schedule, &delivery).await
             }
-            _ => deliver::deliver(&self.http, &started.agent, &delivery).await,
+            _ => deliver::deliver(&self.services.http, &started.agent, &delivery).await,
         };
-        Finished { started, result, at: self.clock.now() }
+        Finished { started, result, at: self.services.clock.now() }
     }
 
     /// `steward schedule run-due`: delivers what is due now, waits for it, and returns.
     /// Runs whose retry falls later are left for the next call (or the server).
     pub async fn run_due_once(self) -> Result<RunDueSummary, AppError> {
-        let Some(_lock) = try_lock(&self.config.db)? else {
+        let Some(_lock) = try_lock(&self.services.config.db)? else {
             return Err(AppError::invalid(
                 "run-due",
                 "a steward server is running the scheduler for this database; it delivers due prompts itself",
@@ -511,6 +481,7 @@ impl Scheduler {
         }
         let ids: Vec<i32> = seen.into_iter().collect();
         let states: Vec<(String, i32)> = me
+            .services
             .db
             .run(move |conn| {
                 Ok(runs::table
@@ -980,7 +951,9 @@ fn count_failure(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::agents::{AgentConfigPatch, AgentInput, Origin};
+    use crate::agents::{AgentConfigPatch, AgentInput};
+    use crate::db::Db;
+    use crate::services::Actor;
 
     fn hook(conn: &mut Conn, name: &str, concurrency: i32) {
         let input = AgentInput {
@@ -993,7 +966,7 @@ mod tests {
                 ..AgentConfigPatch::default()
             },
         };
-        agents::add(conn, Utc::now(), input, Origin::Person).unwrap();
+        agents::add(conn, Utc::now(), input, Actor::Person).unwrap();
     }
 
     fn queue(conn: &mut Conn, key: &str, agent: &str, priority: i32, at: DateTime<Utc>) -> i32 {

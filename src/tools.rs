@@ -11,63 +11,14 @@
 
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::Arc;
 
 use serde_json::{Map, Value, json};
 
-use crate::app::AppState;
-use crate::clock::Clock;
-use crate::config::Config;
-use crate::db::{Conn, Db};
 use crate::error::AppError;
-use crate::events::{Event, Events};
-use crate::scheduler::SchedulerHandle;
+use crate::events::Event;
 use crate::schedules::{self, ScheduleInput, service as schedule_service};
-use crate::tasks::{Ctx, Filter, TaskPatch, query, service as task_service};
-
-/// What tools act with: clones of the app's parts (cheap).
-#[derive(Clone)]
-pub struct ToolEnv {
-    pub db: Db,
-    pub config: Config,
-    pub clock: Arc<dyn Clock>,
-    pub events: Events,
-    pub scheduler: SchedulerHandle,
-    pub http: reqwest::Client,
-}
-
-impl ToolEnv {
-    pub fn from_state(state: &AppState) -> ToolEnv {
-        ToolEnv {
-            db: state.db.clone(),
-            config: state.config.clone(),
-            clock: state.clock.clone(),
-            events: state.events.clone(),
-            scheduler: state.scheduler.clone(),
-            http: state.http.clone(),
-        }
-    }
-
-    /// The service context of an agent's action: now, the person's zone, by `agent`.
-    async fn ctx(&self, caller: &Caller) -> Result<Ctx, AppError> {
-        self.run(caller, |_, ctx| Ok(*ctx)).await
-    }
-
-    /// Runs service work on the blocking pool with the agent's context, read in the same trip.
-    async fn run<T, F>(&self, caller: &Caller, f: F) -> Result<T, AppError>
-    where
-        T: Send + 'static,
-        F: FnOnce(&mut Conn, &Ctx) -> Result<T, AppError> + Send + 'static,
-    {
-        let (config, now, conversation) = (self.config.clone(), self.clock.now(), caller.conversation);
-        self.db
-            .run(move |conn| {
-                let tz = crate::settings::person_zone(conn, &config)?;
-                f(conn, &Ctx { now, tz, by: "agent", conversation })
-            })
-            .await
-    }
-}
+use crate::services::{Actor, Services};
+use crate::tasks::{Filter, TaskPatch, query, service as task_service};
 
 /// Who calls: "agent" from chat (with its conversation and agent name) or "agent" over MCP (no
 /// conversation).
@@ -75,6 +26,13 @@ impl ToolEnv {
 pub struct Caller {
     pub conversation: Option<i32>,
     pub agent: Option<String>,
+}
+
+impl Caller {
+    /// Tools act as the agent, from the caller's conversation (recorded on what they create).
+    fn actor(&self) -> Actor {
+        Actor::Agent { conversation: self.conversation }
+    }
 }
 
 pub struct ToolSpec {
@@ -116,13 +74,18 @@ pub fn openai_tools() -> Value {
 /// Runs a tool; arguments as JSON (`null` counts as none). Bad arguments -> [`AppError::Invalid`]
 /// naming the field; an unknown tool -> [`AppError::NotFound`]. The result is a JSON object for
 /// the model.
-pub async fn call(env: &ToolEnv, caller: &Caller, name: &str, arguments: &Value) -> Result<Value, AppError> {
+pub async fn call(
+    services: &Services,
+    caller: &Caller,
+    name: &str,
+    arguments: &Value,
+) -> Result<Value, AppError> {
     let tool = TOOLS
         .iter()
         .find(|t| t.name == name)
         .ok_or_else(|| AppError::NotFound(format!("no tool named {name:?}")))?;
     let args = check_args(tool.name, &(tool.schema)(), arguments)?;
-    (tool.run)(env, caller, args).await
+    (tool.run)(services, caller, args).await
 }
 
 type Reply<'a> = Pin<Box<dyn Future<Output = Result<Value, AppError>> + Send + 'a>>;
@@ -132,7 +95,7 @@ struct Tool {
     description: &'static str,
     destructive: bool,
     schema: fn() -> Value,
-    run: for<'a> fn(&'a ToolEnv, &'a Caller, Args) -> Reply<'a>,
+    run: for<'a> fn(&'a Services, &'a Caller, Args) -> Reply<'a>,
 }
 
 /// An object schema that refuses arguments it does not list.
@@ -193,7 +156,7 @@ static TOOLS: [Tool; 11] = [
                 &[],
             )
         },
-        run: |env, caller, args| Box::pin(list_tasks(env, caller, args)),
+        run: |services, caller, args| Box::pin(list_tasks(services, caller, args)),
     },
     Tool {
         name: "add_task",
@@ -210,14 +173,14 @@ static TOOLS: [Tool; 11] = [
             );
             object(Value::Object(fields), &[])
         },
-        run: |env, caller, args| Box::pin(add_task(env, caller, args)),
+        run: |services, caller, args| Box::pin(add_task(services, caller, args)),
     },
     Tool {
         name: "complete_task",
         description: "Mark a task done. A recurring task gets its next occurrence, returned as `next`.",
         destructive: false,
         schema: || object(json!({ "id": id_schema("task") }), &["id"]),
-        run: |env, caller, args| Box::pin(complete_task(env, caller, args)),
+        run: |services, caller, args| Box::pin(complete_task(services, caller, args)),
     },
     Tool {
         name: "update_task",
@@ -229,7 +192,7 @@ static TOOLS: [Tool; 11] = [
             fields.insert("id".into(), id_schema("task"));
             object(Value::Object(fields), &["id"])
         },
-        run: |env, caller, args| Box::pin(update_task(env, caller, args)),
+        run: |services, caller, args| Box::pin(update_task(services, caller, args)),
     },
     Tool {
         name: "list_schedules",
@@ -247,7 +210,7 @@ static TOOLS: [Tool; 11] = [
                 &[],
             )
         },
-        run: |env, caller, args| Box::pin(list_schedules(env, caller, args)),
+        run: |services, caller, args| Box::pin(list_schedules(services, caller, args)),
     },
     Tool {
         name: "create_schedule",
@@ -283,7 +246,7 @@ static TOOLS: [Tool; 11] = [
                 &["prompt"],
             )
         },
-        run: |env, caller, args| Box::pin(create_schedule(env, caller, args)),
+        run: |services, caller, args| Box::pin(create_schedule(services, caller, args)),
     },
     Tool {
         name: "cancel_schedule",
@@ -291,7 +254,7 @@ static TOOLS: [Tool; 11] = [
             It cannot be undone (pause_schedule stops one reversibly).",
         destructive: true,
         schema: || object(json!({ "id": id_schema("schedule") }), &["id"]),
-        run: |env, caller, args| Box::pin(cancel_schedule(env, caller, args)),
+        run: |services, caller, args| Box::pin(cancel_schedule(services, caller, args)),
     },
     Tool {
         name: "pause_schedule",
@@ -307,7 +270,7 @@ static TOOLS: [Tool; 11] = [
                 &["id"],
             )
         },
-        run: |env, caller, args| Box::pin(pause_schedule(env, caller, args)),
+        run: |services, caller, args| Box::pin(pause_schedule(services, caller, args)),
     },
     Tool {
         name: "schedule_wakeup",
@@ -326,7 +289,7 @@ static TOOLS: [Tool; 11] = [
                 &["prompt", "at"],
             )
         },
-        run: |env, caller, args| Box::pin(schedule_wakeup(env, caller, args)),
+        run: |services, caller, args| Box::pin(schedule_wakeup(services, caller, args)),
     },
     Tool {
         name: "list_runs",
@@ -345,7 +308,7 @@ static TOOLS: [Tool; 11] = [
                 &[],
             )
         },
-        run: |env, caller, args| Box::pin(list_runs(env, caller, args)),
+        run: |services, caller, args| Box::pin(list_runs(services, caller, args)),
     },
     Tool {
         name: "notify",
@@ -361,7 +324,7 @@ static TOOLS: [Tool; 11] = [
                 &["title"],
             )
         },
-        run: |env, caller, args| Box::pin(notify(env, caller, args)),
+        run: |services, caller, args| Box::pin(notify(services, caller, args)),
     },
 ];
 
@@ -510,7 +473,7 @@ fn to_json(value: impl serde::Serialize) -> Result<Value, AppError> {
 
 // The handlers: read the arguments, call the service, answer with the API's views.
 
-async fn list_tasks(env: &ToolEnv, caller: &Caller, args: Args) -> Result<Value, AppError> {
+async fn list_tasks(services: &Services, caller: &Caller, args: Args) -> Result<Value, AppError> {
     let filter = Filter {
         q: args.str("q"),
         project: args.str("project"),
@@ -519,36 +482,43 @@ async fn list_tasks(env: &ToolEnv, caller: &Caller, args: Args) -> Result<Value,
         status: args.str("status"),
     };
     let (limit, cursor) = (args.int("limit").unwrap_or(50), args.i32("cursor")?);
-    env.run(caller, move |conn, ctx| {
-        let (tasks, next) = query::page(conn, &filter, limit, cursor)?;
-        let tasks: Vec<_> = tasks.iter().map(|t| t.view(ctx.tz)).collect();
-        Ok(json!({ "tasks": tasks, "next_cursor": next }))
-    })
-    .await
+    services
+        .run_as(caller.actor(), move |conn, ctx| {
+            let (tasks, next) = query::page(conn, &filter, limit, cursor)?;
+            let tasks: Vec<_> = tasks.iter().map(|t| t.view(ctx.tz)).collect();
+            Ok(json!({ "tasks": tasks, "next_cursor": next }))
+        })
+        .await
 }
 
-async fn add_task(env: &ToolEnv, caller: &Caller, args: Args) -> Result<Value, AppError> {
+async fn add_task(services: &Services, caller: &Caller, args: Args) -> Result<Value, AppError> {
     let task = match args.str("text") {
         Some(text) => {
             if args.0.len() > 1 {
                 return Err(AppError::invalid("text", "send either text (quick-add) or fields, not both"));
             }
-            env.run(caller, move |conn, ctx| Ok(task_service::add_text(conn, ctx, &text)?.view(ctx.tz)))
+            services
+                .run_as(caller.actor(), move |conn, ctx| {
+                    Ok(task_service::add_text(conn, ctx, &text)?.view(ctx.tz))
+                })
                 .await?
         }
         None => {
             let patch = args.task_patch()?;
-            env.run(caller, move |conn, ctx| Ok(task_service::add_fields(conn, ctx, &patch)?.view(ctx.tz)))
+            services
+                .run_as(caller.actor(), move |conn, ctx| {
+                    Ok(task_service::add_fields(conn, ctx, &patch)?.view(ctx.tz))
+                })
                 .await?
         }
     };
     to_json(task)
 }
 
-async fn complete_task(env: &ToolEnv, caller: &Caller, args: Args) -> Result<Value, AppError> {
+async fn complete_task(services: &Services, caller: &Caller, args: Args) -> Result<Value, AppError> {
     let id = args.id()?;
-    let (task, next) = env
-        .run(caller, move |conn, ctx| {
+    let (task, next) = services
+        .run_as(caller.actor(), move |conn, ctx| {
             let (task, next) = task_service::set_done(conn, ctx, id, true)?;
             Ok((task.view(ctx.tz), next.map(|n| n.view(ctx.tz))))
         })
@@ -560,18 +530,22 @@ async fn complete_task(env: &ToolEnv, caller: &Caller, args: Args) -> Result<Val
     Ok(body)
 }
 
-async fn update_task(env: &ToolEnv, caller: &Caller, args: Args) -> Result<Value, AppError> {
+async fn update_task(services: &Services, caller: &Caller, args: Args) -> Result<Value, AppError> {
     let id = args.id()?;
     let patch = args.task_patch()?;
-    let task = env
-        .run(caller, move |conn, ctx| Ok(task_service::update(conn, ctx, id, &patch)?.view(ctx.tz)))
+    let task = services
+        .run_as(
+            caller.actor(),
+            move |conn, ctx| Ok(task_service::update(conn, ctx, id, &patch)?.view(ctx.tz)),
+        )
         .await?;
     to_json(task)
 }
 
-async fn list_schedules(env: &ToolEnv, _: &Caller, args: Args) -> Result<Value, AppError> {
+async fn list_schedules(services: &Services, _: &Caller, args: Args) -> Result<Value, AppError> {
     let (agent, all) = (args.str("agent"), args.bool("all").unwrap_or(false));
-    env.db
+    services
+        .db
         .run(move |conn| {
             let list = schedule_service::list(conn, agent.as_deref(), all)?;
             Ok(json!({ "schedules": schedule_service::views(conn, &list)? }))
@@ -580,14 +554,12 @@ async fn list_schedules(env: &ToolEnv, _: &Caller, args: Args) -> Result<Value, 
 }
 
 /// Creates a schedule through the doors' entry point, as the agent, and wakes the scheduler.
-async fn create(env: &ToolEnv, caller: &Caller, input: ScheduleInput) -> Result<Value, AppError> {
-    let ctx = env.ctx(caller).await?;
-    let s = schedule_service::create_checked(&env.db, &env.config, &env.http, ctx, input).await?;
-    env.scheduler.poke();
+async fn create(services: &Services, caller: &Caller, input: ScheduleInput) -> Result<Value, AppError> {
+    let s = schedule_service::create_checked(services, caller.actor(), input).await?;
     to_json(s.view(None))
 }
 
-async fn create_schedule(env: &ToolEnv, caller: &Caller, args: Args) -> Result<Value, AppError> {
+async fn create_schedule(services: &Services, caller: &Caller, args: Args) -> Result<Value, AppError> {
     let input = ScheduleInput {
         name: args.str("name"),
         prompt: args.str("prompt"),
@@ -602,27 +574,27 @@ async fn create_schedule(env: &ToolEnv, caller: &Caller, args: Args) -> Result<V
         conversation_id: args.i32("conversation_id")?.map(Some),
         ..ScheduleInput::default()
     };
-    create(env, caller, input).await
+    create(services, caller, input).await
 }
 
-async fn cancel_schedule(env: &ToolEnv, caller: &Caller, args: Args) -> Result<Value, AppError> {
+async fn cancel_schedule(services: &Services, caller: &Caller, args: Args) -> Result<Value, AppError> {
     let id = args.id()?;
-    env.run(caller, move |conn, ctx| schedule_service::delete(conn, ctx, id)).await?;
-    env.scheduler.poke();
+    services.run_as(caller.actor(), move |conn, ctx| schedule_service::delete(conn, ctx, id)).await?;
+    services.wake.poke();
     Ok(json!({ "id": id, "deleted": true }))
 }
 
-async fn pause_schedule(env: &ToolEnv, caller: &Caller, args: Args) -> Result<Value, AppError> {
-    let (id, active, config) = (args.id()?, args.bool("resume").unwrap_or(false), env.config.clone());
-    let s = env
-        .run(caller, move |conn, ctx| schedule_service::set_active(conn, ctx, &config, id, active))
+async fn pause_schedule(services: &Services, caller: &Caller, args: Args) -> Result<Value, AppError> {
+    let (id, active, config) = (args.id()?, args.bool("resume").unwrap_or(false), services.config.clone());
+    let s = services
+        .run_as(caller.actor(), move |conn, ctx| schedule_service::set_active(conn, ctx, &config, id, active))
         .await?;
-    env.scheduler.poke();
+    services.wake.poke();
     to_json(s.view(None))
 }
 
 /// A one-time schedule that wakes the agent: into the caller's conversation when it has one.
-async fn schedule_wakeup(env: &ToolEnv, caller: &Caller, args: Args) -> Result<Value, AppError> {
+async fn schedule_wakeup(services: &Services, caller: &Caller, args: Args) -> Result<Value, AppError> {
     let prompt = args.str("prompt").unwrap_or_default();
     let agent = args.str("agent").or_else(|| caller.agent.clone()).unwrap_or_else(|| "default".into());
     let input = ScheduleInput {
@@ -637,7 +609,7 @@ async fn schedule_wakeup(env: &ToolEnv, caller: &Caller, args: Args) -> Result<V
     if input.at.as_deref().is_none_or(|a| a.trim().is_empty()) {
         return Err(AppError::invalid("at", "is required: when should you wake up?"));
     }
-    create(env, caller, input).await
+    create(services, caller, input).await
 }
 
 /// "Wake-up: check the build status" from the prompt's first few words.
@@ -648,14 +620,15 @@ fn wakeup_name(prompt: &str) -> String {
     format!("Wake-up: {first}{}", if more { "…" } else { "" })
 }
 
-async fn list_runs(env: &ToolEnv, _: &Caller, args: Args) -> Result<Value, AppError> {
+async fn list_runs(services: &Services, _: &Caller, args: Args) -> Result<Value, AppError> {
     let filter = crate::runs::RunFilter {
         schedule: args.i32("schedule")?,
         state: args.str("state"),
         limit: Some(args.int("limit").unwrap_or(10)),
         cursor: args.i32("cursor")?,
     };
-    env.db
+    services
+        .db
         .run(move |conn| {
             let (page, next) = crate::runs::list(conn, &filter)?;
             let names = crate::runs::schedule_names(conn, &page)?;
@@ -669,7 +642,7 @@ async fn list_runs(env: &ToolEnv, _: &Caller, args: Args) -> Result<Value, AppEr
 }
 
 /// Stores the notification and tells open pages, as the scheduler does for `notify` runs.
-async fn notify(env: &ToolEnv, _: &Caller, args: Args) -> Result<Value, AppError> {
+async fn notify(services: &Services, _: &Caller, args: Args) -> Result<Value, AppError> {
     let title = args.str("title").unwrap_or_default().trim().to_string();
     if title.is_empty() {
         return Err(AppError::invalid("title", "is required"));
@@ -681,10 +654,10 @@ async fn notify(env: &ToolEnv, _: &Caller, args: Args) -> Result<Value, AppError
         run_id: None,
         schedule_id: None,
     };
-    let now = env.clock.now();
-    let n = env.db.run(move |conn| crate::notifications::add(conn, &new, now)).await?;
+    let now = services.clock.now();
+    let n = services.db.run(move |conn| crate::notifications::add(conn, &new, now)).await?;
     let id = n.id;
-    env.events.send(Event::Notification { id: n.id, title: n.title, body: n.body, level: n.level });
+    services.events.send(Event::Notification { id: n.id, title: n.title, body: n.body, level: n.level });
     Ok(json!({ "id": id, "sent": true }))
 }
 

@@ -44,16 +44,15 @@ impl Failure {
     }
 }
 
-/// The HTTP client every delivery shares: no proxies (agents are often on loopback), and a
-/// connect timeout so a black-holed host fails fast.
-pub fn http_client() -> reqwest::Client {
-    reqwest::Client::builder()
-        .no_proxy()
-        .connect_timeout(std::time::Duration::from_secs(10))
-        .pool_max_idle_per_host(64)
-        .user_agent(concat!("Steward/", env!("CARGO_PKG_VERSION")))
-        .build()
-        .unwrap_or_default()
+/// Delivers a scheduled run as a turn of a conversation (the prompt as the person's message,
+/// the reply as the output). The chat engine does this; the scheduler is given one, so it
+/// needs to know nothing of conversations.
+pub trait ConversationDelivery: Send + Sync + 'static {
+    fn deliver_run<'a>(
+        &'a self,
+        schedule: i32,
+        d: &'a Delivery,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<String, Failure>> + Send + 'a>>;
 }
 
 /// Delivers the prompt; the output is the agent's answer (for `notify`, the prompt itself: the

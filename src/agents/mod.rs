@@ -20,6 +20,7 @@ use crate::config::Config;
 use crate::db::Conn;
 use crate::db::schema::{agents, schedules};
 use crate::error::AppError;
+use crate::services::Actor;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -116,14 +117,6 @@ pub struct AgentView {
     pub timeout_secs: u64,
     pub has_api_key: bool,
     pub has_secret: bool,
-}
-
-/// Who is asking to add or change an agent. A `command` agent runs programs on this machine,
-/// so only the person (pages, CLI) may set one up, never a token or the agent itself.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Origin {
-    Person,
-    Remote,
 }
 
 #[derive(Queryable, Selectable)]
@@ -365,12 +358,7 @@ impl AgentConfigPatch {
     }
 }
 
-pub fn add(
-    conn: &mut Conn,
-    now: DateTime<Utc>,
-    input: AgentInput,
-    origin: Origin,
-) -> Result<Agent, AppError> {
+pub fn add(conn: &mut Conn, now: DateTime<Utc>, input: AgentInput, by: Actor) -> Result<Agent, AppError> {
     let name = input.name.as_deref().map(str::trim).unwrap_or_default().to_string();
     let kind = AgentKind::parse(input.kind.as_deref().unwrap_or_default())?;
     let mut agent = Agent {
@@ -382,7 +370,7 @@ pub fn add(
         created_at: Some(now),
     };
     input.config.apply(&mut agent.config);
-    guard_origin(&agent, origin)?;
+    guard_actor(&agent, by)?;
     agent.validate()?;
     crate::db::write(conn, |conn| {
         let exists: i64 = agents::table.filter(agents::name.eq(&agent.name)).count().get_result(conn)?;
@@ -411,7 +399,7 @@ pub fn update(
     now: DateTime<Utc>,
     name: &str,
     input: AgentInput,
-    origin: Origin,
+    by: Actor,
 ) -> Result<Agent, AppError> {
     crate::db::write(conn, |conn| {
         let mut agent = get(conn, config, name)?;
@@ -435,7 +423,7 @@ pub fn update(
             agent.concurrency = c;
         }
         input.config.apply(&mut agent.config);
-        guard_origin(&agent, origin)?;
+        guard_actor(&agent, by)?;
         agent.validate()?;
         diesel::update(agents::table.filter(agents::name.eq(name)))
             .set((
@@ -471,8 +459,10 @@ pub fn remove(conn: &mut Conn, config: &Config, name: &str) -> Result<(), AppErr
     })
 }
 
-fn guard_origin(agent: &Agent, origin: Origin) -> Result<(), AppError> {
-    if agent.kind == AgentKind::Command && origin == Origin::Remote {
+/// A `command` agent runs programs on this machine, so only the person (pages, CLI) may set one
+/// up, never a token or the agent itself.
+fn guard_actor(agent: &Agent, by: Actor) -> Result<(), AppError> {
+    if agent.kind == AgentKind::Command && !by.is_person() {
         return Err(AppError::Forbidden(
             "command agents run programs on this machine, so they can only be set up from the \
              Agents page or the steward CLI"

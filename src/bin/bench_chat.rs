@@ -25,10 +25,11 @@ mod measure;
 use anyhow::{Context, anyhow};
 use futures_util::StreamExt;
 use serde_json::{Value, json};
-use steward::agents::{self, AgentConfigPatch, AgentInput, Origin};
+use steward::agents::{self, AgentConfigPatch, AgentInput};
 use steward::app::Application;
 use steward::config::Config;
 use steward::db::Db;
+use steward::services::Actor;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 
@@ -130,7 +131,7 @@ fn set_up(db_path: &std::path::Path, model: &str) -> anyhow::Result<String> {
                 ..AgentConfigPatch::default()
             },
         },
-        Origin::Person,
+        Actor::Person,
     )?;
     let (token, _) = steward::auth::tokens::create(&mut conn, "bench", now)?;
     Ok(token)

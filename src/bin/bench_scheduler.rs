@@ -34,7 +34,7 @@ use anyhow::{Context, anyhow};
 use chrono::{DateTime, SecondsFormat, Utc};
 use diesel::prelude::*;
 use serde_json::{Value, json};
-use steward::agents::{self, AgentConfigPatch, AgentInput, Origin};
+use steward::agents::{self, AgentConfigPatch, AgentInput};
 use steward::app::Application;
 use steward::clock::{from_ms, to_ms};
 use steward::config::Config;
@@ -42,7 +42,7 @@ use steward::db::Db;
 use steward::db::schema::{runs, schedules};
 use steward::schedules::spec::Spec;
 use steward::schedules::{Guards, ScheduleInput, service};
-use steward::tasks::Ctx;
+use steward::services::{Actor, Ctx};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 /// Set in the child's environment: which part it runs.
@@ -293,7 +293,7 @@ fn prepare(db: &Db, port: u16, concurrency: i32) -> anyhow::Result<()> {
                 ..AgentConfigPatch::default()
             },
         },
-        Origin::Person,
+        Actor::Person,
     )?;
     Ok(())
 }
@@ -312,7 +312,7 @@ async fn create_once(db: &Db, times: Vec<DateTime<Utc>>) -> anyhow::Result<Durat
     db.run(move |conn| {
         let config = Config::default();
         for (i, at) in times.iter().enumerate() {
-            let ctx = Ctx { now: Utc::now(), tz: chrono_tz::UTC, by: "person", conversation: None };
+            let ctx = Ctx { now: Utc::now(), tz: chrono_tz::UTC, actor: Actor::Person };
             let input = ScheduleInput {
                 name: Some(format!("bench {i}")),
                 prompt: Some(format!("Benchmark prompt {i}")),

@@ -18,7 +18,8 @@ use std::time::{Duration, Instant};
 use chrono::{Duration as Days, Utc};
 use steward::auth::{self, sessions, tokens};
 use steward::db::Db;
-use steward::tasks::{Ctx, service};
+use steward::services::{Actor, Ctx};
+use steward::tasks::service;
 
 const CHILD: &str = "STEWARD_BENCH_CHILD";
 
@@ -165,7 +166,7 @@ fn seed(db_path: &Path, count: usize) -> anyhow::Result<(String, String)> {
             i % 6
         ));
     }
-    let ctx = Ctx { now, tz: chrono_tz::UTC, by: "person", conversation: None };
+    let ctx = Ctx { now, tz: chrono_tz::UTC, actor: Actor::Person };
     service::import_todotxt(&mut conn, &ctx, file.as_bytes()).map_err(|e| anyhow::anyhow!("{e}"))?;
     auth::set_password(&mut conn, "benchmark passphrase", "benchmark passphrase", None)
         .map_err(|e| anyhow::anyhow!("{e}"))?;

@@ -23,7 +23,8 @@ use crate::agents::deliver::{self, Delivery, Failure};
 use crate::agents::{Agent, AgentKind};
 use crate::db::Conn;
 use crate::error::AppError;
-use crate::tools::{Caller, ToolEnv};
+use crate::services::{Actor, Services};
+use crate::tools::Caller;
 
 /// What a watcher of a conversation sees, in order. The API streams these as SSE events named
 /// by `type`.
@@ -198,7 +199,7 @@ pub struct Outcome {
 
 #[derive(Clone)]
 pub struct Chat {
-    env: ToolEnv,
+    services: Services,
     live: Arc<Mutex<HashMap<i32, Live>>>,
 }
 
@@ -210,8 +211,8 @@ const HISTORY_READ: i64 = 400;
 const SAVE_EVERY: Duration = Duration::from_millis(250);
 
 impl Chat {
-    pub fn new(env: ToolEnv) -> Chat {
-        Chat { env, live: Arc::default() }
+    pub fn new(services: Services) -> Chat {
+        Chat { services, live: Arc::default() }
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<i32, Live>> {
@@ -259,7 +260,7 @@ impl Chat {
         if text.len() > 100_000 {
             return Err(AppError::invalid("message", "is longer than 100,000 bytes"));
         }
-        let config = self.env.config.clone();
+        let config = self.services.config.clone();
         let (run_id, run_key) = run.unzip();
         self.start(conversation, run_key, move |conn, now| {
             let c = match conversation {
@@ -323,9 +324,9 @@ impl Chat {
             }
             live.extend(slot.take().map(|l| (id, l)));
         }
-        let (config, clock) = (self.env.config.clone(), self.env.clock.clone());
+        let (config, clock) = (self.services.config.clone(), self.services.clock.clone());
         let prepared = self
-            .env
+            .services
             .db
             .run(move |conn| {
                 let now = clock.now();
@@ -384,7 +385,7 @@ impl Chat {
         conversation: i32,
         now: chrono::DateTime<chrono::Utc>,
     ) -> Result<i32, AppError> {
-        self.env
+        self.services
             .db
             .run(move |conn| {
                 let m = NewMessage { role: "assistant", state: "streaming", ..NewMessage::default() };
@@ -393,12 +394,20 @@ impl Chat {
             .await
     }
 
+    /// Replies a stopped process left half-written are marked as such (at start-up).
+    pub async fn recover(&self) -> Result<usize, AppError> {
+        let now = self.services.clock.now();
+        self.services.db.run(move |conn| super::end_orphaned_replies(conn, now)).await
+    }
+}
+
+impl Chat {
     /// Delivers a scheduled run into its conversation: the prompt is posted as the person's
     /// message (linked to the run) and the answer, tools and all, is the run's output.
-    pub async fn deliver_run(&self, schedule: i32, d: &Delivery) -> Result<String, Failure> {
-        let now = self.env.clock.now();
+    async fn deliver_scheduled(&self, schedule: i32, d: &Delivery) -> Result<String, Failure> {
+        let now = self.services.clock.now();
         let conversation = self
-            .env
+            .services
             .db
             .run(move |conn| {
                 crate::db::write(conn, |conn| {
@@ -419,11 +428,15 @@ impl Chat {
             None => Ok(outcome.text),
         }
     }
+}
 
-    /// Replies a stopped process left half-written are marked as such (at start-up).
-    pub async fn recover(&self) -> Result<usize, AppError> {
-        let now = self.env.clock.now();
-        self.env.db.run(move |conn| super::end_orphaned_replies(conn, now)).await
+impl deliver::ConversationDelivery for Chat {
+    fn deliver_run<'a>(
+        &'a self,
+        schedule: i32,
+        d: &'a Delivery,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<String, Failure>> + Send + 'a>> {
+        Box::pin(self.deliver_scheduled(schedule, d))
     }
 }
 
@@ -436,7 +449,7 @@ impl Chat {
     /// it; its result replaces the hold, so the model sees it in the next turn.
     pub async fn confirm_tool(&self, conversation: i32, message_id: i32) -> Result<(), AppError> {
         let (c, held, calls) = self
-            .env
+            .services
             .db
             .run(move |conn| {
                 let held = super::message(conn, message_id)?;
@@ -461,17 +474,17 @@ impl Chat {
         let args: Value = serde_json::from_str(&call.arguments)
             .map_err(|e| AppError::invalid("arguments", format!("are not valid JSON: {e}")))?;
         let caller = Caller { conversation: Some(conversation), agent: Some(c.agent) };
-        let result = crate::tools::call(&self.env, &caller, &call.name, &args).await;
+        let result = crate::tools::call(&self.services, &caller, &call.name, &args).await;
         let (content, error) = match &result {
             Ok(v) => (v.to_string(), None),
             Err(e) => (json!({ "error": e.public_message() }).to_string(), Some(e.public_message())),
         };
-        let now = self.env.clock.now();
+        let now = self.services.clock.now();
         let note = match &error {
             None => format!("You confirmed {}.", call.name),
             Some(e) => format!("You confirmed {}, and it failed: {e}", call.name),
         };
-        self.env
+        self.services
             .db
             .run(move |conn| {
                 crate::db::write(conn, |conn| {
@@ -531,7 +544,7 @@ impl Generation {
         let mut reply = first_reply;
         for step in 1..=self.settings.max_steps {
             if step > 1 {
-                reply = match self.chat.new_reply(self.conversation, self.chat.env.clock.now()).await {
+                reply = match self.chat.new_reply(self.conversation, self.chat.services.clock.now()).await {
                     Ok(id) => id,
                     Err(e) => {
                         return self.finish(reply, String::new(), Vec::new(), Some(e.to_string())).await;
@@ -559,7 +572,7 @@ impl Generation {
                 Turn::Tools(asked) => {
                     self.save(reply, &text, &asked, "done", None).await;
                     let id = reply;
-                    match self.chat.env.db.run(move |conn| super::message(conn, id)).await {
+                    match self.chat.services.db.run(move |conn| super::message(conn, id)).await {
                         Ok(row) => history.push(row),
                         Err(e) => return self.finish(reply, text, Vec::new(), Some(e.to_string())).await,
                     }
@@ -581,12 +594,12 @@ impl Generation {
             "Stopped after {} model turns with tools, the limit set in Settings.",
             self.settings.max_steps
         );
-        let now = self.chat.env.clock.now();
+        let now = self.chat.services.clock.now();
         let conversation = self.conversation;
         let m = message.clone();
         let _ = self
             .chat
-            .env
+            .services
             .db
             .run(move |conn| {
                 let n = NewMessage { role: "notice", content: &m, state: "failed", ..NewMessage::default() };
@@ -618,10 +631,10 @@ impl Generation {
         error: Option<&str>,
     ) {
         let (text, calls, error, now) =
-            (text.to_string(), calls.to_vec(), error.map(str::to_string), self.chat.env.clock.now());
+            (text.to_string(), calls.to_vec(), error.map(str::to_string), self.chat.services.clock.now());
         let saved = self
             .chat
-            .env
+            .services
             .db
             .run(move |conn| {
                 super::save_reply(conn, reply, &text, Some(&calls), state, error.as_deref(), now)
@@ -649,7 +662,7 @@ impl Generation {
                 &call.arguments
             }) {
                 Err(e) => Err(format!("the arguments are not valid JSON: {e}")),
-                Ok(args) => crate::tools::call(&self.chat.env, &self.caller, &call.name, &args)
+                Ok(args) => crate::tools::call(&self.chat.services, &self.caller, &call.name, &args)
                     .await
                     .map_err(|e| e.public_message()),
             }
@@ -664,9 +677,9 @@ impl Generation {
             result: result.as_ref().ok().cloned(),
             error: error.clone(),
         });
-        let (conversation, now, call) = (self.conversation, self.chat.env.clock.now(), call.clone());
+        let (conversation, now, call) = (self.conversation, self.chat.services.clock.now(), call.clone());
         self.chat
-            .env
+            .services
             .db
             .run(move |conn| {
                 let m = NewMessage {
@@ -711,7 +724,7 @@ impl Generation {
         });
         let wait = self.agent.timeout();
         let mut stopped = self.stopped.clone();
-        let request = deliver::with_key(self.chat.env.http.post(&url), &self.agent).json(&body).send();
+        let request = deliver::with_key(self.chat.services.http.post(&url), &self.agent).json(&body).send();
         let resp = tokio::select! {
             r = tokio::time::timeout(wait, request) => r,
             _ = stopped.wait_for(|s| *s) => return Turn::Stopped,
@@ -809,12 +822,12 @@ impl Generation {
             run_id: last.id,
             idempotency_key: self.run_key.clone().unwrap_or_else(|| format!("m{}", last.id)),
             prompt: last.content.clone(),
-            scheduled_for: self.chat.env.clock.now(),
+            scheduled_for: self.chat.services.clock.now(),
             attempt: 1,
         };
         let mut stopped = self.stopped.clone();
         let answer = tokio::select! {
-            a = deliver::deliver(&self.chat.env.http, &self.agent, &d) => a,
+            a = deliver::deliver(&self.chat.services.http, &self.agent, &d) => a,
             _ = stopped.wait_for(|s| *s) => return Turn::Stopped,
         };
         match answer {
@@ -834,8 +847,8 @@ fn system_prompt(
     template: &str,
     now: chrono::DateTime<chrono::Utc>,
 ) -> Result<String, AppError> {
-    let tz = crate::settings::person_zone(conn, config)?;
-    let ctx = crate::tasks::Ctx { now, tz, by: "agent", conversation: None };
+    let tz = crate::db::settings::person_zone(conn, config)?;
+    let ctx = crate::services::Ctx { now, tz, actor: Actor::AGENT };
     let today = today_summary(conn, &ctx)?;
     Ok(template
         .replace("{now}", &ctx.local_now().format("%A %-d %B %Y, %H:%M").to_string())
@@ -865,7 +878,7 @@ fn accumulate(calls: &mut Vec<ToolCall>, delta: &Value) {
 }
 
 /// Due and overdue tasks and the next scheduled prompts, in a few lines.
-fn today_summary(conn: &mut Conn, ctx: &crate::tasks::Ctx) -> Result<String, AppError> {
+fn today_summary(conn: &mut Conn, ctx: &crate::services::Ctx) -> Result<String, AppError> {
     use crate::tasks::query::{Filter, Group, group_slice};
     let mut out = String::new();
     for (group, label) in [(Group::Overdue, "Overdue tasks"), (Group::Today, "Due today")] {

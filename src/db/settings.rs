@@ -1,9 +1,12 @@
 //! The `settings` table: small named values (the password hash, the person's time zone).
 
+use chrono_tz::Tz;
 use diesel::prelude::*;
 
 use super::Conn;
 use super::schema::settings;
+use crate::config::Config;
+use crate::error::AppError;
 
 pub const PASSWORD_HASH: &str = "password_hash";
 pub const TIMEZONE: &str = "timezone";
@@ -20,4 +23,9 @@ pub fn set(conn: &mut Conn, key: &str, value: &str) -> QueryResult<()> {
         .set(settings::value.eq(value))
         .execute(conn)
         .map(|_| ())
+}
+
+/// The person's zone: the Settings page's choice, else the configured or machine zone.
+pub fn person_zone(conn: &mut Conn, config: &Config) -> Result<Tz, AppError> {
+    Ok(get(conn, TIMEZONE)?.and_then(|name| name.parse().ok()).unwrap_or_else(|| config.default_zone()))
 }

@@ -15,7 +15,7 @@ use crate::db::schema::{runs, schedules};
 use crate::db::{Conn, settings};
 use crate::error::AppError;
 use crate::runs::{NewRun, Run};
-use crate::tasks::Ctx;
+use crate::services::{Actor, Ctx, Services};
 
 /// A schedule to create, or the fields to change (absent = unchanged). Text fields come as
 /// typed; an empty string counts as absent, so forms can send every field. The ends `until`
@@ -371,26 +371,27 @@ fn check_guards(
 }
 
 /// Creates a schedule after asking a Letta server whether its agent exists (unless
-/// `skip_validation`): the doors' entry point; [`create`] is the database part.
+/// `skip_validation`), and wakes the scheduler: the doors' entry point; [`create`] is the
+/// database part.
 pub async fn create_checked(
-    db: &crate::db::Db,
-    config: &Config,
-    http: &reqwest::Client,
-    ctx: Ctx,
+    services: &Services,
+    actor: Actor,
     input: ScheduleInput,
 ) -> Result<Schedule, AppError> {
     if !input.skip_validation.unwrap_or(false) {
         let name = given(&input.agent).unwrap_or("default").to_string();
-        let cfg = config.clone();
-        let agent = db.run(move |conn| crate::agents::resolve(conn, &cfg, "agent", &name)).await?;
+        let cfg = services.config.clone();
+        let agent = services.db.run(move |conn| crate::agents::resolve(conn, &cfg, "agent", &name)).await?;
         if agent.kind == crate::agents::AgentKind::Letta {
-            crate::agents::deliver::check(http, &agent).await.map_err(|m| {
+            crate::agents::deliver::check(&services.http, &agent).await.map_err(|m| {
                 AppError::invalid("agent", format!("{}: {m} (or create it with skip_validation)", agent.name))
             })?;
         }
     }
-    let cfg = config.clone();
-    db.run(move |conn| create(conn, &ctx, &cfg, &input)).await
+    let cfg = services.config.clone();
+    let s = services.run_as(actor, move |conn, ctx| create(conn, ctx, &cfg, &input)).await?;
+    services.wake.poke();
+    Ok(s)
 }
 
 pub fn create(
@@ -412,8 +413,8 @@ pub fn create(
         let id: i32 = diesel::insert_into(schedules::table)
             .values((
                 d.columns(ctx.now, next, ctx.now),
-                schedules::created_by.eq(ctx.by),
-                schedules::created_in.eq(ctx.conversation),
+                schedules::created_by.eq(ctx.actor.as_str()),
+                schedules::created_in.eq(ctx.actor.conversation()),
                 schedules::created_at.eq(now),
             ))
             .returning(schedules::id)
@@ -581,7 +582,7 @@ pub fn trigger(
         prompt: prompt.to_string(),
         priority,
         scheduled_for: ctx.now,
-        trigger: ctx.by.to_string(),
+        trigger: ctx.actor.to_string(),
         max_attempts: 5,
         retry_base_secs: 30,
     };

@@ -25,7 +25,7 @@ use crate::db::schema::tasks;
 use todotxt::{Due, TodoLine};
 
 pub use query::{Filter, Group, StatusFilter};
-pub use service::{Ctx, TaskPatch, rederive_all};
+pub use service::{TaskPatch, rederive_all};
 
 /// A stored task.
 #[derive(Debug, Clone, Queryable, Selectable)]

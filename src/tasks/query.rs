@@ -8,10 +8,11 @@ use diesel::prelude::*;
 use diesel::sqlite::Sqlite;
 use serde::Deserialize;
 
-use super::{Ctx, Task};
+use super::Task;
 use crate::db::Conn;
 use crate::db::schema::tasks;
 use crate::error::AppError;
+use crate::services::Ctx;
 
 /// What the person filters by; kept in the page's URL and accepted by the API.
 #[derive(Debug, Clone, Default, Deserialize)]

@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use chrono::{DateTime, Duration, NaiveDate, Utc};
+use chrono::{Duration, NaiveDate};
 use chrono_tz::Tz;
 use diesel::prelude::*;
 use serde::{Deserialize, Deserializer};
@@ -13,30 +13,10 @@ use crate::dates;
 use crate::db::schema::tasks;
 use crate::db::{self, Conn};
 use crate::error::AppError;
+use crate::services::Ctx;
 
 /// Deleted tasks can be restored for this long (the page's "Undo").
 pub const UNDO_WINDOW: Duration = Duration::days(1);
-
-/// Who is acting, and when, in which zone.
-#[derive(Debug, Clone, Copy)]
-pub struct Ctx {
-    pub now: DateTime<Utc>,
-    pub tz: Tz,
-    /// `person`, `api` or `agent`: recorded on what they create.
-    pub by: &'static str,
-    /// The conversation an agent acts from (recorded with `by: "agent"`).
-    pub conversation: Option<i32>,
-}
-
-impl Ctx {
-    pub fn local_now(&self) -> DateTime<Tz> {
-        self.now.with_timezone(&self.tz)
-    }
-
-    pub fn today(&self) -> NaiveDate {
-        self.local_now().date_naive()
-    }
-}
 
 /// A change to a task's fields; `None` leaves a field alone, `Some(None)` clears it.
 #[derive(Debug, Default, Deserialize)]
@@ -283,8 +263,8 @@ fn insert(conn: &mut Conn, ctx: &Ctx, line: &TodoLine) -> Result<Task, AppError>
             tasks::due_at.eq(derived.due_at),
             tasks::threshold.eq(derived.threshold),
             tasks::recurrence.eq(&derived.recurrence),
-            tasks::created_by.eq(ctx.by),
-            tasks::created_in.eq(ctx.conversation),
+            tasks::created_by.eq(ctx.actor.as_str()),
+            tasks::created_in.eq(ctx.actor.conversation()),
             tasks::created_at.eq(now),
             tasks::updated_at.eq(now),
             tasks::completed_at.eq(line.done.then_some(now)),

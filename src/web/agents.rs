@@ -8,9 +8,10 @@ use askama_web::WebTemplate;
 use serde::Deserialize;
 
 use super::{CurrentSession, Layout, html, is_htmx, oob_toast, see_other, toast};
-use crate::agents::{self, Agent, AgentConfigPatch, AgentInput, AgentKind, Origin};
+use crate::agents::{self, Agent, AgentConfigPatch, AgentInput, AgentKind};
 use crate::app::AppState;
 use crate::error::{AppError, PageError};
+use crate::services::Actor;
 
 /// The outcome of a connection check, in words.
 #[derive(Template, WebTemplate)]
@@ -319,10 +320,10 @@ pub async fn add(
     let values = form.into_inner();
     let input = values.input(false);
     let now = state.clock.now();
-    let added = state.db.run(move |conn| agents::add(conn, now, input?, Origin::Person)).await;
+    let added = state.db.run(move |conn| agents::add(conn, now, input?, Actor::Person)).await;
     match added {
         Ok(agent) => {
-            state.scheduler.poke();
+            state.wake.poke();
             let notice = format!("Added “{}”. Check it to see that it answers.", agent.name);
             html(
                 StatusCode::OK,
@@ -398,10 +399,10 @@ pub async fn save(
     let input = values.input(true);
     let (st, n, now) = (state.clone(), name.clone(), state.clock.now());
     let saved =
-        state.db.run(move |conn| agents::update(conn, &st.config, now, &n, input?, Origin::Person)).await;
+        state.db.run(move |conn| agents::update(conn, &st.config, now, &n, input?, Actor::Person)).await;
     match saved {
         Ok(agent) => {
-            state.scheduler.poke();
+            state.wake.poke();
             let notice = format!("Saved “{}”.", agent.name);
             html(
                 StatusCode::OK,

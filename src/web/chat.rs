@@ -16,10 +16,11 @@ use serde::Deserialize;
 
 use super::schedules::local_label;
 use super::{CurrentSession, Layout, html, is_htmx, see_other};
-use crate::app::{AppState, run_as};
+use crate::app::AppState;
 use crate::chat::engine::AWAITING_CONFIRMATION;
 use crate::chat::{self, Conversation, Message, markdown};
 use crate::error::{AppError, PageError};
+use crate::services::Actor;
 
 /// A tool call with its result, as a card shows it.
 pub struct ToolCard {
@@ -55,7 +56,7 @@ fn pretty(json_text: &str) -> String {
 }
 
 /// The bubbles: tool results are folded into the cards of the calls they answer.
-fn items(messages: &[Message], ctx: &crate::tasks::Ctx) -> Vec<MessageItem> {
+fn items(messages: &[Message], ctx: &crate::services::Ctx) -> Vec<MessageItem> {
     let result_of =
         |id: &str| messages.iter().find(|m| m.role == "tool" && m.tool_call_id.as_deref() == Some(id));
     messages
@@ -157,20 +158,21 @@ async fn page_of(
 ) -> Result<ChatPage, AppError> {
     let (st, query) = (state.clone(), q.clone());
     let live = open.is_some_and(|id| state.chat.is_live(id));
-    let (conversations, open, agents, unread) = run_as(state, "person", move |conn, ctx| {
-        let conversations = chat::list(conn, Some(&query), 200)?;
-        let open = match open {
-            Some(id) => Some((chat::get(conn, id)?, items(&chat::messages(conn, id)?, ctx))),
-            None => None,
-        };
-        let agents: Vec<String> = crate::agents::list(conn, &st.config)?
-            .into_iter()
-            .filter(|a| matches!(a.kind, crate::agents::AgentKind::Llm | crate::agents::AgentKind::Letta))
-            .map(|a| a.name)
-            .collect();
-        Ok((conversations, open, agents, crate::notifications::unread_count(conn)?))
-    })
-    .await?;
+    let (conversations, open, agents, unread) = state
+        .run_as(Actor::Person, move |conn, ctx| {
+            let conversations = chat::list(conn, Some(&query), 200)?;
+            let open = match open {
+                Some(id) => Some((chat::get(conn, id)?, items(&chat::messages(conn, id)?, ctx))),
+                None => None,
+            };
+            let agents: Vec<String> = crate::agents::list(conn, &st.config)?
+                .into_iter()
+                .filter(|a| matches!(a.kind, crate::agents::AgentKind::Llm | crate::agents::AgentKind::Letta))
+                .map(|a| a.name)
+                .collect();
+            Ok((conversations, open, agents, crate::notifications::unread_count(conn)?))
+        })
+        .await?;
     let title = open.as_ref().map(|(c, _)| c.title.clone()).unwrap_or_else(|| "Chat".into());
     let default_agent =
         agents.iter().find(|a| *a == "default").or(agents.first()).cloned().unwrap_or_default();
@@ -232,10 +234,11 @@ pub async fn messages(
 ) -> Result<HttpResponse, PageError> {
     let id = id.into_inner();
     let live = state.chat.is_live(id);
-    let (conversation, messages) = run_as(&state, "person", move |conn, ctx| {
-        Ok((chat::get(conn, id)?, items(&chat::messages(conn, id)?, ctx)))
-    })
-    .await?;
+    let (conversation, messages) = state
+        .run_as(Actor::Person, move |conn, ctx| {
+            Ok((chat::get(conn, id)?, items(&chat::messages(conn, id)?, ctx)))
+        })
+        .await?;
     html(StatusCode::OK, &MessagesPart { conversation, messages, live, csrf: session.0.csrf_token })
 }
 

@@ -19,7 +19,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use serde_json::{Value, json};
 
 use crate::app::AppState;
-use crate::tools::{self, Caller, ToolEnv};
+use crate::tools::{self, Caller};
 
 /// Protocol versions we speak, newest first.
 pub const VERSIONS: [&str; 3] = ["2025-06-18", "2025-03-26", "2024-11-05"];
@@ -134,7 +134,7 @@ async fn tools_call(state: &AppState, params: &Value) -> Result<Value, (i64, Str
     }
     let arguments = params.get("arguments").unwrap_or(&Value::Null);
     let caller = Caller { conversation: None, agent: None };
-    Ok(match tools::call(&ToolEnv::from_state(state), &caller, name, arguments).await {
+    Ok(match tools::call(&state.services, &caller, name, arguments).await {
         Ok(result) => {
             // structuredContent must be an object.
             let structured = if result.is_object() { result.clone() } else { json!({ "result": result }) };

@@ -7,9 +7,10 @@ use askama_web::WebTemplate;
 
 use super::schedules::{local_label, utc_label};
 use super::{CurrentSession, Layout, html, see_other};
-use crate::app::{AppState, run_as};
+use crate::app::AppState;
 use crate::error::{AppError, PageError};
 use crate::notifications;
+use crate::services::Actor;
 
 /// How many notifications the page lists.
 const SHOWN: i64 = 200;
@@ -41,24 +42,25 @@ pub struct BellCount {
 }
 
 async fn load(state: &web::Data<AppState>) -> Result<(Vec<NotificationItem>, i64), AppError> {
-    run_as(state, "person", |conn, ctx| {
-        let items = notifications::list(conn, SHOWN)?
-            .into_iter()
-            .map(|n| NotificationItem {
-                id: n.id,
-                unread: n.read_at.is_none(),
-                when: local_label(n.created(), ctx.tz, ctx.now, false),
-                when_utc: utc_label(n.created()),
-                title: n.title,
-                body: n.body,
-                level: n.level,
-                run_id: n.run_id,
-                schedule_id: n.schedule_id,
-            })
-            .collect();
-        Ok((items, notifications::unread_count(conn)?))
-    })
-    .await
+    state
+        .run_as(Actor::Person, |conn, ctx| {
+            let items = notifications::list(conn, SHOWN)?
+                .into_iter()
+                .map(|n| NotificationItem {
+                    id: n.id,
+                    unread: n.read_at.is_none(),
+                    when: local_label(n.created(), ctx.tz, ctx.now, false),
+                    when_utc: utc_label(n.created()),
+                    title: n.title,
+                    body: n.body,
+                    level: n.level,
+                    run_id: n.run_id,
+                    schedule_id: n.schedule_id,
+                })
+                .collect();
+            Ok((items, notifications::unread_count(conn)?))
+        })
+        .await
 }
 
 pub async fn page(state: web::Data<AppState>, session: CurrentSession) -> Result<HttpResponse, PageError> {

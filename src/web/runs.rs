@@ -11,13 +11,13 @@ use serde::Deserialize;
 
 use super::schedules::{local_label, ms_label, relative, utc_label};
 use super::{CurrentSession, Layout, html, htmx_target, is_htmx};
-use crate::app::{AppState, run_as};
+use crate::app::AppState;
 use crate::clock::from_ms;
 use crate::db::Conn;
 use crate::error::{AppError, PageError};
 use crate::runs::{self, Attempt, Run, RunFilter, STATES};
 use crate::schedules;
-use crate::tasks::Ctx;
+use crate::services::{Actor, Ctx};
 
 /// Runs per page.
 const PAGE: i64 = 50;
@@ -206,25 +206,26 @@ struct Loaded {
 }
 
 async fn load(state: &web::Data<AppState>, filter: RunFilter) -> Result<Loaded, AppError> {
-    run_as(state, "person", move |conn, ctx| {
-        let (list, next) = runs::list(conn, &filter)?;
-        let rows = items(conn, ctx, &list)?;
-        let schedule_name = match filter.schedule {
-            None => None,
-            Some(id) => Some(match schedules::get(conn, id) {
-                Ok(s) => s.name,
-                // A deleted schedule's runs stay; its name is still known from them.
-                Err(AppError::NotFound(m)) => rows
-                    .iter()
-                    .find_map(|r| r.schedule_name.clone())
-                    .map(|n| format!("{n} (deleted)"))
-                    .ok_or(AppError::NotFound(m))?,
-                Err(e) => return Err(e),
-            }),
-        };
-        Ok(Loaded { rows, next, schedule_name, unread: crate::notifications::unread_count(conn)? })
-    })
-    .await
+    state
+        .run_as(Actor::Person, move |conn, ctx| {
+            let (list, next) = runs::list(conn, &filter)?;
+            let rows = items(conn, ctx, &list)?;
+            let schedule_name = match filter.schedule {
+                None => None,
+                Some(id) => Some(match schedules::get(conn, id) {
+                    Ok(s) => s.name,
+                    // A deleted schedule's runs stay; its name is still known from them.
+                    Err(AppError::NotFound(m)) => rows
+                        .iter()
+                        .find_map(|r| r.schedule_name.clone())
+                        .map(|n| format!("{n} (deleted)"))
+                        .ok_or(AppError::NotFound(m))?,
+                    Err(e) => return Err(e),
+                }),
+            };
+            Ok(Loaded { rows, next, schedule_name, unread: crate::notifications::unread_count(conn)? })
+        })
+        .await
 }
 
 async fn respond(
@@ -287,12 +288,13 @@ pub async fn of_schedule(
 /// One row, for live updates.
 pub async fn row(state: web::Data<AppState>, id: web::Path<i32>) -> Result<RunRow, PageError> {
     let id = id.into_inner();
-    let r = run_as(&state, "person", move |conn, ctx| {
-        let run = runs::get(conn, id)?;
-        let mut list = items(conn, ctx, std::slice::from_ref(&run))?;
-        list.pop().ok_or_else(|| AppError::NotFound(format!("no run {id}")))
-    })
-    .await?;
+    let r = state
+        .run_as(Actor::Person, move |conn, ctx| {
+            let run = runs::get(conn, id)?;
+            let mut list = items(conn, ctx, std::slice::from_ref(&run))?;
+            list.pop().ok_or_else(|| AppError::NotFound(format!("no run {id}")))
+        })
+        .await?;
     Ok(RunRow { r })
 }
 

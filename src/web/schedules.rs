@@ -13,7 +13,7 @@ use chrono_tz::Tz;
 use serde::Deserialize;
 
 use super::{CurrentSession, Layout, html, is_htmx, oob_toast, see_other, toast};
-use crate::app::{AppState, run_as};
+use crate::app::AppState;
 use crate::clock::from_ms;
 use crate::config::{Config, parse_zone};
 use crate::db::Conn;
@@ -21,7 +21,7 @@ use crate::error::{AppError, PageError};
 use crate::events::Event;
 use crate::schedules::spec::{Kind, Spec};
 use crate::schedules::{self, Guards, LastRun, PRIORITIES, Schedule, ScheduleInput, service};
-use crate::tasks::Ctx;
+use crate::services::{Actor, Ctx};
 
 // ---------------------------------------------------------------------------------------------
 // Time in words, shared by the Runs and Notifications pages.
@@ -509,12 +509,13 @@ async fn full_page(
     extras: Extras,
 ) -> Result<SchedulesPage, AppError> {
     let st = state.clone();
-    let (items, agents, zone, unread) = run_as(state, "person", move |conn, ctx| {
-        let items = list_items(conn, ctx, all)?;
-        let agents = agent_choices(conn, &st.config)?;
-        Ok((items, agents, ctx.tz, crate::notifications::unread_count(conn)?))
-    })
-    .await?;
+    let (items, agents, zone, unread) = state
+        .run_as(Actor::Person, move |conn, ctx| {
+            let items = list_items(conn, ctx, all)?;
+            let agents = agent_choices(conn, &st.config)?;
+            Ok((items, agents, ctx.tz, crate::notifications::unread_count(conn)?))
+        })
+        .await?;
     let csrf = session.0.csrf_token.clone();
     let form_open = items.is_empty() || extras.form.is_some();
     let (values, error) = extras.form.unwrap_or_else(|| (FormValues::new_in(zone, &agents), None));
@@ -571,24 +572,26 @@ pub async fn create(
     let values = form.into_inner();
     let v = values.clone();
     let st = state.clone();
-    let created = run_as(&state, "person", move |conn, ctx| {
-        let input = v.input(None)?;
-        let s = service::create(conn, ctx, &st.config, &input)?;
-        Ok((s.id, s.name))
-    })
-    .await;
+    let created = state
+        .run_as(Actor::Person, move |conn, ctx| {
+            let input = v.input(None)?;
+            let s = service::create(conn, ctx, &st.config, &input)?;
+            Ok((s.id, s.name))
+        })
+        .await;
     let csrf = session.0.csrf_token.clone();
     match created {
         Ok((id, name)) => {
-            state.scheduler.poke();
+            state.wake.poke();
             if !is_htmx(&req) {
                 return Ok(see_other(&format!("/schedules?saved={id}")));
             }
             let st = state.clone();
-            let (items, agents, zone) = run_as(&state, "person", move |conn, ctx| {
-                Ok((list_items(conn, ctx, false)?, agent_choices(conn, &st.config)?, ctx.tz))
-            })
-            .await?;
+            let (items, agents, zone) = state
+                .run_as(Actor::Person, move |conn, ctx| {
+                    Ok((list_items(conn, ctx, false)?, agent_choices(conn, &st.config)?, ctx.tz))
+                })
+                .await?;
             let mut items = items;
             for s in items.iter_mut() {
                 s.flash = s.id == id;
@@ -624,7 +627,7 @@ pub async fn row(
     id: web::Path<i32>,
 ) -> Result<ScheduleRow, PageError> {
     let id = id.into_inner();
-    let s = run_as(&state, "person", move |conn, ctx| item(conn, ctx, id)).await?;
+    let s = state.run_as(Actor::Person, move |conn, ctx| item(conn, ctx, id)).await?;
     Ok(ScheduleRow { s, csrf: session.0.csrf_token })
 }
 
@@ -669,15 +672,16 @@ pub async fn save(
     let values = form.into_inner();
     let v = values.clone();
     let st = state.clone();
-    let saved = run_as(&state, "person", move |conn, ctx| {
-        let stored = FormValues::of(&schedules::get(conn, id)?);
-        let input = v.input(Some(&stored))?;
-        service::update(conn, ctx, &st.config, id, &input)
-    })
-    .await;
+    let saved = state
+        .run_as(Actor::Person, move |conn, ctx| {
+            let stored = FormValues::of(&schedules::get(conn, id)?);
+            let input = v.input(Some(&stored))?;
+            service::update(conn, ctx, &st.config, id, &input)
+        })
+        .await;
     match saved {
         Ok(_) => {
-            state.scheduler.poke();
+            state.wake.poke();
             Ok(see_other(&format!("/schedules?saved={id}")))
         }
         Err(e) => {
@@ -734,14 +738,15 @@ async fn set_active(
     active: bool,
 ) -> Result<HttpResponse, PageError> {
     let st = state.clone();
-    let changed = run_as(&state, "person", move |conn, ctx| {
-        service::set_active(conn, ctx, &st.config, id, active)?;
-        item(conn, ctx, id)
-    })
-    .await;
+    let changed = state
+        .run_as(Actor::Person, move |conn, ctx| {
+            service::set_active(conn, ctx, &st.config, id, active)?;
+            item(conn, ctx, id)
+        })
+        .await;
     match changed {
         Ok(s) => {
-            state.scheduler.poke();
+            state.wake.poke();
             if !is_htmx(&req) {
                 return Ok(see_other("/schedules"));
             }
@@ -781,14 +786,15 @@ pub async fn run_now(
     id: web::Path<i32>,
 ) -> Result<HttpResponse, PageError> {
     let id = id.into_inner();
-    let queued = run_as(&state, "person", move |conn, ctx| {
-        let run = service::run_now(conn, ctx, id)?;
-        Ok((run, item(conn, ctx, id)?))
-    })
-    .await;
+    let queued = state
+        .run_as(Actor::Person, move |conn, ctx| {
+            let run = service::run_now(conn, ctx, id)?;
+            Ok((run, item(conn, ctx, id)?))
+        })
+        .await;
     match queued {
         Ok((run, s)) => {
-            state.scheduler.poke();
+            state.wake.poke();
             state.events.send(Event::Run { id: run.id, schedule_id: run.schedule_id, state: "queued" });
             if !is_htmx(&req) {
                 return Ok(see_other(&format!("/schedules/{id}/runs")));
@@ -810,7 +816,7 @@ pub async fn duplicate(
     let id = id.into_inner();
     let st = state.clone();
     let copied =
-        run_as(&state, "person", move |conn, ctx| service::duplicate(conn, ctx, &st.config, id)).await;
+        state.run_as(Actor::Person, move |conn, ctx| service::duplicate(conn, ctx, &st.config, id)).await;
     match copied {
         Ok(copy) => {
             let location = format!("/schedules/{}/edit?copied=true", copy.id);
@@ -830,10 +836,11 @@ pub async fn confirm_delete(
     id: web::Path<i32>,
 ) -> Result<HttpResponse, PageError> {
     let id = id.into_inner();
-    let (s, unread) = run_as(&state, "person", move |conn, ctx| {
-        Ok((item(conn, ctx, id)?, crate::notifications::unread_count(conn)?))
-    })
-    .await?;
+    let (s, unread) = state
+        .run_as(Actor::Person, move |conn, ctx| {
+            Ok((item(conn, ctx, id)?, crate::notifications::unread_count(conn)?))
+        })
+        .await?;
     let page = DeletePage {
         layout: Layout::new(format!("Delete {}", s.name), "schedules", &session.0).with_unread(unread),
         s,
@@ -847,13 +854,14 @@ pub async fn delete(
     id: web::Path<i32>,
 ) -> Result<HttpResponse, PageError> {
     let id = id.into_inner();
-    let name = run_as(&state, "person", move |conn, ctx| {
-        let name = schedules::get(conn, id)?.name;
-        service::delete(conn, ctx, id)?;
-        Ok(name)
-    })
-    .await?;
-    state.scheduler.poke();
+    let name = state
+        .run_as(Actor::Person, move |conn, ctx| {
+            let name = schedules::get(conn, id)?.name;
+            service::delete(conn, ctx, id)?;
+            Ok(name)
+        })
+        .await?;
+    state.wake.poke();
     if !is_htmx(&req) {
         return Ok(see_other("/schedules"));
     }
@@ -894,7 +902,7 @@ pub async fn preview(
         return Ok(Preview::default());
     }
     let guards = state.db.run(Guards::load).await?;
-    let ctx = run_as(&state, "person", |_, ctx| Ok(*ctx)).await?;
+    let ctx = state.run_as(Actor::Person, |_, ctx| Ok(*ctx)).await?;
     Ok(preview_of(&q, &ctx, guards).unwrap_or_else(|e| Preview {
         error: Some(match e {
             AppError::Invalid { field, message } if field == "tz" => format!("Time zone: {message}"),

@@ -14,14 +14,15 @@ use futures_util::StreamExt;
 use serde::Deserialize;
 
 use super::{CurrentSession, Layout, html, htmx_target, is_htmx, oob_toast, see_other};
-use crate::app::{AppState, run_as};
+use crate::app::AppState;
 use crate::db::Conn;
 use crate::error::{AppError, PageError};
+use crate::services::{Actor, Ctx};
 use crate::tasks::query::{self, GroupSlice, StatusFilter};
 use crate::tasks::recur::{Recurrence, Unit};
 use crate::tasks::service::{self, ImportReport};
 use crate::tasks::todotxt::{self, Due};
-use crate::tasks::{Ctx, Filter, Group, Task, TaskPatch, quickadd};
+use crate::tasks::{Filter, Group, Task, TaskPatch, quickadd};
 
 /// Tasks shown per group before "Show more" (30 keeps the page under 10 ms at p99 with
 /// 10,000 tasks; see bench_tasks).
@@ -224,7 +225,7 @@ async fn load_list(state: &web::Data<AppState>, filter: Filter, csrf: String) ->
 }
 
 fn list_in(conn: &mut Conn, state: &AppState, filter: &Filter, csrf: String) -> Result<TaskList, AppError> {
-    let ctx = state.ctx(conn, "person")?;
+    let ctx = state.ctx(conn, Actor::Person)?;
     let status = filter.status()?;
     // The done group starts collapsed: its rows are read when it is opened.
     let collapsed: &[Group] = if status == StatusFilter::Done { &[] } else { &[Group::Done] };
@@ -302,7 +303,7 @@ pub async fn add(
     let AddForm { text, filter } = form.into_inner();
     let csrf = session.0.csrf_token.clone();
     let input = text.clone();
-    let added = run_as(&state, "person", move |conn, ctx| service::add_text(conn, ctx, &input)).await;
+    let added = state.run_as(Actor::Person, move |conn, ctx| service::add_text(conn, ctx, &input)).await;
     match added {
         Ok(task) => {
             if !is_htmx(&req) {
@@ -365,7 +366,7 @@ pub async fn preview(
     if text.trim().is_empty() {
         return Ok(Preview { task: None, error: None });
     }
-    let ctx = run_as(&state, "person", |_, ctx| Ok(*ctx)).await?;
+    let ctx = state.run_as(Actor::Person, |_, ctx| Ok(*ctx)).await?;
     Ok(match quickadd::parse(&text, ctx.local_now()) {
         Ok(parsed) => {
             let line = todotxt::TodoLine {
@@ -399,12 +400,12 @@ fn preview_task(line: &todotxt::TodoLine, ctx: &Ctx) -> Task {
         due_at: d.due_at,
         threshold: d.threshold,
         recurrence: d.recurrence,
-        created_by: ctx.by.to_string(),
+        created_by: ctx.actor.to_string(),
         created_at: now,
         updated_at: now,
         completed_at: None,
         deleted_at: None,
-        created_in: ctx.conversation,
+        created_in: ctx.actor.conversation(),
     }
 }
 
@@ -433,19 +434,20 @@ pub async fn more(
     let MoreQuery { group, offset, filter } = query.into_inner();
     let group = Group::from_slug(&group)?;
     let query = query_string(&filter);
-    let view = run_as(&state, "person", move |conn, ctx| {
-        let tasks = query::group_slice(conn, ctx, &filter, group, offset, SLICE + 1)?;
-        let more = tasks.len() as i64 > SLICE;
-        Ok(GroupView {
-            slug: group.slug(),
-            label: group.label(),
-            count: 0,
-            tasks: tasks.iter().take(SLICE as usize).map(|t| TaskItem::new(t, ctx)).collect(),
-            next_offset: more.then_some(offset + SLICE),
-            open: true,
+    let view = state
+        .run_as(Actor::Person, move |conn, ctx| {
+            let tasks = query::group_slice(conn, ctx, &filter, group, offset, SLICE + 1)?;
+            let more = tasks.len() as i64 > SLICE;
+            Ok(GroupView {
+                slug: group.slug(),
+                label: group.label(),
+                count: 0,
+                tasks: tasks.iter().take(SLICE as usize).map(|t| TaskItem::new(t, ctx)).collect(),
+                next_offset: more.then_some(offset + SLICE),
+                open: true,
+            })
         })
-    })
-    .await?;
+        .await?;
     Ok(MoreRows { group: view, query, csrf: session.0.csrf_token })
 }
 
@@ -475,11 +477,12 @@ pub struct DeletedRow {
 }
 
 async fn load_item(state: &web::Data<AppState>, id: i32) -> Result<(TaskItem, Task), AppError> {
-    run_as(state, "person", move |conn, ctx| {
-        let task = service::get(conn, id)?;
-        Ok((TaskItem::new(&task, ctx), task))
-    })
-    .await
+    state
+        .run_as(Actor::Person, move |conn, ctx| {
+            let task = service::get(conn, id)?;
+            Ok((TaskItem::new(&task, ctx), task))
+        })
+        .await
 }
 
 pub async fn row(
@@ -558,11 +561,12 @@ pub async fn save(
     let id = id.into_inner();
     let form = form.into_inner();
     let patch = form.patch();
-    let saved = run_as(&state, "person", move |conn, ctx| {
-        let task = service::update(conn, ctx, id, &patch?)?;
-        Ok(TaskItem::new(&task, ctx))
-    })
-    .await;
+    let saved = state
+        .run_as(Actor::Person, move |conn, ctx| {
+            let task = service::update(conn, ctx, id, &patch?)?;
+            Ok(TaskItem::new(&task, ctx))
+        })
+        .await;
     let csrf = session.0.csrf_token;
     match saved {
         Ok(_) if !is_htmx(&req) => Ok(see_other("/tasks")),
@@ -593,11 +597,12 @@ pub async fn toggle(
 ) -> Result<HttpResponse, PageError> {
     let id = id.into_inner();
     let done = form.done.as_deref().is_some_and(|v| v == "true" || v == "on");
-    let (task, next) = run_as(&state, "person", move |conn, ctx| {
-        let (task, next) = service::set_done(conn, ctx, id, done)?;
-        Ok((TaskItem::new(&task, ctx), next.map(|n| TaskItem::new(&n, ctx))))
-    })
-    .await?;
+    let (task, next) = state
+        .run_as(Actor::Person, move |conn, ctx| {
+            let (task, next) = service::set_done(conn, ctx, id, done)?;
+            Ok((TaskItem::new(&task, ctx), next.map(|n| TaskItem::new(&n, ctx))))
+        })
+        .await?;
     if !is_htmx(&req) {
         return Ok(see_other("/tasks"));
     }
@@ -617,12 +622,13 @@ pub async fn delete(
     id: web::Path<i32>,
 ) -> Result<HttpResponse, PageError> {
     let id = id.into_inner();
-    let title = run_as(&state, "person", move |conn, ctx| {
-        let title = service::get(conn, id)?.title;
-        service::delete(conn, ctx, id)?;
-        Ok(title)
-    })
-    .await?;
+    let title = state
+        .run_as(Actor::Person, move |conn, ctx| {
+            let title = service::get(conn, id)?.title;
+            service::delete(conn, ctx, id)?;
+            Ok(title)
+        })
+        .await?;
     if !is_htmx(&req) {
         return Ok(see_other("/tasks"));
     }
@@ -636,9 +642,9 @@ pub async fn restore(
     id: web::Path<i32>,
 ) -> Result<HttpResponse, PageError> {
     let id = id.into_inner();
-    let task =
-        run_as(&state, "person", move |conn, ctx| Ok(TaskItem::new(&service::restore(conn, ctx, id)?, ctx)))
-            .await?;
+    let task = state
+        .run_as(Actor::Person, move |conn, ctx| Ok(TaskItem::new(&service::restore(conn, ctx, id)?, ctx)))
+        .await?;
     if !is_htmx(&req) {
         return Ok(see_other("/tasks"));
     }
@@ -678,7 +684,7 @@ pub async fn import(
         }
     }
     let report =
-        run_as(&state, "person", move |conn, ctx| service::import_todotxt(conn, ctx, &bytes)).await?;
+        state.run_as(Actor::Person, move |conn, ctx| service::import_todotxt(conn, ctx, &bytes)).await?;
     let page = full_page(&state, &session, Filter::default(), None, Some(report)).await?;
     html(StatusCode::OK, &page)
 }

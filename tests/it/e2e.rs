@@ -48,10 +48,13 @@ async fn crash_drill_sigkill_mid_burst_loses_nothing() {
                 ..Default::default()
             },
         };
-        steward::agents::add(&mut conn, Utc::now(), input, steward::agents::Origin::Person).unwrap();
+        steward::agents::add(&mut conn, Utc::now(), input, steward::services::Actor::Person).unwrap();
         let at = (Utc::now() + chrono::Duration::seconds(3)).to_rfc3339();
-        let ctx =
-            steward::tasks::Ctx { now: Utc::now(), tz: chrono_tz::Tz::UTC, by: "person", conversation: None };
+        let ctx = steward::services::Ctx {
+            now: Utc::now(),
+            tz: chrono_tz::Tz::UTC,
+            actor: steward::services::Actor::Person,
+        };
         let config = steward::config::Config { db: db_path.clone(), ..Default::default() };
         for i in 0..PROMPTS {
             let input = steward::schedules::ScheduleInput {

@@ -203,8 +203,9 @@ async fn tools_called_from_a_conversation_wake_the_agent_in_it() {
     use steward::clock::{Clock, SystemClock};
     use steward::config::Config;
     use steward::error::AppError;
-    use steward::events::{Event, Events};
-    use steward::tools::{Caller, ToolEnv, call};
+    use steward::events::Event;
+    use steward::services::Services;
+    use steward::tools::{Caller, call};
 
     let app = spawn_app().await;
     let api = app.api(&app.api_token().await);
@@ -220,17 +221,7 @@ async fn tools_called_from_a_conversation_wake_the_agent_in_it() {
     let config =
         Config { db: app.db_path.clone(), timezone: Some("Europe/Berlin".into()), ..Config::default() };
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-    let events = Events::default();
-    let (_, scheduler) =
-        steward::scheduler::Scheduler::new(db.clone(), config.clone(), clock.clone(), events.clone());
-    let env = ToolEnv {
-        db: db.clone(),
-        config: config.clone(),
-        clock,
-        events: events.clone(),
-        scheduler,
-        http: Client::new(),
-    };
+    let env = Services::new(db.clone(), config.clone(), clock);
     let conversation = {
         let config = config.clone();
         db.run(move |conn| steward::chat::create(conn, &config, "bot", "Planning", chrono::Utc::now()))
@@ -264,7 +255,7 @@ async fn tools_called_from_a_conversation_wake_the_agent_in_it() {
     assert_eq!((s.conversation_id, s.created_in), (None, Some(conversation.id)));
 
     // notify: stored and sent to open pages.
-    let mut live = events.subscribe();
+    let mut live = env.events.subscribe();
     let sent =
         call(&env, &caller, "notify", &json!({ "title": "Build is green", "body": "All 59 tests pass." }))
             .await

@@ -335,7 +335,7 @@ async fn command_agents_get_the_prompt_on_stdin_and_report_failures() {
                 ..Default::default()
             },
         };
-        steward::agents::add(&mut db.conn().unwrap(), Utc::now(), input, steward::agents::Origin::Person)
+        steward::agents::add(&mut db.conn().unwrap(), Utc::now(), input, steward::services::Actor::Person)
             .unwrap();
     };
     add("echo", &["sh", "-c", "cat; printf ' %s' \"$STEWARD_IDEMPOTENCY_KEY\""], None);

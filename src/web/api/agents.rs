@@ -3,9 +3,10 @@
 
 use actix_web::{HttpResponse, web};
 
-use crate::agents::{self, AgentInput, Origin};
+use crate::agents::{self, AgentInput};
 use crate::app::AppState;
 use crate::error::ApiError;
+use crate::services::Actor;
 
 pub async fn list(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let config = state.config.clone();
@@ -19,7 +20,7 @@ pub async fn create(
     body: web::Json<AgentInput>,
 ) -> Result<HttpResponse, ApiError> {
     let now = state.clock.now();
-    let agent = state.db.run(move |conn| agents::add(conn, now, body.into_inner(), Origin::Remote)).await?;
+    let agent = state.db.run(move |conn| agents::add(conn, now, body.into_inner(), Actor::Api)).await?;
     Ok(HttpResponse::Created().json(agent.view()))
 }
 
@@ -37,7 +38,7 @@ pub async fn update(
     let (config, now) = (state.config.clone(), state.clock.now());
     let agent = state
         .db
-        .run(move |conn| agents::update(conn, &config, now, &name, body.into_inner(), Origin::Remote))
+        .run(move |conn| agents::update(conn, &config, now, &name, body.into_inner(), Actor::Api))
         .await?;
     Ok(HttpResponse::Ok().json(agent.view()))
 }

@@ -3,10 +3,11 @@
 use actix_web::{HttpResponse, web};
 use serde::Deserialize;
 
-use crate::app::{AppState, run_as};
+use crate::app::AppState;
 use crate::error::ApiError;
 use crate::runs::{self, RunFilter};
 use crate::schedules::{self, ScheduleInput, service};
+use crate::services::Actor;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -31,15 +32,7 @@ pub async fn create(
     state: web::Data<AppState>,
     body: web::Json<ScheduleInput>,
 ) -> Result<HttpResponse, ApiError> {
-    let ctx = state
-        .db
-        .run({
-            let st = state.clone();
-            move |conn| st.ctx(conn, "api")
-        })
-        .await?;
-    let s = service::create_checked(&state.db, &state.config, &state.http, ctx, body.into_inner()).await?;
-    state.scheduler.poke();
+    let s = service::create_checked(&state.services, Actor::Api, body.into_inner()).await?;
     Ok(HttpResponse::Created().json(s.view(None)))
 }
 
@@ -61,23 +54,24 @@ pub async fn update(
     body: web::Json<ScheduleInput>,
 ) -> Result<HttpResponse, ApiError> {
     let (id, input, config) = (id.into_inner(), body.into_inner(), state.config.clone());
-    let s = run_as(&state, "api", move |conn, ctx| service::update(conn, ctx, &config, id, &input)).await?;
-    state.scheduler.poke();
+    let s =
+        state.run_as(Actor::Api, move |conn, ctx| service::update(conn, ctx, &config, id, &input)).await?;
+    state.wake.poke();
     Ok(HttpResponse::Ok().json(s.view(None)))
 }
 
 pub async fn delete(state: web::Data<AppState>, id: web::Path<i32>) -> Result<HttpResponse, ApiError> {
     let id = id.into_inner();
-    run_as(&state, "api", move |conn, ctx| service::delete(conn, ctx, id)).await?;
-    state.scheduler.poke();
+    state.run_as(Actor::Api, move |conn, ctx| service::delete(conn, ctx, id)).await?;
+    state.wake.poke();
     Ok(HttpResponse::NoContent().finish())
 }
 
 /// `POST /api/v1/schedules/{id}/run`: fire now, outside the timing.
 pub async fn run_now(state: web::Data<AppState>, id: web::Path<i32>) -> Result<HttpResponse, ApiError> {
     let id = id.into_inner();
-    let run = run_as(&state, "api", move |conn, ctx| service::run_now(conn, ctx, id)).await?;
-    state.scheduler.poke();
+    let run = state.run_as(Actor::Api, move |conn, ctx| service::run_now(conn, ctx, id)).await?;
+    state.wake.poke();
     Ok(HttpResponse::Accepted().json(run.view(None, None)))
 }
 
@@ -157,11 +151,12 @@ pub async fn trigger(
     body: web::Json<TriggerBody>,
 ) -> Result<HttpResponse, ApiError> {
     let (b, config) = (body.into_inner(), state.config.clone());
-    let run = run_as(&state, "api", move |conn, ctx| {
-        service::trigger(conn, ctx, &config, &b.prompt, b.agent.as_deref(), b.priority.as_deref())
-    })
-    .await?;
-    state.scheduler.poke();
+    let run = state
+        .run_as(Actor::Api, move |conn, ctx| {
+            service::trigger(conn, ctx, &config, &b.prompt, b.agent.as_deref(), b.priority.as_deref())
+        })
+        .await?;
+    state.wake.poke();
     Ok(HttpResponse::Accepted().json(serde_json::json!({ "run_id": run.id, "run": run.view(None, None) })))
 }
 

@@ -3,8 +3,9 @@
 use actix_web::{HttpResponse, web};
 use serde::Deserialize;
 
-use crate::app::{AppState, run_as};
+use crate::app::AppState;
 use crate::error::{ApiError, AppError};
+use crate::services::Actor;
 use crate::tasks::{Filter, TaskPatch, query, service};
 
 #[derive(Deserialize)]
@@ -38,27 +39,28 @@ pub async fn create(
     body: web::Json<serde_json::Value>,
 ) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner();
-    let view = run_as(&state, "api", move |conn, ctx| {
-        let task = match body.get("text") {
-            Some(text) => {
-                let text = text.as_str().ok_or_else(|| AppError::invalid("text", "must be a string"))?;
-                if body.as_object().is_some_and(|o| o.len() > 1) {
-                    return Err(AppError::invalid(
-                        "text",
-                        "send either text (quick-add) or fields, not both",
-                    ));
+    let view = state
+        .run_as(Actor::Api, move |conn, ctx| {
+            let task = match body.get("text") {
+                Some(text) => {
+                    let text = text.as_str().ok_or_else(|| AppError::invalid("text", "must be a string"))?;
+                    if body.as_object().is_some_and(|o| o.len() > 1) {
+                        return Err(AppError::invalid(
+                            "text",
+                            "send either text (quick-add) or fields, not both",
+                        ));
+                    }
+                    service::add_text(conn, ctx, text)?
                 }
-                service::add_text(conn, ctx, text)?
-            }
-            None => {
-                let patch: TaskPatch =
-                    serde_json::from_value(body).map_err(|e| AppError::invalid("body", e.to_string()))?;
-                service::add_fields(conn, ctx, &patch)?
-            }
-        };
-        Ok(task.view(ctx.tz))
-    })
-    .await?;
+                None => {
+                    let patch: TaskPatch =
+                        serde_json::from_value(body).map_err(|e| AppError::invalid("body", e.to_string()))?;
+                    service::add_fields(conn, ctx, &patch)?
+                }
+            };
+            Ok(task.view(ctx.tz))
+        })
+        .await?;
     Ok(HttpResponse::Created().insert_header(("Location", format!("/api/v1/tasks/{}", view.id))).json(view))
 }
 
@@ -75,26 +77,27 @@ pub async fn update(
     patch: web::Json<TaskPatch>,
 ) -> Result<HttpResponse, ApiError> {
     let (id, patch) = (id.into_inner(), patch.into_inner());
-    let view =
-        run_as(&state, "api", move |conn, ctx| Ok(service::update(conn, ctx, id, &patch)?.view(ctx.tz)))
-            .await?;
+    let view = state
+        .run_as(Actor::Api, move |conn, ctx| Ok(service::update(conn, ctx, id, &patch)?.view(ctx.tz)))
+        .await?;
     Ok(HttpResponse::Ok().json(view))
 }
 
 pub async fn delete(state: web::Data<AppState>, id: web::Path<i32>) -> Result<HttpResponse, ApiError> {
     let id = id.into_inner();
-    run_as(&state, "api", move |conn, ctx| service::delete(conn, ctx, id)).await?;
+    state.run_as(Actor::Api, move |conn, ctx| service::delete(conn, ctx, id)).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
 /// Completes a task; for a recurring one the answer also carries the next occurrence.
 pub async fn complete(state: web::Data<AppState>, id: web::Path<i32>) -> Result<HttpResponse, ApiError> {
     let id = id.into_inner();
-    let (task, next) = run_as(&state, "api", move |conn, ctx| {
-        let (task, next) = service::set_done(conn, ctx, id, true)?;
-        Ok((task.view(ctx.tz), next.map(|n| n.view(ctx.tz))))
-    })
-    .await?;
+    let (task, next) = state
+        .run_as(Actor::Api, move |conn, ctx| {
+            let (task, next) = service::set_done(conn, ctx, id, true)?;
+            Ok((task.view(ctx.tz), next.map(|n| n.view(ctx.tz))))
+        })
+        .await?;
     let mut body = serde_json::to_value(task).map_err(|e| AppError::Internal(e.into()))?;
     if let Some(obj) = body.as_object_mut() {
         obj.insert("next".into(), serde_json::to_value(next).map_err(|e| AppError::Internal(e.into()))?);
