@@ -952,6 +952,7 @@ fn count_failure(
 mod tests {
     use super::*;
     use crate::agents::{AgentConfigPatch, AgentInput};
+    use crate::clock::{Clock, SystemClock};
     use crate::db::Db;
     use crate::services::Actor;
 
@@ -966,7 +967,7 @@ mod tests {
                 ..AgentConfigPatch::default()
             },
         };
-        agents::add(conn, Utc::now(), input, Actor::Person).unwrap();
+        agents::add(conn, SystemClock.now(), input, Actor::Person).unwrap();
     }
 
     fn queue(conn: &mut Conn, key: &str, agent: &str, priority: i32, at: DateTime<Utc>) -> i32 {
@@ -996,7 +997,7 @@ mod tests {
         let config = Config::default();
         hook(&mut conn, "one", 1);
         hook(&mut conn, "two", 2);
-        let now = Utc::now();
+        let now = SystemClock.now();
         let t = |s: i64| now - Duration::seconds(s);
         let one_low = queue(&mut conn, "one-low", "one", 3, t(50));
         let one_high = queue(&mut conn, "one-high", "one", 1, t(10));

@@ -121,6 +121,17 @@ impl Actor {
         }
     }
 
+    /// Who made a stored row, from its `created_by` text and `created_in` conversation.
+    /// Text from no known actor (never written by Steward) reads as the person.
+    pub fn stored(created_by: &str, created_in: Option<i32>) -> Actor {
+        match created_by {
+            "agent" => Actor::Agent { conversation: created_in },
+            "api" => Actor::Api,
+            "scheduler" => Actor::Scheduler,
+            _ => Actor::Person,
+        }
+    }
+
     /// The conversation an agent acts from, recorded with what it creates.
     pub fn conversation(self) -> Option<i32> {
         match self {

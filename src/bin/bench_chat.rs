@@ -14,6 +14,8 @@
 //! Steward runs in this process on a fresh database in a temporary directory, served on
 //! loopback port 0 as `steward serve` serves it; the scripted model is a small HTTP/1.1 server
 //! on its own port.
+// A benchmark measures the machine's real clock.
+#![allow(clippy::disallowed_methods)]
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};

@@ -6,6 +6,8 @@
 //!
 //! The server runs in a child process (this same binary, re-executed as `steward serve`), so
 //! its RSS and start-up are measured on their own, over real loopback HTTP.
+// A benchmark measures the machine's real clock.
+#![allow(clippy::disallowed_methods)]
 
 #[path = "measure/mod.rs"]
 mod measure;

@@ -136,7 +136,12 @@ impl Schedule {
 pub struct LastRun {
     pub id: i32,
     pub state: String,
-    pub scheduled_for: String,
+    #[serde(serialize_with = "as_rfc3339")]
+    pub scheduled_for: DateTime<Utc>,
+}
+
+fn as_rfc3339<S: serde::Serializer>(t: &DateTime<Utc>, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&rfc3339(*t))
 }
 
 #[derive(Debug, Serialize)]

@@ -637,7 +637,7 @@ pub fn last_runs(
             .first(conn)
             .optional()?;
         if let Some((run_id, state, at)) = last {
-            out.insert(*id, super::LastRun { id: run_id, state, scheduled_for: super::rfc3339(from_ms(at)) });
+            out.insert(*id, super::LastRun { id: run_id, state, scheduled_for: from_ms(at) });
         }
     }
     Ok(out)

@@ -163,7 +163,9 @@ impl CronExpr {
         let cron = parser.parse(trimmed).map_err(|e| bad(format!("is not a valid cron expression: {e}")))?;
         let expr = CronExpr { text: trimmed.split_whitespace().collect::<Vec<_>>().join(" "), cron };
         // Patterns like `0 0 30 2 *` parse but never match: refuse them instead of never firing.
-        let probe = Utc::now().with_timezone(&Tz::UTC);
+        // The calendar repeats every 400 years, so whether a pattern ever matches does not
+        // depend on where the search starts: start at a fixed instant.
+        let probe = DateTime::<Utc>::UNIX_EPOCH.with_timezone(&Tz::UTC);
         if expr.cron.find_next_occurrence(&probe, false).is_err() {
             return Err(bad("never matches any date".into()));
         }

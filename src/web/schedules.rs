@@ -101,10 +101,9 @@ pub struct ScheduleItem {
     /// active, paused, ended.
     pub status: &'static str,
     pub note: Option<String>,
-    /// `agent` or `api` when not the person.
-    pub created_by: String,
-    /// The conversation an agent created it from, and the one its runs post into.
-    pub created_in: Option<i32>,
+    /// Who created it (and, for an agent, from which conversation).
+    pub created_by: Actor,
+    /// The conversation its runs post into.
     pub conversation_id: Option<i32>,
     pub next_label: Option<String>,
     pub next_relative: String,
@@ -128,8 +127,7 @@ impl ScheduleItem {
             priority: schedules::priority_name(s.priority),
             status,
             note: s.note.clone(),
-            created_by: s.created_by.clone(),
-            created_in: s.created_in,
+            created_by: Actor::stored(&s.created_by, s.created_in),
             conversation_id: s.conversation_id,
             next_label: next.map(|n| local_label(n, ctx.tz, ctx.now, false)),
             next_relative: next.map(|n| relative(n, ctx.now)).unwrap_or_default(),
@@ -139,9 +137,7 @@ impl ScheduleItem {
             last_run: last.map(|r| LastRunItem {
                 id: r.id,
                 state: r.state.clone(),
-                label: DateTime::parse_from_rfc3339(&r.scheduled_for)
-                    .map(|t| local_label(t.with_timezone(&Utc), ctx.tz, ctx.now, false))
-                    .unwrap_or_else(|_| r.scheduled_for.clone()),
+                label: local_label(r.scheduled_for, ctx.tz, ctx.now, false),
             }),
             flash: false,
         }

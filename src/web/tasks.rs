@@ -44,9 +44,8 @@ pub struct TaskItem {
     pub threshold: Option<String>,
     pub recurrence: Option<String>,
     pub extra: Vec<(String, String)>,
-    pub created_by: String,
-    /// The conversation an agent added it from (linked from the row).
-    pub created_in: Option<i32>,
+    /// Who added it (and, for an agent, from which conversation: linked from the row).
+    pub created_by: Actor,
     // The edit form's values.
     pub due_input: String,
     pub recurrence_input: String,
@@ -71,8 +70,7 @@ impl TaskItem {
                 .and_then(|r| Recurrence::parse(r).ok())
                 .map(|r| recurrence_label(&r)),
             extra,
-            created_by: task.created_by.clone(),
-            created_in: task.created_in,
+            created_by: Actor::stored(&task.created_by, task.created_in),
             due_input: due.map(|d| d.to_value()).unwrap_or_default(),
             recurrence_input: task.recurrence.clone().unwrap_or_default(),
         }

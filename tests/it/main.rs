@@ -1,6 +1,7 @@
 //! Integration tests: each test starts Steward on port 0 with its own database file and drives
 //! it over HTTP (or runs the real `steward` binary), as a browser, API client or person would.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+// Tests run against the real clock where the app does (timeouts, live runs).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::disallowed_methods)]
 
 mod api;
 mod auth;
