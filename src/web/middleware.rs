@@ -67,7 +67,7 @@ pub async fn require_session(
             ));
         }
     }
-    let htmx = req.headers().contains_key("HX-Request");
+    let htmx = super::htmx::is_htmx(req.request());
     req.extensions_mut().insert(session);
     let res = next.call(req).await?.map_into_boxed_body();
     Ok(if htmx { toast_errors(res) } else { res })
@@ -88,7 +88,7 @@ fn to_login(state: &AppState, req: &ServiceRequest) -> HttpResponse {
             ));
     }
     let login = format!("/login?next={}", percent_encode(path));
-    if req.headers().contains_key("HX-Request") {
+    if super::htmx::is_htmx(req.request()) {
         HttpResponse::Unauthorized().insert_header(("HX-Redirect", login)).finish()
     } else {
         super::see_other(&login)
@@ -97,7 +97,7 @@ fn to_login(state: &AppState, req: &ServiceRequest) -> HttpResponse {
 
 fn forbidden(req: ServiceRequest, message: &str) -> ServiceResponse<BoxBody> {
     let err = PageError(AppError::Forbidden(message.to_string()));
-    let htmx = req.headers().contains_key("HX-Request");
+    let htmx = super::htmx::is_htmx(req.request());
     let res = req.error_response(err);
     if htmx { toast_errors(res) } else { res }
 }
@@ -138,14 +138,14 @@ fn toast_errors(res: ServiceResponse<BoxBody>) -> ServiceResponse<BoxBody> {
         .and_then(|e| e.as_error::<PageError>())
         .map(|e| e.message())
         .unwrap_or_else(|| status.canonical_reason().unwrap_or("Error").to_string());
-    let (req, _) = res.into_parts();
-    let body = super::toast(&message, true);
-    let response = HttpResponse::build(status)
-        .insert_header(("HX-Retarget", "#toasts"))
-        .insert_header(("HX-Reswap", "beforeend"))
-        .content_type("text/html; charset=utf-8")
-        .body(body);
-    ServiceResponse::new(req, response)
+    match super::htmx::error_toast(status, &message) {
+        Ok(toast) => {
+            let (req, _) = res.into_parts();
+            ServiceResponse::new(req, toast)
+        }
+        // Rendering a toast does not fail in practice; if it did, the error page still answers.
+        Err(_) => res,
+    }
 }
 
 /// The API: a valid bearer token is required.

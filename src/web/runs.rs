@@ -9,8 +9,9 @@ use askama::Template;
 use askama_web::WebTemplate;
 use serde::Deserialize;
 
+use super::htmx::{self, is_htmx};
 use super::schedules::{local_label, ms_label, relative, utc_label};
-use super::{CurrentSession, Layout, html, htmx_target, is_htmx};
+use super::{CurrentSession, Layout, html};
 use crate::app::{AppState, run_as};
 use crate::clock::from_ms;
 use crate::db::Conn;
@@ -242,12 +243,12 @@ async fn respond(
     let wanted = query.state();
     let loaded = load(&state, filter.clone()).await?;
     let more = more_url(&base, wanted.as_deref(), loaded.next);
-    if is_htmx(&req) && htmx_target(&req) == Some("runs-more") {
+    if is_htmx(&req) && htmx::target(&req) == Some("runs-more") {
         return html(StatusCode::OK, &RunRows { rows: loaded.rows, more });
     }
     let table =
         RunTable { rows: loaded.rows, more, filtered: wanted.is_some() || filter.cursor.is_some(), schedule };
-    if is_htmx(&req) && htmx_target(&req) == Some("runs") {
+    if is_htmx(&req) && htmx::target(&req) == Some("runs") {
         return html(StatusCode::OK, &table);
     }
     let title = match &loaded.schedule_name {

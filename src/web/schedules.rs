@@ -4,7 +4,7 @@
 //! Like the Tasks page, each handler answers htmx with the fragment it swaps and a plain
 //! browser with a full page or a redirect.
 
-use actix_web::http::{StatusCode, header};
+use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use askama_web::WebTemplate;
@@ -12,7 +12,8 @@ use chrono::{DateTime, Datelike, Timelike, Utc};
 use chrono_tz::Tz;
 use serde::Deserialize;
 
-use super::{CurrentSession, Layout, html, is_htmx, oob_toast, see_other, toast};
+use super::htmx::{self, is_htmx};
+use super::{CurrentSession, Layout, html, see_other};
 use crate::app::{AppState, run_as};
 use crate::clock::from_ms;
 use crate::config::{Config, parse_zone};
@@ -547,21 +548,6 @@ pub async fn page(
     html(StatusCode::OK, &full_page(&state, &session, q.all(), extras).await?)
 }
 
-/// A fragment answer with a toast riding along.
-fn fragment_with_toast(main: &impl Template, message: &str) -> Result<HttpResponse, PageError> {
-    let body = main.render().map_err(|e| AppError::Internal(e.into()))?;
-    Ok(HttpResponse::Ok().content_type("text/html; charset=utf-8").body(body + &oob_toast(message)))
-}
-
-/// Moves an htmx answer elsewhere (a form with errors replaces itself, an error becomes a toast).
-fn retarget(mut res: HttpResponse, target: &'static str, swap: &'static str) -> HttpResponse {
-    res.headers_mut()
-        .insert(header::HeaderName::from_static("hx-retarget"), header::HeaderValue::from_static(target));
-    res.headers_mut()
-        .insert(header::HeaderName::from_static("hx-reswap"), header::HeaderValue::from_static(swap));
-    res
-}
-
 pub async fn create(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -596,12 +582,7 @@ pub async fn create(
             let list = ScheduleList { items, csrf: csrf.clone(), all: false };
             let mut fresh = ScheduleForm::new(None, FormValues::new_in(zone, &agents), agents, csrf);
             fresh.oob = true;
-            let body = [list.render(), fresh.render()]
-                .into_iter()
-                .collect::<Result<Vec<_>, _>>()
-                .map_err(|e| AppError::Internal(e.into()))?;
-            let toast = oob_toast(&format!("Created “{name}”"));
-            Ok(HttpResponse::Ok().content_type("text/html; charset=utf-8").body(body.concat() + &toast))
+            htmx::with_toast(&[&list, &fresh], &format!("Created “{name}”"))
         }
         Err(e) => {
             let error = split_error(e)?;
@@ -609,8 +590,7 @@ pub async fn create(
                 let st = state.clone();
                 let agents = state.db.run(move |conn| agent_choices(conn, &st.config)).await?;
                 let form = ScheduleForm::new(None, values, agents, csrf).with_error(Some(error));
-                let res = html(StatusCode::UNPROCESSABLE_ENTITY, &form)?;
-                return Ok(retarget(res, "#schedule-form", "outerHTML"));
+                return htmx::invalid_form(&form, "#schedule-form");
             }
             let extras = Extras { form: Some((values, Some(error))), ..Extras::default() };
             html(StatusCode::UNPROCESSABLE_ENTITY, &full_page(&state, &session, false, extras).await?)
@@ -717,10 +697,7 @@ async fn refused(
         other => return Err(other.into()),
     };
     if is_htmx(req) {
-        let res = HttpResponse::UnprocessableEntity()
-            .content_type("text/html; charset=utf-8")
-            .body(toast(&message, true));
-        return Ok(retarget(res, "#toasts", "beforeend"));
+        return htmx::error_toast(StatusCode::UNPROCESSABLE_ENTITY, &message);
     }
     let extras = Extras { error: Some(message), ..Extras::default() };
     html(StatusCode::UNPROCESSABLE_ENTITY, &full_page(state, session, false, extras).await?)
@@ -750,7 +727,7 @@ async fn set_active(
                 (true, Some(next)) => format!("Resumed “{}”: next run {next}", s.name),
                 (true, None) => format!("Resumed “{}”, but it has no firing left", s.name),
             };
-            fragment_with_toast(&ScheduleRow { s, csrf: session.0.csrf_token.clone() }, &message)
+            htmx::with_toast(&[&ScheduleRow { s, csrf: session.0.csrf_token.clone() }], &message)
         }
         Err(e) => refused(&req, &state, &session, e).await,
     }
@@ -794,7 +771,7 @@ pub async fn run_now(
                 return Ok(see_other(&format!("/schedules/{id}/runs")));
             }
             let message = format!("Queued run {} of “{}”", run.id, s.name);
-            fragment_with_toast(&ScheduleRow { s, csrf: session.0.csrf_token.clone() }, &message)
+            htmx::with_toast(&[&ScheduleRow { s, csrf: session.0.csrf_token.clone() }], &message)
         }
         Err(e) => refused(&req, &state, &session, e).await,
     }

@@ -13,7 +13,8 @@ use chrono::{Datelike, NaiveDate};
 use futures_util::StreamExt;
 use serde::Deserialize;
 
-use super::{CurrentSession, Layout, html, htmx_target, is_htmx, oob_toast, see_other};
+use super::htmx::{self, is_htmx};
+use super::{CurrentSession, Layout, html, see_other};
 use crate::app::{AppState, run_as};
 use crate::db::Conn;
 use crate::error::{AppError, PageError};
@@ -278,7 +279,7 @@ pub async fn page(
     filter: web::Query<Filter>,
 ) -> Result<HttpResponse, PageError> {
     let filter = filter.into_inner();
-    if is_htmx(&req) && htmx_target(&req) == Some("task-list") {
+    if is_htmx(&req) && htmx::target(&req) == Some("task-list") {
         return html(StatusCode::OK, &load_list(&state, filter, session.0.csrf_token).await?);
     }
     let page = full_page(&state, &session, filter, None, None).await?;
@@ -310,12 +311,7 @@ pub async fn add(
             }
             let list = load_list(&state, filter, csrf.clone()).await?;
             let form = QuickAddForm { csrf, oob: true, ..Default::default() };
-            let body = [list.render(), form.render()]
-                .into_iter()
-                .collect::<Result<Vec<_>, _>>()
-                .map_err(|e| AppError::Internal(e.into()))?;
-            let toast = oob_toast(&format!("Added “{}”", task.title));
-            Ok(HttpResponse::Ok().content_type("text/html; charset=utf-8").body(body.concat() + &toast))
+            htmx::with_toast(&[&list, &form], &format!("Added “{}”", task.title))
         }
         Err(AppError::Invalid { field, message }) => {
             let form = QuickAddForm {
@@ -325,16 +321,7 @@ pub async fn add(
                 oob: false,
             };
             if is_htmx(&req) {
-                let mut res = html(StatusCode::UNPROCESSABLE_ENTITY, &form)?;
-                res.headers_mut().insert(
-                    header::HeaderName::from_static("hx-retarget"),
-                    header::HeaderValue::from_static("#quick-add"),
-                );
-                res.headers_mut().insert(
-                    header::HeaderName::from_static("hx-reswap"),
-                    header::HeaderValue::from_static("outerHTML"),
-                );
-                return Ok(res);
+                return htmx::invalid_form(&form, "#quick-add");
             }
             let page = full_page(&state, &session, filter, Some(form), None).await?;
             html(StatusCode::UNPROCESSABLE_ENTITY, &page)
@@ -601,13 +588,14 @@ pub async fn toggle(
     if !is_htmx(&req) {
         return Ok(see_other("/tasks"));
     }
-    let mut body =
-        Row { task, csrf: session.0.csrf_token }.render().map_err(|e| AppError::Internal(e.into()))?;
-    if let Some(next) = next {
-        let due = next.due_label.as_deref().unwrap_or("no date");
-        body.push_str(&oob_toast(&format!("Next “{}”: {due}", next.title)));
+    let row = Row { task, csrf: session.0.csrf_token };
+    match next {
+        Some(next) => {
+            let due = next.due_label.as_deref().unwrap_or("no date");
+            htmx::with_toast(&[&row], &format!("Next “{}”: {due}", next.title))
+        }
+        None => html(StatusCode::OK, &row),
     }
-    Ok(HttpResponse::Ok().content_type("text/html; charset=utf-8").body(body))
 }
 
 pub async fn delete(
