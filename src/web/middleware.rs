@@ -6,7 +6,8 @@ use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
 use actix_web::http::{StatusCode, header};
 use actix_web::middleware::{DefaultHeaders, Next};
 use actix_web::web::{Bytes, Data};
-use actix_web::{Error, HttpMessage, HttpResponse};
+use actix_web::{Error, HttpMessage, HttpResponse, ResponseError};
+use askama::Template;
 
 use crate::app::AppState;
 use crate::auth::{constant_time_eq, sessions, tokens};
@@ -80,12 +81,7 @@ fn to_login(state: &AppState, req: &ServiceRequest) -> HttpResponse {
     if cross_site && req.method().is_safe() && req.cookie(state.cookie_name()).is_none() {
         // SameSite=Strict cookies are not sent on a navigation from another site (a link in a
         // mail); reloading the page from our own origin sends them.
-        return HttpResponse::Ok()
-            .content_type("text/html; charset=utf-8")
-            .body(format!(
-                "<!doctype html><meta http-equiv=\"refresh\" content=\"0\"><title>Steward</title><a href=\"{}\">Continue</a>",
-                html_escape(path)
-            ));
+        return super::html(StatusCode::OK, &Reload { path }).unwrap_or_else(|e| e.error_response());
     }
     let login = format!("/login?next={}", percent_encode(path));
     if super::htmx::is_htmx(req.request()) {
@@ -93,6 +89,16 @@ fn to_login(state: &AppState, req: &ServiceRequest) -> HttpResponse {
     } else {
         super::see_other(&login)
     }
+}
+
+/// The page that reloads a request from our own origin (see [`to_login`]).
+#[derive(Template)]
+#[template(
+    source = "<!doctype html><meta http-equiv=\"refresh\" content=\"0\"><title>Steward</title><a href=\"{{ path }}\">Continue</a>",
+    ext = "html"
+)]
+struct Reload<'a> {
+    path: &'a str,
 }
 
 fn forbidden(req: ServiceRequest, message: &str) -> ServiceResponse<BoxBody> {
@@ -178,21 +184,6 @@ pub async fn require_token(
             Ok(res)
         }
     }
-}
-
-pub fn html_escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
 }
 
 pub fn percent_encode(text: &str) -> String {
