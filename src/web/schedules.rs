@@ -208,7 +208,7 @@ pub struct FormValues {
     name: String,
     prompt: String,
     agent: String,
-    /// once, cron, every.
+    /// As sent: a [`Kind::form_value`] (once, cron, every), read by [`FormValues::kind`].
     kind: String,
     spec: String,
     tz: String,
@@ -239,10 +239,16 @@ const FIELDS: [&str; 13] = [
     "status",
 ];
 
+/// The kind a form or preview sent.
+fn kind_of(text: &str) -> Result<Kind, AppError> {
+    Kind::from_form(text)
+        .ok_or_else(|| AppError::invalid("kind", format!("{text:?} is not once, cron or every")))
+}
+
 /// The form field where a service error belongs.
 fn form_field(field: &str) -> &str {
     match field {
-        "at" | "cron" | "every" => "spec",
+        _ if Kind::ALL.iter().any(|k| k.field() == field) => "spec",
         "active" => "status",
         other => other,
     }
@@ -270,7 +276,7 @@ impl FormValues {
             .unwrap_or_default();
         FormValues {
             agent,
-            kind: "cron".into(),
+            kind: Kind::Cron.form_value().into(),
             tz: tz.name().into(),
             priority: "normal".into(),
             misfire: "once".into(),
@@ -284,10 +290,7 @@ impl FormValues {
     /// A stored schedule, as its edit form shows it.
     fn of(s: &Schedule) -> FormValues {
         let tz = s.zone();
-        let kind = match s.kind.as_str() {
-            "interval" => "every",
-            other => other,
-        };
+        let kind = Kind::parse(&s.kind).map_or(s.kind.as_str(), |k| k.form_value());
         let spec = match s.parsed() {
             Ok(Spec::Once(at)) => instant_input(at, tz),
             _ => s.spec.clone(),
@@ -317,6 +320,11 @@ impl FormValues {
             count: s.max_count.map(|c| c.to_string()).unwrap_or_default(),
             status: if s.active { "active" } else { "paused" }.into(),
         }
+    }
+
+    /// The kind of timing chosen.
+    fn kind(&self) -> Result<Kind, AppError> {
+        kind_of(&self.kind)
     }
 
     /// The service's input. When editing, `stored` is what the form started from: a timing or
@@ -360,13 +368,10 @@ impl FormValues {
         }
         if !same_timing {
             let spec = Some(self.spec.clone());
-            match self.kind.as_str() {
-                "once" => input.at = spec,
-                "cron" => input.cron = spec,
-                "every" => input.every = spec,
-                other => {
-                    return Err(AppError::invalid("kind", format!("{other:?} is not once, cron or every")));
-                }
+            match self.kind()? {
+                Kind::Once => input.at = spec,
+                Kind::Cron => input.cron = spec,
+                Kind::Interval => input.every = spec,
             }
         }
         Ok(input)
@@ -415,8 +420,12 @@ impl ScheduleForm {
         self.error.as_ref().filter(|(f, _)| !FIELDS.contains(&f.as_str())).map(|(f, m)| format!("{f}: {m}"))
     }
 
-    fn kind_is(&self, kind: &str) -> bool {
-        self.v.kind == kind
+    fn kinds(&self) -> [Kind; 3] {
+        Kind::ALL
+    }
+
+    fn kind_is(&self, kind: &Kind) -> bool {
+        self.v.kind().is_ok_and(|k| k == *kind)
     }
 
     fn priorities(&self) -> &'static [&'static str] {
@@ -887,12 +896,7 @@ fn preview_of(q: &PreviewQuery, ctx: &Ctx, guards: Guards) -> Result<Preview, Ap
         "" => ctx.tz,
         name => parse_zone("tz", name)?,
     };
-    let kind = match q.kind.as_str() {
-        "once" => Kind::Once,
-        "cron" => Kind::Cron,
-        "every" => Kind::Interval,
-        other => return Err(AppError::invalid("kind", format!("{other:?} is not once, cron or every"))),
-    };
+    let kind = kind_of(&q.kind)?;
     let spec = Spec::parse(kind, &q.spec, ctx.now.with_timezone(&tz))?;
     if let Some(gap) = spec.shortest_gap(tz, ctx.now)
         && gap < chrono::Duration::seconds(guards.min_interval_secs)
@@ -953,6 +957,14 @@ mod tests {
         assert!(input.at.is_none() && input.until.is_none());
         let moved = FormValues { spec: "2030-01-01 09:00".into(), ..stored.clone() };
         assert_eq!(moved.input(Some(&stored)).unwrap().at.as_deref(), Some("2030-01-01 09:00"));
+    }
+
+    #[test]
+    fn the_form_checks_the_kind_it_holds() {
+        let v = FormValues { kind: "every".into(), ..FormValues::default() };
+        let html = ScheduleForm::new(None, v, Vec::new(), String::new()).render().unwrap();
+        assert!(html.contains("value=\"every\" checked> Every"), "{html}");
+        assert!(html.contains("value=\"once\"> Once") && html.contains("value=\"cron\"> Cron"), "{html}");
     }
 
     #[test]
