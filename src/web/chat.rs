@@ -15,8 +15,7 @@ use futures_util::stream;
 use serde::Deserialize;
 
 use super::htmx::{self, is_htmx};
-use super::schedules::local_label;
-use super::{CurrentSession, Layout, html, see_other};
+use super::{CurrentSession, Layout, html, see_other, view};
 use crate::app::{AppState, run_as};
 use crate::chat::engine::AWAITING_CONFIRMATION;
 use crate::chat::{self, Conversation, Message, markdown};
@@ -70,7 +69,7 @@ fn items(messages: &[Message], ctx: &crate::tasks::Ctx) -> Vec<MessageItem> {
             state: m.state.clone(),
             error: m.error.clone(),
             run_id: m.run_id,
-            when: local_label(m.created(), ctx.tz, ctx.now, false),
+            when: view::instant(m.created(), ctx.tz, ctx.now),
             tools: m
                 .calls()
                 .into_iter()

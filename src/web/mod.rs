@@ -16,6 +16,7 @@ pub mod runs;
 pub mod schedules;
 pub mod settings;
 pub mod tasks;
+pub mod view;
 
 use std::future::{Ready, ready};
 

@@ -8,12 +8,12 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use askama_web::WebTemplate;
-use chrono::{DateTime, Datelike, Timelike, Utc};
+use chrono::{DateTime, Timelike, Utc};
 use chrono_tz::Tz;
 use serde::Deserialize;
 
 use super::htmx::{self, is_htmx};
-use super::{CurrentSession, Layout, html, see_other};
+use super::{CurrentSession, Layout, html, see_other, view};
 use crate::app::{AppState, run_as};
 use crate::clock::from_ms;
 use crate::config::{Config, parse_zone};
@@ -23,64 +23,6 @@ use crate::events::Event;
 use crate::schedules::spec::{Kind, Spec};
 use crate::schedules::{self, Guards, LastRun, PRIORITIES, Schedule, ScheduleInput, service};
 use crate::tasks::Ctx;
-
-// ---------------------------------------------------------------------------------------------
-// Time in words, shared by the Runs and Notifications pages.
-
-/// "Today 09:00", "Tomorrow 09:00", "Fri 09:00", "Wed 24 Dec 09:00", "24 Dec 2027 09:00", in
-/// `tz`; `seconds` adds them.
-pub fn local_label(t: DateTime<Utc>, tz: Tz, now: DateTime<Utc>, seconds: bool) -> String {
-    let local = t.with_timezone(&tz);
-    let today = now.with_timezone(&tz).date_naive();
-    let day = local.date_naive();
-    let time = local.format(if seconds { "%H:%M:%S" } else { "%H:%M" });
-    let label = match (day - today).num_days() {
-        0 => "Today".to_string(),
-        1 => "Tomorrow".to_string(),
-        -1 => "Yesterday".to_string(),
-        2..=6 => local.format("%a").to_string(),
-        _ if day.year() == today.year() => local.format("%a %-d %b").to_string(),
-        _ => local.format("%-d %b %Y").to_string(),
-    };
-    format!("{label} {time}")
-}
-
-/// "in 3 h 20 min", "in 40 s", "2 d ago".
-pub fn relative(t: DateTime<Utc>, now: DateTime<Utc>) -> String {
-    let secs = (t - now).num_seconds();
-    let span = span_label(secs.unsigned_abs());
-    if secs >= 0 { format!("in {span}") } else { format!("{span} ago") }
-}
-
-fn span_label(secs: u64) -> String {
-    let (d, h, m) = (secs / 86_400, secs % 86_400 / 3600, secs % 3600 / 60);
-    match secs {
-        0..=59 => format!("{secs} s"),
-        60..=3599 => format!("{m} min"),
-        3600..=35_999 if m > 0 => format!("{h} h {m} min"),
-        3600..=86_399 => format!("{h} h"),
-        _ if d < 10 && h > 0 => format!("{d} d {h} h"),
-        _ => format!("{d} d"),
-    }
-}
-
-/// A span of milliseconds: "850 ms", "2.4 s", "3 min 5 s", "2 h 10 min".
-pub fn ms_label(ms: i64) -> String {
-    let sign = if ms < 0 { "-" } else { "" };
-    let abs = ms.unsigned_abs();
-    let text = match abs {
-        0..=999 => format!("{abs} ms"),
-        1000..=59_999 => format!("{:.1} s", abs as f64 / 1000.0),
-        60_000..=3_599_999 => format!("{} min {} s", abs / 60_000, abs % 60_000 / 1000),
-        _ => format!("{} h {} min", abs / 3_600_000, abs % 3_600_000 / 60_000),
-    };
-    format!("{sign}{text}")
-}
-
-/// An instant as a `datetime` attribute and tooltip: RFC 3339 in UTC.
-pub fn utc_label(t: DateTime<Utc>) -> String {
-    schedules::rfc3339(t)
-}
 
 // ---------------------------------------------------------------------------------------------
 // The list.
@@ -132,16 +74,16 @@ impl ScheduleItem {
             created_by: s.created_by.clone(),
             created_in: s.created_in,
             conversation_id: s.conversation_id,
-            next_label: next.map(|n| local_label(n, ctx.tz, ctx.now, false)),
-            next_relative: next.map(|n| relative(n, ctx.now)).unwrap_or_default(),
-            next_utc: next.map(utc_label).unwrap_or_default(),
+            next_label: next.map(|n| view::instant(n, ctx.tz, ctx.now)),
+            next_relative: next.map(|n| view::relative(n, ctx.now)).unwrap_or_default(),
+            next_utc: next.map(view::utc).unwrap_or_default(),
             fired_count: s.fired_count,
             max_count: s.max_count,
             last_run: last.map(|r| LastRunItem {
                 id: r.id,
                 state: r.state.clone(),
                 label: DateTime::parse_from_rfc3339(&r.scheduled_for)
-                    .map(|t| local_label(t.with_timezone(&Utc), ctx.tz, ctx.now, false))
+                    .map(|t| view::instant(t.with_timezone(&Utc), ctx.tz, ctx.now))
                     .unwrap_or_else(|_| r.scheduled_for.clone()),
             }),
             flash: false,
@@ -254,17 +196,6 @@ fn form_field(field: &str) -> &str {
     }
 }
 
-/// An instant as the form shows it in `tz`: `2026-05-04 09:00`, with seconds or as RFC 3339
-/// only when needed to be exact.
-fn instant_input(t: DateTime<Utc>, tz: Tz) -> String {
-    let local = t.with_timezone(&tz);
-    if local.second() == 0 && local.nanosecond() == 0 {
-        local.format("%Y-%m-%d %H:%M").to_string()
-    } else {
-        local.to_rfc3339_opts(chrono::SecondsFormat::Secs, false)
-    }
-}
-
 impl FormValues {
     /// A new schedule's defaults.
     fn new_in(tz: Tz, agents: &[AgentChoice]) -> FormValues {
@@ -292,7 +223,7 @@ impl FormValues {
         let tz = s.zone();
         let kind = Kind::parse(&s.kind).map_or(s.kind.as_str(), |k| k.form_value());
         let spec = match s.parsed() {
-            Ok(Spec::Once(at)) => instant_input(at, tz),
+            Ok(Spec::Once(at)) => view::input(at, tz),
             _ => s.spec.clone(),
         };
         let until = s.until_at.map(from_ms).map(|u| {
@@ -302,7 +233,7 @@ impl FormValues {
             if (local.hour(), local.minute(), local.second()) == (23, 59, 59) {
                 local.format("%Y-%m-%d").to_string()
             } else {
-                instant_input(u, tz)
+                view::input(u, tz)
             }
         });
         FormValues {
@@ -919,13 +850,7 @@ fn preview_of(q: &PreviewQuery, ctx: &Ctx, guards: Guards) -> Result<Preview, Ap
         zone: tz.name().to_string(),
         times: times
             .into_iter()
-            .map(|t| {
-                (
-                    t.with_timezone(&tz).format("%a %-d %b %Y %H:%M %Z").to_string(),
-                    t.format("%Y-%m-%d %H:%M UTC").to_string(),
-                    relative(t, ctx.now),
-                )
-            })
+            .map(|t| (view::zoned(t, tz), view::utc_minutes(t), view::relative(t, ctx.now)))
             .collect(),
         error: None,
     })
@@ -934,19 +859,6 @@ fn preview_of(q: &PreviewQuery, ctx: &Ctx, guards: Guards) -> Result<Preview, Ap
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn spans_read_naturally() {
-        assert_eq!(span_label(40), "40 s");
-        assert_eq!(span_label(600), "10 min");
-        assert_eq!(span_label(3 * 3600), "3 h");
-        assert_eq!(span_label(3 * 3600 + 20 * 60), "3 h 20 min");
-        assert_eq!(span_label(2 * 86_400 + 3600), "2 d 1 h");
-        assert_eq!(ms_label(850), "850 ms");
-        assert_eq!(ms_label(2400), "2.4 s");
-        assert_eq!(ms_label(-1500), "-1.5 s");
-        assert_eq!(ms_label(185_000), "3 min 5 s");
-    }
 
     #[test]
     fn an_unchanged_timing_is_not_sent_again() {

@@ -9,19 +9,18 @@ use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use askama_web::WebTemplate;
-use chrono::{Datelike, NaiveDate};
 use futures_util::StreamExt;
 use serde::Deserialize;
 
 use super::htmx::{self, is_htmx};
-use super::{CurrentSession, Layout, html, see_other};
+use super::{CurrentSession, Layout, html, see_other, view};
 use crate::app::{AppState, run_as};
 use crate::db::Conn;
 use crate::error::{AppError, PageError};
 use crate::tasks::query::{self, GroupSlice, StatusFilter};
 use crate::tasks::recur::{Recurrence, Unit};
 use crate::tasks::service::{self, ImportReport};
-use crate::tasks::todotxt::{self, Due};
+use crate::tasks::todotxt;
 use crate::tasks::{Ctx, Filter, Group, Task, TaskPatch, quickadd};
 
 /// Tasks shown per group before "Show more" (30 keeps the page under 10 ms at p99 with
@@ -62,9 +61,9 @@ impl TaskItem {
             priority: task.priority.clone(),
             projects: task.project_list().into_iter().map(String::from).collect(),
             contexts: task.context_list().into_iter().map(String::from).collect(),
-            due_label: due.as_ref().map(|d| due_label(d, ctx)),
+            due_label: due.as_ref().map(|d| view::due(d, ctx.tz, ctx.now)),
             due_state: crate::tasks::due_state(task, ctx.now, ctx.today()),
-            threshold: task.threshold.map(|t| day_label(t, ctx.today())),
+            threshold: task.threshold.map(|t| view::day(t, ctx.today())),
             recurrence: task
                 .recurrence
                 .as_deref()
@@ -88,29 +87,6 @@ impl TaskItem {
 
     pub fn extra_input(&self) -> String {
         self.extra.iter().map(|(k, v)| format!("{k}:{v}")).collect::<Vec<_>>().join(" ")
-    }
-}
-
-/// "Today", "Tomorrow", "Fri", "24 Dec", "24 Dec 2027", plus " 17:00" for a time.
-fn due_label(due: &Due, ctx: &Ctx) -> String {
-    match due {
-        Due::Date(d) => day_label(*d, ctx.today()),
-        Due::At(at) => {
-            let local = at.with_timezone(&ctx.tz);
-            format!("{} {}", day_label(local.date_naive(), ctx.today()), local.format("%H:%M"))
-        }
-    }
-}
-
-fn day_label(day: NaiveDate, today: NaiveDate) -> String {
-    let days = (day - today).num_days();
-    match days {
-        0 => "Today".into(),
-        1 => "Tomorrow".into(),
-        -1 => "Yesterday".into(),
-        2..=6 => day.format("%a").to_string(),
-        _ if day.year() == today.year() => day.format("%-d %b").to_string(),
-        _ => day.format("%-d %b %Y").to_string(),
     }
 }
 
