@@ -11,6 +11,7 @@
 //!   every other 4xx/5xx of an htmx request (a `PageError`) this way too.
 //! - a form was sent with errors: [`invalid_form`], the form again, with its values and
 //!   errors, in place of itself (422, `HX-Retarget` to the form, `HX-Reswap: outerHTML`).
+//!   A form the request already aims at (a task's edit row) needs no retarget: `html(422, ..)`.
 //!
 //! Toasts are rendered by `templates/partials/toast.html`, so askama escapes the message.
 

@@ -1,5 +1,6 @@
 //! The HTTP doors: pages (askama + htmx), the JSON API under `/api/v1`, static files.
 //! Every route is listed in [`routes`]; handlers are thin: parse, call a service, render.
+//! Pages answer htmx through [`htmx`] and put time into words through [`view`].
 
 pub mod agents;
 pub mod api;
