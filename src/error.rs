@@ -1,6 +1,7 @@
 //! Errors. Services return [`AppError`]; each door turns it into its own shape:
 //! - the JSON API: `{"error":{"code","message"}}` with a 4xx/5xx status ([`ApiError`]);
-//! - pages: an error page, or a toast for htmx requests ([`PageError`], see `web::middleware`);
+//! - pages: an error page, or a toast for htmx requests ([`PageError`], see `web::middleware`
+//!   and `web::htmx`);
 //! - the CLI: a one-line message on stderr and exit code 2 for bad input, 1 otherwise.
 //!
 //! Internal errors are logged with their cause and shown to clients only as "internal error":

@@ -73,6 +73,32 @@ impl Kind {
             Kind::Interval => "every",
         }
     }
+
+    /// Every kind, in the order the schedule form offers them.
+    pub const ALL: [Kind; 3] = [Kind::Once, Kind::Cron, Kind::Interval];
+
+    /// The value the schedule form sends for this kind: `once`, `cron`, `every`.
+    pub fn form_value(self) -> &'static str {
+        match self {
+            Kind::Once => "once",
+            Kind::Cron => "cron",
+            Kind::Interval => "every",
+        }
+    }
+
+    /// Reads [`Kind::form_value`] back.
+    pub fn from_form(text: &str) -> Option<Kind> {
+        Kind::ALL.into_iter().find(|k| k.form_value() == text)
+    }
+
+    /// How the schedule form names this kind.
+    pub fn label(self) -> &'static str {
+        match self {
+            Kind::Once => "Once",
+            Kind::Cron => "Cron",
+            Kind::Interval => "Every",
+        }
+    }
 }
 
 /// The longest period accepted: a hundred years is "never" in practice.
@@ -387,6 +413,16 @@ mod tests {
     use super::*;
     use chrono::TimeZone;
     use chrono_tz::{America, Australia, Europe, Pacific};
+
+    #[test]
+    fn kinds_read_back_their_form_values() {
+        for kind in Kind::ALL {
+            assert_eq!(Kind::from_form(kind.form_value()), Some(kind));
+            assert_eq!(Kind::parse(kind.as_str()), Some(kind));
+        }
+        assert_eq!(Kind::from_form("every"), Some(Kind::Interval));
+        assert_eq!(Kind::from_form("interval"), None);
+    }
 
     fn utc(s: &str) -> DateTime<Utc> {
         DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)

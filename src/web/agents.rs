@@ -1,13 +1,14 @@
 //! The Agents page: where prompts go. Lists stored and built-in agents, adds one of each kind,
 //! edits and removes stored ones, and checks a connection without delivering anything.
 
-use actix_web::http::{StatusCode, header};
+use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use askama_web::WebTemplate;
 use serde::Deserialize;
 
-use super::{CurrentSession, Layout, html, is_htmx, oob_toast, see_other, toast};
+use super::htmx::{self, is_htmx};
+use super::{CurrentSession, Layout, html, see_other};
 use crate::agents::{self, Agent, AgentConfigPatch, AgentInput, AgentKind};
 use crate::app::AppState;
 use crate::error::{AppError, PageError};
@@ -431,26 +432,10 @@ pub async fn remove(
         Err(e) => return Err(e.into()),
     };
     if is_htmx(&req) {
-        return Ok(match outcome {
-            Ok(message) => {
-                let body = RemovedItem { name }.render().map_err(|e| AppError::Internal(e.into()))?;
-                HttpResponse::Ok().content_type("text/html; charset=utf-8").body(body + &oob_toast(&message))
-            }
-            Err(message) => {
-                let mut res = HttpResponse::UnprocessableEntity()
-                    .content_type("text/html; charset=utf-8")
-                    .body(toast(&message, true));
-                res.headers_mut().insert(
-                    header::HeaderName::from_static("hx-retarget"),
-                    header::HeaderValue::from_static("#toasts"),
-                );
-                res.headers_mut().insert(
-                    header::HeaderName::from_static("hx-reswap"),
-                    header::HeaderValue::from_static("beforeend"),
-                );
-                res
-            }
-        });
+        return match outcome {
+            Ok(message) => htmx::with_toast(&[&RemovedItem { name }], &message),
+            Err(message) => htmx::error_toast(StatusCode::UNPROCESSABLE_ENTITY, &message),
+        };
     }
     match outcome {
         Ok(_) => Ok(see_other("/agents")),

@@ -14,8 +14,8 @@ use askama_web::WebTemplate;
 use futures_util::stream;
 use serde::Deserialize;
 
-use super::schedules::local_label;
-use super::{CurrentSession, Layout, html, is_htmx, see_other};
+use super::htmx::{self, is_htmx};
+use super::{CurrentSession, Layout, html, see_other, view};
 use crate::app::AppState;
 use crate::chat::engine::AWAITING_CONFIRMATION;
 use crate::chat::{self, Conversation, Message, markdown};
@@ -70,7 +70,7 @@ fn items(messages: &[Message], ctx: &crate::services::Ctx) -> Vec<MessageItem> {
             state: m.state.clone(),
             error: m.error.clone(),
             run_id: m.run_id,
-            when: local_label(m.created(), ctx.tz, ctx.now, false),
+            when: view::instant(m.created(), ctx.tz, ctx.now),
             tools: m
                 .calls()
                 .into_iter()
@@ -211,7 +211,7 @@ pub async fn index(
     q: web::Query<ListQuery>,
 ) -> Result<HttpResponse, PageError> {
     let q = q.into_inner().q;
-    if is_htmx(&req) && super::htmx_target(&req) == Some("conversation-list") {
+    if is_htmx(&req) && htmx::target(&req) == Some("conversation-list") {
         let conversations = state.db.run(move |conn| chat::list(conn, Some(&q), 200)).await?;
         return html(StatusCode::OK, &ListPart { conversations, current: None });
     }
@@ -298,11 +298,9 @@ async fn after_start(
     match started {
         Ok(()) if is_htmx(req) => messages(state, session, web::Path::from(id)).await,
         Ok(()) => Ok(see_other(&format!("/chat/{id}"))),
-        Err(AppError::Invalid { field, message }) if is_htmx(req) => Ok(HttpResponse::UnprocessableEntity()
-            .content_type("text/html; charset=utf-8")
-            .insert_header(("HX-Retarget", "#toasts"))
-            .insert_header(("HX-Reswap", "beforeend"))
-            .body(super::toast(&format!("{field}: {message}"), true))),
+        Err(AppError::Invalid { field, message }) if is_htmx(req) => {
+            htmx::error_toast(StatusCode::UNPROCESSABLE_ENTITY, &format!("{field}: {message}"))
+        }
         Err(AppError::Invalid { field, message }) => {
             refused(&state, &session, Some(id), &field, &message).await
         }

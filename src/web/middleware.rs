@@ -6,7 +6,8 @@ use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
 use actix_web::http::{StatusCode, header};
 use actix_web::middleware::{DefaultHeaders, Next};
 use actix_web::web::{Bytes, Data};
-use actix_web::{Error, HttpMessage, HttpResponse};
+use actix_web::{Error, HttpMessage, HttpResponse, ResponseError};
+use askama::Template;
 
 use crate::app::AppState;
 use crate::auth::{constant_time_eq, sessions, tokens};
@@ -67,7 +68,7 @@ pub async fn require_session(
             ));
         }
     }
-    let htmx = req.headers().contains_key("HX-Request");
+    let htmx = super::htmx::is_htmx(req.request());
     req.extensions_mut().insert(session);
     let res = next.call(req).await?.map_into_boxed_body();
     Ok(if htmx { toast_errors(res) } else { res })
@@ -80,24 +81,29 @@ fn to_login(state: &AppState, req: &ServiceRequest) -> HttpResponse {
     if cross_site && req.method().is_safe() && req.cookie(state.cookie_name()).is_none() {
         // SameSite=Strict cookies are not sent on a navigation from another site (a link in a
         // mail); reloading the page from our own origin sends them.
-        return HttpResponse::Ok()
-            .content_type("text/html; charset=utf-8")
-            .body(format!(
-                "<!doctype html><meta http-equiv=\"refresh\" content=\"0\"><title>Steward</title><a href=\"{}\">Continue</a>",
-                html_escape(path)
-            ));
+        return super::html(StatusCode::OK, &Reload { path }).unwrap_or_else(|e| e.error_response());
     }
     let login = format!("/login?next={}", percent_encode(path));
-    if req.headers().contains_key("HX-Request") {
+    if super::htmx::is_htmx(req.request()) {
         HttpResponse::Unauthorized().insert_header(("HX-Redirect", login)).finish()
     } else {
         super::see_other(&login)
     }
 }
 
+/// The page that reloads a request from our own origin (see [`to_login`]).
+#[derive(Template)]
+#[template(
+    source = "<!doctype html><meta http-equiv=\"refresh\" content=\"0\"><title>Steward</title><a href=\"{{ path }}\">Continue</a>",
+    ext = "html"
+)]
+struct Reload<'a> {
+    path: &'a str,
+}
+
 fn forbidden(req: ServiceRequest, message: &str) -> ServiceResponse<BoxBody> {
     let err = PageError(AppError::Forbidden(message.to_string()));
-    let htmx = req.headers().contains_key("HX-Request");
+    let htmx = super::htmx::is_htmx(req.request());
     let res = req.error_response(err);
     if htmx { toast_errors(res) } else { res }
 }
@@ -138,14 +144,14 @@ fn toast_errors(res: ServiceResponse<BoxBody>) -> ServiceResponse<BoxBody> {
         .and_then(|e| e.as_error::<PageError>())
         .map(|e| e.message())
         .unwrap_or_else(|| status.canonical_reason().unwrap_or("Error").to_string());
-    let (req, _) = res.into_parts();
-    let body = super::toast(&message, true);
-    let response = HttpResponse::build(status)
-        .insert_header(("HX-Retarget", "#toasts"))
-        .insert_header(("HX-Reswap", "beforeend"))
-        .content_type("text/html; charset=utf-8")
-        .body(body);
-    ServiceResponse::new(req, response)
+    match super::htmx::error_toast(status, &message) {
+        Ok(toast) => {
+            let (req, _) = res.into_parts();
+            ServiceResponse::new(req, toast)
+        }
+        // Rendering a toast does not fail in practice; if it did, the error page still answers.
+        Err(_) => res,
+    }
 }
 
 /// The API: a valid bearer token is required.
@@ -178,21 +184,6 @@ pub async fn require_token(
             Ok(res)
         }
     }
-}
-
-pub fn html_escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
 }
 
 pub fn percent_encode(text: &str) -> String {

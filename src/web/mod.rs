@@ -1,11 +1,13 @@
 //! The HTTP doors: pages (askama + htmx), the JSON API under `/api/v1`, static files.
 //! Every route is listed in [`routes`]; handlers are thin: parse, call a service, render.
+//! Pages answer htmx through [`htmx`] and put time into words through [`view`].
 
 pub mod agents;
 pub mod api;
 pub mod assets;
 pub mod chat;
 pub mod events;
+pub mod htmx;
 pub mod login;
 pub mod mcp;
 pub mod middleware;
@@ -15,6 +17,7 @@ pub mod runs;
 pub mod schedules;
 pub mod settings;
 pub mod tasks;
+pub mod view;
 
 use std::future::{Ready, ready};
 
@@ -73,16 +76,6 @@ impl Layout {
     }
 }
 
-/// Whether the request comes from htmx (and so wants a fragment).
-pub fn is_htmx(req: &HttpRequest) -> bool {
-    req.headers().contains_key("HX-Request")
-}
-
-/// The element an htmx request targets, if any.
-pub fn htmx_target(req: &HttpRequest) -> Option<&str> {
-    req.headers().get("HX-Target").and_then(|v| v.to_str().ok())
-}
-
 pub fn client(req: &HttpRequest) -> Client {
     Client {
         ip: req.peer_addr().map(|a| a.ip().to_string()).unwrap_or_default(),
@@ -117,17 +110,6 @@ pub fn same_origin(req: &HttpRequest, public_url: Option<&str>) -> bool {
         }
     };
     origin.eq_ignore_ascii_case(&expected)
-}
-
-/// A toast, as the `#toasts` region shows it: a status line, or an error that stays longer.
-pub fn toast(message: &str, error: bool) -> String {
-    let (class, role) = if error { ("toast error", "alert") } else { ("toast", "status") };
-    format!("<div class=\"{class}\" role=\"{role}\">{}</div>", middleware::html_escape(message))
-}
-
-/// A status toast that rides along with a response's main fragment (an out-of-band swap).
-pub fn oob_toast(message: &str) -> String {
-    format!("<div id=\"toasts\" hx-swap-oob=\"beforeend\">{}</div>", toast(message, false))
 }
 
 /// Renders a template with a status (422 for a form with errors).

@@ -5,8 +5,7 @@ use actix_web::{HttpResponse, web};
 use askama::Template;
 use askama_web::WebTemplate;
 
-use super::schedules::{local_label, utc_label};
-use super::{CurrentSession, Layout, html, see_other};
+use super::{CurrentSession, Layout, html, see_other, view};
 use crate::app::AppState;
 use crate::error::{AppError, PageError};
 use crate::notifications;
@@ -49,8 +48,8 @@ async fn load(state: &web::Data<AppState>) -> Result<(Vec<NotificationItem>, i64
                 .map(|n| NotificationItem {
                     id: n.id,
                     unread: n.read_at.is_none(),
-                    when: local_label(n.created(), ctx.tz, ctx.now, false),
-                    when_utc: utc_label(n.created()),
+                    when: view::instant(n.created(), ctx.tz, ctx.now),
+                    when_utc: view::utc(n.created()),
                     title: n.title,
                     body: n.body,
                     level: n.level,

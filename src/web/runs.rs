@@ -9,8 +9,8 @@ use askama::Template;
 use askama_web::WebTemplate;
 use serde::Deserialize;
 
-use super::schedules::{local_label, ms_label, relative, utc_label};
-use super::{CurrentSession, Layout, html, htmx_target, is_htmx};
+use super::htmx::{self, is_htmx};
+use super::{CurrentSession, Layout, html, view};
 use crate::app::AppState;
 use crate::clock::from_ms;
 use crate::db::Conn;
@@ -61,7 +61,7 @@ pub struct RunItem {
 
 impl RunItem {
     pub fn new(run: &Run, schedule_name: Option<String>, attempts: &[Attempt], ctx: &Ctx) -> RunItem {
-        let label = |ms: i64| local_label(from_ms(ms), ctx.tz, ctx.now, true);
+        let label = |ms: i64| view::instant_secs(from_ms(ms), ctx.tz, ctx.now);
         let lateness = run.lateness_ms();
         let state = run.shown_state();
         RunItem {
@@ -72,16 +72,16 @@ impl RunItem {
             trigger: run.trigger.clone(),
             state,
             scheduled: label(run.scheduled_for),
-            scheduled_utc: utc_label(from_ms(run.scheduled_for)),
+            scheduled_utc: view::utc(from_ms(run.scheduled_for)),
             started: run.started_at.map(label),
-            started_utc: run.started_at.map(|s| utc_label(from_ms(s))).unwrap_or_default(),
-            lateness: lateness.map(ms_label),
+            started_utc: run.started_at.map(|s| view::utc(from_ms(s))).unwrap_or_default(),
+            lateness: lateness.map(view::millis),
             late: lateness.is_some_and(|l| l > LATE_MS),
-            duration: run.duration_ms().map(ms_label),
+            duration: run.duration_ms().map(view::millis),
             attempt: run.attempt,
             max_attempts: run.max_attempts,
             next_attempt: (state == "retrying").then(|| {
-                format!("{} ({})", label(run.not_before), relative(from_ms(run.not_before), ctx.now))
+                format!("{} ({})", label(run.not_before), view::relative(from_ms(run.not_before), ctx.now))
             }),
             key: run.idempotency_key.clone(),
             prompt: run.prompt.clone(),
@@ -92,7 +92,7 @@ impl RunItem {
                 .map(|a| AttemptItem {
                     attempt: a.attempt,
                     started: label(a.started_at),
-                    duration: a.finished_at.map(|f| ms_label(f - a.started_at)),
+                    duration: a.finished_at.map(|f| view::millis(f - a.started_at)),
                     error: a.error.clone(),
                 })
                 .collect(),
@@ -243,12 +243,12 @@ async fn respond(
     let wanted = query.state();
     let loaded = load(&state, filter.clone()).await?;
     let more = more_url(&base, wanted.as_deref(), loaded.next);
-    if is_htmx(&req) && htmx_target(&req) == Some("runs-more") {
+    if is_htmx(&req) && htmx::target(&req) == Some("runs-more") {
         return html(StatusCode::OK, &RunRows { rows: loaded.rows, more });
     }
     let table =
         RunTable { rows: loaded.rows, more, filtered: wanted.is_some() || filter.cursor.is_some(), schedule };
-    if is_htmx(&req) && htmx_target(&req) == Some("runs") {
+    if is_htmx(&req) && htmx::target(&req) == Some("runs") {
         return html(StatusCode::OK, &table);
     }
     let title = match &loaded.schedule_name {

@@ -4,15 +4,16 @@
 //! Like the Tasks page, each handler answers htmx with the fragment it swaps and a plain
 //! browser with a full page or a redirect.
 
-use actix_web::http::{StatusCode, header};
+use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use askama_web::WebTemplate;
-use chrono::{DateTime, Datelike, Timelike, Utc};
+use chrono::Timelike;
 use chrono_tz::Tz;
 use serde::Deserialize;
 
-use super::{CurrentSession, Layout, html, is_htmx, oob_toast, see_other, toast};
+use super::htmx::{self, is_htmx};
+use super::{CurrentSession, Layout, html, see_other, view};
 use crate::app::AppState;
 use crate::clock::from_ms;
 use crate::config::{Config, parse_zone};
@@ -22,64 +23,6 @@ use crate::events::Event;
 use crate::schedules::spec::{Kind, Spec};
 use crate::schedules::{self, Guards, LastRun, PRIORITIES, Schedule, ScheduleInput, service};
 use crate::services::{Actor, Ctx};
-
-// ---------------------------------------------------------------------------------------------
-// Time in words, shared by the Runs and Notifications pages.
-
-/// "Today 09:00", "Tomorrow 09:00", "Fri 09:00", "Wed 24 Dec 09:00", "24 Dec 2027 09:00", in
-/// `tz`; `seconds` adds them.
-pub fn local_label(t: DateTime<Utc>, tz: Tz, now: DateTime<Utc>, seconds: bool) -> String {
-    let local = t.with_timezone(&tz);
-    let today = now.with_timezone(&tz).date_naive();
-    let day = local.date_naive();
-    let time = local.format(if seconds { "%H:%M:%S" } else { "%H:%M" });
-    let label = match (day - today).num_days() {
-        0 => "Today".to_string(),
-        1 => "Tomorrow".to_string(),
-        -1 => "Yesterday".to_string(),
-        2..=6 => local.format("%a").to_string(),
-        _ if day.year() == today.year() => local.format("%a %-d %b").to_string(),
-        _ => local.format("%-d %b %Y").to_string(),
-    };
-    format!("{label} {time}")
-}
-
-/// "in 3 h 20 min", "in 40 s", "2 d ago".
-pub fn relative(t: DateTime<Utc>, now: DateTime<Utc>) -> String {
-    let secs = (t - now).num_seconds();
-    let span = span_label(secs.unsigned_abs());
-    if secs >= 0 { format!("in {span}") } else { format!("{span} ago") }
-}
-
-fn span_label(secs: u64) -> String {
-    let (d, h, m) = (secs / 86_400, secs % 86_400 / 3600, secs % 3600 / 60);
-    match secs {
-        0..=59 => format!("{secs} s"),
-        60..=3599 => format!("{m} min"),
-        3600..=35_999 if m > 0 => format!("{h} h {m} min"),
-        3600..=86_399 => format!("{h} h"),
-        _ if d < 10 && h > 0 => format!("{d} d {h} h"),
-        _ => format!("{d} d"),
-    }
-}
-
-/// A span of milliseconds: "850 ms", "2.4 s", "3 min 5 s", "2 h 10 min".
-pub fn ms_label(ms: i64) -> String {
-    let sign = if ms < 0 { "-" } else { "" };
-    let abs = ms.unsigned_abs();
-    let text = match abs {
-        0..=999 => format!("{abs} ms"),
-        1000..=59_999 => format!("{:.1} s", abs as f64 / 1000.0),
-        60_000..=3_599_999 => format!("{} min {} s", abs / 60_000, abs % 60_000 / 1000),
-        _ => format!("{} h {} min", abs / 3_600_000, abs % 3_600_000 / 60_000),
-    };
-    format!("{sign}{text}")
-}
-
-/// An instant as a `datetime` attribute and tooltip: RFC 3339 in UTC.
-pub fn utc_label(t: DateTime<Utc>) -> String {
-    schedules::rfc3339(t)
-}
 
 // ---------------------------------------------------------------------------------------------
 // The list.
@@ -129,15 +72,15 @@ impl ScheduleItem {
             note: s.note.clone(),
             created_by: Actor::stored(&s.created_by, s.created_in),
             conversation_id: s.conversation_id,
-            next_label: next.map(|n| local_label(n, ctx.tz, ctx.now, false)),
-            next_relative: next.map(|n| relative(n, ctx.now)).unwrap_or_default(),
-            next_utc: next.map(utc_label).unwrap_or_default(),
+            next_label: next.map(|n| view::instant(n, ctx.tz, ctx.now)),
+            next_relative: next.map(|n| view::relative(n, ctx.now)).unwrap_or_default(),
+            next_utc: next.map(view::utc).unwrap_or_default(),
             fired_count: s.fired_count,
             max_count: s.max_count,
             last_run: last.map(|r| LastRunItem {
                 id: r.id,
                 state: r.state.clone(),
-                label: local_label(r.scheduled_for, ctx.tz, ctx.now, false),
+                label: view::instant(r.scheduled_for, ctx.tz, ctx.now),
             }),
             flash: false,
         }
@@ -203,7 +146,7 @@ pub struct FormValues {
     name: String,
     prompt: String,
     agent: String,
-    /// once, cron, every.
+    /// As sent: a [`Kind::form_value`] (once, cron, every), read by [`FormValues::kind`].
     kind: String,
     spec: String,
     tz: String,
@@ -234,23 +177,18 @@ const FIELDS: [&str; 13] = [
     "status",
 ];
 
+/// The kind a form or preview sent.
+fn kind_of(text: &str) -> Result<Kind, AppError> {
+    Kind::from_form(text)
+        .ok_or_else(|| AppError::invalid("kind", format!("{text:?} is not once, cron or every")))
+}
+
 /// The form field where a service error belongs.
 fn form_field(field: &str) -> &str {
     match field {
-        "at" | "cron" | "every" => "spec",
+        _ if Kind::ALL.iter().any(|k| k.field() == field) => "spec",
         "active" => "status",
         other => other,
-    }
-}
-
-/// An instant as the form shows it in `tz`: `2026-05-04 09:00`, with seconds or as RFC 3339
-/// only when needed to be exact.
-fn instant_input(t: DateTime<Utc>, tz: Tz) -> String {
-    let local = t.with_timezone(&tz);
-    if local.second() == 0 && local.nanosecond() == 0 {
-        local.format("%Y-%m-%d %H:%M").to_string()
-    } else {
-        local.to_rfc3339_opts(chrono::SecondsFormat::Secs, false)
     }
 }
 
@@ -265,7 +203,7 @@ impl FormValues {
             .unwrap_or_default();
         FormValues {
             agent,
-            kind: "cron".into(),
+            kind: Kind::Cron.form_value().into(),
             tz: tz.name().into(),
             priority: "normal".into(),
             misfire: "once".into(),
@@ -279,12 +217,9 @@ impl FormValues {
     /// A stored schedule, as its edit form shows it.
     fn of(s: &Schedule) -> FormValues {
         let tz = s.zone();
-        let kind = match s.kind.as_str() {
-            "interval" => "every",
-            other => other,
-        };
+        let kind = Kind::parse(&s.kind).map_or(s.kind.as_str(), |k| k.form_value());
         let spec = match s.parsed() {
-            Ok(Spec::Once(at)) => instant_input(at, tz),
+            Ok(Spec::Once(at)) => view::input(at, tz),
             _ => s.spec.clone(),
         };
         let until = s.until_at.map(from_ms).map(|u| {
@@ -294,7 +229,7 @@ impl FormValues {
             if (local.hour(), local.minute(), local.second()) == (23, 59, 59) {
                 local.format("%Y-%m-%d").to_string()
             } else {
-                instant_input(u, tz)
+                view::input(u, tz)
             }
         });
         FormValues {
@@ -312,6 +247,11 @@ impl FormValues {
             count: s.max_count.map(|c| c.to_string()).unwrap_or_default(),
             status: if s.active { "active" } else { "paused" }.into(),
         }
+    }
+
+    /// The kind of timing chosen.
+    fn kind(&self) -> Result<Kind, AppError> {
+        kind_of(&self.kind)
     }
 
     /// The service's input. When editing, `stored` is what the form started from: a timing or
@@ -355,13 +295,10 @@ impl FormValues {
         }
         if !same_timing {
             let spec = Some(self.spec.clone());
-            match self.kind.as_str() {
-                "once" => input.at = spec,
-                "cron" => input.cron = spec,
-                "every" => input.every = spec,
-                other => {
-                    return Err(AppError::invalid("kind", format!("{other:?} is not once, cron or every")));
-                }
+            match self.kind()? {
+                Kind::Once => input.at = spec,
+                Kind::Cron => input.cron = spec,
+                Kind::Interval => input.every = spec,
             }
         }
         Ok(input)
@@ -410,8 +347,12 @@ impl ScheduleForm {
         self.error.as_ref().filter(|(f, _)| !FIELDS.contains(&f.as_str())).map(|(f, m)| format!("{f}: {m}"))
     }
 
-    fn kind_is(&self, kind: &str) -> bool {
-        self.v.kind == kind
+    fn kinds(&self) -> [Kind; 3] {
+        Kind::ALL
+    }
+
+    fn kind_is(&self, kind: &Kind) -> bool {
+        self.v.kind().is_ok_and(|k| k == *kind)
     }
 
     fn priorities(&self) -> &'static [&'static str] {
@@ -544,21 +485,6 @@ pub async fn page(
     html(StatusCode::OK, &full_page(&state, &session, q.all(), extras).await?)
 }
 
-/// A fragment answer with a toast riding along.
-fn fragment_with_toast(main: &impl Template, message: &str) -> Result<HttpResponse, PageError> {
-    let body = main.render().map_err(|e| AppError::Internal(e.into()))?;
-    Ok(HttpResponse::Ok().content_type("text/html; charset=utf-8").body(body + &oob_toast(message)))
-}
-
-/// Moves an htmx answer elsewhere (a form with errors replaces itself, an error becomes a toast).
-fn retarget(mut res: HttpResponse, target: &'static str, swap: &'static str) -> HttpResponse {
-    res.headers_mut()
-        .insert(header::HeaderName::from_static("hx-retarget"), header::HeaderValue::from_static(target));
-    res.headers_mut()
-        .insert(header::HeaderName::from_static("hx-reswap"), header::HeaderValue::from_static(swap));
-    res
-}
-
 pub async fn create(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -595,12 +521,7 @@ pub async fn create(
             let list = ScheduleList { items, csrf: csrf.clone(), all: false };
             let mut fresh = ScheduleForm::new(None, FormValues::new_in(zone, &agents), agents, csrf);
             fresh.oob = true;
-            let body = [list.render(), fresh.render()]
-                .into_iter()
-                .collect::<Result<Vec<_>, _>>()
-                .map_err(|e| AppError::Internal(e.into()))?;
-            let toast = oob_toast(&format!("Created “{name}”"));
-            Ok(HttpResponse::Ok().content_type("text/html; charset=utf-8").body(body.concat() + &toast))
+            htmx::with_toast(&[&list, &fresh], &format!("Created “{name}”"))
         }
         Err(e) => {
             let error = split_error(e)?;
@@ -608,8 +529,7 @@ pub async fn create(
                 let st = state.clone();
                 let agents = state.db.run(move |conn| agent_choices(conn, &st.config)).await?;
                 let form = ScheduleForm::new(None, values, agents, csrf).with_error(Some(error));
-                let res = html(StatusCode::UNPROCESSABLE_ENTITY, &form)?;
-                return Ok(retarget(res, "#schedule-form", "outerHTML"));
+                return htmx::invalid_form(&form, "#schedule-form");
             }
             let extras = Extras { form: Some((values, Some(error))), ..Extras::default() };
             html(StatusCode::UNPROCESSABLE_ENTITY, &full_page(&state, &session, false, extras).await?)
@@ -717,10 +637,7 @@ async fn refused(
         other => return Err(other.into()),
     };
     if is_htmx(req) {
-        let res = HttpResponse::UnprocessableEntity()
-            .content_type("text/html; charset=utf-8")
-            .body(toast(&message, true));
-        return Ok(retarget(res, "#toasts", "beforeend"));
+        return htmx::error_toast(StatusCode::UNPROCESSABLE_ENTITY, &message);
     }
     let extras = Extras { error: Some(message), ..Extras::default() };
     html(StatusCode::UNPROCESSABLE_ENTITY, &full_page(state, session, false, extras).await?)
@@ -751,7 +668,7 @@ async fn set_active(
                 (true, Some(next)) => format!("Resumed “{}”: next run {next}", s.name),
                 (true, None) => format!("Resumed “{}”, but it has no firing left", s.name),
             };
-            fragment_with_toast(&ScheduleRow { s, csrf: session.0.csrf_token.clone() }, &message)
+            htmx::with_toast(&[&ScheduleRow { s, csrf: session.0.csrf_token.clone() }], &message)
         }
         Err(e) => refused(&req, &state, &session, e).await,
     }
@@ -796,7 +713,7 @@ pub async fn run_now(
                 return Ok(see_other(&format!("/schedules/{id}/runs")));
             }
             let message = format!("Queued run {} of “{}”", run.id, s.name);
-            fragment_with_toast(&ScheduleRow { s, csrf: session.0.csrf_token.clone() }, &message)
+            htmx::with_toast(&[&ScheduleRow { s, csrf: session.0.csrf_token.clone() }], &message)
         }
         Err(e) => refused(&req, &state, &session, e).await,
     }
@@ -914,12 +831,7 @@ fn preview_of(q: &PreviewQuery, ctx: &Ctx, guards: Guards) -> Result<Preview, Ap
         "" => ctx.tz,
         name => parse_zone("tz", name)?,
     };
-    let kind = match q.kind.as_str() {
-        "once" => Kind::Once,
-        "cron" => Kind::Cron,
-        "every" => Kind::Interval,
-        other => return Err(AppError::invalid("kind", format!("{other:?} is not once, cron or every"))),
-    };
+    let kind = kind_of(&q.kind)?;
     let spec = Spec::parse(kind, &q.spec, ctx.now.with_timezone(&tz))?;
     if let Some(gap) = spec.shortest_gap(tz, ctx.now)
         && gap < chrono::Duration::seconds(guards.min_interval_secs)
@@ -942,13 +854,7 @@ fn preview_of(q: &PreviewQuery, ctx: &Ctx, guards: Guards) -> Result<Preview, Ap
         zone: tz.name().to_string(),
         times: times
             .into_iter()
-            .map(|t| {
-                (
-                    t.with_timezone(&tz).format("%a %-d %b %Y %H:%M %Z").to_string(),
-                    t.format("%Y-%m-%d %H:%M UTC").to_string(),
-                    relative(t, ctx.now),
-                )
-            })
+            .map(|t| (view::zoned(t, tz), view::utc_minutes(t), view::relative(t, ctx.now)))
             .collect(),
         error: None,
     })
@@ -959,19 +865,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn spans_read_naturally() {
-        assert_eq!(span_label(40), "40 s");
-        assert_eq!(span_label(600), "10 min");
-        assert_eq!(span_label(3 * 3600), "3 h");
-        assert_eq!(span_label(3 * 3600 + 20 * 60), "3 h 20 min");
-        assert_eq!(span_label(2 * 86_400 + 3600), "2 d 1 h");
-        assert_eq!(ms_label(850), "850 ms");
-        assert_eq!(ms_label(2400), "2.4 s");
-        assert_eq!(ms_label(-1500), "-1.5 s");
-        assert_eq!(ms_label(185_000), "3 min 5 s");
-    }
-
-    #[test]
     fn an_unchanged_timing_is_not_sent_again() {
         let stored =
             FormValues { kind: "once".into(), spec: "2020-01-01 09:00".into(), ..FormValues::default() };
@@ -980,6 +873,14 @@ mod tests {
         assert!(input.at.is_none() && input.until.is_none());
         let moved = FormValues { spec: "2030-01-01 09:00".into(), ..stored.clone() };
         assert_eq!(moved.input(Some(&stored)).unwrap().at.as_deref(), Some("2030-01-01 09:00"));
+    }
+
+    #[test]
+    fn the_form_checks_the_kind_it_holds() {
+        let v = FormValues { kind: "every".into(), ..FormValues::default() };
+        let html = ScheduleForm::new(None, v, Vec::new(), String::new()).render().unwrap();
+        assert!(html.contains("value=\"every\" checked> Every"), "{html}");
+        assert!(html.contains("value=\"once\"> Once") && html.contains("value=\"cron\"> Cron"), "{html}");
     }
 
     #[test]

@@ -36,7 +36,7 @@ pub struct SettingsPage {
 
 impl SettingsPage {
     fn when(&self, at: &chrono::NaiveDateTime) -> String {
-        at.and_utc().format("%Y-%m-%d %H:%M UTC").to_string()
+        super::view::utc_minutes(at.and_utc())
     }
 }
 

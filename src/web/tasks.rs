@@ -9,11 +9,11 @@ use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use askama_web::WebTemplate;
-use chrono::{Datelike, NaiveDate};
 use futures_util::StreamExt;
 use serde::Deserialize;
 
-use super::{CurrentSession, Layout, html, htmx_target, is_htmx, oob_toast, see_other};
+use super::htmx::{self, is_htmx};
+use super::{CurrentSession, Layout, html, see_other, view};
 use crate::app::AppState;
 use crate::db::Conn;
 use crate::error::{AppError, PageError};
@@ -21,7 +21,7 @@ use crate::services::{Actor, Ctx};
 use crate::tasks::query::{self, GroupSlice, StatusFilter};
 use crate::tasks::recur::{Recurrence, Unit};
 use crate::tasks::service::{self, ImportReport};
-use crate::tasks::todotxt::{self, Due};
+use crate::tasks::todotxt;
 use crate::tasks::{Filter, Group, Task, TaskPatch, quickadd};
 
 /// Tasks shown per group before "Show more" (30 keeps the page under 10 ms at p99 with
@@ -61,9 +61,9 @@ impl TaskItem {
             priority: task.priority.clone(),
             projects: task.project_list().into_iter().map(String::from).collect(),
             contexts: task.context_list().into_iter().map(String::from).collect(),
-            due_label: due.as_ref().map(|d| due_label(d, ctx)),
+            due_label: due.as_ref().map(|d| view::due(d, ctx.tz, ctx.now)),
             due_state: crate::tasks::due_state(task, ctx.now, ctx.today()),
-            threshold: task.threshold.map(|t| day_label(t, ctx.today())),
+            threshold: task.threshold.map(|t| view::day(t, ctx.today())),
             recurrence: task
                 .recurrence
                 .as_deref()
@@ -86,29 +86,6 @@ impl TaskItem {
 
     pub fn extra_input(&self) -> String {
         self.extra.iter().map(|(k, v)| format!("{k}:{v}")).collect::<Vec<_>>().join(" ")
-    }
-}
-
-/// "Today", "Tomorrow", "Fri", "24 Dec", "24 Dec 2027", plus " 17:00" for a time.
-fn due_label(due: &Due, ctx: &Ctx) -> String {
-    match due {
-        Due::Date(d) => day_label(*d, ctx.today()),
-        Due::At(at) => {
-            let local = at.with_timezone(&ctx.tz);
-            format!("{} {}", day_label(local.date_naive(), ctx.today()), local.format("%H:%M"))
-        }
-    }
-}
-
-fn day_label(day: NaiveDate, today: NaiveDate) -> String {
-    let days = (day - today).num_days();
-    match days {
-        0 => "Today".into(),
-        1 => "Tomorrow".into(),
-        -1 => "Yesterday".into(),
-        2..=6 => day.format("%a").to_string(),
-        _ if day.year() == today.year() => day.format("%-d %b").to_string(),
-        _ => day.format("%-d %b %Y").to_string(),
     }
 }
 
@@ -277,7 +254,7 @@ pub async fn page(
     filter: web::Query<Filter>,
 ) -> Result<HttpResponse, PageError> {
     let filter = filter.into_inner();
-    if is_htmx(&req) && htmx_target(&req) == Some("task-list") {
+    if is_htmx(&req) && htmx::target(&req) == Some("task-list") {
         return html(StatusCode::OK, &load_list(&state, filter, session.0.csrf_token).await?);
     }
     let page = full_page(&state, &session, filter, None, None).await?;
@@ -309,12 +286,7 @@ pub async fn add(
             }
             let list = load_list(&state, filter, csrf.clone()).await?;
             let form = QuickAddForm { csrf, oob: true, ..Default::default() };
-            let body = [list.render(), form.render()]
-                .into_iter()
-                .collect::<Result<Vec<_>, _>>()
-                .map_err(|e| AppError::Internal(e.into()))?;
-            let toast = oob_toast(&format!("Added “{}”", task.title));
-            Ok(HttpResponse::Ok().content_type("text/html; charset=utf-8").body(body.concat() + &toast))
+            htmx::with_toast(&[&list, &form], &format!("Added “{}”", task.title))
         }
         Err(AppError::Invalid { field, message }) => {
             let form = QuickAddForm {
@@ -324,16 +296,7 @@ pub async fn add(
                 oob: false,
             };
             if is_htmx(&req) {
-                let mut res = html(StatusCode::UNPROCESSABLE_ENTITY, &form)?;
-                res.headers_mut().insert(
-                    header::HeaderName::from_static("hx-retarget"),
-                    header::HeaderValue::from_static("#quick-add"),
-                );
-                res.headers_mut().insert(
-                    header::HeaderName::from_static("hx-reswap"),
-                    header::HeaderValue::from_static("outerHTML"),
-                );
-                return Ok(res);
+                return htmx::invalid_form(&form, "#quick-add");
             }
             let page = full_page(&state, &session, filter, Some(form), None).await?;
             html(StatusCode::UNPROCESSABLE_ENTITY, &page)
@@ -604,13 +567,14 @@ pub async fn toggle(
     if !is_htmx(&req) {
         return Ok(see_other("/tasks"));
     }
-    let mut body =
-        Row { task, csrf: session.0.csrf_token }.render().map_err(|e| AppError::Internal(e.into()))?;
-    if let Some(next) = next {
-        let due = next.due_label.as_deref().unwrap_or("no date");
-        body.push_str(&oob_toast(&format!("Next “{}”: {due}", next.title)));
+    let row = Row { task, csrf: session.0.csrf_token };
+    match next {
+        Some(next) => {
+            let due = next.due_label.as_deref().unwrap_or("no date");
+            htmx::with_toast(&[&row], &format!("Next “{}”: {due}", next.title))
+        }
+        None => html(StatusCode::OK, &row),
     }
-    Ok(HttpResponse::Ok().content_type("text/html; charset=utf-8").body(body))
 }
 
 pub async fn delete(
