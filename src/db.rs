@@ -125,14 +125,17 @@ impl Db {
         Ok(self.pool.get()?)
     }
 
-    /// Runs blocking database work on tokio's blocking pool.
+    /// Runs blocking database work on tokio's blocking pool, in the caller's tracing span (so
+    /// what it logs carries the request's id).
     pub async fn run<T, F>(&self, f: F) -> Result<T, AppError>
     where
         T: Send + 'static,
         F: FnOnce(&mut Conn) -> Result<T, AppError> + Send + 'static,
     {
         let pool = self.pool.clone();
+        let span = tracing::Span::current();
         tokio::task::spawn_blocking(move || {
+            let _entered = span.enter();
             let mut conn = pool.get().map_err(anyhow::Error::from)?;
             f(&mut conn)
         })

@@ -54,15 +54,22 @@ impl AppError {
         }
     }
 
-    /// The message a client may see.
-    pub fn public_message(&self) -> String {
+    /// The message a client may see. Logs nothing: whoever knows what failed logs the cause.
+    pub fn client_message(&self) -> String {
         match self {
-            AppError::Internal(e) => {
-                tracing::error!(error = format!("{e:#}"), "internal error");
-                "internal error".to_string()
-            }
+            AppError::Internal(_) => "internal error".to_string(),
             other => other.to_string(),
         }
+    }
+
+    /// [`Self::client_message`], logging an internal error's cause on a line of its own, for
+    /// callers that log nothing themselves (the chat engine's tool calls, as yet). Prefer
+    /// `client_message` and a log line that says what failed.
+    pub fn public_message(&self) -> String {
+        if let AppError::Internal(e) = self {
+            tracing::error!(error = format!("{e:#}"), "internal error");
+        }
+        self.client_message()
     }
 
     /// The CLI's exit code: 2 for bad input, 1 for everything else.

@@ -1,12 +1,17 @@
-//! Cross-cutting request handling: security headers, the session gate with its CSRF and Origin
-//! checks, the API token gate, and turning page errors into toasts for htmx.
+//! Cross-cutting request handling: the request log, security headers, the session gate with its
+//! CSRF and Origin checks, the API token gate, and turning page errors into toasts for htmx.
+
+use std::fmt;
+use std::time::Instant;
 
 use actix_web::body::{BoxBody, MessageBody};
 use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
-use actix_web::http::{StatusCode, header};
+use actix_web::http::header::{HeaderName, HeaderValue};
+use actix_web::http::{Method, StatusCode, header};
 use actix_web::middleware::{DefaultHeaders, Next};
 use actix_web::web::{Bytes, Data};
-use actix_web::{Error, HttpMessage, HttpResponse};
+use actix_web::{Error, HttpMessage, HttpResponse, ResponseError};
+use tracing::Instrument;
 
 use crate::app::AppState;
 use crate::auth::{constant_time_eq, sessions, tokens};
@@ -14,6 +19,113 @@ use crate::error::{ApiError, AppError, PageError};
 
 pub const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
     connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
+
+pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// One log line per request: its id, method, path, status and duration in milliseconds. The id
+/// is short and random; it goes back to the client in `X-Request-Id`, and every line logged
+/// while the request is handled carries it (the `request` span), so a person can match a
+/// complaint to the log.
+///
+/// - Only the path is logged, never the query: it can carry secrets (the setup link's token, the
+///   CSRF token of a plain-form upload). No route has a secret in its path; one that does must
+///   not be logged as it is.
+/// - A failed request is logged here, once, on this line: a 5xx at error level with the whole
+///   cause chain (`error`), a refused one (4xx) with the reason its client was told. Neither the
+///   handlers nor [`AppError::client_message`] log the errors they answer with.
+/// - Static files and the health check log at debug: every page load fetches several static
+///   files and a container's health probe calls every few seconds, which at the default level
+///   would bury the lines a person needs (`STEWARD_LOG=debug` shows them).
+pub async fn request_log(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<BoxBody>, Error> {
+    let started = Instant::now();
+    let id = crate::auth::random_token(6);
+    let (method, path) = (req.method().clone(), req.path().to_string());
+    let result = next.call(req).instrument(tracing::info_span!("request", id = %id)).await;
+    let ms = (started.elapsed().as_secs_f64() * 10_000.0).round() / 10.0;
+    let line = RequestLine { id: &id, method: &method, path: &path, ms };
+    match result {
+        Ok(res) => {
+            let mut res = res.map_into_boxed_body();
+            line.log(res.status(), res.response().error());
+            if let Ok(value) = HeaderValue::from_str(&id) {
+                res.headers_mut().insert(REQUEST_ID, value);
+            }
+            Ok(res)
+        }
+        // A middleware failed before there was a response (actix answers for it); the error
+        // still carries the id back.
+        Err(e) => {
+            line.log(e.as_response_error().status_code(), Some(&e));
+            Err(Identified { error: e, id }.into())
+        }
+    }
+}
+
+struct RequestLine<'a> {
+    id: &'a str,
+    method: &'a Method,
+    path: &'a str,
+    ms: f64,
+}
+
+impl RequestLine<'_> {
+    fn log(&self, status: StatusCode, error: Option<&Error>) {
+        let RequestLine { id, method, path, ms } = *self;
+        let (status, why) = (status.as_u16(), error.and_then(|e| failure(e, status)));
+        let why = why.as_deref();
+        if status >= 500 {
+            tracing::error!(%id, %method, %path, status, ms, error = why, "request");
+        } else if path.starts_with("/static/") || path == "/healthz" {
+            tracing::debug!(%id, %method, %path, status, ms, error = why, "request");
+        } else {
+            tracing::info!(%id, %method, %path, status, ms, error = why, "request");
+        }
+    }
+}
+
+/// What the request line says about a failure: the whole cause of an internal error, the
+/// reason a refused request was given (for bad input only the field, as the message may quote
+/// what was typed), nothing about other refusals (actix's own messages may quote input).
+fn failure(e: &Error, status: StatusCode) -> Option<String> {
+    let app = e.as_error::<PageError>().map(|e| &e.0).or_else(|| e.as_error::<ApiError>().map(|e| &e.0));
+    match app {
+        Some(AppError::Internal(cause)) => Some(format!("{cause:#}")),
+        Some(AppError::Invalid { field, .. }) => Some(format!("invalid {field}")),
+        Some(other) => Some(other.client_message()),
+        None if status.is_server_error() => Some(e.to_string()),
+        None => None,
+    }
+}
+
+/// An error out of a middleware, answered with the request's id.
+#[derive(Debug)]
+struct Identified {
+    error: Error,
+    id: String,
+}
+
+impl fmt::Display for Identified {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.error.fmt(f)
+    }
+}
+
+impl ResponseError for Identified {
+    fn status_code(&self) -> StatusCode {
+        self.error.as_response_error().status_code()
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let mut res = self.error.error_response();
+        if let Ok(value) = HeaderValue::from_str(&self.id) {
+            res.headers_mut().insert(REQUEST_ID, value);
+        }
+        res
+    }
+}
 
 /// Headers on every response. Pages are private: never cached (static files set their own).
 pub fn security_headers(https: bool) -> DefaultHeaders {
@@ -138,13 +250,15 @@ fn toast_errors(res: ServiceResponse<BoxBody>) -> ServiceResponse<BoxBody> {
         .and_then(|e| e.as_error::<PageError>())
         .map(|e| e.message())
         .unwrap_or_else(|| status.canonical_reason().unwrap_or("Error").to_string());
-    let (req, _) = res.into_parts();
-    let body = super::toast(&message, true);
-    let response = HttpResponse::build(status)
-        .insert_header(("HX-Retarget", "#toasts"))
-        .insert_header(("HX-Reswap", "beforeend"))
-        .content_type("text/html; charset=utf-8")
-        .body(body);
+    let (req, res) = res.into_parts();
+    // The same response with the toast for its body and headers, so that it keeps its error
+    // for the request log.
+    let mut response = res.set_body(BoxBody::new(super::toast(&message, true)));
+    let headers = response.headers_mut();
+    headers.clear();
+    headers.insert(HeaderName::from_static("hx-retarget"), HeaderValue::from_static("#toasts"));
+    headers.insert(HeaderName::from_static("hx-reswap"), HeaderValue::from_static("beforeend"));
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8"));
     ServiceResponse::new(req, response)
 }
 
