@@ -107,7 +107,7 @@ impl Db {
             tokio::time::sleep(period).await;
             let tick = tokio::task::spawn_blocking(move || {
                 if let Err(e) = checkpointer.tick() {
-                    tracing::warn!(error = %e.public_message(), "checkpointing the database");
+                    tracing::warn!(error = format!("{e:#}"), "checkpointing the database failed");
                     checkpointer.conn = None;
                 }
                 checkpointer

@@ -3,8 +3,10 @@
 //! - pages: an error page, or a toast for htmx requests ([`PageError`], see `web::middleware`);
 //! - the CLI: a one-line message on stderr and exit code 2 for bad input, 1 otherwise.
 //!
-//! Internal errors are logged with their cause and shown to clients only as "internal error":
-//! never a stack trace or SQL text.
+//! Internal errors are shown to clients only as "internal error": never a stack trace or SQL
+//! text. They are logged once, with their whole cause chain (`{e:#}`), on the line that names
+//! what failed: for a request, the request's own log line (`web::middleware::request_log`);
+//! elsewhere, the failing site's line. [`AppError::client_message`] therefore logs nothing.
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, ResponseError};
@@ -115,7 +117,7 @@ impl ResponseError for ApiError {
 
     fn error_response(&self) -> HttpResponse {
         let body = serde_json::json!({
-            "error": { "code": self.0.code(), "message": self.0.public_message() }
+            "error": { "code": self.0.code(), "message": self.0.client_message() }
         });
         let mut res = HttpResponse::build(self.status_code());
         if let Some(secs) = self.0.retry_after() {
@@ -140,7 +142,7 @@ struct ErrorPage {
 
 impl PageError {
     pub fn message(&self) -> String {
-        self.0.public_message()
+        self.0.client_message()
     }
 }
 
@@ -164,5 +166,19 @@ impl ResponseError for PageError {
             Ok(html) => res.content_type("text/html; charset=utf-8").body(html),
             Err(_) => res.content_type("text/plain; charset=utf-8").body(page.message),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_alternate_form_logs_the_whole_chain_and_clients_see_none_of_it() {
+        let e = AppError::from(anyhow::anyhow!("disk I/O error").context("saving the task"));
+        assert_eq!(format!("{e:#}"), "saving the task: disk I/O error");
+        assert_eq!(e.client_message(), "internal error");
+        let e = AppError::invalid("due", "no such date");
+        assert_eq!(format!("{e:#}"), e.client_message());
     }
 }

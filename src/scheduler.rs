@@ -250,7 +250,7 @@ impl Scheduler {
                     }
                 }
                 Err(e) => {
-                    tracing::error!(error = %e, "the scheduler cannot start");
+                    tracing::error!(error = format!("{e:#}"), "the scheduler cannot start");
                     return;
                 }
             }
@@ -261,7 +261,7 @@ impl Scheduler {
         };
         let socket = self.bind_wake_socket();
         if let Err(e) = self.recover().await {
-            tracing::error!(error = %e.public_message(), "recovering interrupted runs");
+            tracing::error!(error = format!("{e:#}"), "recovering interrupted runs");
         }
         // Deliveries run as tasks and send their results back here; the next turn records all
         // that came in, in one transaction, before it starts anything new.
@@ -289,7 +289,7 @@ impl Scheduler {
             let turn = match self.turn(wake_at, std::mem::take(&mut finished), &busy, free).await {
                 Ok(turn) => turn,
                 Err(e) => {
-                    tracing::error!(error = %e.public_message(), "scheduler turn failed");
+                    tracing::error!(error = format!("{e:#}"), "scheduler turn failed");
                     Turn { next_wake: Some(self.clock.now() + Duration::seconds(1)), ..Turn::default() }
                 }
             };
@@ -330,7 +330,7 @@ impl Scheduler {
         }
         self.record(finished).await;
         if let Err(e) = self.release("Steward stopped during this delivery").await {
-            tracing::error!(error = %e.public_message(), "releasing runs at shutdown");
+            tracing::error!(error = format!("{e:#}"), "releasing runs at shutdown");
         }
         if socket.is_some() {
             let _ = std::fs::remove_file(socket_path(&self.config.db));
@@ -445,7 +445,7 @@ impl Scheduler {
             })
             .await;
         if let Err(e) = recorded {
-            tracing::error!(runs = n, error = %e.public_message(), "recording deliveries");
+            tracing::error!(runs = n, error = format!("{e:#}"), "recording deliveries");
         }
     }
 
@@ -805,7 +805,7 @@ fn record_all(conn: &mut Conn, finished: Vec<Finished>, events: &Events) {
     let outcomes: Vec<Option<Recorded>> = match together {
         Ok(all) => all.into_iter().map(Some).collect(),
         Err(e) => {
-            tracing::warn!(error = %e.public_message(), "recording deliveries together failed; one by one");
+            tracing::warn!(error = format!("{e:#}"), "recording deliveries together failed; one by one");
             finished
                 .iter()
                 .map(|f| {
@@ -815,7 +815,7 @@ fn record_all(conn: &mut Conn, finished: Vec<Finished>, events: &Events) {
                     });
                     if let Err(e) = &one {
                         let run = f.started.run.id;
-                        tracing::error!(run, error = %e.public_message(), "recording a delivery");
+                        tracing::error!(run, error = format!("{e:#}"), "recording a delivery");
                     }
                     one.ok()
                 })

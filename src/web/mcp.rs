@@ -19,6 +19,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use serde_json::{Value, json};
 
 use crate::app::AppState;
+use crate::error::AppError;
 use crate::tools::{self, Caller, ToolEnv};
 
 /// Protocol versions we speak, newest first.
@@ -144,6 +145,11 @@ async fn tools_call(state: &AppState, params: &Value) -> Result<Value, (i64, Str
                 "isError": false,
             })
         }
-        Err(e) => json!({ "content": [{ "type": "text", "text": e.public_message() }], "isError": true }),
+        Err(e) => {
+            if let AppError::Internal(cause) = &e {
+                tracing::error!(tool = name, error = format!("{cause:#}"), "an MCP tool call failed");
+            }
+            json!({ "content": [{ "type": "text", "text": e.client_message() }], "isError": true })
+        }
     })
 }

@@ -312,3 +312,84 @@ pub fn html_escape(text: &str) -> String {
 pub fn percent_encode(text: &str) -> String {
     serde_urlencoded::to_string([("", text)]).map(|s| s[1..].to_string()).unwrap_or_default()
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{Arc, Mutex};
+
+    use actix_web::middleware::from_fn;
+    use actix_web::{App, test, web};
+
+    use super::*;
+
+    /// Collects what the log would print.
+    #[derive(Clone, Default)]
+    struct Captured(Arc<Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Captured {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Captured {
+        type Writer = Captured;
+
+        fn make_writer(&'a self) -> Captured {
+            self.clone()
+        }
+    }
+
+    async fn boom() -> Result<HttpResponse, PageError> {
+        let cause = anyhow::anyhow!("disk I/O error").context("saving the task");
+        Err(PageError(AppError::Internal(cause)))
+    }
+
+    async fn as_toast(
+        req: ServiceRequest,
+        next: Next<impl MessageBody + 'static>,
+    ) -> Result<ServiceResponse<BoxBody>, Error> {
+        Ok(toast_errors(next.call(req).await?.map_into_boxed_body()))
+    }
+
+    #[actix_web::test]
+    async fn an_internal_error_is_logged_once_with_its_cause_on_the_request_line() {
+        let log = Captured::default();
+        let subscriber = tracing_subscriber::fmt()
+            .with_writer(log.clone())
+            .with_ansi(false)
+            .with_max_level(tracing::Level::TRACE)
+            .finish();
+        let _default = tracing::subscriber::set_default(subscriber);
+        let app = test::init_service(
+            App::new()
+                .wrap(from_fn(request_log))
+                .route("/page", web::get().to(boom))
+                .service(web::scope("/htmx").wrap(from_fn(as_toast)).route("", web::get().to(boom))),
+        )
+        .await;
+        for path in ["/page?secret=x", "/htmx"] {
+            let res = test::call_service(&app, test::TestRequest::get().uri(path).to_request()).await;
+            assert_eq!(res.status(), 500);
+            let id = res.headers().get("x-request-id").unwrap().to_str().unwrap().to_string();
+            let body = test::read_body(res).await;
+            let body = String::from_utf8_lossy(&body);
+            assert!(body.contains("internal error") && !body.contains("disk"), "{body}");
+
+            let text = String::from_utf8(std::mem::take(&mut *log.0.lock().unwrap())).unwrap();
+            let lines: Vec<&str> = text.lines().collect();
+            assert_eq!(lines.len(), 1, "one line: {text}");
+            let line = lines[0];
+            assert!(line.contains("ERROR") && line.contains(&format!("id={id} ")), "{line}");
+            let path = path.split('?').next().unwrap();
+            assert!(line.contains(&format!("method=GET path={path} status=500 ")), "{line}");
+            assert!(line.ends_with("error=\"saving the task: disk I/O error\""), "{line}");
+            assert!(!line.contains("secret"), "no query: {line}");
+        }
+    }
+}
