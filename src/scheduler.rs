@@ -907,6 +907,12 @@ fn record(conn: &mut Conn, f: &Finished, streaks: &mut Streaks) -> Result<Record
                     runs::lease_until.eq(None::<i64>),
                 ))
                 .execute(conn)?;
+            tracing::warn!(
+                run = run.id, schedule = %title, agent = %agent.name, attempt = run.attempt, of = run.max_attempts,
+                retry_at = %at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                retry_in_secs = ((at - now).num_milliseconds() + 500) / 1000, error = %f.message,
+                "delivery failed; will retry"
+            );
             "retrying"
         }
         Err(f) => {
@@ -919,6 +925,10 @@ fn record(conn: &mut Conn, f: &Finished, streaks: &mut Streaks) -> Result<Record
                     runs::lease_until.eq(None::<i64>),
                 ))
                 .execute(conn)?;
+            tracing::error!(
+                run = run.id, schedule = %title, agent = %agent.name, attempts = run.attempt, error = %f.message,
+                "run failed"
+            );
             let tries =
                 if run.attempt == 1 { "1 attempt".to_string() } else { format!("{} attempts", run.attempt) };
             notes.push(notifications::add(
@@ -964,6 +974,7 @@ fn count_failure(
     if paused == 0 {
         return Ok(None);
     }
+    tracing::warn!(schedule = %title, schedule_id = id, failed_runs = streak, "schedule paused itself");
     Ok(Some(notifications::add(
         conn,
         &NewNotification {
