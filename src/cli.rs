@@ -257,25 +257,39 @@ enum ExportCommand {
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     let serving = matches!(cli.command, None | Some(Command::Serve(_)));
-    init_tracing(serving);
+    let json_logs = init_tracing(serving);
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("steward: {}", e.public_message_for_cli());
+            if serving && json_logs {
+                // The server's stderr is its log: one JSON object per line, the last one too.
+                tracing::error!(error = %e.public_message_for_cli(), "serving failed");
+            } else {
+                eprintln!("steward: {}", e.public_message_for_cli());
+            }
             ExitCode::from(e.exit_code() as u8)
         }
     }
 }
 
-fn init_tracing(serving: bool) {
+/// Logs to stderr, filtered by `STEWARD_LOG`; `STEWARD_LOG_FORMAT=json` writes one JSON object
+/// per line instead of plain text. Returns whether the format is JSON.
+fn init_tracing(serving: bool) -> bool {
     let default = if serving { "info,actix_server=warn" } else { "warn" };
     let filter = tracing_subscriber::EnvFilter::try_from_env("STEWARD_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal())
-        .try_init();
+    let format = std::env::var("STEWARD_LOG_FORMAT").unwrap_or_default();
+    let json = format.trim().eq_ignore_ascii_case("json");
+    let subscriber = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let _ = if json {
+        subscriber.json().try_init()
+    } else {
+        subscriber.with_ansi(std::io::stderr().is_terminal()).try_init()
+    };
+    if !json && !["", "plain"].contains(&format.trim().to_ascii_lowercase().as_str()) {
+        tracing::warn!(format, "STEWARD_LOG_FORMAT is neither plain nor json; logging plain text");
+    }
+    json
 }
 
 impl AppError {

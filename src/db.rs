@@ -107,7 +107,7 @@ impl Db {
             tokio::time::sleep(period).await;
             let tick = tokio::task::spawn_blocking(move || {
                 if let Err(e) = checkpointer.tick() {
-                    tracing::warn!(error = %e.public_message(), "checkpointing the database");
+                    tracing::warn!(error = format!("{e:#}"), "checkpointing the database failed");
                     checkpointer.conn = None;
                 }
                 checkpointer
@@ -125,14 +125,17 @@ impl Db {
         Ok(self.pool.get()?)
     }
 
-    /// Runs blocking database work on tokio's blocking pool.
+    /// Runs blocking database work on tokio's blocking pool, in the caller's tracing span (so
+    /// what it logs carries the request's id).
     pub async fn run<T, F>(&self, f: F) -> Result<T, AppError>
     where
         T: Send + 'static,
         F: FnOnce(&mut Conn) -> Result<T, AppError> + Send + 'static,
     {
         let pool = self.pool.clone();
+        let span = tracing::Span::current();
         tokio::task::spawn_blocking(move || {
+            let _entered = span.enter();
             let mut conn = pool.get().map_err(anyhow::Error::from)?;
             f(&mut conn)
         })

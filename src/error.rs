@@ -4,8 +4,10 @@
 //!   and `web::htmx`);
 //! - the CLI: a one-line message on stderr and exit code 2 for bad input, 1 otherwise.
 //!
-//! Internal errors are logged with their cause and shown to clients only as "internal error":
-//! never a stack trace or SQL text.
+//! Internal errors are shown to clients only as "internal error": never a stack trace or SQL
+//! text. They are logged once, with their whole cause chain (`{e:#}`), on the line that names
+//! what failed: for a request, the request's own log line (`web::middleware::request_log`);
+//! elsewhere, the failing site's line. [`AppError::client_message`] therefore logs nothing.
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, ResponseError};
@@ -55,13 +57,10 @@ impl AppError {
         }
     }
 
-    /// The message a client may see.
-    pub fn public_message(&self) -> String {
+    /// The message a client may see. Logs nothing: whoever knows what failed logs the cause.
+    pub fn client_message(&self) -> String {
         match self {
-            AppError::Internal(e) => {
-                tracing::error!(error = format!("{e:#}"), "internal error");
-                "internal error".to_string()
-            }
+            AppError::Internal(_) => "internal error".to_string(),
             other => other.to_string(),
         }
     }
@@ -109,7 +108,7 @@ impl ResponseError for ApiError {
 
     fn error_response(&self) -> HttpResponse {
         let body = serde_json::json!({
-            "error": { "code": self.0.code(), "message": self.0.public_message() }
+            "error": { "code": self.0.code(), "message": self.0.client_message() }
         });
         let mut res = HttpResponse::build(self.status_code());
         if let Some(secs) = self.0.retry_after() {
@@ -134,7 +133,7 @@ struct ErrorPage {
 
 impl PageError {
     pub fn message(&self) -> String {
-        self.0.public_message()
+        self.0.client_message()
     }
 }
 
@@ -158,5 +157,19 @@ impl ResponseError for PageError {
             Ok(html) => res.content_type("text/html; charset=utf-8").body(html),
             Err(_) => res.content_type("text/plain; charset=utf-8").body(page.message),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_alternate_form_logs_the_whole_chain_and_clients_see_none_of_it() {
+        let e = AppError::from(anyhow::anyhow!("disk I/O error").context("saving the task"));
+        assert_eq!(format!("{e:#}"), "saving the task: disk I/O error");
+        assert_eq!(e.client_message(), "internal error");
+        let e = AppError::invalid("due", "no such date");
+        assert_eq!(format!("{e:#}"), e.client_message());
     }
 }

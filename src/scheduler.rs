@@ -214,7 +214,7 @@ impl Scheduler {
                     }
                 }
                 Err(e) => {
-                    tracing::error!(error = %e, "the scheduler cannot start");
+                    tracing::error!(error = format!("{e:#}"), "the scheduler cannot start");
                     return;
                 }
             }
@@ -225,7 +225,7 @@ impl Scheduler {
         };
         let socket = self.bind_wake_socket();
         if let Err(e) = self.recover().await {
-            tracing::error!(error = %e.public_message(), "recovering interrupted runs");
+            tracing::error!(error = format!("{e:#}"), "recovering interrupted runs");
         }
         // Deliveries run as tasks and send their results back here; the next turn records all
         // that came in, in one transaction, before it starts anything new.
@@ -253,7 +253,7 @@ impl Scheduler {
             let turn = match self.turn(wake_at, std::mem::take(&mut finished), &busy, free).await {
                 Ok(turn) => turn,
                 Err(e) => {
-                    tracing::error!(error = %e.public_message(), "scheduler turn failed");
+                    tracing::error!(error = format!("{e:#}"), "scheduler turn failed");
                     Turn {
                         next_wake: Some(self.services.clock.now() + Duration::seconds(1)),
                         ..Turn::default()
@@ -297,7 +297,7 @@ impl Scheduler {
         }
         self.record(finished).await;
         if let Err(e) = self.release("Steward stopped during this delivery").await {
-            tracing::error!(error = %e.public_message(), "releasing runs at shutdown");
+            tracing::error!(error = format!("{e:#}"), "releasing runs at shutdown");
         }
         if socket.is_some() {
             let _ = std::fs::remove_file(socket_path(&self.services.config.db));
@@ -415,7 +415,7 @@ impl Scheduler {
             })
             .await;
         if let Err(e) = recorded {
-            tracing::error!(runs = n, error = %e.public_message(), "recording deliveries");
+            tracing::error!(runs = n, error = format!("{e:#}"), "recording deliveries");
         }
     }
 
@@ -776,7 +776,7 @@ fn record_all(conn: &mut Conn, finished: Vec<Finished>, events: &Events) {
     let outcomes: Vec<Option<Recorded>> = match together {
         Ok(all) => all.into_iter().map(Some).collect(),
         Err(e) => {
-            tracing::warn!(error = %e.public_message(), "recording deliveries together failed; one by one");
+            tracing::warn!(error = format!("{e:#}"), "recording deliveries together failed; one by one");
             finished
                 .iter()
                 .map(|f| {
@@ -786,7 +786,7 @@ fn record_all(conn: &mut Conn, finished: Vec<Finished>, events: &Events) {
                     });
                     if let Err(e) = &one {
                         let run = f.started.run.id;
-                        tracing::error!(run, error = %e.public_message(), "recording a delivery");
+                        tracing::error!(run, error = format!("{e:#}"), "recording a delivery");
                     }
                     one.ok()
                 })
@@ -878,6 +878,12 @@ fn record(conn: &mut Conn, f: &Finished, streaks: &mut Streaks) -> Result<Record
                     runs::lease_until.eq(None::<i64>),
                 ))
                 .execute(conn)?;
+            tracing::warn!(
+                run = run.id, schedule = %title, agent = %agent.name, attempt = run.attempt, of = run.max_attempts,
+                retry_at = %at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                retry_in_secs = ((at - now).num_milliseconds() + 500) / 1000, error = %f.message,
+                "delivery failed; will retry"
+            );
             "retrying"
         }
         Err(f) => {
@@ -890,6 +896,10 @@ fn record(conn: &mut Conn, f: &Finished, streaks: &mut Streaks) -> Result<Record
                     runs::lease_until.eq(None::<i64>),
                 ))
                 .execute(conn)?;
+            tracing::error!(
+                run = run.id, schedule = %title, agent = %agent.name, attempts = run.attempt, error = %f.message,
+                "run failed"
+            );
             let tries =
                 if run.attempt == 1 { "1 attempt".to_string() } else { format!("{} attempts", run.attempt) };
             notes.push(notifications::add(
@@ -935,6 +945,7 @@ fn count_failure(
     if paused == 0 {
         return Ok(None);
     }
+    tracing::warn!(schedule = %title, schedule_id = id, failed_runs = streak, "schedule paused itself");
     Ok(Some(notifications::add(
         conn,
         &NewNotification {

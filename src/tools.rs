@@ -72,8 +72,8 @@ pub fn openai_tools() -> Value {
 }
 
 /// Runs a tool; arguments as JSON (`null` counts as none). Bad arguments -> [`AppError::Invalid`]
-/// naming the field; an unknown tool -> [`AppError::NotFound`]. The result is a JSON object for
-/// the model.
+/// naming the field; an unknown tool -> [`AppError::NotFound`]; an internal failure is logged
+/// here with its cause. The result is a JSON object for the model.
 pub async fn call(
     services: &Services,
     caller: &Caller,
@@ -85,7 +85,12 @@ pub async fn call(
         .find(|t| t.name == name)
         .ok_or_else(|| AppError::NotFound(format!("no tool named {name:?}")))?;
     let args = check_args(tool.name, &(tool.schema)(), arguments)?;
-    (tool.run)(services, caller, args).await
+    let result = (tool.run)(services, caller, args).await;
+    // The one line that says which tool failed and why; callers show `client_message`.
+    if let Err(AppError::Internal(cause)) = &result {
+        tracing::error!(tool = name, error = format!("{cause:#}"), "a tool call failed");
+    }
+    result
 }
 
 type Reply<'a> = Pin<Box<dyn Future<Output = Result<Value, AppError>> + Send + 'a>>;

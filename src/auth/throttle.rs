@@ -1,8 +1,9 @@
 //! Login throttling. After [`FREE_FAILURES`] wrong passwords in a row from one client (or
 //! [`ACCOUNT_FREE_FAILURES`] against the account from anywhere), further attempts are refused
-//! for a wait that doubles with each further failure, up to [`MAX_WAIT_SECS`]. A correct
-//! password after the wait clears the record. Kept in memory: an attacker cannot restart the
-//! server, and a person locked out by mistake can.
+//! for a wait that doubles with each further failure, up to [`MAX_WAIT_SECS`]. Each lock is
+//! logged (warn) with the client and the wait. A correct password after the wait clears the
+//! record. Kept in memory: an attacker cannot restart the server, and a person locked out by
+//! mistake can.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -52,6 +53,21 @@ impl Throttle {
                 let doublings = (record.failures - free).min(20);
                 let wait = (1i64 << doublings).min(MAX_WAIT_SECS);
                 record.locked_until = Some(now + Duration::seconds(wait));
+                let failures = record.failures;
+                if key == ACCOUNT {
+                    tracing::warn!(
+                        failures,
+                        wait_secs = wait,
+                        "too many wrong passwords; login locked for everyone"
+                    );
+                } else {
+                    tracing::warn!(
+                        client = key,
+                        failures,
+                        wait_secs = wait,
+                        "too many wrong passwords; login locked"
+                    );
+                }
             }
         }
     }

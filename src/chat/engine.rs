@@ -477,7 +477,7 @@ impl Chat {
         let result = crate::tools::call(&self.services, &caller, &call.name, &args).await;
         let (content, error) = match &result {
             Ok(v) => (v.to_string(), None),
-            Err(e) => (json!({ "error": e.public_message() }).to_string(), Some(e.public_message())),
+            Err(e) => (json!({ "error": e.client_message() }).to_string(), Some(e.client_message())),
         };
         let now = self.services.clock.now();
         let note = match &error {
@@ -641,7 +641,7 @@ impl Generation {
             })
             .await;
         if let Err(e) = saved {
-            tracing::error!(error = %e, reply, "a reply could not be saved");
+            tracing::error!(error = format!("{e:#}"), reply, "a reply could not be saved");
         }
     }
 
@@ -664,7 +664,7 @@ impl Generation {
                 Err(e) => Err(format!("the arguments are not valid JSON: {e}")),
                 Ok(args) => crate::tools::call(&self.chat.services, &self.caller, &call.name, &args)
                     .await
-                    .map_err(|e| e.public_message()),
+                    .map_err(|e| e.client_message()),
             }
         };
         let (content, error) = match &result {

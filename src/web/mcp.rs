@@ -144,6 +144,8 @@ async fn tools_call(state: &AppState, params: &Value) -> Result<Value, (i64, Str
                 "isError": false,
             })
         }
-        Err(e) => json!({ "content": [{ "type": "text", "text": e.public_message() }], "isError": true }),
+        Err(e) => {
+            json!({ "content": [{ "type": "text", "text": e.client_message() }], "isError": true })
+        }
     })
 }

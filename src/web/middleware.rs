@@ -1,13 +1,18 @@
-//! Cross-cutting request handling: security headers, the session gate with its CSRF and Origin
-//! checks, the API token gate, and turning page errors into toasts for htmx.
+//! Cross-cutting request handling: the request log, security headers, the session gate with its
+//! CSRF and Origin checks, the API token gate, and turning page errors into toasts for htmx.
+
+use std::fmt;
+use std::time::Instant;
 
 use actix_web::body::{BoxBody, MessageBody};
 use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
-use actix_web::http::{StatusCode, header};
+use actix_web::http::header::{HeaderName, HeaderValue};
+use actix_web::http::{Method, StatusCode, header};
 use actix_web::middleware::{DefaultHeaders, Next};
 use actix_web::web::{Bytes, Data};
 use actix_web::{Error, HttpMessage, HttpResponse, ResponseError};
 use askama::Template;
+use tracing::Instrument;
 
 use crate::app::AppState;
 use crate::auth::{constant_time_eq, sessions, tokens};
@@ -15,6 +20,113 @@ use crate::error::{ApiError, AppError, PageError};
 
 pub const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
     connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
+
+pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// One log line per request: its id, method, path, status and duration in milliseconds. The id
+/// is short and random; it goes back to the client in `X-Request-Id`, and every line logged
+/// while the request is handled carries it (the `request` span), so a person can match a
+/// complaint to the log.
+///
+/// - Only the path is logged, never the query: it can carry secrets (the setup link's token, the
+///   CSRF token of a plain-form upload). No route has a secret in its path; one that does must
+///   not be logged as it is.
+/// - A failed request is logged here, once, on this line: a 5xx at error level with the whole
+///   cause chain (`error`), a refused one (4xx) with the reason its client was told. Neither the
+///   handlers nor [`AppError::client_message`] log the errors they answer with.
+/// - Static files and the health check log at debug: every page load fetches several static
+///   files and a container's health probe calls every few seconds, which at the default level
+///   would bury the lines a person needs (`STEWARD_LOG=debug` shows them).
+pub async fn request_log(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<BoxBody>, Error> {
+    let started = Instant::now();
+    let id = crate::auth::random_token(6);
+    let (method, path) = (req.method().clone(), req.path().to_string());
+    let result = next.call(req).instrument(tracing::info_span!("request", id = %id)).await;
+    let ms = (started.elapsed().as_secs_f64() * 10_000.0).round() / 10.0;
+    let line = RequestLine { id: &id, method: &method, path: &path, ms };
+    match result {
+        Ok(res) => {
+            let mut res = res.map_into_boxed_body();
+            line.log(res.status(), res.response().error());
+            if let Ok(value) = HeaderValue::from_str(&id) {
+                res.headers_mut().insert(REQUEST_ID, value);
+            }
+            Ok(res)
+        }
+        // A middleware failed before there was a response (actix answers for it); the error
+        // still carries the id back.
+        Err(e) => {
+            line.log(e.as_response_error().status_code(), Some(&e));
+            Err(Identified { error: e, id }.into())
+        }
+    }
+}
+
+struct RequestLine<'a> {
+    id: &'a str,
+    method: &'a Method,
+    path: &'a str,
+    ms: f64,
+}
+
+impl RequestLine<'_> {
+    fn log(&self, status: StatusCode, error: Option<&Error>) {
+        let RequestLine { id, method, path, ms } = *self;
+        let (status, why) = (status.as_u16(), error.and_then(|e| failure(e, status)));
+        let why = why.as_deref();
+        if status >= 500 {
+            tracing::error!(%id, %method, %path, status, ms, error = why, "request");
+        } else if path.starts_with("/static/") || path == "/healthz" {
+            tracing::debug!(%id, %method, %path, status, ms, error = why, "request");
+        } else {
+            tracing::info!(%id, %method, %path, status, ms, error = why, "request");
+        }
+    }
+}
+
+/// What the request line says about a failure: the whole cause of an internal error, the
+/// reason a refused request was given (for bad input only the field, as the message may quote
+/// what was typed), nothing about other refusals (actix's own messages may quote input).
+fn failure(e: &Error, status: StatusCode) -> Option<String> {
+    let app = e.as_error::<PageError>().map(|e| &e.0).or_else(|| e.as_error::<ApiError>().map(|e| &e.0));
+    match app {
+        Some(AppError::Internal(cause)) => Some(format!("{cause:#}")),
+        Some(AppError::Invalid { field, .. }) => Some(format!("invalid {field}")),
+        Some(other) => Some(other.client_message()),
+        None if status.is_server_error() => Some(e.to_string()),
+        None => None,
+    }
+}
+
+/// An error out of a middleware, answered with the request's id.
+#[derive(Debug)]
+struct Identified {
+    error: Error,
+    id: String,
+}
+
+impl fmt::Display for Identified {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.error.fmt(f)
+    }
+}
+
+impl ResponseError for Identified {
+    fn status_code(&self) -> StatusCode {
+        self.error.as_response_error().status_code()
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let mut res = self.error.error_response();
+        if let Ok(value) = HeaderValue::from_str(&self.id) {
+            res.headers_mut().insert(REQUEST_ID, value);
+        }
+        res
+    }
+}
 
 /// Headers on every response. Pages are private: never cached (static files set their own).
 pub fn security_headers(https: bool) -> DefaultHeaders {
@@ -144,14 +256,15 @@ fn toast_errors(res: ServiceResponse<BoxBody>) -> ServiceResponse<BoxBody> {
         .and_then(|e| e.as_error::<PageError>())
         .map(|e| e.message())
         .unwrap_or_else(|| status.canonical_reason().unwrap_or("Error").to_string());
-    match super::htmx::error_toast(status, &message) {
-        Ok(toast) => {
-            let (req, _) = res.into_parts();
-            ServiceResponse::new(req, toast)
-        }
-        // Rendering a toast does not fail in practice; if it did, the error page still answers.
-        Err(_) => res,
-    }
+    // Rendering a toast does not fail in practice; if it did, the error page still answers.
+    let Ok(toast) = super::htmx::error_toast(status, &message) else { return res };
+    let (req, res) = res.into_parts();
+    // The toast's body and headers on the same response, so that it keeps its error for the
+    // request log.
+    let (head, body) = toast.into_parts();
+    let mut response = res.set_body(body);
+    *response.headers_mut() = head.headers().clone();
+    ServiceResponse::new(req, response)
 }
 
 /// The API: a valid bearer token is required.
@@ -188,4 +301,85 @@ pub async fn require_token(
 
 pub fn percent_encode(text: &str) -> String {
     serde_urlencoded::to_string([("", text)]).map(|s| s[1..].to_string()).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{Arc, Mutex};
+
+    use actix_web::middleware::from_fn;
+    use actix_web::{App, test, web};
+
+    use super::*;
+
+    /// Collects what the log would print.
+    #[derive(Clone, Default)]
+    struct Captured(Arc<Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Captured {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Captured {
+        type Writer = Captured;
+
+        fn make_writer(&'a self) -> Captured {
+            self.clone()
+        }
+    }
+
+    async fn boom() -> Result<HttpResponse, PageError> {
+        let cause = anyhow::anyhow!("disk I/O error").context("saving the task");
+        Err(PageError(AppError::Internal(cause)))
+    }
+
+    async fn as_toast(
+        req: ServiceRequest,
+        next: Next<impl MessageBody + 'static>,
+    ) -> Result<ServiceResponse<BoxBody>, Error> {
+        Ok(toast_errors(next.call(req).await?.map_into_boxed_body()))
+    }
+
+    #[actix_web::test]
+    async fn an_internal_error_is_logged_once_with_its_cause_on_the_request_line() {
+        let log = Captured::default();
+        let subscriber = tracing_subscriber::fmt()
+            .with_writer(log.clone())
+            .with_ansi(false)
+            .with_max_level(tracing::Level::TRACE)
+            .finish();
+        let _default = tracing::subscriber::set_default(subscriber);
+        let app = test::init_service(
+            App::new()
+                .wrap(from_fn(request_log))
+                .route("/page", web::get().to(boom))
+                .service(web::scope("/htmx").wrap(from_fn(as_toast)).route("", web::get().to(boom))),
+        )
+        .await;
+        for path in ["/page?secret=x", "/htmx"] {
+            let res = test::call_service(&app, test::TestRequest::get().uri(path).to_request()).await;
+            assert_eq!(res.status(), 500);
+            let id = res.headers().get("x-request-id").unwrap().to_str().unwrap().to_string();
+            let body = test::read_body(res).await;
+            let body = String::from_utf8_lossy(&body);
+            assert!(body.contains("internal error") && !body.contains("disk"), "{body}");
+
+            let text = String::from_utf8(std::mem::take(&mut *log.0.lock().unwrap())).unwrap();
+            let lines: Vec<&str> = text.lines().collect();
+            assert_eq!(lines.len(), 1, "one line: {text}");
+            let line = lines[0];
+            assert!(line.contains("ERROR") && line.contains(&format!("id={id} ")), "{line}");
+            let path = path.split('?').next().unwrap();
+            assert!(line.contains(&format!("method=GET path={path} status=500 ")), "{line}");
+            assert!(line.ends_with("error=\"saving the task: disk I/O error\""), "{line}");
+            assert!(!line.contains("secret"), "no query: {line}");
+        }
+    }
 }

@@ -12,6 +12,8 @@ pub fn configure(cfg: &mut ServiceConfig, https: bool) {
         web::scope("")
             .wrap(middleware::security_headers(https))
             .wrap(Compress::default())
+            // Outermost: it times everything and logs the status the client gets.
+            .wrap(from_fn(middleware::request_log))
             // Public.
             .route("/healthz", web::get().to(login::healthz))
             .route("/static/{file}", web::get().to(assets::serve))

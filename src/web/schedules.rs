@@ -820,7 +820,12 @@ pub async fn preview(
         error: Some(match e {
             AppError::Invalid { field, message } if field == "tz" => format!("Time zone: {message}"),
             AppError::Invalid { message, .. } => message,
-            other => other.public_message(),
+            other => {
+                if let AppError::Internal(cause) = &other {
+                    tracing::error!(error = format!("{cause:#}"), "previewing a schedule failed");
+                }
+                other.client_message()
+            }
         }),
         ..Preview::default()
     }))

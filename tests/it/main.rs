@@ -10,6 +10,7 @@ mod chat;
 mod cli;
 mod e2e;
 mod helpers;
+mod logs;
 mod mcp;
 mod openai;
 mod receiver;
