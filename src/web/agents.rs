@@ -10,9 +10,9 @@ use serde::Deserialize;
 use super::htmx::{self, is_htmx};
 use super::{CurrentSession, Layout, html, see_other};
 use crate::agents::{self, Agent, AgentConfigPatch, AgentInput, AgentKind};
-use crate::app::AppState;
 use crate::error::{AppError, PageError};
 use crate::services::Actor;
+use crate::web::AppState;
 
 /// The outcome of a connection check, in words.
 #[derive(Template, WebTemplate)]

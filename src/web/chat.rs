@@ -16,11 +16,11 @@ use serde::Deserialize;
 
 use super::htmx::{self, is_htmx};
 use super::{CurrentSession, Layout, html, see_other, view};
-use crate::app::AppState;
 use crate::chat::engine::AWAITING_CONFIRMATION;
 use crate::chat::{self, Conversation, Message, markdown};
 use crate::error::{AppError, PageError};
 use crate::services::Actor;
+use crate::web::AppState;
 
 /// A tool call with its result, as a card shows it.
 pub struct ToolCard {

@@ -13,8 +13,8 @@ use actix_web_lab::sse::{self, Sse};
 use futures_util::stream::{self, Stream};
 use tokio::sync::broadcast::error::RecvError;
 
-use crate::app::AppState;
 use crate::events::Event;
+use crate::web::AppState;
 
 /// A comment this often keeps proxies from closing an idle stream.
 const KEEP_ALIVE: Duration = Duration::from_secs(15);

@@ -8,9 +8,9 @@ use askama_web::WebTemplate;
 use serde::Deserialize;
 
 use super::{CurrentSession, client, html, same_origin, see_other};
-use crate::app::AppState;
 use crate::auth::{self, sessions};
 use crate::error::{AppError, PageError};
+use crate::web::AppState;
 
 pub async fn healthz() -> HttpResponse {
     HttpResponse::Ok().json(serde_json::json!({ "status": "ok" }))

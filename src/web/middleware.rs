@@ -14,9 +14,9 @@ use actix_web::{Error, HttpMessage, HttpResponse, ResponseError};
 use askama::Template;
 use tracing::Instrument;
 
-use crate::app::AppState;
 use crate::auth::{constant_time_eq, sessions, tokens};
 use crate::error::{ApiError, AppError, PageError};
+use crate::web::AppState;
 
 pub const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
     connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";

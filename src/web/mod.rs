@@ -16,6 +16,7 @@ pub mod routes;
 pub mod runs;
 pub mod schedules;
 pub mod settings;
+pub mod state;
 pub mod tasks;
 pub mod view;
 
@@ -27,6 +28,7 @@ use actix_web::{FromRequest, HttpMessage, HttpRequest, HttpResponse};
 
 use crate::auth::sessions::{Client, Session};
 use crate::error::{AppError, PageError};
+pub use state::AppState;
 
 /// The logged-in session, put in the request by [`middleware::require_session`].
 pub struct CurrentSession(pub Session);

@@ -6,10 +6,10 @@ use askama::Template;
 use askama_web::WebTemplate;
 
 use super::{CurrentSession, Layout, html, see_other, view};
-use crate::app::AppState;
 use crate::error::{AppError, PageError};
 use crate::notifications;
 use crate::services::Actor;
+use crate::web::AppState;
 
 /// How many notifications the page lists.
 const SHOWN: i64 = 200;

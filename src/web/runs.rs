@@ -11,13 +11,13 @@ use serde::Deserialize;
 
 use super::htmx::{self, is_htmx};
 use super::{CurrentSession, Layout, html, view};
-use crate::app::AppState;
 use crate::clock::from_ms;
 use crate::db::Conn;
 use crate::error::{AppError, PageError};
 use crate::runs::{self, Attempt, Run, RunFilter, STATES};
 use crate::schedules;
 use crate::services::{Actor, Ctx};
+use crate::web::AppState;
 
 /// Runs per page.
 const PAGE: i64 = 50;

@@ -14,7 +14,6 @@ use serde::Deserialize;
 
 use super::htmx::{self, is_htmx};
 use super::{CurrentSession, Layout, html, see_other, view};
-use crate::app::AppState;
 use crate::clock::from_ms;
 use crate::config::{Config, parse_zone};
 use crate::db::Conn;
@@ -23,6 +22,7 @@ use crate::events::Event;
 use crate::schedules::spec::{Kind, Spec};
 use crate::schedules::{self, Guards, LastRun, PRIORITIES, Schedule, ScheduleInput, service};
 use crate::services::{Actor, Ctx};
+use crate::web::AppState;
 
 // ---------------------------------------------------------------------------------------------
 // The list.

@@ -9,13 +9,13 @@ use askama_web::WebTemplate;
 use serde::Deserialize;
 
 use super::{CurrentSession, Layout, html, see_other};
-use crate::app::AppState;
 use crate::auth::sessions::Session;
 use crate::auth::tokens::ApiToken;
 use crate::auth::{self, sessions, tokens};
 use crate::chat::engine::ChatSettings;
 use crate::error::{AppError, PageError};
 use crate::schedules::Guards;
+use crate::web::AppState;
 
 #[derive(Template, WebTemplate)]
 #[template(path = "settings.html")]

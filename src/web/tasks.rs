@@ -14,7 +14,6 @@ use serde::Deserialize;
 
 use super::htmx::{self, is_htmx};
 use super::{CurrentSession, Layout, html, see_other, view};
-use crate::app::AppState;
 use crate::db::Conn;
 use crate::error::{AppError, PageError};
 use crate::services::{Actor, Ctx};
@@ -23,6 +22,7 @@ use crate::tasks::recur::{Recurrence, Unit};
 use crate::tasks::service::{self, ImportReport};
 use crate::tasks::todotxt;
 use crate::tasks::{Filter, Group, Task, TaskPatch, quickadd};
+use crate::web::AppState;
 
 /// Tasks shown per group before "Show more" (30 keeps the page under 10 ms at p99 with
 /// 10,000 tasks; see bench_tasks).

@@ -4,9 +4,9 @@
 use actix_web::{HttpResponse, web};
 
 use crate::agents::{self, AgentInput};
-use crate::app::AppState;
 use crate::error::ApiError;
 use crate::services::Actor;
+use crate::web::AppState;
 
 pub async fn list(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let config = state.config.clone();

@@ -10,10 +10,10 @@ use serde::Deserialize;
 use serde_json::json;
 use tokio::sync::broadcast::error::RecvError;
 
-use crate::app::AppState;
 use crate::chat::engine::{ChatEvent, Watch};
 use crate::chat::{self, MessageView};
 use crate::error::{ApiError, AppError};
+use crate::web::AppState;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -3,11 +3,11 @@
 use actix_web::{HttpResponse, web};
 use serde::Deserialize;
 
-use crate::app::AppState;
 use crate::error::ApiError;
 use crate::runs::{self, RunFilter};
 use crate::schedules::{self, ScheduleInput, service};
 use crate::services::Actor;
+use crate::web::AppState;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -3,10 +3,10 @@
 use actix_web::{HttpResponse, web};
 use serde::Deserialize;
 
-use crate::app::AppState;
 use crate::error::{ApiError, AppError};
 use crate::services::Actor;
 use crate::tasks::{Filter, TaskPatch, query, service};
+use crate::web::AppState;
 
 #[derive(Deserialize)]
 pub struct ListQuery {
