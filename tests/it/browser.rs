@@ -166,6 +166,17 @@ impl Browser {
         assert!(problems.is_empty(), "browser console: {problems:?}");
     }
 
+    /// The console's errors (not its warnings or notes).
+    async fn console_errors(&self) -> Vec<String> {
+        let v = self.cmd(reqwest::Method::POST, "/se/log", json!({"type": "browser"})).await;
+        v.as_array()
+            .into_iter()
+            .flatten()
+            .filter(|e| e["level"] == "SEVERE")
+            .map(|e| e["message"].as_str().unwrap_or("").to_string())
+            .collect()
+    }
+
     async fn console(&self) -> Vec<String> {
         let v = self.cmd(reqwest::Method::POST, "/se/log", json!({"type": "browser"})).await;
         v.as_array()
@@ -317,4 +328,203 @@ async fn chat_replies_stream_into_the_page_and_survive_a_reload() {
     browser.screenshot("chat-done").await;
     browser.assert_clean_console().await;
     browser.cmd(reqwest::Method::DELETE, "", json!({})).await;
+}
+
+/// What the layout check reports for the open page: a sentence per fault.
+const LAYOUT_CHECK: &str = r#"
+const problems = [];
+const vw = window.innerWidth;
+if (document.documentElement.scrollWidth > vw) {
+  problems.push(`the page scrolls sideways: ${document.documentElement.scrollWidth} px of content in ${vw} px`);
+}
+const texts = [];
+const name = (el) => el.tagName.toLowerCase() + (el.id ? '#' + el.id : '') +
+  (el.className && typeof el.className === 'string' ? '.' + el.className.trim().split(/\s+/).join('.') : '');
+// Inside a box that scrolls on purpose (code blocks, wide previews), overflow is the design.
+const scrolls = (el) => {
+  for (let p = el; p && p !== document.body; p = p.parentElement) {
+    const s = getComputedStyle(p);
+    if (['auto', 'scroll'].includes(s.overflowX)) return true;
+  }
+  return false;
+};
+for (const el of document.body.querySelectorAll('*')) {
+  if (['INPUT', 'TEXTAREA', 'SELECT', 'OPTION', 'SCRIPT', 'STYLE', 'svg', 'path'].includes(el.tagName)) continue;
+  const hasText = [...el.childNodes].some((n) => n.nodeType === 3 && n.textContent.trim() !== '');
+  if (!hasText) continue;
+  const s = getComputedStyle(el);
+  if (s.display === 'none' || s.visibility === 'hidden' || el.getClientRects().length === 0) continue;
+  if (el.closest('details:not([open]) > :not(summary)')) continue;
+  if (scrolls(el)) continue;
+  const r = el.getBoundingClientRect();
+  // Text for screen readers only (clipped to a pixel), and skip links parked off the left edge.
+  if ((r.width <= 1 && r.height <= 1) || r.right <= 0) continue;
+  const text = el.textContent.trim().slice(0, 40);
+  // Cut off by the screen's edge.
+  if (r.right > vw + 1 || r.left < -1) {
+    problems.push(`${name(el)} ("${text}") runs off the screen: ${Math.round(r.left)}..${Math.round(r.right)} of ${vw} px`);
+    continue;
+  }
+  // Text wider than its own box (an ellipsis is a deliberate cut).
+  if (s.display !== 'inline' && s.textOverflow !== 'ellipsis' && el.scrollWidth > el.clientWidth + 1 && el.clientWidth > 0) {
+    problems.push(`${name(el)} ("${text}") overflows its box: ${el.scrollWidth} px of text in ${el.clientWidth} px`);
+  }
+  // Where its own text is drawn, to find text drawn over other text.
+  for (const n of el.childNodes) {
+    if (n.nodeType !== 3 || n.textContent.trim() === '') continue;
+    const range = document.createRange();
+    range.selectNodeContents(n);
+    for (const box of range.getClientRects()) {
+      if (box.width > 1 && box.height > 1) texts.push({ el, box, text });
+    }
+  }
+}
+for (let i = 0; i < texts.length; i++) {
+  for (let j = i + 1; j < texts.length; j++) {
+    const a = texts[i], b = texts[j];
+    if (a.el === b.el || a.el.contains(b.el) || b.el.contains(a.el)) continue;
+    const w = Math.min(a.box.right, b.box.right) - Math.max(a.box.left, b.box.left);
+    const h = Math.min(a.box.bottom, b.box.bottom) - Math.max(a.box.top, b.box.top);
+    if (w > 2 && h > 2) {
+      problems.push(`${name(a.el)} ("${a.text}") and ${name(b.el)} ("${b.text}") are drawn over each other`);
+    }
+  }
+}
+return problems;
+"#;
+
+/// The net for every page: at a phone's width and a desktop's, logged in and with data, no page
+/// scrolls sideways, no text overflows its box or the screen, and the console shows no error
+/// but an expected 4xx. Screenshots of every page are saved in the test output folder
+/// (`target/tmp/screenshots/`); a failure names them.
+#[tokio::test]
+async fn every_page_fits_a_phone_and_a_desktop() {
+    let Some(browser) = Browser::start().await else { return };
+    let model = crate::openai::ScriptedModel::start(vec![
+        crate::openai::Reply::Tools(vec![(
+            0,
+            "call_1",
+            "add_task",
+            r#"{"text": "Buy milk tomorrow +home @shop"}"#,
+        )]),
+        crate::openai::Reply::Text(vec![
+            "Added it. Here is a **plan** with a link https://example.com/a/very/long/path/that/keeps/going/and/going/without/any/break/at/all and code:\n\n",
+            "```\nlet a_very_long_line_of_code = compute(this, that, and_the_other_thing, and_yet_more_arguments, until_it_is_far_too_wide);\n```\n",
+        ]),
+    ])
+    .await;
+    let app = spawn_app().await;
+    browser.set_up(&app).await;
+    let api = app.api(&app.api_token().await);
+
+    // Data that stresses layouts: long words, long titles, long URLs, every kind of row.
+    let long_title = "Renew the passport ".repeat(60);
+    let long_word = format!("Read {} today", "Donaudampfschifffahrtsgesellschaftskapitän".repeat(3));
+    for text in [
+        "Call mom tomorrow 5pm +family @phone p1",
+        "Water plants every 3 days +home",
+        "Pay rent every month on the 1st +home",
+        long_title.as_str(),
+        long_word.as_str(),
+        "Overdue thing due:2020-01-01 +a_really_long_project_name_that_goes_on @somewhere_far_away",
+    ] {
+        let (status, body) = api.post("/tasks", json!({ "text": text })).await;
+        assert_eq!(status, 201, "{body}");
+    }
+    let (status, body) = api
+        .post("/agents", json!({"name": "default", "kind": "llm", "url": model.url, "model": "scripted"}))
+        .await;
+    assert_eq!(status, 201, "{body}");
+    let (status, body) = api
+        .post(
+            "/agents",
+            json!({"name": "home-automation-hook", "kind": "webhook",
+                   "url": "http://127.0.0.1:9/a/rather/long/webhook/path/with/a/token/abcdefghijklmnopqrstuvwxyz0123456789", "secret": "s3cret-s3cret"}),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    let mut schedule = 0;
+    for body in [
+        json!({"name": "Morning digest of everything that happened overnight", "prompt": "Summarise my day", "cron": "0 9 * * 1-5", "agent": "notify"}),
+        json!({"name": "Stretch", "prompt": "Time to stretch", "every": "2h", "agent": "notify"}),
+        json!({"name": "Tax reminder", "prompt": "File taxes", "at": "2030-04-01T09:00:00Z", "agent": "home-automation-hook", "skip_validation": true}),
+    ] {
+        let (status, made) = api.post("/schedules", body).await;
+        assert_eq!(status, 201, "{made}");
+        schedule = made["id"].as_i64().unwrap();
+    }
+    let (status, made) = api
+        .post("/schedules", json!({"name": "Ping", "prompt": "Ping", "every": "1d", "agent": "notify"}))
+        .await;
+    assert_eq!(status, 201, "{made}");
+    let ping = made["id"].as_i64().unwrap();
+    let (status, _) = api.post(&format!("/schedules/{ping}/run"), json!({})).await;
+    assert_eq!(status, 202);
+    let (status, chat) = api.post("/chat", json!({ "message": "Add milk to my list, please" })).await;
+    assert_eq!(status, 200, "{chat}");
+    let conversation = chat["conversation_id"].as_i64().unwrap();
+
+    let folder = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("screenshots");
+    std::fs::create_dir_all(&folder).unwrap();
+    let pages = [
+        ("tasks", "/tasks".to_string()),
+        ("chat", "/chat".to_string()),
+        ("conversation", format!("/chat/{conversation}")),
+        ("schedules", "/schedules".to_string()),
+        ("schedule-edit", format!("/schedules/{schedule}/edit")),
+        ("schedule-delete", format!("/schedules/{schedule}/delete")),
+        ("schedule-runs", format!("/schedules/{ping}/runs")),
+        ("runs", "/runs".to_string()),
+        ("agents", "/agents".to_string()),
+        ("agent-edit", "/agents/home-automation-hook/edit".to_string()),
+        ("notifications", "/notifications".to_string()),
+        ("settings", "/settings".to_string()),
+        ("not-found", "/no/such/page".to_string()),
+    ];
+    let mut problems = Vec::new();
+    for (width, height) in [(390, 844), (1366, 900)] {
+        browser.cmd(reqwest::Method::POST, "/window/rect", json!({"width": width, "height": height})).await;
+        for (name, path) in &pages {
+            browser.go(&format!("{}{path}", app.address)).await;
+            browser.until("the page loaded", "document.readyState === 'complete'").await;
+            // htmx settles (the bell, lazy rows) within a moment.
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            save_screenshot(&browser, &folder.join(format!("{name}-{width}.png"))).await;
+            let found = browser.script(LAYOUT_CHECK).await;
+            for p in found.as_array().into_iter().flatten() {
+                problems.push(format!("{path} at {width} px: {}", p.as_str().unwrap_or_default()));
+            }
+            for message in browser.console_errors().await {
+                if !message.contains("the server responded with a status of 4") {
+                    problems.push(format!("{path} at {width} px: console: {message}"));
+                }
+            }
+        }
+    }
+    // Signed out: the login page.
+    browser.cmd(reqwest::Method::DELETE, "/cookie", json!({})).await;
+    for (width, height) in [(390, 844), (1366, 900)] {
+        browser.cmd(reqwest::Method::POST, "/window/rect", json!({"width": width, "height": height})).await;
+        browser.go(&format!("{}/login", app.address)).await;
+        browser.until("the page loaded", "document.readyState === 'complete'").await;
+        save_screenshot(&browser, &folder.join(format!("login-{width}.png"))).await;
+        for p in browser.script(LAYOUT_CHECK).await.as_array().into_iter().flatten() {
+            problems.push(format!("/login at {width} px: {}", p.as_str().unwrap_or_default()));
+        }
+    }
+    assert!(
+        problems.is_empty(),
+        "{} layout problems (screenshots in {}):\n{}",
+        problems.len(),
+        folder.display(),
+        problems.join("\n")
+    );
+    browser.cmd(reqwest::Method::DELETE, "", json!({})).await;
+}
+
+async fn save_screenshot(browser: &Browser, path: &std::path::Path) {
+    use base64::Engine;
+    let png = browser.cmd(reqwest::Method::GET, "/screenshot", json!({})).await;
+    let bytes = base64::engine::general_purpose::STANDARD.decode(png.as_str().unwrap_or_default()).unwrap();
+    std::fs::write(path, bytes).unwrap();
 }
