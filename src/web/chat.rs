@@ -22,7 +22,12 @@ use crate::error::{AppError, PageError};
 use crate::services::Actor;
 use crate::web::AppState;
 
-/// A tool call with its result, as a card shows it.
+mod tool_line;
+
+pub use tool_line::ToolLine;
+
+/// A tool call with its result, as a card shows it: one line in words, the JSON in a
+/// `<details>`.
 pub struct ToolCard {
     /// The `tool` message holding its result.
     pub result_id: Option<i32>,
@@ -32,6 +37,8 @@ pub struct ToolCard {
     pub arguments: String,
     pub result: Option<String>,
     pub error: Option<String>,
+    /// What it did, in words, linking to what changed.
+    pub line: ToolLine,
 }
 
 /// A message as a bubble shows it.
@@ -76,13 +83,29 @@ fn items(messages: &[Message], ctx: &crate::services::Ctx) -> Vec<MessageItem> {
                 .into_iter()
                 .map(|c| {
                     let answer = result_of(&c.id);
+                    let awaiting = answer.is_some_and(|a| a.error.as_deref() == Some(AWAITING_CONFIRMATION));
+                    let args = serde_json::from_str(&c.arguments).unwrap_or(serde_json::Value::Null);
+                    let value = answer
+                        .filter(|a| a.error.is_none())
+                        .and_then(|a| serde_json::from_str::<serde_json::Value>(&a.content).ok());
+                    let outcome = match (answer, &value) {
+                        (None, _) => tool_line::Outcome::Running,
+                        (Some(_), _) if awaiting => tool_line::Outcome::Awaiting,
+                        (Some(a), _) if a.error.is_some() => {
+                            tool_line::Outcome::Failed(a.error.as_deref().unwrap_or_default())
+                        }
+                        (Some(_), Some(v)) => tool_line::Outcome::Done(v),
+                        (Some(_), None) => tool_line::Outcome::Done(&serde_json::Value::Null),
+                    };
+                    let line = tool_line::line(&c.name, &args, outcome, ctx.tz, ctx.now);
                     ToolCard {
                         result_id: answer.map(|a| a.id),
-                        awaiting: answer.is_some_and(|a| a.error.as_deref() == Some(AWAITING_CONFIRMATION)),
+                        awaiting,
                         name: c.name,
                         arguments: pretty(&c.arguments),
                         result: answer.filter(|a| a.error.is_none()).map(|a| pretty(&a.content)),
                         error: answer.and_then(|a| a.error.clone()),
+                        line,
                     }
                 })
                 .collect(),
@@ -128,6 +151,8 @@ pub struct ChatPage {
     agents: Vec<String>,
     default_agent: String,
     error: Option<String>,
+    /// The field the error is about (`title`: the rename form opens with it).
+    error_field: String,
 }
 
 #[derive(Template, WebTemplate)]
@@ -154,7 +179,7 @@ async fn page_of(
     session: &CurrentSession,
     open: Option<i32>,
     q: String,
-    error: Option<String>,
+    error: Option<(String, String)>,
 ) -> Result<ChatPage, AppError> {
     let (st, query) = (state.clone(), q.clone());
     let live = open.is_some_and(|id| state.chat.is_live(id));
@@ -188,7 +213,8 @@ async fn page_of(
         }),
         agents,
         default_agent,
-        error,
+        error_field: error.as_ref().map(|(field, _)| field.clone()).unwrap_or_default(),
+        error: error.map(|(field, message)| format!("{field}: {message}")),
     })
 }
 
@@ -200,7 +226,8 @@ async fn refused(
     field: &str,
     message: &str,
 ) -> Result<HttpResponse, PageError> {
-    let page = page_of(state, session, open, String::new(), Some(format!("{field}: {message}"))).await?;
+    let page =
+        page_of(state, session, open, String::new(), Some((field.to_string(), message.to_string()))).await?;
     html(StatusCode::UNPROCESSABLE_ENTITY, &page)
 }
 

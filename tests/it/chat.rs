@@ -448,3 +448,35 @@ async fn a_wakeup_fires_back_into_its_conversation_with_its_context() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
+
+#[tokio::test]
+async fn tool_cards_say_what_changed_in_words_with_the_json_a_click_away() {
+    let model = ScriptedModel::start(vec![
+        Reply::Tools(vec![
+            (0, "a", "add_task", "{\"text\": \"Buy milk tomorrow +home\"}"),
+            (1, "b", "complete_task", "{\"id\": 999}"),
+        ]),
+        Reply::Text(vec!["Added it."]),
+    ])
+    .await;
+    let mut app = spawn_app().await;
+    app.set_up().await;
+    let api = app.api(&app.api_token().await);
+    llm_agent(&api, "m", &model, 30).await;
+    let (_, r) = api.post("/chat", json!({"message": "Remind me to buy milk", "agent": "m"})).await;
+    assert_eq!(r["content"], "Added it.", "{r}");
+    let (_, tasks) = api.get("/tasks").await;
+    let id = &tasks["tasks"][0]["id"];
+
+    let html = app.get(&format!("/chat/{}", r["conversation_id"])).await.text().await.unwrap();
+    // One line in words, linking to the task...
+    let line = format!("Added <a href=\"/tasks#task-{id}\">Buy milk</a>, due tomorrow, +home");
+    let at = html.find(&line).unwrap_or_else(|| panic!("no {line:?} in {html}"));
+    // ... and the JSON (every field of the task) folded away under it.
+    let details = html[at..].find("<details class=\"tool-json\">").expect("the JSON in a <details>") + at;
+    let todotxt = html.find("todotxt").expect("the raw result is kept");
+    assert!(todotxt > details, "the raw JSON is inside the details, not on the card");
+    assert!(!html.contains("<details class=\"tool-json\" open"), "the JSON starts folded");
+    // A failure is a sentence.
+    assert!(html.contains("Could not complete task #999: "), "{html}");
+}
