@@ -4,19 +4,22 @@
 //! as sanitised Markdown with tool calls as cards. The reply belongs to the server: a page
 //! opened while it is being written joins the stream where it is.
 
+use std::collections::VecDeque;
 use std::convert::Infallible;
+use std::time::{Duration, Instant};
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, Responder, web};
 use actix_web_lab::sse::{self, Sse};
 use askama::Template;
 use askama_web::WebTemplate;
-use futures_util::stream;
+use futures_util::stream::{self, Stream};
 use serde::Deserialize;
+use tokio::sync::broadcast::{self, error::RecvError};
 
 use super::htmx::{self, is_htmx};
 use super::{CurrentSession, Layout, html, see_other, view};
-use crate::chat::engine::AWAITING_CONFIRMATION;
+use crate::chat::engine::{AWAITING_CONFIRMATION, Chat, ChatEvent, Watch};
 use crate::chat::{self, Conversation, Message, markdown};
 use crate::error::{AppError, PageError};
 use crate::services::Actor;
@@ -389,8 +392,11 @@ pub async fn delete(state: web::Data<AppState>, id: web::Path<i32>) -> Result<Ht
     Ok(see_other("/chat"))
 }
 
-/// The reply being written in a conversation: a `snapshot` of its text so far, then the live
-/// events; only `done` when nothing is being written.
+/// The reply being written in a conversation, for the page: a `snapshot` (`{id, text, html}`),
+/// then the reply rendered as it grows (`html`: `{id, html}`, the text so far as sanitised
+/// Markdown, exactly as the finished reply renders) and the engine's other events (`message`,
+/// `tool_call`, `tool_result`, `error`, `done`); only `done` when nothing is being written.
+/// Tokens are not sent: the page shows the rendered text. (The API's stream keeps them.)
 pub async fn stream(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -399,15 +405,138 @@ pub async fn stream(
     let id = id.into_inner();
     state.db.run(move |conn| chat::get(conn, id)).await?;
     let Some(watch) = state.chat.watch(id) else {
-        let done = crate::chat::engine::ChatEvent::Done { conversation_id: id, message_id: 0 };
+        let done = ChatEvent::Done { conversation_id: id, message_id: 0 };
         let data = sse::Data::new_json(&done).map_err(|e| AppError::Internal(e.into()))?.event("done");
         let once: Sse<_> = Sse::from_stream(stream::iter([Ok::<_, Infallible>(sse::Event::Data(data))]));
         return Ok(once.respond_to(&req).map_into_boxed_body());
     };
-    let snapshot = serde_json::json!({ "id": watch.reply, "text": watch.text });
-    let first = sse::Data::new_json(&snapshot).map_err(|e| AppError::Internal(e.into()))?.event("snapshot");
-    let head = stream::iter([Ok::<_, Infallible>(sse::Event::Data(first))]);
-    let body = Sse::from_stream(futures_util::StreamExt::chain(head, super::api::chat::event_stream(watch)))
+    let body = Sse::from_stream(rendered(state.chat.clone(), id, watch))
         .with_keep_alive(std::time::Duration::from_secs(15));
     Ok(body.respond_to(&req).map_into_boxed_body())
+}
+
+/// The least time between two renders of a growing reply (a render of a long reply takes
+/// longer: then the gap is a multiple of it, so rendering stays a small share of the time).
+const RENDER_EVERY: Duration = Duration::from_millis(120);
+
+/// A reply followed for the page: its text so far, rendered when it has grown.
+struct Follow {
+    chat: Chat,
+    conversation: i32,
+    events: broadcast::Receiver<ChatEvent>,
+    reply: i32,
+    text: String,
+    /// Text arrived since the last render.
+    dirty: bool,
+    /// When the next render may be sent.
+    next: Instant,
+    out: VecDeque<sse::Event>,
+    ended: bool,
+}
+
+impl Follow {
+    fn send(&mut self, name: &str, data: &impl serde::Serialize) {
+        if let Ok(d) = sse::Data::new_json(data) {
+            self.out.push_back(sse::Event::Data(d.event(name.to_string())));
+        }
+    }
+
+    fn render(&mut self, name: &str) {
+        let started = Instant::now();
+        let html = markdown::render(&self.text);
+        let (id, took) = (self.reply, started.elapsed());
+        if name == "snapshot" {
+            let text = self.text.clone();
+            self.send(name, &serde_json::json!({ "id": id, "text": text, "html": html }));
+        } else {
+            self.send(name, &serde_json::json!({ "id": id, "html": html }));
+        }
+        self.dirty = false;
+        self.next = Instant::now() + RENDER_EVERY.max(took * 8);
+    }
+
+    /// Renders what has not been sent yet (before an event that ends a turn).
+    fn flush(&mut self) {
+        if self.dirty {
+            self.render("html");
+        }
+    }
+
+    fn on(&mut self, event: Result<ChatEvent, RecvError>) {
+        match event {
+            Ok(ChatEvent::Token { text }) => {
+                self.text.push_str(&text);
+                self.dirty = true;
+                if Instant::now() >= self.next {
+                    self.render("html");
+                }
+            }
+            Ok(event) => {
+                self.flush();
+                if let ChatEvent::Message { id } = event {
+                    (self.reply, self.text) = (id, String::new());
+                }
+                self.ended = matches!(event, ChatEvent::Done { .. });
+                self.send(event.name(), &event);
+            }
+            // Fell behind: start again from the engine's text so far.
+            Err(RecvError::Lagged(_)) => match self.chat.watch(self.conversation) {
+                Some(w) => {
+                    (self.events, self.reply, self.text) = (w.events, w.reply, w.text);
+                    self.render("snapshot");
+                }
+                None => {
+                    let done = ChatEvent::Done { conversation_id: self.conversation, message_id: self.reply };
+                    self.send(done.name(), &done);
+                    self.ended = true;
+                }
+            },
+            Err(RecvError::Closed) => {
+                self.flush();
+                self.ended = true;
+            }
+        }
+    }
+}
+
+/// The page's events for a reply being written (see [`stream`]).
+fn rendered(
+    chat: Chat,
+    conversation: i32,
+    watch: Watch,
+) -> impl Stream<Item = Result<sse::Event, Infallible>> {
+    let mut follow = Follow {
+        chat,
+        conversation,
+        events: watch.events,
+        reply: watch.reply,
+        text: watch.text,
+        dirty: false,
+        next: Instant::now(),
+        out: VecDeque::new(),
+        ended: false,
+    };
+    follow.render("snapshot");
+    stream::unfold(follow, |mut f| async move {
+        loop {
+            if let Some(event) = f.out.pop_front() {
+                return Some((Ok(event), f));
+            }
+            if f.ended {
+                return None;
+            }
+            let event = if f.dirty {
+                match tokio::time::timeout_at(f.next.into(), f.events.recv()).await {
+                    Ok(event) => event,
+                    Err(_) => {
+                        f.render("html");
+                        continue;
+                    }
+                }
+            } else {
+                f.events.recv().await
+            };
+            f.on(event);
+        }
+    })
 }

@@ -293,8 +293,12 @@ async fn chat_replies_stream_into_the_page_and_survive_a_reload() {
     browser.go(&format!("{}/chat", app.address)).await;
     browser.type_into("#composer-text", "Plan my evening\u{E007}").await;
     browser.until("the conversation", "location.pathname.startsWith('/chat/')").await;
+    // It renders as Markdown while it streams, not only at the end.
     browser
-        .until("tokens streaming", "document.querySelector('.bubble.role-assistant .streaming-text')")
+        .until(
+            "Markdown while streaming",
+            "document.querySelector('.bubble.role-assistant .markdown.streaming strong')",
+        )
         .await;
     let partial = browser.text(".bubble.role-assistant .markdown").await;
     assert!(!partial.is_empty() && !partial.contains("Walk"), "part of the reply: {partial}");
@@ -304,7 +308,10 @@ async fn chat_replies_stream_into_the_page_and_survive_a_reload() {
     let here = browser.script("return location.href;").await;
     browser.go(here.as_str().unwrap()).await;
     browser
-        .until("the rendered reply", "document.querySelector('.bubble.role-assistant .markdown strong')")
+        .until(
+            "the finished reply",
+            "document.querySelector('.bubble.role-assistant.state-done .markdown strong')",
+        )
         .await;
     let done = browser.text(".bubble.role-assistant .markdown").await;
     assert!(done.contains("plan") && done.contains("Walk"), "{done}");

@@ -480,3 +480,56 @@ async fn tool_cards_say_what_changed_in_words_with_the_json_a_click_away() {
     // A failure is a sentence.
     assert!(html.contains("Could not complete task #999: "), "{html}");
 }
+
+#[tokio::test]
+async fn the_page_stream_sends_the_reply_rendered_and_sanitised_as_it_grows() {
+    let pieces = vec![
+        "Here **bo",
+        "ld** and ",
+        "<scr",
+        "ipt>alert(1)</script> [x](javascript:alert(1)) <img src=x onerror=alert(2)>\n\n",
+        "```rust\nfn main() {",
+        "\n}\n```\n\n",
+        "Done.",
+    ];
+    let model = ScriptedModel::start(vec![Reply::Slow(Duration::from_millis(250), pieces.clone())]).await;
+    let mut app = spawn_app().await;
+    app.set_up().await;
+    let api = app.api(&app.api_token().await);
+    llm_agent(&api, "m", &model, 30).await;
+    let res = app.post_form("/chat", &[("agent", "m"), ("message", "Show me")]).await;
+    let path = res.headers()["location"].to_str().unwrap().to_string();
+    let events = parse_sse(&app.get(&format!("{path}/stream")).await.text().await.unwrap());
+
+    let names: Vec<&str> = events.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(names.first(), Some(&"snapshot"), "{names:?}");
+    assert_eq!(names.last(), Some(&"done"), "{names:?}");
+    assert!(!names.contains(&"token"), "the page gets HTML, not tokens: {names:?}");
+    let html: Vec<&str> = events
+        .iter()
+        .filter(|(n, _)| n == "html" || n == "snapshot")
+        .map(|(_, d)| d["html"].as_str().unwrap())
+        .collect();
+    assert!(html.len() >= 4, "rendered as it grows, not once at the end: {names:?}");
+
+    // Each is exactly the final render of the text so far: the same sanitiser, no other.
+    let prefixes: Vec<String> = (0..=pieces.len()).map(|k| pieces[..k].concat()).collect();
+    for h in &html {
+        assert!(
+            prefixes.iter().any(|p| steward::chat::markdown::render(p) == *h),
+            "not a render of the text so far: {h}"
+        );
+        let lower = h.to_lowercase();
+        assert!(
+            !lower.contains("<script") && !lower.contains("href=\"javascript") && !lower.contains("<img"),
+            "{h}"
+        );
+    }
+    // Mid-reply it is Markdown already: bold before the reply ends, an unclosed fence as code.
+    assert!(html.iter().any(|h| h.contains("<strong>bold</strong>") && !h.contains("Done.")), "{html:?}");
+    assert!(
+        html.iter().any(|h| h.contains("<code class=\"language-rust\">fn main() {") && !h.contains('}')),
+        "{html:?}"
+    );
+    assert!(html.last().unwrap().contains("Done."), "the end is sent too: {html:?}");
+}
