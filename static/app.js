@@ -199,6 +199,13 @@
       if (box) { box.value = ""; box.focus(); }
     }
   });
+  // Opening Rename on the Chat page puts the cursor in the title.
+  document.addEventListener("toggle", function (e) {
+    var d = e.target;
+    if (!d.classList || !d.classList.contains("chat-rename") || !d.open) return;
+    var title = document.getElementById("chat-title");
+    if (title) title.select();
+  }, true);
   // A plain form that asks first (without htmx, where hx-confirm would).
   document.addEventListener("submit", function (e) {
     var ask = (e.submitter && e.submitter.dataset.confirm) || e.target.dataset.confirm;

@@ -423,6 +423,13 @@ async fn the_chat_pages_fit_a_phone_and_a_desktop() {
         browser.screenshot(&format!("chat-conversation-{label}")).await;
         let faults = browser.script(CHAT_LAYOUT_FAULTS).await;
         assert_eq!(faults, json!([]), "a conversation at {width} px");
+        // Rename opens a form under the header that fits too.
+        browser.click(".chat-rename summary").await;
+        browser.until("the rename form", "document.activeElement.id === 'chat-title'").await;
+        let faults = browser.script(CHAT_LAYOUT_FAULTS).await;
+        assert_eq!(faults, json!([]), "renaming at {width} px");
+        browser.script("document.documentElement.dataset.theme = 'dark';").await;
+        browser.screenshot(&format!("chat-rename-dark-{label}")).await;
     }
     browser.assert_clean_console().await;
     browser.cmd(reqwest::Method::DELETE, "", json!({})).await;

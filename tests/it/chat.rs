@@ -321,6 +321,12 @@ async fn the_chat_page_shows_sanitised_replies_and_manages_conversations() {
     assert!(res.text().await.unwrap().contains("message: is empty"));
 
     // Rename, search, delete.
+    let res = app.post_form(&format!("/chat/{id}/rename"), &[("title", " ")]).await;
+    assert_eq!(res.status(), 422);
+    assert!(
+        res.text().await.unwrap().contains("<details class=\"chat-rename\" open>"),
+        "the form stays open"
+    );
     let res = app.post_form(&format!("/chat/{id}/rename"), &[("title", "Show-and-tell")]).await;
     assert_eq!(res.status(), 303);
     let html = app.get_htmx("/chat?q=show-and", "conversation-list").await.text().await.unwrap();
