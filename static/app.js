@@ -183,8 +183,9 @@
     });
   }
 
-  // Chat: Enter sends, Shift+Enter breaks the line; a reply streams into its bubble over SSE
-  // and the messages are read again (rendered Markdown, tool cards) when a step or the reply ends.
+  // Chat: Enter sends, Shift+Enter breaks the line; a reply streams into its bubble over SSE,
+  // rendered as it grows, and the messages are read again (tool cards) when a step or the
+  // reply ends.
   document.addEventListener("keydown", function (e) {
     var box = e.target;
     if (box.id !== "composer-text" || e.key !== "Enter" || e.shiftKey || e.isComposing) return;
@@ -198,6 +199,13 @@
       if (box) { box.value = ""; box.focus(); }
     }
   });
+  // Opening Rename on the Chat page puts the cursor in the title.
+  document.addEventListener("toggle", function (e) {
+    var d = e.target;
+    if (!d.classList || !d.classList.contains("chat-rename") || !d.open) return;
+    var title = document.getElementById("chat-title");
+    if (title) title.select();
+  }, true);
   // A plain form that asks first (without htmx, where hx-confirm would).
   document.addEventListener("submit", function (e) {
     var ask = (e.submitter && e.submitter.dataset.confirm) || e.target.dataset.confirm;
@@ -219,34 +227,36 @@
     var source = new EventSource(box.dataset.stream);
     chatSource = source;
     var target = null;
-    var text = "";
+    // A burst of events that all want the messages read again reads them once (or twice).
+    function reload() { coalesce("chat-messages", reloadMessages); }
     function data(e) { try { return JSON.parse(e.data); } catch (err) { return {}; } }
-    function show() {
+    // The server sends the reply so far as HTML it has sanitised exactly as it sanitises the
+    // finished reply (the same function renders both), so it goes in as markup.
+    function show(html) {
       if (!target) return;
-      target.textContent = text;
-      target.classList.add("streaming-text");
       var nearBottom = window.innerHeight + window.scrollY >= document.body.scrollHeight - 120;
+      target.innerHTML = html || "";
+      target.classList.add("streaming");
       if (nearBottom) window.scrollTo(0, document.body.scrollHeight);
     }
     function bubble(id) {
       target = document.querySelector('[data-reply="' + id + '"]');
       return target;
     }
-    source.addEventListener("snapshot", function (e) {
+    function rendered(e) {
       var d = data(e);
-      text = d.text || "";
-      if (bubble(d.id)) show(); else reloadMessages();
-    });
+      if (bubble(d.id)) show(d.html); else reload();
+    }
+    source.addEventListener("snapshot", rendered);
+    source.addEventListener("html", rendered);
     source.addEventListener("message", function (e) {
-      text = "";
-      if (!bubble(data(e).id)) reloadMessages();
+      if (!bubble(data(e).id)) reload();
     });
-    source.addEventListener("token", function (e) { text += data(e).text || ""; show(); });
-    source.addEventListener("tool_result", function () { reloadMessages(); });
+    source.addEventListener("tool_result", reload);
     source.addEventListener("done", function () {
       source.close();
       if (chatSource === source) chatSource = null;
-      reloadMessages();
+      reload();
     });
   }
 

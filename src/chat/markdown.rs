@@ -2,6 +2,10 @@
 //! injection can make a model write `<script>` or a `javascript:` link), so only a small set of
 //! tags and `http`, `https` and `mailto` links survive, and links open in a new tab without
 //! handing the page to it (`rel="noopener noreferrer nofollow"`).
+//!
+//! A reply being written is rendered by the same function, again and again as it grows (the
+//! Chat page's stream), so any prefix of a reply must render safely and sensibly: an unclosed
+//! code fence is a code block so far, a half-written `**` or link stays text.
 
 use std::collections::HashSet;
 
@@ -94,5 +98,46 @@ mod tests {
                 && html.contains("noopener"),
             "{html}"
         );
+    }
+
+    #[test]
+    fn every_prefix_of_a_reply_renders_safely() {
+        let reply = "Sure. **Plan**:\n\n1. [docs](https://example.org) and [x](javascript:alert(1))\n\
+            2. <script>alert(1)</script> <img src=x onerror=alert(2)> <a href=\"javascript:alert(3)\">y</a>\n\n\
+            ```rust\nfn main() { println!(\"<b>hi</b>\"); }\n```\n\n| a | b |\n|---|---|\n| 1 | 2 |\n";
+        let cuts = reply.char_indices().map(|(i, _)| i).chain([reply.len()]);
+        for cut in cuts {
+            let html = render(&reply[..cut]);
+            for tag in tags_in(&html) {
+                let name = tag.split_whitespace().next().unwrap_or_default().trim_start_matches('/');
+                assert!(ALLOWED.contains(&name), "<{tag}> from {:?}", &reply[..cut]);
+                assert!(
+                    !tag.contains(" on") && !tag.contains("javascript"),
+                    "<{tag}> from {:?}",
+                    &reply[..cut]
+                );
+            }
+        }
+    }
+
+    const ALLOWED: &[&str] =
+        &["p", "strong", "em", "ol", "li", "a", "pre", "code", "table", "thead", "tbody", "tr", "th", "td"];
+
+    /// The insides of the tags in `html` (`a href="..."`, `/p`): text has `<` escaped.
+    fn tags_in(html: &str) -> Vec<&str> {
+        html.split('<').skip(1).filter_map(|rest| rest.split_once('>').map(|(tag, _)| tag)).collect()
+    }
+
+    #[test]
+    fn half_written_markdown_reads_sensibly() {
+        // An unclosed fence is code so far, not paragraphs of raw text.
+        let html = render("Try this:\n\n```rust\nfn main() {\n    let x = 1;");
+        assert!(html.contains("<pre><code class=\"language-rust\">fn main() {\n    let x = 1;"), "{html}");
+        // Emphasis and links not yet closed show as what was typed so far.
+        assert_eq!(render("Some **bol"), "<p>Some **bol</p>\n");
+        assert_eq!(render("See [the docs](https://exa"), "<p>See [the docs](https://exa</p>\n");
+        // A list keeps its items while the next one is being written.
+        let html = render("1. Rest\n2. Wa");
+        assert!(html.contains("<li>Rest</li>") && html.contains("<li>Wa</li>"), "{html}");
     }
 }

@@ -4,25 +4,33 @@
 //! as sanitised Markdown with tool calls as cards. The reply belongs to the server: a page
 //! opened while it is being written joins the stream where it is.
 
+use std::collections::VecDeque;
 use std::convert::Infallible;
+use std::time::{Duration, Instant};
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, Responder, web};
 use actix_web_lab::sse::{self, Sse};
 use askama::Template;
 use askama_web::WebTemplate;
-use futures_util::stream;
+use futures_util::stream::{self, Stream};
 use serde::Deserialize;
+use tokio::sync::broadcast::{self, error::RecvError};
 
 use super::htmx::{self, is_htmx};
 use super::{CurrentSession, Layout, html, see_other, view};
-use crate::chat::engine::AWAITING_CONFIRMATION;
+use crate::chat::engine::{AWAITING_CONFIRMATION, Chat, ChatEvent, Watch};
 use crate::chat::{self, Conversation, Message, markdown};
 use crate::error::{AppError, PageError};
 use crate::services::Actor;
 use crate::web::AppState;
 
-/// A tool call with its result, as a card shows it.
+mod tool_line;
+
+pub use tool_line::ToolLine;
+
+/// A tool call with its result, as a card shows it: one line in words, the JSON in a
+/// `<details>`.
 pub struct ToolCard {
     /// The `tool` message holding its result.
     pub result_id: Option<i32>,
@@ -32,6 +40,8 @@ pub struct ToolCard {
     pub arguments: String,
     pub result: Option<String>,
     pub error: Option<String>,
+    /// What it did, in words, linking to what changed.
+    pub line: ToolLine,
 }
 
 /// A message as a bubble shows it.
@@ -76,13 +86,29 @@ fn items(messages: &[Message], ctx: &crate::services::Ctx) -> Vec<MessageItem> {
                 .into_iter()
                 .map(|c| {
                     let answer = result_of(&c.id);
+                    let awaiting = answer.is_some_and(|a| a.error.as_deref() == Some(AWAITING_CONFIRMATION));
+                    let args = serde_json::from_str(&c.arguments).unwrap_or(serde_json::Value::Null);
+                    let value = answer
+                        .filter(|a| a.error.is_none())
+                        .and_then(|a| serde_json::from_str::<serde_json::Value>(&a.content).ok());
+                    let outcome = match (answer, &value) {
+                        (None, _) => tool_line::Outcome::Running,
+                        (Some(_), _) if awaiting => tool_line::Outcome::Awaiting,
+                        (Some(a), _) if a.error.is_some() => {
+                            tool_line::Outcome::Failed(a.error.as_deref().unwrap_or_default())
+                        }
+                        (Some(_), Some(v)) => tool_line::Outcome::Done(v),
+                        (Some(_), None) => tool_line::Outcome::Done(&serde_json::Value::Null),
+                    };
+                    let line = tool_line::line(&c.name, &args, outcome, ctx.tz, ctx.now);
                     ToolCard {
                         result_id: answer.map(|a| a.id),
-                        awaiting: answer.is_some_and(|a| a.error.as_deref() == Some(AWAITING_CONFIRMATION)),
+                        awaiting,
                         name: c.name,
                         arguments: pretty(&c.arguments),
                         result: answer.filter(|a| a.error.is_none()).map(|a| pretty(&a.content)),
                         error: answer.and_then(|a| a.error.clone()),
+                        line,
                     }
                 })
                 .collect(),
@@ -128,6 +154,8 @@ pub struct ChatPage {
     agents: Vec<String>,
     default_agent: String,
     error: Option<String>,
+    /// The field the error is about (`title`: the rename form opens with it).
+    error_field: String,
 }
 
 #[derive(Template, WebTemplate)]
@@ -154,7 +182,7 @@ async fn page_of(
     session: &CurrentSession,
     open: Option<i32>,
     q: String,
-    error: Option<String>,
+    error: Option<(String, String)>,
 ) -> Result<ChatPage, AppError> {
     let (st, query) = (state.clone(), q.clone());
     let live = open.is_some_and(|id| state.chat.is_live(id));
@@ -188,7 +216,8 @@ async fn page_of(
         }),
         agents,
         default_agent,
-        error,
+        error_field: error.as_ref().map(|(field, _)| field.clone()).unwrap_or_default(),
+        error: error.map(|(field, message)| format!("{field}: {message}")),
     })
 }
 
@@ -200,7 +229,8 @@ async fn refused(
     field: &str,
     message: &str,
 ) -> Result<HttpResponse, PageError> {
-    let page = page_of(state, session, open, String::new(), Some(format!("{field}: {message}"))).await?;
+    let page =
+        page_of(state, session, open, String::new(), Some((field.to_string(), message.to_string()))).await?;
     html(StatusCode::UNPROCESSABLE_ENTITY, &page)
 }
 
@@ -362,8 +392,11 @@ pub async fn delete(state: web::Data<AppState>, id: web::Path<i32>) -> Result<Ht
     Ok(see_other("/chat"))
 }
 
-/// The reply being written in a conversation: a `snapshot` of its text so far, then the live
-/// events; only `done` when nothing is being written.
+/// The reply being written in a conversation, for the page: a `snapshot` (`{id, text, html}`),
+/// then the reply rendered as it grows (`html`: `{id, html}`, the text so far as sanitised
+/// Markdown, exactly as the finished reply renders) and the engine's other events (`message`,
+/// `tool_call`, `tool_result`, `error`, `done`); only `done` when nothing is being written.
+/// Tokens are not sent: the page shows the rendered text. (The API's stream keeps them.)
 pub async fn stream(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -372,15 +405,138 @@ pub async fn stream(
     let id = id.into_inner();
     state.db.run(move |conn| chat::get(conn, id)).await?;
     let Some(watch) = state.chat.watch(id) else {
-        let done = crate::chat::engine::ChatEvent::Done { conversation_id: id, message_id: 0 };
+        let done = ChatEvent::Done { conversation_id: id, message_id: 0 };
         let data = sse::Data::new_json(&done).map_err(|e| AppError::Internal(e.into()))?.event("done");
         let once: Sse<_> = Sse::from_stream(stream::iter([Ok::<_, Infallible>(sse::Event::Data(data))]));
         return Ok(once.respond_to(&req).map_into_boxed_body());
     };
-    let snapshot = serde_json::json!({ "id": watch.reply, "text": watch.text });
-    let first = sse::Data::new_json(&snapshot).map_err(|e| AppError::Internal(e.into()))?.event("snapshot");
-    let head = stream::iter([Ok::<_, Infallible>(sse::Event::Data(first))]);
-    let body = Sse::from_stream(futures_util::StreamExt::chain(head, super::api::chat::event_stream(watch)))
+    let body = Sse::from_stream(rendered(state.chat.clone(), id, watch))
         .with_keep_alive(std::time::Duration::from_secs(15));
     Ok(body.respond_to(&req).map_into_boxed_body())
+}
+
+/// The least time between two renders of a growing reply (a render of a long reply takes
+/// longer: then the gap is a multiple of it, so rendering stays a small share of the time).
+const RENDER_EVERY: Duration = Duration::from_millis(120);
+
+/// A reply followed for the page: its text so far, rendered when it has grown.
+struct Follow {
+    chat: Chat,
+    conversation: i32,
+    events: broadcast::Receiver<ChatEvent>,
+    reply: i32,
+    text: String,
+    /// Text arrived since the last render.
+    dirty: bool,
+    /// When the next render may be sent.
+    next: Instant,
+    out: VecDeque<sse::Event>,
+    ended: bool,
+}
+
+impl Follow {
+    fn send(&mut self, name: &str, data: &impl serde::Serialize) {
+        if let Ok(d) = sse::Data::new_json(data) {
+            self.out.push_back(sse::Event::Data(d.event(name.to_string())));
+        }
+    }
+
+    fn render(&mut self, name: &str) {
+        let started = Instant::now();
+        let html = markdown::render(&self.text);
+        let (id, took) = (self.reply, started.elapsed());
+        if name == "snapshot" {
+            let text = self.text.clone();
+            self.send(name, &serde_json::json!({ "id": id, "text": text, "html": html }));
+        } else {
+            self.send(name, &serde_json::json!({ "id": id, "html": html }));
+        }
+        self.dirty = false;
+        self.next = Instant::now() + RENDER_EVERY.max(took * 8);
+    }
+
+    /// Renders what has not been sent yet (before an event that ends a turn).
+    fn flush(&mut self) {
+        if self.dirty {
+            self.render("html");
+        }
+    }
+
+    fn on(&mut self, event: Result<ChatEvent, RecvError>) {
+        match event {
+            Ok(ChatEvent::Token { text }) => {
+                self.text.push_str(&text);
+                self.dirty = true;
+                if Instant::now() >= self.next {
+                    self.render("html");
+                }
+            }
+            Ok(event) => {
+                self.flush();
+                if let ChatEvent::Message { id } = event {
+                    (self.reply, self.text) = (id, String::new());
+                }
+                self.ended = matches!(event, ChatEvent::Done { .. });
+                self.send(event.name(), &event);
+            }
+            // Fell behind: start again from the engine's text so far.
+            Err(RecvError::Lagged(_)) => match self.chat.watch(self.conversation) {
+                Some(w) => {
+                    (self.events, self.reply, self.text) = (w.events, w.reply, w.text);
+                    self.render("snapshot");
+                }
+                None => {
+                    let done = ChatEvent::Done { conversation_id: self.conversation, message_id: self.reply };
+                    self.send(done.name(), &done);
+                    self.ended = true;
+                }
+            },
+            Err(RecvError::Closed) => {
+                self.flush();
+                self.ended = true;
+            }
+        }
+    }
+}
+
+/// The page's events for a reply being written (see [`stream`]).
+fn rendered(
+    chat: Chat,
+    conversation: i32,
+    watch: Watch,
+) -> impl Stream<Item = Result<sse::Event, Infallible>> {
+    let mut follow = Follow {
+        chat,
+        conversation,
+        events: watch.events,
+        reply: watch.reply,
+        text: watch.text,
+        dirty: false,
+        next: Instant::now(),
+        out: VecDeque::new(),
+        ended: false,
+    };
+    follow.render("snapshot");
+    stream::unfold(follow, |mut f| async move {
+        loop {
+            if let Some(event) = f.out.pop_front() {
+                return Some((Ok(event), f));
+            }
+            if f.ended {
+                return None;
+            }
+            let event = if f.dirty {
+                match tokio::time::timeout_at(f.next.into(), f.events.recv()).await {
+                    Ok(event) => event,
+                    Err(_) => {
+                        f.render("html");
+                        continue;
+                    }
+                }
+            } else {
+                f.events.recv().await
+            };
+            f.on(event);
+        }
+    })
 }

@@ -304,8 +304,12 @@ async fn chat_replies_stream_into_the_page_and_survive_a_reload() {
     browser.go(&format!("{}/chat", app.address)).await;
     browser.type_into("#composer-text", "Plan my evening\u{E007}").await;
     browser.until("the conversation", "location.pathname.startsWith('/chat/')").await;
+    // It renders as Markdown while it streams, not only at the end.
     browser
-        .until("tokens streaming", "document.querySelector('.bubble.role-assistant .streaming-text')")
+        .until(
+            "Markdown while streaming",
+            "document.querySelector('.bubble.role-assistant .markdown.streaming strong')",
+        )
         .await;
     let partial = browser.text(".bubble.role-assistant .markdown").await;
     assert!(!partial.is_empty() && !partial.contains("Walk"), "part of the reply: {partial}");
@@ -315,7 +319,10 @@ async fn chat_replies_stream_into_the_page_and_survive_a_reload() {
     let here = browser.script("return location.href;").await;
     browser.go(here.as_str().unwrap()).await;
     browser
-        .until("the rendered reply", "document.querySelector('.bubble.role-assistant .markdown strong')")
+        .until(
+            "the finished reply",
+            "document.querySelector('.bubble.role-assistant.state-done .markdown strong')",
+        )
         .await;
     let done = browser.text(".bubble.role-assistant .markdown").await;
     assert!(done.contains("plan") && done.contains("Walk"), "{done}");
@@ -326,6 +333,115 @@ async fn chat_replies_stream_into_the_page_and_survive_a_reload() {
     let typed = browser.script("return document.getElementById('composer-text').value;").await;
     assert_eq!(typed, json!("line one\nline two"));
     browser.screenshot("chat-done").await;
+    browser.assert_clean_console().await;
+    browser.cmd(reqwest::Method::DELETE, "", json!({})).await;
+}
+
+/// Sets the size of the page's viewport (the window's inner size) for a layout check.
+async fn chat_viewport(browser: &Browser, width: i64, height: i64) {
+    browser.cmd(reqwest::Method::POST, "/window/rect", json!({"width": width, "height": height})).await;
+    // The window's frame (if any) takes room: grow it until the page itself is `width` wide.
+    let inner = browser.script("return [window.innerWidth, window.innerHeight];").await;
+    let (iw, ih) = (inner[0].as_i64().unwrap(), inner[1].as_i64().unwrap());
+    if iw != width || ih != height {
+        let rect = json!({"width": 2 * width - iw, "height": 2 * height - ih});
+        browser.cmd(reqwest::Method::POST, "/window/rect", rect).await;
+    }
+    let inner = browser.script("return window.innerWidth;").await;
+    assert_eq!(inner, json!(width), "the viewport could not be set to {width} px");
+}
+
+/// The layout faults a person sees on the chat pages: a page that scrolls sideways, text
+/// wider than its box, header items drawn over each other. Returns what is wrong (empty: fine).
+const CHAT_LAYOUT_FAULTS: &str = r#"
+const faults = [];
+const doc = document.documentElement;
+if (doc.scrollWidth > window.innerWidth) faults.push(`the page scrolls sideways: ${doc.scrollWidth} > ${window.innerWidth}`);
+const shown = el => { const r = el.getBoundingClientRect(); const s = getComputedStyle(el);
+  return r.width > 1 && r.height > 1 && s.visibility !== 'hidden' && !el.closest('.visually-hidden'); };
+const name = el => el.tagName.toLowerCase() + (el.id ? '#' + el.id : '') + (el.className && typeof el.className === 'string' ? '.' + el.className.trim().split(/\s+/).join('.') : '');
+// Nothing reaches past the right edge of the viewport.
+for (const el of document.querySelectorAll('.chat *')) {
+  if (!shown(el) || el.closest('pre, .table-scroll, .markdown table')) continue;
+  const r = el.getBoundingClientRect();
+  if (r.right > window.innerWidth + 1) faults.push(`${name(el)} reaches ${Math.round(r.right)} px`);
+}
+// The header's leaves (title, agent, buttons) do not overlap.
+const head = document.querySelector('.chat-head');
+if (head) {
+  const leaves = [...head.querySelectorAll('*')].filter(el => shown(el) && (el.children.length === 0 || /^(INPUT|BUTTON|SELECT|SUMMARY|H1)$/.test(el.tagName)))
+    .filter(el => !el.closest('details:not([open]) > :not(summary)'));
+  for (let i = 0; i < leaves.length; i++) for (let j = i + 1; j < leaves.length; j++) {
+    const [a, b] = [leaves[i], leaves[j]];
+    if (a.contains(b) || b.contains(a)) continue;
+    const [p, q] = [a.getBoundingClientRect(), b.getBoundingClientRect()];
+    if (p.left < q.right - 1 && q.left < p.right - 1 && p.top < q.bottom - 1 && q.top < p.bottom - 1)
+      faults.push(`${name(a)} "${a.textContent.trim()}" overlaps ${name(b)} "${b.textContent.trim()}"`);
+  }
+}
+return faults;
+"#;
+
+#[tokio::test]
+async fn the_chat_pages_fit_a_phone_and_a_desktop() {
+    use crate::openai::{Reply, ScriptedModel};
+    let Some(browser) = Browser::start().await else { return };
+    let long_reply: &'static str = "Here is the link: https://example.org/a/very/long/path/that/does/not/break/anywhere/at/all/because/it/is/one/token/and/goes/on/and/on?with=query&and=more\n\nAnd a word: Donaudampfschifffahrtselektrizitätenhauptbetriebswerkbauunterbeamtengesellschaftsvorsitzender.\n\n```\nlet a_very_long_line_of_code = some_function_with_a_long_name(argument_one, argument_two, argument_three, argument_four);\n```\n\n| Column one | Column two | Column three | Column four | Column five | Column six |\n|---|---|---|---|---|---|\n| a fairly long cell | another long cell | and another one | more text here | and here | last |\n";
+    let model = ScriptedModel::start(vec![
+        Reply::Tools(vec![(0, "c1", "add_task", "{\"text\": \"Buy milk tomorrow +home\"}")]),
+        Reply::Text(vec![long_reply]),
+    ])
+    .await;
+    let app = spawn_app().await;
+    browser.set_up(&app).await;
+    let api = app.api(&app.api_token().await);
+    for name in ["default", "research-assistant", "m"] {
+        let (status, body) = api
+            .post("/agents", json!({"name": name, "kind": "llm", "url": model.url, "model": "scripted"}))
+            .await;
+        assert_eq!(status, 201, "{body}");
+    }
+    let title =
+        "Please plan a long weekend in the mountains with my whole family including grandparents and the dog";
+    let (status, r) = api.post("/chat", json!({"message": title, "agent": "research-assistant"})).await;
+    assert_eq!(status, 200, "{r}");
+    let conversation = format!("{}/chat/{}", app.address, r["conversation_id"]);
+
+    for (width, height, label) in [(1366, 900, "desktop"), (390, 844, "phone")] {
+        chat_viewport(&browser, width, height).await;
+
+        // A new conversation: a full-width message box with a small agent picker.
+        browser.go(&format!("{}/chat", app.address)).await;
+        browser.wait_for("#composer-text").await;
+        browser.screenshot(&format!("chat-new-{label}")).await;
+        let faults = browser.script(CHAT_LAYOUT_FAULTS).await;
+        assert_eq!(faults, json!([]), "/chat at {width} px");
+        let sizes = browser
+            .script(
+                "const w = s => document.querySelector(s).getBoundingClientRect();
+                 return [w('#composer').width, w('#composer-text').width, w('#chat-agent').width];",
+            )
+            .await;
+        let (form, text, agent) =
+            (sizes[0].as_f64().unwrap(), sizes[1].as_f64().unwrap(), sizes[2].as_f64().unwrap());
+        assert!(text >= form * 0.95, "the message box is {text} px of the composer's {form} px ({label})");
+        assert!(agent <= form * 0.6, "the agent picker is {agent} px of the composer's {form} px ({label})");
+
+        // A conversation: the header fits, nothing in the messages runs off the page.
+        browser.go(&conversation).await;
+        browser.wait_for(".tool-card").await;
+        browser.until("the reply", "document.querySelector('.bubble.role-assistant.state-done table')").await;
+        browser.screenshot(&format!("chat-conversation-{label}")).await;
+        let faults = browser.script(CHAT_LAYOUT_FAULTS).await;
+        assert_eq!(faults, json!([]), "a conversation at {width} px");
+        // Rename opens a form under the header that fits too.
+        browser.click(".chat-rename summary").await;
+        browser.until("the rename form", "document.activeElement.id === 'chat-title'").await;
+        let faults = browser.script(CHAT_LAYOUT_FAULTS).await;
+        assert_eq!(faults, json!([]), "renaming at {width} px");
+        browser.script("document.documentElement.dataset.theme = 'dark';").await;
+        browser.screenshot(&format!("chat-rename-dark-{label}")).await;
+    }
     browser.assert_clean_console().await;
     browser.cmd(reqwest::Method::DELETE, "", json!({})).await;
 }

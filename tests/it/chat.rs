@@ -321,6 +321,12 @@ async fn the_chat_page_shows_sanitised_replies_and_manages_conversations() {
     assert!(res.text().await.unwrap().contains("message: is empty"));
 
     // Rename, search, delete.
+    let res = app.post_form(&format!("/chat/{id}/rename"), &[("title", " ")]).await;
+    assert_eq!(res.status(), 422);
+    assert!(
+        res.text().await.unwrap().contains("<details class=\"chat-rename\" open>"),
+        "the form stays open"
+    );
     let res = app.post_form(&format!("/chat/{id}/rename"), &[("title", "Show-and-tell")]).await;
     assert_eq!(res.status(), 303);
     let html = app.get_htmx("/chat?q=show-and", "conversation-list").await.text().await.unwrap();
@@ -447,4 +453,89 @@ async fn a_wakeup_fires_back_into_its_conversation_with_its_context() {
         assert!(Instant::now() < deadline, "no thread for the schedule");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+}
+
+#[tokio::test]
+async fn tool_cards_say_what_changed_in_words_with_the_json_a_click_away() {
+    let model = ScriptedModel::start(vec![
+        Reply::Tools(vec![
+            (0, "a", "add_task", "{\"text\": \"Buy milk tomorrow +home\"}"),
+            (1, "b", "complete_task", "{\"id\": 999}"),
+        ]),
+        Reply::Text(vec!["Added it."]),
+    ])
+    .await;
+    let mut app = spawn_app().await;
+    app.set_up().await;
+    let api = app.api(&app.api_token().await);
+    llm_agent(&api, "m", &model, 30).await;
+    let (_, r) = api.post("/chat", json!({"message": "Remind me to buy milk", "agent": "m"})).await;
+    assert_eq!(r["content"], "Added it.", "{r}");
+    let (_, tasks) = api.get("/tasks").await;
+    let id = &tasks["tasks"][0]["id"];
+
+    let html = app.get(&format!("/chat/{}", r["conversation_id"])).await.text().await.unwrap();
+    // One line in words, linking to the task...
+    let line = format!("Added <a href=\"/tasks#task-{id}\">Buy milk</a>, due tomorrow, +home");
+    let at = html.find(&line).unwrap_or_else(|| panic!("no {line:?} in {html}"));
+    // ... and the JSON (every field of the task) folded away under it.
+    let details = html[at..].find("<details class=\"tool-json\">").expect("the JSON in a <details>") + at;
+    let todotxt = html.find("todotxt").expect("the raw result is kept");
+    assert!(todotxt > details, "the raw JSON is inside the details, not on the card");
+    assert!(!html.contains("<details class=\"tool-json\" open"), "the JSON starts folded");
+    // A failure is a sentence.
+    assert!(html.contains("Could not complete task #999: "), "{html}");
+}
+
+#[tokio::test]
+async fn the_page_stream_sends_the_reply_rendered_and_sanitised_as_it_grows() {
+    let pieces = vec![
+        "Here **bo",
+        "ld** and ",
+        "<scr",
+        "ipt>alert(1)</script> [x](javascript:alert(1)) <img src=x onerror=alert(2)>\n\n",
+        "```rust\nfn main() {",
+        "\n}\n```\n\n",
+        "Done.",
+    ];
+    let model = ScriptedModel::start(vec![Reply::Slow(Duration::from_millis(250), pieces.clone())]).await;
+    let mut app = spawn_app().await;
+    app.set_up().await;
+    let api = app.api(&app.api_token().await);
+    llm_agent(&api, "m", &model, 30).await;
+    let res = app.post_form("/chat", &[("agent", "m"), ("message", "Show me")]).await;
+    let path = res.headers()["location"].to_str().unwrap().to_string();
+    let events = parse_sse(&app.get(&format!("{path}/stream")).await.text().await.unwrap());
+
+    let names: Vec<&str> = events.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(names.first(), Some(&"snapshot"), "{names:?}");
+    assert_eq!(names.last(), Some(&"done"), "{names:?}");
+    assert!(!names.contains(&"token"), "the page gets HTML, not tokens: {names:?}");
+    let html: Vec<&str> = events
+        .iter()
+        .filter(|(n, _)| n == "html" || n == "snapshot")
+        .map(|(_, d)| d["html"].as_str().unwrap())
+        .collect();
+    assert!(html.len() >= 4, "rendered as it grows, not once at the end: {names:?}");
+
+    // Each is exactly the final render of the text so far: the same sanitiser, no other.
+    let prefixes: Vec<String> = (0..=pieces.len()).map(|k| pieces[..k].concat()).collect();
+    for h in &html {
+        assert!(
+            prefixes.iter().any(|p| steward::chat::markdown::render(p) == *h),
+            "not a render of the text so far: {h}"
+        );
+        let lower = h.to_lowercase();
+        assert!(
+            !lower.contains("<script") && !lower.contains("href=\"javascript") && !lower.contains("<img"),
+            "{h}"
+        );
+    }
+    // Mid-reply it is Markdown already: bold before the reply ends, an unclosed fence as code.
+    assert!(html.iter().any(|h| h.contains("<strong>bold</strong>") && !h.contains("Done.")), "{html:?}");
+    assert!(
+        html.iter().any(|h| h.contains("<code class=\"language-rust\">fn main() {") && !h.contains('}')),
+        "{html:?}"
+    );
+    assert!(html.last().unwrap().contains("Done."), "the end is sent too: {html:?}");
 }
