@@ -695,7 +695,10 @@ pub async fn save(
 
 #[derive(Deserialize)]
 pub struct ToggleForm {
+    /// The checkbox (htmx sends the form when it changes).
     done: Option<String>,
+    /// The button a plain form shows instead (`true` to complete, `false` to reopen).
+    set: Option<String>,
 }
 
 /// Completes or reopens a task. htmx gets the whole list again: the task changes group, and
@@ -708,7 +711,8 @@ pub async fn toggle(
     form: web::Form<ToggleForm>,
 ) -> Result<HttpResponse, PageError> {
     let id = id.into_inner();
-    let done = form.done.as_deref().is_some_and(|v| v == "true" || v == "on");
+    let form = form.into_inner();
+    let done = form.set.or(form.done).is_some_and(|v| v == "true" || v == "on");
     let (task, next) = state
         .run_as(Actor::Person, move |conn, ctx| {
             let (task, next) = service::set_done(conn, ctx, id, done)?;

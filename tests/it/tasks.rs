@@ -142,12 +142,18 @@ async fn completing_a_recurring_task_creates_the_next_and_reopen_works() {
     let res = app.post_htmx(&format!("/tasks/{id}/toggle"), &[]).await;
     let list = res.text().await.unwrap();
     assert!(list.contains("Reopened “Water plants”") && !list.contains("count-done"), "{list}");
+    // Without JavaScript the row's button says what to do, and the answer is a redirect.
+    let res = app.post_form(&format!("/tasks/{id}/toggle"), &[("set", "true")]).await;
+    assert_eq!(res.status(), 303);
+    assert!(list_html(&app, "?status=done").await.contains("Reopen: Water plants"));
+    app.post_form(&format!("/tasks/{id}/toggle"), &[("set", "false")]).await;
     // Toggling is idempotent: completing twice does not create two next occurrences.
     app.post_htmx(&format!("/tasks/{id}/toggle"), &[("done", "true")]).await;
     app.post_htmx(&format!("/tasks/{id}/toggle"), &[("done", "true")]).await;
     let api = app.api(&app.api_token().await);
     let (_, all) = api.get("/tasks?status=all").await;
-    assert_eq!(all["tasks"].as_array().unwrap().len(), 3);
+    // The first, and one next occurrence for each of the three completions.
+    assert_eq!(all["tasks"].as_array().unwrap().len(), 4);
 }
 
 #[tokio::test]
