@@ -29,8 +29,7 @@ pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 /// complaint to the log.
 ///
 /// - Only the path is logged, never the query: it can carry secrets (the setup link's token).
-///   No route has a secret in its path; one that does must
-///   not be logged as it is.
+///   No route has a secret in its path; one that does must not be logged as it is.
 /// - A failed request is logged here, once, on this line: a 5xx at error level with the whole
 ///   cause chain (`error`), a refused one (4xx) with the reason its client was told. Neither the
 ///   handlers nor [`AppError::client_message`] log the errors they answer with.

@@ -301,7 +301,11 @@ fn page_filter(req: &HttpRequest) -> Filter {
     if !path.ends_with("/tasks") {
         return Filter::default();
     }
-    serde_urlencoded::from_str(query).unwrap_or_default()
+    let mut filter: Filter = serde_urlencoded::from_str(query).unwrap_or_default();
+    if filter.status().is_err() {
+        filter.status = None;
+    }
+    filter
 }
 
 /// The list and the filter menus as they are now, for an answer after an action.
@@ -361,9 +365,9 @@ pub async fn home() -> HttpResponse {
 /// What a plain import form is redirected to show: `/tasks?imported=N&unreadable=M`.
 #[derive(Deserialize)]
 pub struct ImportNotice {
-    imported: Option<usize>,
-    #[serde(default)]
-    unreadable: usize,
+    // Text, read leniently: a hand-edited URL shows no notice rather than an error.
+    imported: Option<String>,
+    unreadable: Option<String>,
 }
 
 pub async fn page(
@@ -379,8 +383,11 @@ pub async fn page(
     }
     let notice = notice.into_inner();
     let report = ImportReportView {
-        report: notice.imported.map(|imported| ImportReport { imported, problems: Vec::new() }),
-        unreadable: notice.unreadable,
+        report: notice
+            .imported
+            .and_then(|n| n.parse().ok())
+            .map(|imported| ImportReport { imported, problems: Vec::new() }),
+        unreadable: notice.unreadable.and_then(|n| n.parse().ok()).unwrap_or(0),
     };
     let page = full_page(&state, &session, filter, None, report).await?;
     html(StatusCode::OK, &page)
