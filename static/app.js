@@ -266,6 +266,59 @@
   });
   window.addEventListener("pagehide", function () { if (chatSource) { chatSource.close(); chatSource = null; } });
 
+  // Tasks: a refused quick-add's error goes away as soon as the text changes (the preview
+  // says what the new text means).
+  document.addEventListener("input", function (e) {
+    var box = e.target;
+    if (box.id !== "quick-add-text" || !box.hasAttribute("aria-invalid")) return;
+    box.removeAttribute("aria-invalid");
+    box.setAttribute("aria-describedby", "quick-add-preview");
+    var error = document.getElementById("quick-add-error");
+    if (error) error.remove();
+  });
+
+  // Tasks: a date picker beside a date field (shown only with script); picking a day keeps the
+  // time already typed, typing a date moves the picker.
+  var isoDay = /^(\d{4}-\d{2}-\d{2})(.*)$/;
+  document.addEventListener("htmx:load", function (e) {
+    var root = (e.detail && e.detail.elt) || e.target;
+    if (root.querySelectorAll) root.querySelectorAll(".date-pick[hidden]").forEach(function (p) { p.hidden = false; });
+  });
+  document.addEventListener("change", function (e) {
+    var pick = e.target;
+    if (!pick.classList || !pick.classList.contains("date-pick") || !pick.value) return;
+    var field = document.getElementById(pick.dataset.dateFor);
+    if (!field) return;
+    var m = isoDay.exec(field.value.trim());
+    field.value = pick.value + (m ? m[2] : "");
+  });
+  document.addEventListener("input", function (e) {
+    var field = e.target;
+    if (!field.id) return;
+    var pick = document.querySelector('.date-pick[data-date-for="' + field.id + '"]');
+    var m = pick && isoDay.exec(field.value.trim());
+    if (m) pick.value = m[1];
+  });
+
+  // Tasks: the list is read again after every change; groups the person opened stay open.
+  var openGroups = null;
+  document.addEventListener("htmx:beforeSwap", function (e) {
+    var list = document.getElementById("task-list");
+    if (!list || e.detail.target !== list) return;
+    openGroups = [];
+    list.querySelectorAll("details.group[open]").forEach(function (d) { openGroups.push(d.className); });
+  });
+  document.addEventListener("htmx:afterSwap", function () {
+    if (!openGroups) return;
+    var list = document.getElementById("task-list");
+    var keep = openGroups;
+    openGroups = null;
+    if (!list) return;
+    list.querySelectorAll("details.group:not([open])").forEach(function (d) {
+      if (keep.indexOf(d.className) >= 0) d.open = true;
+    });
+  });
+
   // Keyboard: n = new task, / = search, Escape = cancel an edit.
   document.addEventListener("keydown", function (e) {
     if (e.ctrlKey || e.metaKey || e.altKey) return;

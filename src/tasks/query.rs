@@ -238,6 +238,24 @@ pub fn group_slice(
         .load(conn)?)
 }
 
+/// The group a task is shown in under `filter`, if any.
+pub fn group_of(conn: &mut Conn, ctx: &Ctx, filter: &Filter, id: i32) -> Result<Option<Group>, AppError> {
+    let status = filter.status()?;
+    for group in Group::ALL.into_iter().filter(|g| g.shown_for(status)) {
+        let found: i64 =
+            in_group(filter.query()?, group, ctx).filter(tasks::id.eq(id)).count().get_result(conn)?;
+        if found > 0 {
+            return Ok(Some(group));
+        }
+    }
+    Ok(None)
+}
+
+/// How many tasks a group holds under `filter`.
+pub fn count(conn: &mut Conn, ctx: &Ctx, filter: &Filter, group: Group) -> Result<i64, AppError> {
+    Ok(in_group(filter.query()?, group, ctx).count().get_result(conn)?)
+}
+
 /// The API's list: by id, after `cursor`, at most `limit`; returns the next cursor if more.
 pub fn page(
     conn: &mut Conn,

@@ -222,6 +222,11 @@ mod tests {
             ("Buy milk (A)", "Buy milk (A)"),
             ("(a) Buy milk", "(a) Buy milk"),
             ("Buy milk +home @shop", "Buy milk +home @shop"),
+            // a lone sigil (or one before punctuation only) is text: the title keeps it
+            ("Buy bread +", "Buy bread +"),
+            ("Buy bread @ +home", "Buy bread @ +home"),
+            ("Fix C++ build ++ @@ +!", "Fix C++ build ++ @@ +!"),
+            ("+ @", "+ @"),
             ("+home Buy @shop milk", "+home Buy @shop milk"),
             ("Buy milk due:2026-12-01", "Buy milk due:2026-12-01"),
             ("Buy milk due:2026-12-01T09:00", "Buy milk due:2026-12-01T09:00+01:00"),

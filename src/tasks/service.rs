@@ -385,10 +385,13 @@ fn parse_priority(p: &str) -> Result<Option<char>, AppError> {
 }
 
 fn tag_word(field: &str, sigil: char, word: &str) -> Result<String, AppError> {
-    let word = word.trim();
-    let word = word.strip_prefix(sigil).unwrap_or(word);
-    if word.is_empty() || word.chars().any(char::is_whitespace) {
+    let typed = word.trim();
+    let word = typed.strip_prefix(sigil).unwrap_or(typed);
+    if word.chars().any(char::is_whitespace) {
         return Err(AppError::invalid(field, format!("{word:?} must be one word without spaces")));
+    }
+    if !todotxt::is_name(word) {
+        return Err(AppError::invalid(field, format!("“{typed}” needs a letter or a digit to be a name")));
     }
     Ok(word.to_string())
 }

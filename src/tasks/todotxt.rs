@@ -7,7 +7,8 @@
 //!   the end of the line); everything after the prefix is kept verbatim in
 //!   `body`, so odd spacing, tabs and junk survive untouched.
 //! - The body grammar: `+project` and `@context` are words that start with the
-//!   sigil; `key:value` has an ASCII-letter key and a value that is non-empty
+//!   sigil and name something: a lone `+` or `@`, or one followed only by
+//!   punctuation (`++`, `@!`, `+-`), is text ([`is_name`]); `key:value` has an ASCII-letter key and a value that is non-empty
 //!   and does not start with `/` (so URLs and `10:30` stay text). The rest is
 //!   the title. Nothing is dropped.
 //! - Editing helpers keep the order of the body's tokens; an edit may
@@ -163,10 +164,10 @@ pub enum Token<'a> {
 
 /// Classify one word (a word never contains whitespace).
 pub fn classify(word: &str) -> Token<'_> {
-    if let Some(name) = word.strip_prefix('+').filter(|n| !n.is_empty()) {
+    if let Some(name) = word.strip_prefix('+').filter(|n| is_name(n)) {
         return Token::Project(name);
     }
-    if let Some(name) = word.strip_prefix('@').filter(|n| !n.is_empty()) {
+    if let Some(name) = word.strip_prefix('@').filter(|n| is_name(n)) {
         return Token::Context(name);
     }
     if let Some((k, v)) = word.split_once(':')
@@ -176,6 +177,23 @@ pub fn classify(word: &str) -> Token<'_> {
         return Token::Tag(k, v);
     }
     Token::Text(word)
+}
+
+/// Whether a project or context name (after its sigil) names something: one word with at
+/// least one character that is not punctuation (a letter, a digit, an emoji). todo.txt says
+/// "`+` followed by non-whitespace"; a sigil followed by nothing or only by punctuation (`+`,
+/// `++`, `@@`, `+?`, `@…`) is read as text, as a person writing "a + b" means it.
+pub fn is_name(name: &str) -> bool {
+    !name.contains(char::is_whitespace) && name.chars().any(|c| !is_punctuation(c))
+}
+
+/// ASCII punctuation, the General Punctuation block (dashes, quotes, `…`), CJK punctuation
+/// and the few other marks people type around words.
+fn is_punctuation(c: char) -> bool {
+    c.is_ascii_punctuation()
+        || ('\u{2000}'..='\u{206f}').contains(&c)
+        || ('\u{3000}'..='\u{303f}').contains(&c)
+        || matches!(c, '¡' | '¿' | '«' | '»' | '·' | '§' | '¶')
 }
 
 /// An ASCII letter, then ASCII letters, digits, `_` or `-`.
@@ -329,7 +347,7 @@ pub fn set_title(body: &str, title: &str) -> String {
 /// Make the body's `+` (or `@`) words exactly `words` (names with or
 /// without the sigil): those already present stay in place, the others are
 /// removed, new ones are appended in the given order. Names that would not
-/// read back as such a word (empty, containing whitespace) are skipped.
+/// read back as such a word (see [`is_name`]) are skipped.
 pub fn set_sigil_words(body: &str, sigil: char, words: &[String]) -> String {
     if sigil != '+' && sigil != '@' {
         return body.to_string();
@@ -344,7 +362,7 @@ pub fn set_sigil_words(body: &str, sigil: char, words: &[String]) -> String {
     let mut wanted: Vec<&str> = Vec::new();
     for w in words {
         let name = w.strip_prefix(sigil).unwrap_or(w);
-        if !name.is_empty() && !name.contains(char::is_whitespace) && !wanted.contains(&name) {
+        if is_name(name) && !wanted.contains(&name) {
             wanted.push(name);
         }
     }
@@ -514,6 +532,7 @@ mod tests {
             "x 2026-02-29 y",
             "x 2028-02-29 y",
             "+ @ : :: x:",
+            "Buy bread + @ ++ @@ +@ @+ +- @!",
             "(A) +proj @ctx key:value https://x.org",
         ];
         for line in odd {
@@ -584,6 +603,13 @@ mod tests {
             ("a + b @ c", "a + b @ c", &[], &[], &[]),
             ("+a+b @c@d", "", &["a+b"], &["c@d"], &[]),
             ("++x @@y", "", &["+x"], &["@y"], &[]),
+            // A sigil alone, or followed only by punctuation, is text.
+            ("+", "+", &[], &[], &[]),
+            ("@", "@", &[], &[], &[]),
+            ("Buy bread + @", "Buy bread + @", &[], &[], &[]),
+            ("++ @@ +@ @+ +- @! +... @… +“”", "++ @@ +@ @+ +- @! +... @… +“”", &[], &[], &[]),
+            ("+! +!a @?1 +☕ @東京", "+!", &["!a", "☕"], &["?1", "東京"], &[]),
+            ("C++ @ 5pm", "C++ @ 5pm", &[], &[], &[]),
             ("due:2026-01-01 t:2025-12-30 rec:+1w", "", &[], &[], &[("due", "2026-01-01"), ("t", "2025-12-30"), ("rec", "+1w")]),
             ("see https://x.org now", "see https://x.org now", &[], &[], &[]),
             ("meet 10:30 sharp", "meet 10:30 sharp", &[], &[], &[]),
@@ -711,6 +737,8 @@ mod tests {
             ("a @x b", '+', v(&["x"]), "a @x b +x"),
             ("a @x b", '@', v(&[]), "a b"),
             ("a @x b", '@', v(&["x", "x", "", "y z"]), "a @x b"),
+            // A name that would read back as text is not added.
+            ("a", '+', v(&["+", "@", "++", "!"]), "a"),
             ("a", '@', v(&["home", "phone"]), "a @home @phone"),
             ("a", '#', v(&["x"]), "a"),
             ("2+2 +a", '+', v(&[]), "2+2"),

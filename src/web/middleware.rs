@@ -28,9 +28,8 @@ pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 /// while the request is handled carries it (the `request` span), so a person can match a
 /// complaint to the log.
 ///
-/// - Only the path is logged, never the query: it can carry secrets (the setup link's token, the
-///   CSRF token of a plain-form upload). No route has a secret in its path; one that does must
-///   not be logged as it is.
+/// - Only the path is logged, never the query: it can carry secrets (the setup link's token).
+///   No route has a secret in its path; one that does must not be logged as it is.
 /// - A failed request is logged here, once, on this line: a 5xx at error level with the whole
 ///   cause chain (`error`), a refused one (4xx) with the reason its client was told. Neither the
 ///   handlers nor [`AppError::client_message`] log the errors they answer with.
@@ -220,8 +219,10 @@ fn forbidden(req: ServiceRequest, message: &str) -> ServiceResponse<BoxBody> {
     if htmx { toast_errors(res) } else { res }
 }
 
-/// The CSRF token from the header, else from an url-encoded form body (which is read and put
-/// back for the handler), else from the query (multipart uploads without JavaScript).
+/// The CSRF token from the header, else from the form's `csrf_token` field: in an url-encoded
+/// body (which is read and put back for the handler), or first in a multipart body (uploads
+/// without JavaScript; see [`multipart_token`]). Never from the URL: a token in a URL lands in
+/// the history and in logs.
 async fn csrf_token_of(req: &mut ServiceRequest) -> Option<String> {
     if let Some(token) = req.headers().get("X-CSRF-Token").and_then(|v| v.to_str().ok()) {
         return Some(token.to_string());
@@ -232,7 +233,79 @@ async fn csrf_token_of(req: &mut ServiceRequest) -> Option<String> {
         req.set_payload(Payload::from(body));
         return token;
     }
-    form_field(req.query_string().as_bytes(), "csrf_token")
+    if req.content_type() == "multipart/form-data" {
+        return multipart_token(req).await;
+    }
+    None
+}
+
+/// How much of a multipart body is read to find the token: forms put their hidden
+/// `csrf_token` field first, so it is in the first few hundred bytes.
+const MULTIPART_PEEK: usize = 16 * 1024;
+
+/// The `csrf_token` field a multipart body starts with. The start of the body is read (at most
+/// [`MULTIPART_PEEK`] bytes, and only until that field is whole) and put back in front of the
+/// rest, so the handler still streams the upload.
+async fn multipart_token(req: &mut ServiceRequest) -> Option<String> {
+    use futures_util::StreamExt;
+    let mut rest = req.take_payload();
+    let mut head: Vec<Result<Bytes, actix_web::error::PayloadError>> = Vec::new();
+    let mut seen = Vec::new();
+    let mut token = None;
+    while seen.len() < MULTIPART_PEEK {
+        match rest.next().await {
+            Some(Ok(chunk)) => {
+                seen.extend_from_slice(&chunk);
+                head.push(Ok(chunk));
+            }
+            Some(Err(e)) => {
+                head.push(Err(e));
+                break;
+            }
+            None => break,
+        }
+        match first_field_token(req.headers(), Bytes::from(seen.clone())).await {
+            Peek::Token(t) => {
+                token = Some(t);
+                break;
+            }
+            Peek::NotFirst => break,
+            Peek::NeedMore => {}
+        }
+    }
+    let body: std::pin::Pin<
+        Box<dyn futures_util::Stream<Item = Result<Bytes, actix_web::error::PayloadError>>>,
+    > = Box::pin(futures_util::stream::iter(head).chain(rest));
+    req.set_payload(Payload::from(body));
+    token
+}
+
+enum Peek {
+    Token(String),
+    NotFirst,
+    NeedMore,
+}
+
+/// Reads the first field of the start of a multipart body.
+async fn first_field_token(headers: &header::HeaderMap, start: Bytes) -> Peek {
+    use futures_util::StreamExt;
+    let stream = futures_util::stream::once(async move { Ok::<_, actix_web::error::PayloadError>(start) });
+    let mut form = actix_multipart::Multipart::new(headers, stream);
+    let Some(Ok(mut field)) = form.next().await else { return Peek::NeedMore };
+    if field.name() != Some("csrf_token") {
+        return Peek::NotFirst;
+    }
+    let mut value = Vec::new();
+    while let Some(chunk) = field.next().await {
+        match chunk {
+            Ok(chunk) => value.extend_from_slice(&chunk),
+            Err(_) => return Peek::NeedMore,
+        }
+        if value.len() > 256 {
+            return Peek::NotFirst;
+        }
+    }
+    String::from_utf8(value).map_or(Peek::NotFirst, Peek::Token)
 }
 
 fn form_field(body: &[u8], name: &str) -> Option<String> {

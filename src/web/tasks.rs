@@ -20,7 +20,7 @@ use crate::services::{Actor, Ctx};
 use crate::tasks::query::{self, GroupSlice, StatusFilter};
 use crate::tasks::recur::{Recurrence, Unit};
 use crate::tasks::service::{self, ImportReport};
-use crate::tasks::todotxt;
+use crate::tasks::todotxt::{self, Due};
 use crate::tasks::{Filter, Group, Task, TaskPatch, quickadd};
 use crate::web::AppState;
 
@@ -46,10 +46,15 @@ pub struct TaskItem {
     pub extra: Vec<(String, String)>,
     /// Who added it (and, for an agent, from which conversation: linked from the row).
     pub created_by: Actor,
-    // The edit form's values.
+    // The edit form's values: the due as the person reads it, in their zone
+    // (`2026-12-03 17:00`, `2026-12-03`), and its day for the date picker.
     pub due_input: String,
+    pub due_day: String,
     pub recurrence_input: String,
 }
+
+/// Titles longer than this many characters are clamped to a few lines, with "Show all".
+const LONG_TITLE: usize = 140;
 
 impl TaskItem {
     pub fn new(task: &Task, ctx: &Ctx) -> TaskItem {
@@ -71,9 +76,15 @@ impl TaskItem {
                 .map(|r| recurrence_label(&r)),
             extra,
             created_by: Actor::stored(&task.created_by, task.created_in),
-            due_input: due.map(|d| d.to_value()).unwrap_or_default(),
+            due_input: due.as_ref().map(|d| due_input(d, ctx)).unwrap_or_default(),
+            due_day: due.as_ref().map(|d| d.date_in(ctx.tz).to_string()).unwrap_or_default(),
             recurrence_input: task.recurrence.clone().unwrap_or_default(),
         }
+    }
+
+    /// Whether the title is clamped in the list (it can be expanded).
+    pub fn long_title(&self) -> bool {
+        self.title.chars().count() > LONG_TITLE
     }
 
     pub fn projects_input(&self) -> String {
@@ -87,6 +98,24 @@ impl TaskItem {
     pub fn extra_input(&self) -> String {
         self.extra.iter().map(|(k, v)| format!("{k}:{v}")).collect::<Vec<_>>().join(" ")
     }
+}
+
+/// A due as the edit form shows it: the day, and the time in the person's zone.
+fn due_input(due: &Due, ctx: &Ctx) -> String {
+    match due {
+        Due::Date(d) => d.to_string(),
+        Due::At(at) => view::input(at.to_utc(), ctx.tz),
+    }
+}
+
+/// A title for a toast: at most 80 characters.
+fn short(title: &str) -> String {
+    if title.chars().count() <= 80 {
+        return title.to_string();
+    }
+    let mut s: String = title.chars().take(79).collect();
+    s.push('…');
+    s
 }
 
 fn recurrence_label(r: &Recurrence) -> String {
@@ -119,6 +148,44 @@ pub struct TaskList {
     pub query: String,
     pub csrf: String,
     pub filtered: bool,
+    /// Rendered as an out-of-band swap (beside another answer, like an import's report).
+    pub oob: bool,
+}
+
+/// The filter menus of projects and contexts: swapped out of band after a change that can add
+/// or remove one, so the menus list what the tasks use.
+#[derive(Template, WebTemplate)]
+#[template(path = "partials/task_facets.html")]
+pub struct Facets {
+    projects: Vec<String>,
+    contexts: Vec<String>,
+    project: String,
+    context: String,
+    oob: bool,
+}
+
+impl Facets {
+    fn new(projects: Vec<String>, contexts: Vec<String>, filter: &Filter, oob: bool) -> Facets {
+        let chosen = |field: &Option<String>, sigil: char| {
+            field.as_deref().map(|v| v.trim().trim_start_matches(sigil).to_string()).unwrap_or_default()
+        };
+        let (project, context) = (chosen(&filter.project, '+'), chosen(&filter.context, '@'));
+        // The chosen one stays in its menu even when no task uses it any more.
+        let keep = |mut list: Vec<String>, chosen: &str| {
+            if !chosen.is_empty() && !list.iter().any(|p| p == chosen) {
+                list.push(chosen.to_string());
+                list.sort();
+            }
+            list
+        };
+        Facets {
+            projects: keep(projects, &project),
+            contexts: keep(contexts, &context),
+            project,
+            context,
+            oob,
+        }
+    }
 }
 
 #[derive(Template, WebTemplate)]
@@ -126,11 +193,26 @@ pub struct TaskList {
 pub struct TasksPage {
     layout: Layout,
     filter: Filter,
-    projects: Vec<String>,
-    contexts: Vec<String>,
+    facets: Facets,
     list: TaskList,
     quick_add: QuickAddForm,
-    import_report: Option<ImportReport>,
+    import_report: ImportReportView,
+}
+
+/// What an import did, above the list. Empty until an import: the import form's htmx answer
+/// is swapped in its place; a plain form is redirected to `/tasks?imported=N&unreadable=M`.
+#[derive(Template, WebTemplate, Default)]
+#[template(path = "partials/task_import.html")]
+pub struct ImportReportView {
+    report: Option<ImportReport>,
+    /// Values that could not be read, when only their number is known (after a redirect).
+    unreadable: usize,
+}
+
+impl ImportReportView {
+    fn unreadable(&self) -> usize {
+        self.report.as_ref().map_or(0, |r| r.problems.len()).max(self.unreadable)
+    }
 }
 
 /// The quick-add form: its text and error survive a failed submit.
@@ -206,7 +288,41 @@ fn list_in(conn: &mut Conn, state: &AppState, filter: &Filter, csrf: String) -> 
     let collapsed: &[Group] = if status == StatusFilter::Done { &[] } else { &[Group::Done] };
     let slices = query::overview(conn, &ctx, filter, SLICE, collapsed)?;
     let groups = slices.into_iter().map(|s| group_view(s, &ctx, collapsed)).collect();
-    Ok(TaskList { groups, query: query_string(filter), csrf, filtered: filter.is_active() })
+    Ok(TaskList { groups, query: query_string(filter), csrf, filtered: filter.is_active(), oob: false })
+}
+
+/// The filters of the page the request came from (htmx says which in `HX-Current-URL`), so
+/// that a list re-read after an action shows what the person was looking at.
+fn page_filter(req: &HttpRequest) -> Filter {
+    let url = req.headers().get("HX-Current-URL").and_then(|v| v.to_str().ok()).unwrap_or("");
+    let Some((path, query)) = url.split('#').next().unwrap_or("").split_once('?') else {
+        return Filter::default();
+    };
+    if !path.ends_with("/tasks") {
+        return Filter::default();
+    }
+    let mut filter: Filter = serde_urlencoded::from_str(query).unwrap_or_default();
+    if filter.status().is_err() {
+        filter.status = None;
+    }
+    filter
+}
+
+/// The list and the filter menus as they are now, for an answer after an action.
+async fn list_and_facets(
+    state: &web::Data<AppState>,
+    filter: Filter,
+    csrf: String,
+) -> Result<(TaskList, Facets), AppError> {
+    let st = state.clone();
+    state
+        .db
+        .run(move |conn| {
+            let list = list_in(conn, &st, &filter, csrf)?;
+            let (projects, contexts) = query::facets(conn)?;
+            Ok((list, Facets::new(projects, contexts, &filter, true)))
+        })
+        .await
 }
 
 /// The whole page: the list plus the filter menus' projects and contexts.
@@ -215,7 +331,7 @@ async fn full_page(
     session: &CurrentSession,
     filter: Filter,
     quick_add: Option<QuickAddForm>,
-    import_report: Option<ImportReport>,
+    import_report: ImportReportView,
 ) -> Result<TasksPage, AppError> {
     let csrf = session.0.csrf_token.clone();
     let (st, f, c) = (state.clone(), filter.clone(), csrf.clone());
@@ -223,9 +339,8 @@ async fn full_page(
         state.db.run(move |conn| Ok((list_in(conn, &st, &f, c)?, query::facets(conn)?))).await?;
     Ok(TasksPage {
         layout: Layout::new("Tasks", "tasks", &session.0),
+        facets: Facets::new(projects, contexts, &filter, false),
         filter,
-        projects,
-        contexts,
         list,
         quick_add: quick_add.unwrap_or(QuickAddForm { csrf, ..Default::default() }),
         import_report,
@@ -247,17 +362,34 @@ pub async fn home() -> HttpResponse {
     see_other("/tasks")
 }
 
+/// What a plain import form is redirected to show: `/tasks?imported=N&unreadable=M`.
+#[derive(Deserialize)]
+pub struct ImportNotice {
+    // Text, read leniently: a hand-edited URL shows no notice rather than an error.
+    imported: Option<String>,
+    unreadable: Option<String>,
+}
+
 pub async fn page(
     req: HttpRequest,
     state: web::Data<AppState>,
     session: CurrentSession,
     filter: web::Query<Filter>,
+    notice: web::Query<ImportNotice>,
 ) -> Result<HttpResponse, PageError> {
     let filter = filter.into_inner();
     if is_htmx(&req) && htmx::target(&req) == Some("task-list") {
         return html(StatusCode::OK, &load_list(&state, filter, session.0.csrf_token).await?);
     }
-    let page = full_page(&state, &session, filter, None, None).await?;
+    let notice = notice.into_inner();
+    let report = ImportReportView {
+        report: notice
+            .imported
+            .and_then(|n| n.parse().ok())
+            .map(|imported| ImportReport { imported, problems: Vec::new() }),
+        unreadable: notice.unreadable.and_then(|n| n.parse().ok()).unwrap_or(0),
+    };
+    let page = full_page(&state, &session, filter, None, report).await?;
     html(StatusCode::OK, &page)
 }
 
@@ -284,9 +416,9 @@ pub async fn add(
             if !is_htmx(&req) {
                 return Ok(see_other(&format!("/tasks?{}", query_string(&filter))));
             }
-            let list = load_list(&state, filter, csrf.clone()).await?;
+            let (list, facets) = list_and_facets(&state, filter, csrf.clone()).await?;
             let form = QuickAddForm { csrf, oob: true, ..Default::default() };
-            htmx::with_toast(&[&list, &form], &format!("Added “{}”", task.title))
+            htmx::with_toast(&[&list, &form, &facets], &format!("Added “{}”", short(&task.title)))
         }
         Err(AppError::Invalid { field, message }) => {
             let form = QuickAddForm {
@@ -298,7 +430,7 @@ pub async fn add(
             if is_htmx(&req) {
                 return htmx::invalid_form(&form, "#quick-add");
             }
-            let page = full_page(&state, &session, filter, Some(form), None).await?;
+            let page = full_page(&state, &session, filter, Some(form), ImportReportView::default()).await?;
             html(StatusCode::UNPROCESSABLE_ENTITY, &page)
         }
         Err(e) => Err(e.into()),
@@ -427,14 +559,22 @@ pub struct EditRow {
     threshold: String,
     csrf: String,
     error: Option<String>,
+    /// The person's zone, which times are read in.
+    zone: String,
+    /// The due the form was opened with: left as it was, it is not rewritten.
+    due_was: String,
 }
 
+/// A deleted task's row (with Undo), its group's new count and the filter menus, out of band.
 #[derive(Template, WebTemplate)]
 #[template(path = "partials/task_deleted.html")]
 pub struct DeletedRow {
     id: i32,
     title: String,
     csrf: String,
+    /// The group the task was in (its `count-` element) and how many it holds now.
+    count: Option<(&'static str, i64)>,
+    facets: Facets,
 }
 
 async fn load_item(state: &web::Data<AppState>, id: i32) -> Result<(TaskItem, Task), AppError> {
@@ -461,11 +601,14 @@ pub async fn edit(
     id: web::Path<i32>,
 ) -> Result<EditRow, PageError> {
     let (task, raw) = load_item(&state, id.into_inner()).await?;
+    let zone = state.run_as(Actor::Person, |_, ctx| Ok(ctx.tz.name().to_string())).await?;
     Ok(EditRow {
-        task,
         threshold: raw.threshold.map(|t| t.to_string()).unwrap_or_default(),
         csrf: session.0.csrf_token,
         error: None,
+        zone,
+        due_was: task.due_input.clone(),
+        task,
     })
 }
 
@@ -476,6 +619,9 @@ pub struct EditForm {
     priority: String,
     #[serde(default)]
     due: String,
+    /// The due the form showed when it opened.
+    #[serde(default)]
+    due_was: String,
     #[serde(default)]
     threshold: String,
     #[serde(default)]
@@ -503,7 +649,8 @@ impl EditForm {
             priority: optional(&self.priority),
             projects: Some(self.projects.split_whitespace().map(String::from).collect()),
             contexts: Some(self.contexts.split_whitespace().map(String::from).collect()),
-            due: optional(&self.due),
+            // Left as shown, the due is not read again (which could rewrite it in another offset).
+            due: (self.due.trim() != self.due_was.trim()).then(|| optional(&self.due)).flatten(),
             threshold: optional(&self.threshold),
             recurrence: optional(&self.recurrence),
             extra: Some(extra),
@@ -525,20 +672,29 @@ pub async fn save(
     let saved = state
         .run_as(Actor::Person, move |conn, ctx| {
             let task = service::update(conn, ctx, id, &patch?)?;
-            Ok(TaskItem::new(&task, ctx))
+            Ok(task.title)
         })
         .await;
     let csrf = session.0.csrf_token;
     match saved {
         Ok(_) if !is_htmx(&req) => Ok(see_other("/tasks")),
-        Ok(task) => html(StatusCode::OK, &Row { task, csrf }),
+        // The edit may move the task to another group (a new due date) or change the menus.
+        Ok(title) => {
+            let (list, facets) = list_and_facets(&state, page_filter(&req), csrf).await?;
+            htmx::with_toast(&[&list, &facets], &format!("Saved “{}”", short(&title)))
+        }
         Err(AppError::Invalid { field, message }) => {
             let (mut task, _) = load_item(&state, id).await?;
             task.title = form.title;
             task.due_input = form.due;
             task.recurrence_input = form.recurrence;
+            let zone = state.run_as(Actor::Person, |_, ctx| Ok(ctx.tz.name().to_string())).await?;
             let error = Some(format!("{field}: {message}"));
-            html(StatusCode::UNPROCESSABLE_ENTITY, &EditRow { task, threshold: form.threshold, csrf, error })
+            let row = EditRow { task, threshold: form.threshold, csrf, error, zone, due_was: form.due_was };
+            if is_htmx(&req) {
+                return htmx::invalid_form(&row, &format!("#task-{id}"));
+            }
+            html(StatusCode::UNPROCESSABLE_ENTITY, &row)
         }
         Err(e) => Err(e.into()),
     }
@@ -546,9 +702,14 @@ pub async fn save(
 
 #[derive(Deserialize)]
 pub struct ToggleForm {
+    /// The checkbox (htmx sends the form when it changes).
     done: Option<String>,
+    /// The button a plain form shows instead (`true` to complete, `false` to reopen).
+    set: Option<String>,
 }
 
+/// Completes or reopens a task. htmx gets the whole list again: the task changes group, and
+/// completing a recurring task adds its next occurrence.
 pub async fn toggle(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -557,7 +718,8 @@ pub async fn toggle(
     form: web::Form<ToggleForm>,
 ) -> Result<HttpResponse, PageError> {
     let id = id.into_inner();
-    let done = form.done.as_deref().is_some_and(|v| v == "true" || v == "on");
+    let form = form.into_inner();
+    let done = form.set.or(form.done).is_some_and(|v| v == "true" || v == "on");
     let (task, next) = state
         .run_as(Actor::Person, move |conn, ctx| {
             let (task, next) = service::set_done(conn, ctx, id, done)?;
@@ -567,14 +729,16 @@ pub async fn toggle(
     if !is_htmx(&req) {
         return Ok(see_other("/tasks"));
     }
-    let row = Row { task, csrf: session.0.csrf_token };
-    match next {
+    let list = load_list(&state, page_filter(&req), session.0.csrf_token).await?;
+    let message = match next {
         Some(next) => {
             let due = next.due_label.as_deref().unwrap_or("no date");
-            htmx::with_toast(&[&row], &format!("Next “{}”: {due}", next.title))
+            format!("Next “{}”: {due}", short(&next.title))
         }
-        None => html(StatusCode::OK, &row),
-    }
+        None if task.done => format!("Completed “{}”", short(&task.title)),
+        None => format!("Reopened “{}”", short(&task.title)),
+    };
+    htmx::with_toast(&[&list], &message)
 }
 
 pub async fn delete(
@@ -584,19 +748,27 @@ pub async fn delete(
     id: web::Path<i32>,
 ) -> Result<HttpResponse, PageError> {
     let id = id.into_inner();
-    let title = state
+    let filter = page_filter(&req);
+    let (title, count, (projects, contexts)) = state
         .run_as(Actor::Person, move |conn, ctx| {
             let title = service::get(conn, id)?.title;
+            let group = query::group_of(conn, ctx, &filter, id)?;
             service::delete(conn, ctx, id)?;
-            Ok(title)
+            let count = match group {
+                Some(group) => Some((group.slug(), query::count(conn, ctx, &filter, group)?)),
+                None => None,
+            };
+            Ok((title, count, query::facets(conn)?))
         })
         .await?;
     if !is_htmx(&req) {
         return Ok(see_other("/tasks"));
     }
-    html(StatusCode::OK, &DeletedRow { id, title, csrf: session.0.csrf_token })
+    let facets = Facets::new(projects, contexts, &page_filter(&req), true);
+    html(StatusCode::OK, &DeletedRow { id, title, csrf: session.0.csrf_token, count, facets })
 }
 
+/// Undoes a delete. htmx gets the whole list again, with the task back in its group.
 pub async fn restore(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -604,13 +776,13 @@ pub async fn restore(
     id: web::Path<i32>,
 ) -> Result<HttpResponse, PageError> {
     let id = id.into_inner();
-    let task = state
-        .run_as(Actor::Person, move |conn, ctx| Ok(TaskItem::new(&service::restore(conn, ctx, id)?, ctx)))
-        .await?;
+    let title =
+        state.run_as(Actor::Person, move |conn, ctx| Ok(service::restore(conn, ctx, id)?.title)).await?;
     if !is_htmx(&req) {
         return Ok(see_other("/tasks"));
     }
-    html(StatusCode::OK, &Row { task, csrf: session.0.csrf_token })
+    let (list, facets) = list_and_facets(&state, page_filter(&req), session.0.csrf_token).await?;
+    htmx::with_toast(&[&list, &facets], &format!("Restored “{}”", short(&title)))
 }
 
 pub async fn export(state: web::Data<AppState>) -> Result<HttpResponse, PageError> {
@@ -621,11 +793,45 @@ pub async fn export(state: web::Data<AppState>) -> Result<HttpResponse, PageErro
         .body(text))
 }
 
+/// Imports a todo.txt file. htmx gets the report with the list and the filter menus out of
+/// band; a plain form is redirected to the page, which says how many were imported (a reload
+/// never imports again).
 pub async fn import(
+    req: HttpRequest,
     state: web::Data<AppState>,
     session: CurrentSession,
     mut payload: Multipart,
 ) -> Result<HttpResponse, PageError> {
+    let imported = read_upload(&mut payload).await;
+    let imported = match imported {
+        Ok(bytes) => {
+            state.run_as(Actor::Person, move |conn, ctx| service::import_todotxt(conn, ctx, &bytes)).await
+        }
+        Err(e) => Err(e),
+    };
+    let report = match imported {
+        Ok(report) => report,
+        Err(AppError::Invalid { field, message }) if is_htmx(&req) => {
+            return htmx::error_toast(StatusCode::UNPROCESSABLE_ENTITY, &format!("{field}: {message}"));
+        }
+        Err(e) => return Err(e.into()),
+    };
+    if !is_htmx(&req) {
+        let notice = [("imported", report.imported), ("unreadable", report.problems.len())];
+        return Ok(see_other(&format!("/tasks?{}", serde_urlencoded::to_string(notice).unwrap_or_default())));
+    }
+    let (mut list, facets) = list_and_facets(&state, page_filter(&req), session.0.csrf_token).await?;
+    list.oob = true;
+    let view = ImportReportView { report: Some(report), unreadable: 0 };
+    let mut body = String::new();
+    for part in [&view as &dyn askama::DynTemplate, &list, &facets] {
+        body.push_str(&part.dyn_render().map_err(|e| AppError::Internal(e.into()))?);
+    }
+    Ok(HttpResponse::Ok().content_type("text/html; charset=utf-8").body(body))
+}
+
+/// The uploaded file's bytes (the `file` field), at most [`MAX_IMPORT_BYTES`].
+async fn read_upload(payload: &mut Multipart) -> Result<Vec<u8>, AppError> {
     let mut bytes = Vec::new();
     while let Some(field) = payload.next().await {
         let mut field =
@@ -639,16 +845,12 @@ pub async fn import(
                 return Err(AppError::invalid(
                     "file",
                     format!("is larger than {} MiB", MAX_IMPORT_BYTES / 1024 / 1024),
-                )
-                .into());
+                ));
             }
             bytes.extend_from_slice(&chunk);
         }
     }
-    let report =
-        state.run_as(Actor::Person, move |conn, ctx| service::import_todotxt(conn, ctx, &bytes)).await?;
-    let page = full_page(&state, &session, Filter::default(), None, Some(report)).await?;
-    html(StatusCode::OK, &page)
+    Ok(bytes)
 }
 
 pub async fn not_found() -> Result<HttpResponse, PageError> {

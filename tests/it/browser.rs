@@ -218,10 +218,29 @@ async fn the_tasks_page_works_in_a_real_browser() {
         browser.script("return document.getElementById('quick-add-text').value;").await,
         json!("Lunch feb 30")
     );
+    assert_eq!(
+        browser
+            .script("return document.getElementById('quick-add-text').getAttribute('aria-invalid');")
+            .await,
+        json!("true")
+    );
+    // Changing the text clears the stale error at once; the preview speaks for the new text.
+    browser.type_into("#quick-add-text", "\u{E003}\u{E003}2").await;
+    browser.until("the error gone", "!document.getElementById('quick-add-error')").await;
+    assert_eq!(
+        browser
+            .script("return document.getElementById('quick-add-text').getAttribute('aria-invalid');")
+            .await,
+        json!(null)
+    );
+    browser.until("the new preview", "document.querySelector('#quick-add-preview .preview-chips')").await;
+    assert!(browser.text("#quick-add-preview").await.contains("Lunch"));
+    browser.script("document.getElementById('quick-add-text').value = '';").await;
 
-    // Ticking completes it in place.
+    // Ticking completes it: it leaves Upcoming for the Done group, whose count follows.
     browser.click("#group-upcoming .task input[type=checkbox]").await;
-    browser.until("the task done", "document.querySelector('#group-upcoming .task.done')").await;
+    browser.until("the task done", "document.getElementById('count-done')?.textContent === '1'").await;
+    assert!(browser.find("#group-upcoming .task").await.is_none(), "no longer upcoming");
 
     // After a reload it sits in the collapsed Done group, whose rows load when it is opened.
     browser.go(&format!("{}/tasks", app.address)).await;
@@ -643,4 +662,78 @@ async fn save_screenshot(browser: &Browser, path: &std::path::Path) {
     let png = browser.cmd(reqwest::Method::GET, "/screenshot", json!({})).await;
     let bytes = base64::engine::general_purpose::STANDARD.decode(png.as_str().unwrap_or_default()).unwrap();
     std::fs::write(path, bytes).unwrap();
+}
+
+/// The Tasks page on a phone and on a desktop, light and dark: nothing scrolls sideways, long
+/// titles are clamped and open in place, the edit form shows the due in words with a picker.
+#[tokio::test]
+async fn the_tasks_page_fits_a_phone_and_long_titles_clamp() {
+    let Some(browser) = Browser::start().await else { return };
+    let app = spawn_app().await;
+    browser.set_up(&app).await;
+    let api = app.api(&app.api_token().await);
+    let long = format!("Read {} and {}", "the very long report ".repeat(175), "x".repeat(200));
+    assert!(long.chars().count() > 3800);
+    let project = format!("+{}", "averyveryverylongprojectname".repeat(3));
+    for text in [
+        long.as_str(),
+        &format!("Plan the trip {project} @{}", "somewhere".repeat(6)),
+        "Call mom fri 5pm +family @phone p1",
+        "Water plants every 3 days",
+    ] {
+        let (status, _) = api.post("/tasks", json!({ "text": text })).await;
+        assert_eq!(status, 201);
+    }
+    for (width, height, name) in [(390, 844, "phone"), (1366, 900, "desktop")] {
+        browser.cmd(reqwest::Method::POST, "/window/rect", json!({"width": width, "height": height})).await;
+        for theme in ["light", "dark"] {
+            browser.go(&format!("{}/tasks", app.address)).await;
+            browser.wait_for("#task-list .task").await;
+            browser.script(&format!("document.documentElement.dataset.theme = '{theme}';")).await;
+            let wide = browser
+                .script("return document.documentElement.scrollWidth - document.documentElement.clientWidth;")
+                .await;
+            browser.screenshot(&format!("tasks-{name}-{theme}")).await;
+            assert_eq!(wide, json!(0), "{name}: the page scrolls sideways by {wide} px");
+        }
+        // The long title takes a few lines, not the whole screen, until it is opened.
+        let height = "document.querySelector('.long-title .clamp-title').getBoundingClientRect().height";
+        let closed = browser.script(&format!("return {height};")).await.as_f64().unwrap();
+        browser.script("window.scrollTo(0, document.querySelector('.long-title').getBoundingClientRect().top + scrollY - 320);").await;
+        browser.screenshot(&format!("tasks-{name}-long-title")).await;
+        assert!(closed < 100.0, "{name}: clamped to a few lines, not {closed} px");
+        browser.click(".long-title summary").await;
+        browser.script("document.querySelector('.long-title').scrollIntoView();").await;
+        let open = browser.script(&format!("return {height};")).await.as_f64().unwrap();
+        assert!(open > 4.0 * closed, "{name}: opened to its whole length ({open} px)");
+        browser.screenshot(&format!("tasks-{name}-long-title-open")).await;
+    }
+
+    // The edit form: the due in the person's zone, what it accepts, and a date picker.
+    browser.cmd(reqwest::Method::POST, "/window/rect", json!({"width": 390, "height": 844})).await;
+    browser.go(&format!("{}/tasks?q=Call", app.address)).await;
+    browser.click("#task-list .task button[title=Edit]").await;
+    browser.wait_for(".task.editing input[name=due]").await;
+    let due = browser.script("return document.querySelector('.task.editing input[name=due]').value;").await;
+    let due = due.as_str().unwrap().to_string();
+    assert!(due.ends_with(" 17:00") && !due.contains('T'), "{due}");
+    browser.until("the picker shown", "!document.querySelector('.task.editing .date-pick').hidden").await;
+    // Picking a day keeps the time typed.
+    browser
+        .script("var p = document.querySelector('.task.editing .date-pick'); p.value = '2031-05-02'; p.dispatchEvent(new Event('change', {bubbles: true}));")
+        .await;
+    let due = browser.script("return document.querySelector('.task.editing input[name=due]').value;").await;
+    assert_eq!(due, json!("2031-05-02 17:00"));
+    let wide = browser
+        .script("return document.documentElement.scrollWidth - document.documentElement.clientWidth;")
+        .await;
+    browser.script("document.querySelector('.task.editing').scrollIntoView();").await;
+    browser.screenshot("tasks-phone-edit").await;
+    assert_eq!(wide, json!(0), "the edit form fits a phone");
+    browser.click(".task.editing button[type=submit]").await;
+    browser.until("saved", "!document.querySelector('.task.editing')").await;
+    assert!(browser.text("#task-list").await.contains("2 May 2031 17:00"));
+
+    browser.assert_clean_console().await;
+    browser.cmd(reqwest::Method::DELETE, "", json!({})).await;
 }

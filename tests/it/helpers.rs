@@ -175,18 +175,23 @@ impl TestApp {
         self.client.post(self.url(path)).header("Origin", &self.address).form(&fields).send().await.unwrap()
     }
 
-    /// Uploads a todo.txt file from the Tasks page's import form; `csrf_in` is where the form
-    /// puts the token: the query (plain form) or the header (htmx), or nowhere.
+    /// Uploads a todo.txt file from the Tasks page's import form; `csrf_in` is where the token
+    /// travels: `field` (a plain form: a hidden field first in the multipart body), `header`
+    /// (htmx: the `X-CSRF-Token` header, and the request is marked as htmx's), `query` (in the
+    /// URL, which must be refused), or nowhere.
     pub async fn upload_todotxt(&self, text: &str, csrf_in: &str) -> Response {
-        let form = reqwest::multipart::Form::new()
-            .part("file", reqwest::multipart::Part::text(text.to_string()).file_name("todo.txt"));
+        let mut form = reqwest::multipart::Form::new();
+        if csrf_in == "field" {
+            form = form.text("csrf_token", self.csrf.clone());
+        }
+        let form = form.part("file", reqwest::multipart::Part::text(text.to_string()).file_name("todo.txt"));
         let path = match csrf_in {
             "query" => format!("/tasks/import?csrf_token={}", self.csrf),
             _ => "/tasks/import".to_string(),
         };
         let mut req = self.client.post(self.url(&path)).header("Origin", &self.address).multipart(form);
         if csrf_in == "header" {
-            req = req.header("X-CSRF-Token", &self.csrf);
+            req = req.header("X-CSRF-Token", &self.csrf).header("HX-Request", "true");
         }
         req.send().await.unwrap()
     }

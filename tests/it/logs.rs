@@ -180,7 +180,7 @@ async fn no_password_token_or_csrf_value_reaches_the_log_even_at_trace() {
     let first_session = server.set_up(&browser).await;
     let csrf = server.csrf(&browser).await;
 
-    // Form posts carrying the CSRF token: a hidden field, an htmx header, an upload's query.
+    // Form posts carrying the CSRF token: a hidden field, an htmx header, an upload's field.
     let res = server.post_form(&browser, &csrf, "/tasks", &[("text", "Buy milk tomorrow")]).await;
     assert_eq!(res.status(), 303);
     ids.push(request_id(&res));
@@ -196,9 +196,10 @@ async fn no_password_token_or_csrf_value_reaches_the_log_even_at_trace() {
     assert_eq!(res.status(), 200);
     ids.push(request_id(&res));
     let upload = reqwest::multipart::Form::new()
+        .text("csrf_token", csrf.clone())
         .part("file", reqwest::multipart::Part::text("(A) Pay rent\n").file_name("todo.txt"));
     let res = browser
-        .post(server.url(&format!("/tasks/import?csrf_token={csrf}")))
+        .post(server.url("/tasks/import"))
         .header("Origin", &server.address)
         .multipart(upload)
         .send()

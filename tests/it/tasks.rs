@@ -9,6 +9,28 @@ async fn list_html(app: &TestApp, query: &str) -> String {
     res.text().await.unwrap()
 }
 
+/// An htmx post from the Tasks page at `page` (htmx names it in `HX-Current-URL`).
+async fn post_from(app: &TestApp, page: &str, path: &str, form: &[(&str, &str)]) -> String {
+    let res = app
+        .client
+        .post(app.url(path))
+        .header("Origin", &app.address)
+        .header("X-CSRF-Token", &app.csrf)
+        .header("HX-Request", "true")
+        .header("HX-Current-URL", app.url(page))
+        .form(form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200, "{path}");
+    res.text().await.unwrap()
+}
+
+/// The part of a list's HTML that is one group's rows (empty when the group is not shown).
+fn group<'a>(html: &'a str, slug: &str) -> &'a str {
+    html.split(&format!("id=\"group-{slug}\"")).nth(1).map_or("", |g| g.split("</ul>").next().unwrap_or(""))
+}
+
 fn task_id(html: &str, title: &str) -> String {
     let at = html
         .find(&format!("aria-label=\"Complete: {title}\""))
@@ -110,21 +132,28 @@ async fn completing_a_recurring_task_creates_the_next_and_reopen_works() {
     let id = task_id(&html, "Water plants");
     let res = app.post_htmx(&format!("/tasks/{id}/toggle"), &[("done", "true")]).await;
     assert_eq!(res.status(), 200);
-    let row = res.text().await.unwrap();
-    assert!(row.contains("class=\"task done\"") && row.contains(" checked"));
-    assert!(row.contains("Next “Water plants”"), "a toast names the next one: {row}");
+    let list = res.text().await.unwrap();
+    assert!(list.contains("id=\"count-done\">1<"), "it moved to Done: {list}");
+    assert!(list.contains("Next “Water plants”"), "a toast names the next one: {list}");
     let html = list_html(&app, "?status=open").await;
     assert_eq!(html.matches("Complete: Water plants").count(), 1, "one new open occurrence");
     assert!(html.contains("group-upcoming"));
-    // Reopen: posting without `done` unchecks it.
+    // Reopen: posting without `done` reopens it.
     let res = app.post_htmx(&format!("/tasks/{id}/toggle"), &[]).await;
-    assert!(!res.text().await.unwrap().contains(" checked"));
+    let list = res.text().await.unwrap();
+    assert!(list.contains("Reopened “Water plants”") && !list.contains("count-done"), "{list}");
+    // Without JavaScript the row's button says what to do, and the answer is a redirect.
+    let res = app.post_form(&format!("/tasks/{id}/toggle"), &[("set", "true")]).await;
+    assert_eq!(res.status(), 303);
+    assert!(list_html(&app, "?status=done").await.contains("Reopen: Water plants"));
+    app.post_form(&format!("/tasks/{id}/toggle"), &[("set", "false")]).await;
     // Toggling is idempotent: completing twice does not create two next occurrences.
     app.post_htmx(&format!("/tasks/{id}/toggle"), &[("done", "true")]).await;
     app.post_htmx(&format!("/tasks/{id}/toggle"), &[("done", "true")]).await;
     let api = app.api(&app.api_token().await);
     let (_, all) = api.get("/tasks?status=all").await;
-    assert_eq!(all["tasks"].as_array().unwrap().len(), 3);
+    // The first, and one next occurrence for each of the three completions.
+    assert_eq!(all["tasks"].as_array().unwrap().len(), 4);
 }
 
 #[tokio::test]
@@ -241,13 +270,17 @@ async fn groups_filters_and_paging() {
 
 #[tokio::test]
 async fn import_and_export_on_the_page() {
-    let app = logged_in_app().await;
+    let mut app = logged_in_app().await;
     let file = "(A) 2026-01-05 Call the bank +money @phone due:2026-02-01\nx 2026-01-03 2026-01-01 Old done thing\n\nBad date due:2027-02-30\n";
-    let res = app.upload_todotxt(file, "query").await;
-    assert_eq!(res.status(), 200);
-    let page = res.text().await.unwrap();
+    // A plain form: the token is a hidden field in the body, and the answer is a redirect to
+    // the page, which says what happened (a reload does not import again).
+    let res = app.upload_todotxt(file, "field").await;
+    assert_eq!(res.status(), 303);
+    let to = res.headers()["location"].to_str().unwrap().to_string();
+    assert_eq!(to, "/tasks?imported=3&unreadable=1");
+    let page = app.get(&to).await.text().await.unwrap();
     assert!(page.contains("Imported 3 tasks"), "{page}");
-    assert!(page.contains("line 4: due:2027-02-30"), "{page}");
+    assert!(page.contains("1 value could not be read"), "{page}");
 
     let res = app.get("/tasks/export").await;
     assert_eq!(res.headers()["content-disposition"], "attachment; filename=\"todo.txt\"");
@@ -256,13 +289,158 @@ async fn import_and_export_on_the_page() {
     assert_eq!(exported.lines().collect::<Vec<_>>(), expected);
 
     // An empty file is refused with a message (the same rule as the CLI's).
-    let res = app.upload_todotxt("\n  \n", "query").await;
+    let res = app.upload_todotxt("\n  \n", "field").await;
     assert_eq!(res.status(), 422);
     assert!(res.text().await.unwrap().contains("has no tasks"));
+    let res = app.upload_todotxt("\n  \n", "header").await;
+    assert_eq!(res.status(), 422);
+    assert_eq!(res.headers()["hx-retarget"], "#toasts");
 
-    // An upload without the CSRF token changes nothing.
+    // An upload without the CSRF token changes nothing; nor does one with the token in the URL.
     let res = app.upload_todotxt("Sneaky\n", "none").await;
     assert_eq!(res.status(), 403);
+    let res = app.upload_todotxt("Sneaky\n", "query").await;
+    assert_eq!(res.status(), 403);
+    app.refresh_csrf().await;
+    assert!(!list_html(&app, "").await.contains("Sneaky"));
+}
+
+#[tokio::test]
+async fn no_token_in_a_url_and_an_htmx_import_answers_its_report_with_the_list() {
+    let app = logged_in_app().await;
+    let page = app.get("/tasks").await.text().await.unwrap();
+    assert!(!page.contains("csrf_token="), "no token in a form's action or a link");
+    assert!(page.contains("hx-encoding=\"multipart/form-data\""), "htmx sends the import");
+
+    let file = "Call the bank +money @phone\nBad date due:2027-02-30\n";
+    let res = app.upload_todotxt(file, "header").await;
+    assert_eq!(res.status(), 200);
+    let html = res.text().await.unwrap();
+    assert!(html.starts_with("<div id=\"import-report\">"), "the report replaces its place: {html}");
+    assert!(html.contains("Imported 2 tasks") && html.contains("line 2: due:2027-02-30"), "{html}");
+    // The list and the filter menus come along out of band, with what was imported.
+    assert!(html.contains("id=\"task-list\" class=\"task-list\" hx-swap-oob=\"true\""), "{html}");
+    assert!(html.contains("Complete: Call the bank"));
+    assert!(html.contains("<option value=\"money\">+money</option>"), "{html}");
+}
+
+#[tokio::test]
+async fn every_action_answers_lists_and_counts_that_agree_with_the_store() {
+    let app = logged_in_app().await;
+    app.post_htmx("/tasks", &[("text", "Water plants today every 3 days +home")]).await;
+    app.post_htmx("/tasks", &[("text", "Throw away +junk")]).await;
+    app.post_htmx("/tasks", &[("text", "Keep this")]).await;
+    let html = list_html(&app, "").await;
+    let (water, junk, keep) =
+        (task_id(&html, "Water plants"), task_id(&html, "Throw away"), task_id(&html, "Keep this"));
+    assert!(group(&html, "today").contains("Water plants"));
+
+    // Completing a recurring task: it leaves Today for Done, the next one is in Upcoming.
+    let list = post_from(&app, "/tasks", &format!("/tasks/{water}/toggle"), &[("done", "true")]).await;
+    assert!(list.starts_with("<div id=\"task-list\""), "the whole list is answered: {list}");
+    assert!(!group(&list, "today").contains("Water plants"), "{list}");
+    assert!(group(&list, "upcoming").contains("Complete: Water plants"), "{list}");
+    assert!(list.contains("id=\"count-upcoming\">1<") && list.contains("id=\"count-done\">1<"), "{list}");
+
+    // Deleting: the row says so (with Undo) and its group's count follows, out of band; the
+    // project it alone used leaves the filter menu.
+    let res = post_from(&app, "/tasks", &format!("/tasks/{junk}/delete"), &[]).await;
+    assert!(res.contains("Deleted “Throw away”"));
+    assert!(res.contains("<span class=\"count\" id=\"count-nodate\" hx-swap-oob=\"true\">1</span>"), "{res}");
+    assert!(
+        res.contains("id=\"facet-project\" hx-swap-oob=\"true\"") && !res.contains("+junk</option>"),
+        "{res}"
+    );
+    // Under a filter, the count is the filtered one.
+    let res = post_from(&app, "/tasks?q=Keep", &format!("/tasks/{keep}/delete"), &[]).await;
+    assert!(res.contains("id=\"count-nodate\" hx-swap-oob=\"true\">0<"), "{res}");
+
+    // Undo puts it back in its group.
+    let list = post_from(&app, "/tasks", &format!("/tasks/{junk}/restore"), &[]).await;
+    assert!(
+        group(&list, "nodate").contains("Throw away") && list.contains("id=\"count-nodate\">1<"),
+        "{list}"
+    );
+    assert!(list.contains("+junk</option>"), "its project is back in the menu");
+    post_from(&app, "/tasks", &format!("/tasks/{keep}/restore"), &[]).await;
+
+    // An edit that changes the due date moves the task to its new group.
+    let list =
+        post_from(&app, "/tasks", &format!("/tasks/{keep}"), &[("title", "Keep this"), ("due", "tomorrow")])
+            .await;
+    assert!(group(&list, "upcoming").contains("Keep this") && !group(&list, "nodate").contains("Keep this"));
+    assert!(list.contains("id=\"count-upcoming\">2<"), "{list}");
+
+    // The list answered is the one the person looks at: the page's filters apply.
+    let list = post_from(&app, "/tasks?status=open&q=plants", &format!("/tasks/{water}/toggle"), &[]).await;
+    assert!(!list.contains("group-done") && !list.contains("Keep this"), "{list}");
+    assert_eq!(list.matches("Complete: Water plants").count(), 2, "reopened, and the next one");
+}
+
+#[tokio::test]
+async fn the_edit_form_shows_the_due_in_local_words_and_says_what_it_accepts() {
+    let app = logged_in_app().await;
+    app.post_htmx("/tasks", &[("text", "Call mom due:2026-12-03T17:00Z")]).await;
+    let id = task_id(&list_html(&app, "").await, "Call mom");
+    let form = app.get_htmx(&format!("/tasks/{id}/edit"), &format!("task-{id}")).await.text().await.unwrap();
+    // 17:00 UTC is 18:00 in Berlin, the person's zone.
+    assert!(form.contains("name=\"due\" value=\"2026-12-03 18:00\""), "{form}");
+    assert!(!form.contains("2026-12-03T17:00"), "not RFC 3339: {form}");
+    assert!(form.contains("fri 5pm") && form.contains("Europe/Berlin"), "a hint says what it accepts");
+    assert!(form.contains("type=\"date\"") && form.contains("value=\"2026-12-03\""), "a date picker");
+
+    // Saved with the due left as shown, the task's line keeps its value exactly.
+    post_from(
+        &app,
+        "/tasks",
+        &format!("/tasks/{id}"),
+        &[("title", "Call mum"), ("due", "2026-12-03 18:00"), ("due_was", "2026-12-03 18:00")],
+    )
+    .await;
+    let exported = app.get("/tasks/export").await.text().await.unwrap();
+    assert!(exported.contains("Call mum due:2026-12-03T17:00+00:00"), "{exported}");
+    // Words are read in the person's zone.
+    post_from(
+        &app,
+        "/tasks",
+        &format!("/tasks/{id}"),
+        &[("title", "Call mum"), ("due", "2030-01-04 5pm"), ("due_was", "2026-12-03 18:00")],
+    )
+    .await;
+    let form = app.get_htmx(&format!("/tasks/{id}/edit"), &format!("task-{id}")).await.text().await.unwrap();
+    assert!(form.contains("value=\"2030-01-04 17:00\""), "{form}");
+}
+
+#[tokio::test]
+async fn a_lone_sigil_is_text_everywhere() {
+    let app = logged_in_app().await;
+    let res = app.post_htmx("/tasks", &[("text", "Buy bread + @ today")]).await;
+    assert_eq!(res.status(), 200);
+    let file = "Fix C++ build ++ @@ +@ @+ +home\n(B) Sum a + b @ 5pm\n";
+    assert_eq!(app.upload_todotxt(file, "field").await.status(), 303);
+
+    let page = app.get("/tasks").await.text().await.unwrap();
+    let menus =
+        page.split("id=\"filter-project\"").nth(1).unwrap().split("id=\"filter-priority\"").next().unwrap();
+    let options: Vec<&str> =
+        menus.split("<option value=\"").skip(1).map(|o| o.split('"').next().unwrap()).collect();
+    assert_eq!(options, ["", "home", ""], "only real projects and contexts are offered: {menus}");
+    assert!(page.contains("Buy bread + @"), "the title keeps the sigils: {page}");
+
+    let api = app.api(&app.api_token().await);
+    let (_, body) = api.get("/tasks").await;
+    let projects: Vec<_> = body["tasks"].as_array().unwrap().iter().map(|t| t["projects"].clone()).collect();
+    assert_eq!(projects, [serde_json::json!([]), serde_json::json!(["home"]), serde_json::json!([])]);
+    // The imported lines come back exactly as written.
+    let exported = app.get("/tasks/export").await.text().await.unwrap();
+    for line in file.lines() {
+        assert!(exported.lines().any(|l| l == line), "{line} round-trips: {exported}");
+    }
+    // The edit form does not take a sigil alone as a name.
+    let id = body["tasks"][0]["id"].to_string();
+    let res = app.post_htmx(&format!("/tasks/{id}"), &[("title", "Buy bread + @"), ("projects", "@")]).await;
+    assert_eq!(res.status(), 422);
+    assert!(res.text().await.unwrap().contains("needs a letter or a digit"));
 }
 
 #[tokio::test]
@@ -272,7 +450,7 @@ async fn time_zone_setting_changes_how_dates_are_read() {
     assert_eq!(res.status(), 422);
     assert!(res.text().await.unwrap().contains("Mars/Olympus"));
     let res = app.post_form("/settings/timezone", &[("timezone", "America/New_York")]).await;
-    assert_eq!(res.status(), 200);
+    assert!(matches!(res.status().as_u16(), 200 | 303), "{}", res.status());
     let api = app.api(&app.api_token().await);
     let (_, task) = api.post("/tasks", serde_json::json!({"text": "Call 2030-07-01 9am"})).await;
     assert!(task["due"].as_str().unwrap().ends_with("T09:00:00-04:00"), "{task}");
@@ -292,7 +470,8 @@ async fn changing_the_zone_moves_timed_tasks_between_days() {
     let upcoming = |html: &str| in_group(html, "upcoming");
     let html = list_html(&app, "").await;
     assert!(upcoming(&html), "tomorrow in Berlin: {html}");
-    assert_eq!(app.post_form("/settings/timezone", &[("timezone", "America/New_York")]).await.status(), 200);
+    let res = app.post_form("/settings/timezone", &[("timezone", "America/New_York")]).await;
+    assert!(matches!(res.status().as_u16(), 200 | 303), "{}", res.status());
     let html = list_html(&app, "").await;
     assert!(in_group(&html, "today") && !upcoming(&html), "today in New York: {html}");
 }
