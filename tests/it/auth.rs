@@ -496,3 +496,35 @@ async fn settings_forms_stay_on_settings_and_reload() {
     assert_eq!(res.headers()["hx-push-url"], "false");
     assert!(res.text().await.unwrap().contains("Chat settings saved."));
 }
+
+/// Before any password exists, /login explains how to set one instead of asking for it.
+#[tokio::test]
+async fn login_before_any_password_shows_the_setup_steps() {
+    let mut app = spawn_app().await;
+    let res = client().get(app.url("/login")).send().await.unwrap();
+    assert_eq!(res.status(), 200);
+    let page = res.text().await.unwrap();
+    assert!(page.contains("steward passwd") && page.contains("setup link"), "{page}");
+    assert!(!page.contains("type=\"password\""), "no password field that cannot work: {page}");
+
+    // A bad setup password is refused in a sentence, without the field's name.
+    let token = app.setup_url.clone().unwrap().split("token=").nth(1).unwrap().to_string();
+    let res = app
+        .client
+        .post(app.url("/setup"))
+        .header("Origin", &app.address)
+        .form(&[("token", token.as_str()), ("password", "short"), ("confirm", "short")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 422);
+    let page = res.text().await.unwrap();
+    assert!(page.contains("Password is 5 characters; use at least 8."), "{page}");
+
+    app.set_up().await;
+    let page = client().get(app.url("/login")).send().await.unwrap().text().await.unwrap();
+    assert!(page.contains("type=\"password\"") && !page.contains("steward passwd"), "{page}");
+    // A wrong password is a sentence too.
+    let page = app.login("not it at all").await.text().await.unwrap();
+    assert!(page.contains("Wrong password."), "{page}");
+}
