@@ -254,9 +254,28 @@ struct ErrorPage {
     message: String,
 }
 
+/// The error page inside the site's layout (navigation included), for a logged-in person.
+#[derive(Template)]
+#[template(path = "error_app.html")]
+struct ErrorInLayout {
+    layout: crate::web::Layout,
+    status: u16,
+    reason: String,
+    message: String,
+}
+
 impl PageError {
     pub fn message(&self) -> String {
         self.0.client_message()
+    }
+
+    /// The error page with the site's navigation, for a request with a session. `None` if it
+    /// cannot be rendered (the plain error page still answers).
+    pub fn page_in_layout(&self, session: &crate::auth::sessions::Session) -> Option<String> {
+        let status = self.status_code();
+        let reason = status.canonical_reason().unwrap_or("Error").to_string();
+        let layout = crate::web::Layout::new(reason.clone(), "", session);
+        ErrorInLayout { layout, status: status.as_u16(), reason, message: self.message() }.render().ok()
     }
 }
 

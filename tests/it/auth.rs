@@ -528,3 +528,21 @@ async fn login_before_any_password_shows_the_setup_steps() {
     let page = app.login("not it at all").await.text().await.unwrap();
     assert!(page.contains("Wrong password."), "{page}");
 }
+
+/// A logged-in person's error pages keep the site's navigation and speak in sentences.
+#[tokio::test]
+async fn error_pages_keep_the_navigation_when_logged_in() {
+    let app = logged_in_app().await;
+    for path in ["/no/such/page", "/chat/99999"] {
+        let res = app.get(path).await;
+        assert_eq!(res.status(), 404, "{path}");
+        let page = res.text().await.unwrap();
+        assert!(
+            page.contains("<nav aria-label=\"Main\">") && page.contains("href=\"/settings\""),
+            "{path}: {page}"
+        );
+        let message = page.split("id=\"error-message\">").nth(1).unwrap().split('<').next().unwrap();
+        assert!(message.starts_with(char::is_uppercase) && message.ends_with('.'), "{path}: {message}");
+    }
+    assert!(app.get("/no/such/page").await.text().await.unwrap().contains("There is no such page."));
+}
