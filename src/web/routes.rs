@@ -175,6 +175,9 @@ pub fn configure(cfg: &mut ServiceConfig, https: bool) {
                     .route("/settings/sessions/{id}/revoke", web::post().to(settings::revoke_session))
                     .route("/settings/tokens", web::post().to(settings::create_token))
                     .route("/settings/tokens/{id}/revoke", web::post().to(settings::revoke_token))
+                    // An address a form once left in the history (`/settings/tokens`) reloads
+                    // as the page, not as a 404.
+                    .route("/settings/{form:.+}", web::get().to(settings::back_to_page))
                     .route("/chat", web::get().to(super::chat::index))
                     .route("/chat", web::post().to(super::chat::start))
                     .route("/chat/{id}", web::get().to(super::chat::show))

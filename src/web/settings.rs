@@ -167,6 +167,11 @@ pub async fn page(state: web::Data<AppState>, session: CurrentSession) -> Result
     Ok(res)
 }
 
+/// `GET` of a form's path (an old history entry, a reload): the page itself.
+pub async fn back_to_page() -> HttpResponse {
+    see_other("/settings")
+}
+
 #[derive(Deserialize)]
 pub struct PasswordForm {
     current: String,

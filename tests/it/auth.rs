@@ -462,6 +462,11 @@ async fn settings_forms_stay_on_settings_and_reload() {
         let page = res.text().await.unwrap();
         assert!(page.contains(error), "{path}: {page}");
     }
+    // A form's address left in the history by an older version reloads as the page.
+    for path in ["/settings/tokens", "/settings/timezone", "/settings/tokens/1/revoke"] {
+        let res = app.get(path).await;
+        assert_eq!((res.status().as_u16(), res.headers()["location"].to_str().unwrap()), (303, "/settings"));
+    }
     // What was typed into a refused form is kept.
     let res = app.post_htmx("/settings/timezone", &[("timezone", "Mars/Olympus")]).await;
     assert!(res.text().await.unwrap().contains("value=\"Mars/Olympus\""));
