@@ -416,7 +416,9 @@ async fn login_and_setup_refuse_forms_from_another_site() {
 async fn settings_forms_stay_on_settings_and_reload() {
     let app = logged_in_app().await;
     let new = "another good passphrase";
-    let forms: [(&str, Vec<(&str, &str)>, &str, &str); 6] = [
+    // The form's path, its fields, the section of the page it is in, the error it gets.
+    type Case<'a> = (&'a str, Vec<(&'a str, &'a str)>, &'a str, &'a str);
+    let forms: [Case; 6] = [
         (
             "/settings/timezone",
             vec![("timezone", "Mars/Olympus")],
