@@ -98,6 +98,15 @@ impl AppError {
         }
     }
 
+    /// The message for a program that reads text only (an MCP client, a model): the field's
+    /// name first (`cron: ...`), so that it can correct the argument it sent.
+    pub fn program_message(&self) -> String {
+        match self {
+            AppError::Invalid { field, message } => format!("{field}: {message}"),
+            other => other.client_message(),
+        }
+    }
+
     /// The field at fault, for programs (the API's `field`).
     pub fn field(&self) -> Option<&str> {
         match self {

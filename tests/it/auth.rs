@@ -163,7 +163,7 @@ async fn login_logout_and_wrong_password() {
     app.set_up().await;
     let res = app.login("not the password").await;
     assert_eq!(res.status(), 422);
-    assert!(res.text().await.unwrap().contains("wrong password"));
+    assert!(res.text().await.unwrap().contains("Wrong password."));
 
     let browser = client();
     let res = app.login_with(&browser, PASSWORD).await;
