@@ -26,7 +26,7 @@ pub enum AppError {
     Invalid { field: String, message: String },
     #[error("{0}")]
     NotFound(String),
-    #[error("authentication required")]
+    #[error("sign in first; a program sends an API token (Authorization: Bearer …, made on the Settings page)")]
     Unauthorized,
     #[error("{0}")]
     Forbidden(String),
@@ -352,7 +352,10 @@ mod tests {
             AppError::NotFound("there is no such page".into()).client_message(),
             "There is no such page."
         );
-        assert_eq!(AppError::Unauthorized.client_message(), "Authentication required.");
+        assert_eq!(
+            AppError::Unauthorized.client_message(),
+            "Sign in first; a program sends an API token (Authorization: Bearer …, made on the Settings page)."
+        );
         let e = AppError::MethodNotAllowed { method: "PUT".into(), allow: "GET, POST".into() };
         assert_eq!(e.client_message(), "This address does not take PUT; it takes GET, POST.");
     }
