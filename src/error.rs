@@ -26,7 +26,9 @@ pub enum AppError {
     Invalid { field: String, message: String },
     #[error("{0}")]
     NotFound(String),
-    #[error("sign in first; a program sends an API token (Authorization: Bearer …, made on the Settings page)")]
+    #[error(
+        "sign in first; a program sends an API token (Authorization: Bearer …, made on the Settings page)"
+    )]
     Unauthorized,
     #[error("{0}")]
     Forbidden(String),

@@ -23,7 +23,9 @@ use serde::de::DeserializeOwned;
 use crate::error::{ApiError, AppError};
 
 pub async fn not_found() -> Result<HttpResponse, ApiError> {
-    Err(ApiError(AppError::NotFound("there is no such API endpoint; the README lists them under “API”".into())))
+    Err(ApiError(AppError::NotFound(
+        "there is no such API endpoint; the README lists them under “API”".into(),
+    )))
 }
 
 /// The default service of a resource: its path exists, but not with this method.
