@@ -21,6 +21,7 @@ pub async fn healthz() -> HttpResponse {
 pub struct LoginPage {
     next: String,
     error: Option<String>,
+    /// No password exists yet: the page says how to set one instead of asking for it.
     needs_setup: bool,
 }
 
@@ -67,8 +68,9 @@ pub async fn login(
         .await;
     match result {
         Ok((token, _)) => Ok(start_session(&state, &token, &next)),
-        Err(AppError::Invalid { message, .. }) => {
-            let page = LoginPage { next, error: Some(message), needs_setup: false };
+        Err(e @ AppError::Invalid { .. }) => {
+            let needs_setup = !state.db.run(auth::password_is_set).await?;
+            let page = LoginPage { next, error: Some(e.client_message()), needs_setup };
             html(StatusCode::UNPROCESSABLE_ENTITY, &page)
         }
         Err(e) => Err(e.into()),
@@ -157,8 +159,8 @@ pub async fn setup(
         .await;
     match result {
         Ok((session_token, _)) => Ok(start_session(&state, &session_token, "/tasks")),
-        Err(AppError::Invalid { field, message }) => {
-            let page = SetupPage { token, error: Some(format!("{field}: {message}")) };
+        Err(e @ AppError::Invalid { .. }) => {
+            let page = SetupPage { token, error: Some(e.client_message()) };
             html(StatusCode::UNPROCESSABLE_ENTITY, &page)
         }
         Err(e) => Err(e.into()),

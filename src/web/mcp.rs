@@ -145,7 +145,7 @@ async fn tools_call(state: &AppState, params: &Value) -> Result<Value, (i64, Str
             })
         }
         Err(e) => {
-            json!({ "content": [{ "type": "text", "text": e.client_message() }], "isError": true })
+            json!({ "content": [{ "type": "text", "text": e.program_message() }], "isError": true })
         }
     })
 }

@@ -180,9 +180,21 @@ pub async fn require_session(
         }
     }
     let htmx = super::htmx::is_htmx(req.request());
-    req.extensions_mut().insert(session);
+    req.extensions_mut().insert(session.clone());
     let res = next.call(req).await?.map_into_boxed_body();
-    Ok(if htmx { toast_errors(res) } else { res })
+    Ok(if htmx { toast_errors(res) } else { with_navigation(res, &session) })
+}
+
+/// A logged-in person's error page (404, 403, ...) keeps the site's navigation.
+fn with_navigation(res: ServiceResponse<BoxBody>, session: &sessions::Session) -> ServiceResponse<BoxBody> {
+    let page = res
+        .response()
+        .error()
+        .and_then(|e| e.as_error::<PageError>())
+        .and_then(|e| e.page_in_layout(session));
+    let Some(page) = page else { return res };
+    // Same response (status, headers, its error for the request log), the page in the layout.
+    res.map_body(|_, _| BoxBody::new(page))
 }
 
 /// Where an anonymous page request goes: the login page (via `HX-Redirect` for htmx).

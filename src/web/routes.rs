@@ -28,35 +28,113 @@ pub fn configure(cfg: &mut ServiceConfig, https: bool) {
                     .wrap(from_fn(middleware::require_token))
                     .app_data(web::JsonConfig::default().limit(1 << 20).error_handler(api::json_error))
                     .app_data(web::QueryConfig::default().error_handler(api::query_error))
-                    .route("/tasks", web::get().to(api::tasks::list))
-                    .route("/tasks", web::post().to(api::tasks::create))
-                    .route("/tasks/{id}", web::get().to(api::tasks::get))
-                    .route("/tasks/{id}", web::patch().to(api::tasks::update))
-                    .route("/tasks/{id}", web::delete().to(api::tasks::delete))
-                    .route("/tasks/{id}/complete", web::post().to(api::tasks::complete))
-                    .route("/agents", web::get().to(api::agents::list))
-                    .route("/agents", web::post().to(api::agents::create))
-                    .route("/agents/{name}", web::get().to(api::agents::get))
-                    .route("/agents/{name}", web::patch().to(api::agents::update))
-                    .route("/agents/{name}", web::delete().to(api::agents::delete))
-                    .route("/agents/{name}/check", web::post().to(api::agents::check))
-                    .route("/schedules", web::get().to(api::schedules::list))
-                    .route("/schedules", web::post().to(api::schedules::create))
-                    .route("/schedules/upcoming", web::get().to(api::schedules::upcoming))
-                    .route("/schedules/{id}", web::get().to(api::schedules::get))
-                    .route("/schedules/{id}", web::patch().to(api::schedules::update))
-                    .route("/schedules/{id}", web::delete().to(api::schedules::delete))
-                    .route("/schedules/{id}/run", web::post().to(api::schedules::run_now))
-                    .route("/runs", web::get().to(api::schedules::runs))
-                    .route("/runs/{id}", web::get().to(api::schedules::run))
-                    .route("/trigger", web::post().to(api::schedules::trigger))
-                    .route("/status", web::get().to(api::schedules::status))
-                    .route("/chat", web::post().to(api::chat::send))
-                    .route("/conversations", web::get().to(api::chat::list))
-                    .route("/conversations/{id}", web::get().to(api::chat::get))
-                    .route("/conversations/{id}", web::delete().to(api::chat::delete))
-                    .route("/conversations/{id}/regenerate", web::post().to(api::chat::regenerate))
-                    .route("/conversations/{id}/stop", web::post().to(api::chat::stop))
+                    .app_data(web::PathConfig::default().error_handler(api::path_error))
+                    // Each path is a resource, so that a method it does not take gets 405 + Allow.
+                    .service(
+                        web::resource("/tasks")
+                            .route(web::get().to(api::tasks::list))
+                            .route(web::post().to(api::tasks::create))
+                            .default_service(api::not_allowed("GET, POST")),
+                    )
+                    .service(
+                        web::resource("/tasks/{id}")
+                            .route(web::get().to(api::tasks::get))
+                            .route(web::patch().to(api::tasks::update))
+                            .route(web::delete().to(api::tasks::delete))
+                            .default_service(api::not_allowed("GET, PATCH, DELETE")),
+                    )
+                    .service(
+                        web::resource("/tasks/{id}/complete")
+                            .route(web::post().to(api::tasks::complete))
+                            .default_service(api::not_allowed("POST")),
+                    )
+                    .service(
+                        web::resource("/agents")
+                            .route(web::get().to(api::agents::list))
+                            .route(web::post().to(api::agents::create))
+                            .default_service(api::not_allowed("GET, POST")),
+                    )
+                    .service(
+                        web::resource("/agents/{name}")
+                            .route(web::get().to(api::agents::get))
+                            .route(web::patch().to(api::agents::update))
+                            .route(web::delete().to(api::agents::delete))
+                            .default_service(api::not_allowed("GET, PATCH, DELETE")),
+                    )
+                    .service(
+                        web::resource("/agents/{name}/check")
+                            .route(web::post().to(api::agents::check))
+                            .default_service(api::not_allowed("POST")),
+                    )
+                    .service(
+                        web::resource("/schedules")
+                            .route(web::get().to(api::schedules::list))
+                            .route(web::post().to(api::schedules::create))
+                            .default_service(api::not_allowed("GET, POST")),
+                    )
+                    .service(
+                        web::resource("/schedules/upcoming")
+                            .route(web::get().to(api::schedules::upcoming))
+                            .default_service(api::not_allowed("GET")),
+                    )
+                    .service(
+                        web::resource("/schedules/{id}")
+                            .route(web::get().to(api::schedules::get))
+                            .route(web::patch().to(api::schedules::update))
+                            .route(web::delete().to(api::schedules::delete))
+                            .default_service(api::not_allowed("GET, PATCH, DELETE")),
+                    )
+                    .service(
+                        web::resource("/schedules/{id}/run")
+                            .route(web::post().to(api::schedules::run_now))
+                            .default_service(api::not_allowed("POST")),
+                    )
+                    .service(
+                        web::resource("/runs")
+                            .route(web::get().to(api::schedules::runs))
+                            .default_service(api::not_allowed("GET")),
+                    )
+                    .service(
+                        web::resource("/runs/{id}")
+                            .route(web::get().to(api::schedules::run))
+                            .default_service(api::not_allowed("GET")),
+                    )
+                    .service(
+                        web::resource("/trigger")
+                            .route(web::post().to(api::schedules::trigger))
+                            .default_service(api::not_allowed("POST")),
+                    )
+                    .service(
+                        web::resource("/status")
+                            .route(web::get().to(api::schedules::status))
+                            .default_service(api::not_allowed("GET")),
+                    )
+                    .service(
+                        web::resource("/chat")
+                            .route(web::post().to(api::chat::send))
+                            .default_service(api::not_allowed("POST")),
+                    )
+                    .service(
+                        web::resource("/conversations")
+                            .route(web::get().to(api::chat::list))
+                            .default_service(api::not_allowed("GET")),
+                    )
+                    .service(
+                        web::resource("/conversations/{id}")
+                            .route(web::get().to(api::chat::get))
+                            .route(web::delete().to(api::chat::delete))
+                            .default_service(api::not_allowed("GET, DELETE")),
+                    )
+                    .service(
+                        web::resource("/conversations/{id}/regenerate")
+                            .route(web::post().to(api::chat::regenerate))
+                            .default_service(api::not_allowed("POST")),
+                    )
+                    .service(
+                        web::resource("/conversations/{id}/stop")
+                            .route(web::post().to(api::chat::stop))
+                            .default_service(api::not_allowed("POST")),
+                    )
                     .default_service(web::to(api::not_found)),
             )
             // MCP for external agents: bearer token, like the API.
@@ -97,6 +175,9 @@ pub fn configure(cfg: &mut ServiceConfig, https: bool) {
                     .route("/settings/sessions/{id}/revoke", web::post().to(settings::revoke_session))
                     .route("/settings/tokens", web::post().to(settings::create_token))
                     .route("/settings/tokens/{id}/revoke", web::post().to(settings::revoke_token))
+                    // An address a form once left in the history (`/settings/tokens`) reloads
+                    // as the page, not as a 404.
+                    .route("/settings/{form:.+}", web::get().to(settings::back_to_page))
                     .route("/chat", web::get().to(super::chat::index))
                     .route("/chat", web::post().to(super::chat::start))
                     .route("/chat/{id}", web::get().to(super::chat::show))

@@ -1,13 +1,25 @@
 //! The Settings page: time zone, the schedules' cost guards, the chat (system prompt, tool steps,
-//! context budget, confirmation of destructive tools), password, sessions, API tokens. Plain forms (enhanced by
-//! htmx's boost); each answers with the whole page and a message saying what happened.
+//! context budget, confirmation of destructive tools), password, sessions, API tokens.
+//!
+//! Every form posts to its own path and the person stays on `/settings` (post/redirect/get):
+//! - htmx (the page boosts its forms): the whole page again, with the outcome, in place of
+//!   `#main`; `HX-Push-Url: false` keeps the address bar on `/settings` (422 with the error next
+//!   to the form it belongs to);
+//! - a plain form: 303 back to `/settings`, which shows the outcome once ([`Flash`]).
+//!
+//! A new API token's secret is shown once, in the answer (htmx) or in the flash, never in a URL.
+
+use std::collections::HashMap;
+use std::sync::{LazyLock, Mutex};
 
 use actix_web::http::StatusCode;
-use actix_web::{HttpResponse, web};
+use actix_web::http::header::{HeaderName, HeaderValue};
+use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use askama_web::WebTemplate;
 use serde::Deserialize;
 
+use super::htmx::is_htmx;
 use super::{CurrentSession, Layout, html, see_other};
 use crate::auth::sessions::Session;
 use crate::auth::tokens::ApiToken;
@@ -28,31 +40,101 @@ pub struct SettingsPage {
     zones: &'static [chrono_tz::Tz],
     guards: Guards,
     chat: ChatSettings,
-    /// A new token's secret, shown this once.
-    new_token: Option<String>,
-    notice: Option<String>,
-    error: Option<String>,
+    flash: Flash,
 }
 
 impl SettingsPage {
     fn when(&self, at: &chrono::NaiveDateTime) -> String {
         super::view::utc_minutes(at.and_utc())
     }
+
+    /// The error of the form in `section`, shown next to it.
+    fn error_in(&self, section: &str) -> Option<&str> {
+        self.flash.error.as_deref().filter(|_| self.flash.section == section)
+    }
+
+    /// What the last action in `section` did, shown next to its form.
+    fn notice_in(&self, section: &str) -> Option<&str> {
+        self.flash.notice.as_deref().filter(|_| self.flash.section == section)
+    }
+
+    fn ticked(&self, on: &bool) -> &'static str {
+        if *on { "on" } else { "" }
+    }
+
+    /// What was typed into `field` of a refused form, else the stored value.
+    fn typed(&self, field: &str, stored: impl std::fmt::Display) -> String {
+        self.flash.typed.get(field).cloned().unwrap_or_else(|| stored.to_string())
+    }
 }
 
-/// Renders the page after an action: its outcome as a notice, or its error (422).
+/// What an action leaves for the page: a notice or an error (and in which section of the page),
+/// what was typed into a refused form, a new token's secret. Kept for one view of the page.
+#[derive(Debug, Default, Clone)]
+struct Flash {
+    /// The part of the page the action belongs to (its `id`).
+    section: &'static str,
+    notice: Option<String>,
+    error: Option<String>,
+    typed: HashMap<&'static str, String>,
+    /// A new token's secret, shown this once.
+    new_token: Option<String>,
+}
+
+/// Flashes of plain-form posts, until the redirected `GET /settings` shows them; keyed by the
+/// session's CSRF token (random, and unique per session). Bounded: a flash nobody came back
+/// for is dropped when there are too many.
+static FLASHES: LazyLock<Mutex<HashMap<String, Flash>>> = LazyLock::new(Default::default);
+const MOST_FLASHES: usize = 1000;
+
+fn keep_flash(session: &Session, flash: Flash) {
+    if let Ok(mut flashes) = FLASHES.lock() {
+        if flashes.len() >= MOST_FLASHES {
+            flashes.clear();
+        }
+        flashes.insert(session.csrf_token.clone(), flash);
+    }
+}
+
+fn take_flash(session: &Session) -> Flash {
+    FLASHES.lock().ok().and_then(|mut f| f.remove(&session.csrf_token)).unwrap_or_default()
+}
+
+/// The answer to a settings form: for htmx the page with the outcome (see the module's notes),
+/// for a plain form a redirect to `/settings`, which shows it once.
+async fn answer(
+    req: &HttpRequest,
+    state: &web::Data<AppState>,
+    session: &Session,
+    section: &'static str,
+    outcome: Result<Option<String>, AppError>,
+    typed: &[(&'static str, &str)],
+    new_token: Option<String>,
+) -> Result<HttpResponse, PageError> {
+    let mut flash = Flash { section, new_token, ..Flash::default() };
+    match outcome {
+        Ok(notice) => flash.notice = notice,
+        Err(e @ (AppError::Invalid { .. } | AppError::NotFound(_))) => {
+            flash.error = Some(e.client_message());
+            flash.typed = typed.iter().map(|(k, v)| (*k, v.to_string())).collect();
+        }
+        Err(e) => return Err(e.into()),
+    }
+    if !is_htmx(req) {
+        keep_flash(session, flash);
+        return Ok(see_other(&format!("/settings#{section}")));
+    }
+    let mut res = render(state, session, flash).await?;
+    res.headers_mut().insert(HeaderName::from_static("hx-push-url"), HeaderValue::from_static("false"));
+    Ok(res)
+}
+
+/// The page, with what the last action left (422 when that was an error).
 async fn render(
     state: &web::Data<AppState>,
     session: &Session,
-    outcome: Result<Option<String>, AppError>,
-    new_token: Option<String>,
+    flash: Flash,
 ) -> Result<HttpResponse, PageError> {
-    let (notice, error) = match outcome {
-        Ok(notice) => (notice, None),
-        Err(AppError::Invalid { field, message }) => (None, Some(format!("{field}: {message}"))),
-        Err(AppError::NotFound(message)) => (None, Some(message)),
-        Err(e) => return Err(e.into()),
-    };
     let st = state.clone();
     let (sessions, tokens, zone, guards, chat) = state
         .db
@@ -62,7 +144,7 @@ async fn render(
             Ok((sessions, tokens::list(conn)?, zone, Guards::load(conn)?, ChatSettings::load(conn)?))
         })
         .await?;
-    let status = if error.is_some() { StatusCode::UNPROCESSABLE_ENTITY } else { StatusCode::OK };
+    let status = if flash.error.is_some() { StatusCode::UNPROCESSABLE_ENTITY } else { StatusCode::OK };
     let page = SettingsPage {
         layout: Layout::new("Settings", "settings", session),
         current_session: session.id,
@@ -72,15 +154,22 @@ async fn render(
         zones: &chrono_tz::TZ_VARIANTS,
         guards,
         chat,
-        new_token,
-        notice,
-        error,
+        flash,
     };
     html(status, &page)
 }
 
+/// The page; after a plain form's redirect, with that form's outcome (shown once, so 200).
 pub async fn page(state: web::Data<AppState>, session: CurrentSession) -> Result<HttpResponse, PageError> {
-    render(&state, &session.0, Ok(None), None).await
+    let flash = take_flash(&session.0);
+    let mut res = render(&state, &session.0, flash).await?;
+    *res.status_mut() = StatusCode::OK;
+    Ok(res)
+}
+
+/// `GET` of a form's path (an old history entry, a reload): the page itself.
+pub async fn back_to_page() -> HttpResponse {
+    see_other("/settings")
 }
 
 #[derive(Deserialize)]
@@ -91,6 +180,7 @@ pub struct PasswordForm {
 }
 
 pub async fn change_password(
+    req: HttpRequest,
     state: web::Data<AppState>,
     session: CurrentSession,
     form: web::Form<PasswordForm>,
@@ -102,7 +192,7 @@ pub async fn change_password(
         .run(move |conn| auth::change_password(conn, id, &form.current, &form.new, &form.confirm))
         .await
         .map(|_| Some("Password changed. Every other session has been signed out.".to_string()));
-    render(&state, &session.0, outcome, None).await
+    answer(&req, &state, &session.0, "password", outcome, &[], None).await
 }
 
 #[derive(Deserialize)]
@@ -111,17 +201,19 @@ pub struct ZoneForm {
 }
 
 pub async fn set_timezone(
+    req: HttpRequest,
     state: web::Data<AppState>,
     session: CurrentSession,
     form: web::Form<ZoneForm>,
 ) -> Result<HttpResponse, PageError> {
     let name = form.into_inner().timezone;
+    let given = name.clone();
     let outcome = state
         .db
-        .run(move |conn| crate::settings::set_person_zone(conn, &name))
+        .run(move |conn| crate::settings::set_person_zone(conn, &given))
         .await
         .map(|tz| Some(format!("Time zone set to {}.", tz.name())));
-    render(&state, &session.0, outcome, None).await
+    answer(&req, &state, &session.0, "timezone", outcome, &[("timezone", &name)], None).await
 }
 
 #[derive(Deserialize)]
@@ -139,6 +231,7 @@ fn whole_number(field: &'static str, text: &str) -> Result<i64, AppError> {
 }
 
 pub async fn set_guards(
+    req: HttpRequest,
     state: web::Data<AppState>,
     session: CurrentSession,
     form: web::Form<GuardsForm>,
@@ -161,7 +254,12 @@ pub async fn set_guards(
         }),
         Err(e) => Err(e),
     };
-    render(&state, &session.0, outcome, None).await
+    let typed = [
+        ("max_active", f.max_active.as_str()),
+        ("min_interval_secs", &f.min_interval_secs),
+        ("pause_after_failures", &f.pause_after_failures),
+    ];
+    answer(&req, &state, &session.0, "guards", outcome, &typed, None).await
 }
 
 #[derive(Deserialize)]
@@ -174,6 +272,7 @@ pub struct ChatForm {
 }
 
 pub async fn set_chat(
+    req: HttpRequest,
     state: web::Data<AppState>,
     session: CurrentSession,
     form: web::Form<ChatForm>,
@@ -192,10 +291,18 @@ pub async fn set_chat(
         Ok(s) => state.db.run(move |conn| s.save(conn)).await.map(|()| Some("Chat settings saved.".into())),
         Err(e) => Err(e),
     };
-    render(&state, &session.0, outcome, None).await
+    let ticked = if f.confirm_destructive.is_some() { "on" } else { "" };
+    let typed = [
+        ("system_prompt", f.system_prompt.as_str()),
+        ("max_steps", &f.max_steps),
+        ("context_chars", &f.context_chars),
+        ("confirm_destructive", ticked),
+    ];
+    answer(&req, &state, &session.0, "chat", outcome, &typed, None).await
 }
 
 pub async fn revoke_session(
+    req: HttpRequest,
     state: web::Data<AppState>,
     session: CurrentSession,
     id: web::Path<i32>,
@@ -210,7 +317,7 @@ pub async fn revoke_session(
     } else {
         Err(AppError::NotFound("that session has ended already".into()))
     };
-    render(&state, &session.0, outcome, None).await
+    answer(&req, &state, &session.0, "sessions", outcome, &[], None).await
 }
 
 #[derive(Deserialize)]
@@ -219,23 +326,26 @@ pub struct TokenForm {
 }
 
 pub async fn create_token(
+    req: HttpRequest,
     state: web::Data<AppState>,
     session: CurrentSession,
     form: web::Form<TokenForm>,
 ) -> Result<HttpResponse, PageError> {
     let name = form.into_inner().name;
-    let st = state.clone();
-    let created = state.db.run(move |conn| tokens::create(conn, &name, st.clock.now())).await;
+    let (st, given) = (state.clone(), name.clone());
+    let created = state.db.run(move |conn| tokens::create(conn, &given, st.clock.now())).await;
+    let typed = [("token_name", name.as_str())];
     match created {
         Ok((secret, token)) => {
             let notice = format!("Token “{}” created. Copy it now: it is not shown again.", token.name);
-            render(&state, &session.0, Ok(Some(notice)), Some(secret)).await
+            answer(&req, &state, &session.0, "tokens", Ok(Some(notice)), &[], Some(secret)).await
         }
-        Err(e) => render(&state, &session.0, Err(e), None).await,
+        Err(e) => answer(&req, &state, &session.0, "tokens", Err(e), &typed, None).await,
     }
 }
 
 pub async fn revoke_token(
+    req: HttpRequest,
     state: web::Data<AppState>,
     session: CurrentSession,
     id: web::Path<i32>,
@@ -246,5 +356,5 @@ pub async fn revoke_token(
         .run(move |conn| tokens::revoke_id(conn, id))
         .await
         .map(|_| Some("Token revoked.".to_string()));
-    render(&state, &session.0, outcome, None).await
+    answer(&req, &state, &session.0, "tokens", outcome, &[], None).await
 }

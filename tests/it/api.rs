@@ -78,7 +78,7 @@ async fn bad_input_gets_a_precise_error() {
         assert_eq!(status, 422, "{body}: {err}");
         assert_eq!(err["error"]["code"], "invalid");
         let message = err["error"]["message"].as_str().unwrap();
-        assert!(message.contains(mention), "{body}: {message}");
+        assert!(message.to_lowercase().contains(mention), "{body}: {message}");
     }
     let res = api
         .client
@@ -89,8 +89,8 @@ async fn bad_input_gets_a_precise_error() {
         .await
         .unwrap();
     let (status, err) = read(res).await;
-    assert_eq!(status, 422);
-    assert_eq!(err["error"]["code"], "invalid");
+    assert_eq!(status, 400);
+    assert_eq!(err["error"]["code"], "bad_request");
     let (status, err) = api.get("/tasks?limit=many").await;
     assert_eq!(status, 422, "{err}");
     let (status, err) = api.get("/tasks/999").await;
@@ -170,4 +170,81 @@ async fn patch_complete_and_delete() {
     assert_eq!(api.delete(&format!("/tasks/{id}")).await, 204);
     assert_eq!(api.get(&format!("/tasks/{id}")).await.0, 404);
     assert_eq!(api.delete(&format!("/tasks/{id}")).await, 404);
+}
+
+/// Every API error is a sentence a person can act on, with the right status, naming the field.
+#[tokio::test]
+async fn api_errors_are_sentences_with_the_right_status_and_field() {
+    let app = logged_in_app().await;
+    let api = app.api(&app.api_token().await);
+    let url = |path: &str| format!("{}{path}", api.base);
+    let parser_words = ["deserialize", "Json", "Content type error", "EOF", "invalid digit", "invalid type"];
+    let check = |what: &str, err: &serde_json::Value| {
+        let message = err["error"]["message"].as_str().unwrap_or_else(|| panic!("{what}: {err}"));
+        assert!(message.ends_with('.'), "{what}: {message}");
+        assert!(message.starts_with(char::is_uppercase), "{what}: {message}");
+        for words in parser_words {
+            assert!(!message.contains(words), "{what}: {message}");
+        }
+    };
+
+    // Malformed JSON: 400.
+    let res =
+        api.client.post(url("/tasks")).header("Content-Type", "application/json").body("{\"text\": ").send();
+    let (status, err) = read(res.await.unwrap()).await;
+    assert_eq!((status, err["error"]["code"].as_str()), (400, Some("bad_request")), "{err}");
+    assert_eq!(err["error"]["message"], "The body is not valid JSON: it ends too early (line 1, column 9).");
+    check("bad json", &err);
+
+    // No Content-Type: 415.
+    let res = api.client.post(url("/tasks")).body("{\"text\": \"Buy milk\"}").send().await.unwrap();
+    let (status, err) = read(res).await;
+    assert_eq!((status, err["error"]["code"].as_str()), (415, Some("unsupported_media_type")), "{err}");
+    assert!(err["error"]["message"].as_str().unwrap().contains("Content-Type: application/json"), "{err}");
+    check("no content type", &err);
+
+    // A bad query parameter: 422, named.
+    let (status, err) = api.get("/tasks?limit=abc").await;
+    assert_eq!(status, 422, "{err}");
+    assert_eq!(err["error"]["field"], "limit");
+    assert_eq!(err["error"]["message"], "Limit: “abc” is not a whole number.");
+    check("limit=abc", &err);
+
+    // A field of the wrong type in a body: 422, named.
+    let (status, err) = api
+        .post(
+            "/schedules",
+            json!({"agent": "notify", "prompt": "p", "cron": "0 9 * * *", "retry_attempts": "three"}),
+        )
+        .await;
+    assert_eq!(status, 422, "{err}");
+    assert_eq!(err["error"]["field"], "retry_attempts", "{err}");
+    check("retry_attempts", &err);
+    let (status, err) = api.post("/tasks", json!({"title": "T", "priority": 5})).await;
+    assert_eq!(status, 422, "{err}");
+    assert_eq!(err["error"]["field"], "priority", "{err}");
+    check("priority", &err);
+    // A field the service refuses keeps its name in `field`, and the message is a sentence.
+    let (status, err) = api.post("/tasks", json!({"text": ""})).await;
+    assert_eq!(status, 422, "{err}");
+    assert_eq!(err["error"]["field"], "task", "{err}");
+    check("empty task", &err);
+
+    // A wrong method on an existing path: 405 with Allow.
+    let res = api.client.put(url("/tasks")).json(&json!({})).send().await.unwrap();
+    assert_eq!(res.headers().get("Allow").map(|v| v.to_str().unwrap().to_string()), Some("GET, POST".into()));
+    let (status, err) = read(res).await;
+    assert_eq!((status, err["error"]["code"].as_str()), (405, Some("method_not_allowed")), "{err}");
+    check("PUT /tasks", &err);
+    let res = api.client.post(url("/tasks/1")).send().await.unwrap();
+    assert_eq!(res.status(), 405);
+    assert_eq!(res.headers().get("Allow").unwrap(), "GET, PATCH, DELETE");
+
+    // An id that cannot be one: 404 in words; a path that does not exist: 404.
+    let (status, err) = api.get("/tasks/abc").await;
+    assert_eq!((status, err["error"]["code"].as_str()), (404, Some("not_found")), "{err}");
+    check("/tasks/abc", &err);
+    let (status, err) = api.get("/nothing/here").await;
+    assert_eq!(status, 404);
+    check("/nothing/here", &err);
 }

@@ -163,7 +163,7 @@ async fn login_logout_and_wrong_password() {
     app.set_up().await;
     let res = app.login("not the password").await;
     assert_eq!(res.status(), 422);
-    assert!(res.text().await.unwrap().contains("wrong password"));
+    assert!(res.text().await.unwrap().contains("Wrong password."));
 
     let browser = client();
     let res = app.login_with(&browser, PASSWORD).await;
@@ -293,11 +293,12 @@ async fn sessions_are_listed_and_revocable_and_password_change_ends_others() {
     let new = "a brand new passphrase";
     let res =
         app.post_form("/settings/password", &[("current", "wrong"), ("new", new), ("confirm", new)]).await;
-    assert_eq!(res.status(), 422);
+    assert_eq!(res.status(), 303);
+    assert!(app.get("/settings").await.text().await.unwrap().contains("The current password is wrong."));
     let res =
         app.post_form("/settings/password", &[("current", PASSWORD), ("new", new), ("confirm", new)]).await;
-    assert_eq!(res.status(), 200);
-    assert!(res.text().await.unwrap().contains("Password changed"));
+    assert_eq!(res.status(), 303);
+    assert!(app.get("/settings").await.text().await.unwrap().contains("Password changed"));
     assert_eq!(tablet.get(app.url("/tasks")).send().await.unwrap().status(), 303);
     assert_eq!(app.get("/tasks").await.status(), 200);
     assert_eq!(app.login(PASSWORD).await.status(), 422);
@@ -309,8 +310,8 @@ async fn sessions_are_listed_and_revocable_and_password_change_ends_others() {
 async fn api_tokens_are_shown_once_used_and_revoked() {
     let app = logged_in_app().await;
     let res = app.post_form("/settings/tokens", &[("name", "laptop")]).await;
-    assert_eq!(res.status(), 200);
-    let page = res.text().await.unwrap();
+    assert_eq!(res.status(), 303);
+    let page = app.get("/settings").await.text().await.unwrap();
     let start = page.find("value=\"stw_").expect("the new token is shown") + 7;
     let token = page[start..].split('"').next().unwrap().to_string();
     // Only its hint is shown afterwards.
@@ -320,7 +321,7 @@ async fn api_tokens_are_shown_once_used_and_revoked() {
 
     let api = app.api(&token);
     assert_eq!(api.get("/tasks").await.0, 200);
-    assert!(!app.get("/settings").await.text().await.unwrap().contains("<td>never</td>"), "last use shown");
+    assert!(!app.get("/settings").await.text().await.unwrap().contains(">never</td>"), "last use shown");
     let bad = app.api("stw_not-a-real-token");
     let (status, body) = bad.get("/tasks").await;
     assert_eq!(status, 401);
@@ -328,11 +329,19 @@ async fn api_tokens_are_shown_once_used_and_revoked() {
 
     // Duplicate names are refused.
     let res = app.post_form("/settings/tokens", &[("name", "laptop")]).await;
-    assert_eq!(res.status(), 422);
+    assert_eq!(res.status(), 303);
+    assert!(
+        app.get("/settings")
+            .await
+            .text()
+            .await
+            .unwrap()
+            .contains("A token named &#34;laptop&#34; exists already.")
+    );
 
     let id = again.split("/settings/tokens/").nth(1).unwrap().split('/').next().unwrap().to_string();
     let res = app.post_form(&format!("/settings/tokens/{id}/revoke"), &[]).await;
-    assert_eq!(res.status(), 200);
+    assert_eq!(res.status(), 303);
     assert_eq!(api.get("/tasks").await.0, 401);
 }
 
@@ -398,4 +407,149 @@ async fn login_and_setup_refuse_forms_from_another_site() {
         .await
         .unwrap();
     assert_eq!(res.status(), 403);
+}
+
+/// Every form on Settings leaves the person on /settings, which reloads fine: a plain form gets
+/// 303 back to it (the outcome shown once), an htmx form the page in place with the address
+/// kept (`HX-Push-Url: false`) and its error next to the form. No secret ever goes in a URL.
+#[tokio::test]
+async fn settings_forms_stay_on_settings_and_reload() {
+    let app = logged_in_app().await;
+    let new = "another good passphrase";
+    // The form's path, its fields, the section of the page it is in, the error it gets.
+    type Case<'a> = (&'a str, Vec<(&'a str, &'a str)>, &'a str, &'a str);
+    let forms: [Case; 6] = [
+        (
+            "/settings/timezone",
+            vec![("timezone", "Mars/Olympus")],
+            "timezone",
+            "Time zone: &#34;Mars/Olympus&#34; is not an IANA time zone",
+        ),
+        (
+            "/settings/guards",
+            vec![("max_active", "0"), ("min_interval_secs", "60"), ("pause_after_failures", "5")],
+            "guards",
+            "Most active schedules must be at least 1.",
+        ),
+        (
+            "/settings/chat",
+            vec![("system_prompt", "Hi"), ("max_steps", "lots"), ("context_chars", "20000")],
+            "chat",
+            "Model turns per reply: &#34;lots&#34; is not a whole number.",
+        ),
+        (
+            "/settings/password",
+            vec![("current", PASSWORD), ("new", new), ("confirm", "something else")],
+            "password",
+            "The two passwords differ.",
+        ),
+        ("/settings/tokens", vec![("name", "")], "tokens", "A token needs a name of 1 to 64 characters."),
+        ("/settings/tokens/999/revoke", vec![], "tokens", "No API token with id 999."),
+    ];
+    for (path, form, section, error) in &forms {
+        // Plain form: back to /settings, at the form, which shows the error once.
+        let res = app.post_form(path, form).await;
+        assert_eq!(res.status(), 303, "{path}");
+        assert_eq!(res.headers()["location"], format!("/settings#{section}").as_str(), "{path}");
+        let page = app.get("/settings").await.text().await.unwrap();
+        let at = page.find(&format!("id=\"{section}\"")).unwrap_or_else(|| panic!("{path}: no #{section}"));
+        let next = page[at + 1..].find("<section").map_or(page.len(), |n| at + 1 + n);
+        assert!(page[at..next].contains(error), "{path}: the error is in #{section}: {}", &page[at..next]);
+        assert!(!app.get("/settings").await.text().await.unwrap().contains(error), "{path}: shown once");
+
+        // htmx: the page in place, the address bar stays on /settings.
+        let res = app.post_htmx(path, form).await;
+        assert_eq!(res.status(), 422, "{path}");
+        assert_eq!(res.headers()["hx-push-url"], "false", "{path}");
+        let page = res.text().await.unwrap();
+        assert!(page.contains(error), "{path}: {page}");
+    }
+    // A form's address left in the history by an older version reloads as the page.
+    for path in ["/settings/tokens", "/settings/timezone", "/settings/tokens/1/revoke"] {
+        let res = app.get(path).await;
+        assert_eq!((res.status().as_u16(), res.headers()["location"].to_str().unwrap()), (303, "/settings"));
+    }
+    // What was typed into a refused form is kept.
+    let res = app.post_htmx("/settings/timezone", &[("timezone", "Mars/Olympus")]).await;
+    assert!(res.text().await.unwrap().contains("value=\"Mars/Olympus\""));
+
+    // A new token: shown once, never in a URL, whether the form is plain or htmx.
+    let res = app.post_form("/settings/tokens", &[("name", "plain")]).await;
+    assert_eq!(res.status(), 303);
+    let location = res.headers()["location"].to_str().unwrap().to_string();
+    assert_eq!(location, "/settings#tokens");
+    let page = app.get("/settings").await.text().await.unwrap();
+    let start = page.find("value=\"stw_").expect("the new token is shown") + 7;
+    let token = page[start..].split('"').next().unwrap().to_string();
+    assert!(!app.get("/settings").await.text().await.unwrap().contains(&token), "shown once");
+    let res = app.post_htmx("/settings/tokens", &[("name", "htmx")]).await;
+    assert_eq!(res.status(), 200);
+    assert_eq!(res.headers()["hx-push-url"], "false");
+    assert!(res.headers().get("location").is_none());
+    assert!(res.text().await.unwrap().contains("value=\"stw_"), "the htmx answer shows the new token");
+    assert!(!app.get("/settings").await.text().await.unwrap().contains("value=\"stw_"));
+
+    // Success, plain and htmx.
+    let res = app.post_form("/settings/timezone", &[("timezone", "Europe/Paris")]).await;
+    assert_eq!(res.status(), 303);
+    assert!(app.get("/settings").await.text().await.unwrap().contains("Time zone set to Europe/Paris."));
+    let res = app
+        .post_htmx(
+            "/settings/chat",
+            &[("system_prompt", "Hi"), ("max_steps", "5"), ("context_chars", "20000")],
+        )
+        .await;
+    assert_eq!(res.status(), 200);
+    assert_eq!(res.headers()["hx-push-url"], "false");
+    assert!(res.text().await.unwrap().contains("Chat settings saved."));
+}
+
+/// Before any password exists, /login explains how to set one instead of asking for it.
+#[tokio::test]
+async fn login_before_any_password_shows_the_setup_steps() {
+    let mut app = spawn_app().await;
+    let res = client().get(app.url("/login")).send().await.unwrap();
+    assert_eq!(res.status(), 200);
+    let page = res.text().await.unwrap();
+    assert!(page.contains("steward passwd") && page.contains("setup link"), "{page}");
+    assert!(!page.contains("type=\"password\""), "no password field that cannot work: {page}");
+
+    // A bad setup password is refused in a sentence, without the field's name.
+    let token = app.setup_url.clone().unwrap().split("token=").nth(1).unwrap().to_string();
+    let res = app
+        .client
+        .post(app.url("/setup"))
+        .header("Origin", &app.address)
+        .form(&[("token", token.as_str()), ("password", "short"), ("confirm", "short")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 422);
+    let page = res.text().await.unwrap();
+    assert!(page.contains("Password is 5 characters; use at least 8."), "{page}");
+
+    app.set_up().await;
+    let page = client().get(app.url("/login")).send().await.unwrap().text().await.unwrap();
+    assert!(page.contains("type=\"password\"") && !page.contains("steward passwd"), "{page}");
+    // A wrong password is a sentence too.
+    let page = app.login("not it at all").await.text().await.unwrap();
+    assert!(page.contains("Wrong password."), "{page}");
+}
+
+/// A logged-in person's error pages keep the site's navigation and speak in sentences.
+#[tokio::test]
+async fn error_pages_keep_the_navigation_when_logged_in() {
+    let app = logged_in_app().await;
+    for path in ["/no/such/page", "/chat/99999"] {
+        let res = app.get(path).await;
+        assert_eq!(res.status(), 404, "{path}");
+        let page = res.text().await.unwrap();
+        assert!(
+            page.contains("<nav aria-label=\"Main\">") && page.contains("href=\"/settings\""),
+            "{path}: {page}"
+        );
+        let message = page.split("id=\"error-message\">").nth(1).unwrap().split('<').next().unwrap();
+        assert!(message.starts_with(char::is_uppercase) && message.ends_with('.'), "{path}: {message}");
+    }
+    assert!(app.get("/no/such/page").await.text().await.unwrap().contains("There is no such page."));
 }

@@ -206,14 +206,17 @@ async fn schedule_limits_are_set_in_settings() {
     let limits = |min: &'static str| {
         vec![("max_active", "50"), ("min_interval_secs", min), ("pause_after_failures", "5")]
     };
+    // A plain form goes back to /settings (303), which shows the outcome.
     let res = app.post_form("/settings/guards", &limits("0")).await;
-    assert_eq!(res.status(), 422);
-    assert!(res.text().await.unwrap().contains("min_interval_secs: must be at least 1 second"));
+    assert_eq!(res.status(), 303);
+    let settings = app.get("/settings").await.text().await.unwrap();
+    assert!(settings.contains("Shortest time between firings must be at least 1 second."), "{settings}");
     let res = app.post_form("/settings/guards", &limits("ten")).await;
-    assert!(res.text().await.unwrap().contains("ten&#34; is not a whole number"));
+    assert_eq!(res.status(), 303);
+    assert!(app.get("/settings").await.text().await.unwrap().contains("ten&#34; is not a whole number"));
     let res = app.post_form("/settings/guards", &limits("30")).await;
-    assert_eq!(res.status(), 200);
-    assert!(res.text().await.unwrap().contains("value=\"30\""));
+    assert_eq!(res.status(), 303);
+    assert!(app.get("/settings").await.text().await.unwrap().contains("value=\"30\""));
     // The form's preview follows the new minimum.
     let html =
         app.get_htmx("/schedules/preview?kind=every&spec=45s&tz=UTC", "preview").await.text().await.unwrap();

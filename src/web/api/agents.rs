@@ -17,7 +17,7 @@ pub async fn list(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> 
 
 pub async fn create(
     state: web::Data<AppState>,
-    body: web::Json<AgentInput>,
+    body: super::Json<AgentInput>,
 ) -> Result<HttpResponse, ApiError> {
     let now = state.clock.now();
     let agent = state.db.run(move |conn| agents::add(conn, now, body.into_inner(), Actor::Api)).await?;
@@ -33,7 +33,7 @@ pub async fn get(state: web::Data<AppState>, name: web::Path<String>) -> Result<
 pub async fn update(
     state: web::Data<AppState>,
     name: web::Path<String>,
-    body: web::Json<AgentInput>,
+    body: super::Json<AgentInput>,
 ) -> Result<HttpResponse, ApiError> {
     let (config, now) = (state.config.clone(), state.clock.now());
     let agent = state

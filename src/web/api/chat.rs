@@ -33,7 +33,7 @@ fn wants_stream(req: &HttpRequest) -> bool {
 pub async fn send(
     req: HttpRequest,
     state: web::Data<AppState>,
-    body: web::Json<ChatRequest>,
+    body: super::Json<ChatRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let ChatRequest { message, conversation_id, agent } = body.into_inner();
     let started = state.chat.send(conversation_id, agent, message, None).await?;
@@ -115,7 +115,7 @@ pub struct ListQuery {
     limit: Option<i64>,
 }
 
-pub async fn list(state: web::Data<AppState>, q: web::Query<ListQuery>) -> Result<HttpResponse, ApiError> {
+pub async fn list(state: web::Data<AppState>, q: super::Query<ListQuery>) -> Result<HttpResponse, ApiError> {
     let q = q.into_inner();
     let list = state.db.run(move |conn| chat::list(conn, q.q.as_deref(), q.limit.unwrap_or(100))).await?;
     Ok(HttpResponse::Ok().json(json!({ "conversations": list })))

@@ -17,7 +17,7 @@ pub struct ListQuery {
     all: bool,
 }
 
-pub async fn list(state: web::Data<AppState>, q: web::Query<ListQuery>) -> Result<HttpResponse, ApiError> {
+pub async fn list(state: web::Data<AppState>, q: super::Query<ListQuery>) -> Result<HttpResponse, ApiError> {
     let body = state
         .db
         .run(move |conn| {
@@ -30,7 +30,7 @@ pub async fn list(state: web::Data<AppState>, q: web::Query<ListQuery>) -> Resul
 
 pub async fn create(
     state: web::Data<AppState>,
-    body: web::Json<ScheduleInput>,
+    body: super::Json<ScheduleInput>,
 ) -> Result<HttpResponse, ApiError> {
     let s = service::create_checked(&state.services, Actor::Api, body.into_inner()).await?;
     Ok(HttpResponse::Created().json(s.view(None)))
@@ -51,7 +51,7 @@ pub async fn get(state: web::Data<AppState>, id: web::Path<i32>) -> Result<HttpR
 pub async fn update(
     state: web::Data<AppState>,
     id: web::Path<i32>,
-    body: web::Json<ScheduleInput>,
+    body: super::Json<ScheduleInput>,
 ) -> Result<HttpResponse, ApiError> {
     let (id, input, config) = (id.into_inner(), body.into_inner(), state.config.clone());
     let s =
@@ -83,7 +83,7 @@ pub struct UpcomingQuery {
 
 pub async fn upcoming(
     state: web::Data<AppState>,
-    q: web::Query<UpcomingQuery>,
+    q: super::Query<UpcomingQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let limit = q.limit.unwrap_or(20);
     let body = state
@@ -105,7 +105,7 @@ pub struct RunsQuery {
     cursor: Option<i32>,
 }
 
-pub async fn runs(state: web::Data<AppState>, q: web::Query<RunsQuery>) -> Result<HttpResponse, ApiError> {
+pub async fn runs(state: web::Data<AppState>, q: super::Query<RunsQuery>) -> Result<HttpResponse, ApiError> {
     let q = q.into_inner();
     let filter = RunFilter { schedule: q.schedule, state: q.state, limit: q.limit, cursor: q.cursor };
     let body = state
@@ -148,7 +148,7 @@ pub struct TriggerBody {
 /// `POST /api/v1/trigger`: deliver a prompt now, for external events. 202 with the run.
 pub async fn trigger(
     state: web::Data<AppState>,
-    body: web::Json<TriggerBody>,
+    body: super::Json<TriggerBody>,
 ) -> Result<HttpResponse, ApiError> {
     let (b, config) = (body.into_inner(), state.config.clone());
     let run = state

@@ -18,7 +18,7 @@ pub struct ListQuery {
 
 pub async fn list(
     state: web::Data<AppState>,
-    query: web::Query<ListQuery>,
+    query: super::Query<ListQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let ListQuery { filter, limit, cursor } = query.into_inner();
     let st = state.clone();
@@ -36,7 +36,7 @@ pub async fn list(
 
 pub async fn create(
     state: web::Data<AppState>,
-    body: web::Json<serde_json::Value>,
+    body: super::Json<serde_json::Value>,
 ) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner();
     let view = state
@@ -53,8 +53,7 @@ pub async fn create(
                     service::add_text(conn, ctx, text)?
                 }
                 None => {
-                    let patch: TaskPatch =
-                        serde_json::from_value(body).map_err(|e| AppError::invalid("body", e.to_string()))?;
+                    let patch: TaskPatch = super::from_json(body)?;
                     service::add_fields(conn, ctx, &patch)?
                 }
             };
@@ -74,7 +73,7 @@ pub async fn get(state: web::Data<AppState>, id: web::Path<i32>) -> Result<HttpR
 pub async fn update(
     state: web::Data<AppState>,
     id: web::Path<i32>,
-    patch: web::Json<TaskPatch>,
+    patch: super::Json<TaskPatch>,
 ) -> Result<HttpResponse, ApiError> {
     let (id, patch) = (id.into_inner(), patch.into_inner());
     let view = state
