@@ -142,7 +142,8 @@
     if (n.body && n.body !== n.title) text += ": " + String(n.body);
     if (text.length > 240) text = text.slice(0, 239) + "…";
     addToast(text, n.level === "error");
-    bumpBell();
+    // On the Notifications page the list is read again, which marks it read: the bell stays.
+    if (!document.getElementById("notification-list")) bumpBell();
     if (document.getElementById("notification-list")) {
       coalesce("notification-list", function () {
         return refresh("notification-list", "/notifications", "#notification-list");
