@@ -357,3 +357,91 @@ async fn opening_notifications_marks_them_read_and_shows_which_were_new() {
     let html = app.get("/notifications").await.text().await.unwrap();
     assert!(html.contains("Take the bins out") && !html.contains("chip-new"), "{html}");
 }
+
+/// Waits until the API's newest run is in `state`, and returns its id.
+async fn newest_run_in(api: &Api, state: &str) -> i64 {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let (_, body) = api.get("/runs").await;
+        if body["runs"][0]["state"] == state {
+            return body["runs"][0]["id"].as_i64().unwrap();
+        }
+        assert!(Instant::now() < deadline, "no run became {state}: {body:#}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test]
+async fn a_run_opens_into_a_panel_with_rendered_output_and_internals_folded() {
+    let app = logged_in_app().await;
+    let api = app.api(&app.api_token().await);
+    // A command agent that answers with the prompt it was given (added by the person).
+    let res = app.post_form("/agents", &[("name", "echo"), ("kind", "command"), ("argv", "cat")]).await;
+    assert!(res.status().is_success() || res.status() == 303, "{}", res.status());
+    let prompt =
+        "**Done**: see [the notes](https://example.com/n)\n\n<script>alert(1)</script>\n\n- one\n- two";
+    let (status, body) = api.post("/trigger", serde_json::json!({"prompt": prompt, "agent": "echo"})).await;
+    assert_eq!(status, 202, "{body}");
+    let id = newest_run_in(&api, "succeeded").await;
+    let (_, run) = api.get(&format!("/runs/{id}")).await;
+    let key = run["idempotency_key"].as_str().unwrap().to_string();
+
+    let html = app.get(&format!("/runs/{id}/row")).await.text().await.unwrap();
+    let (summary, panel) = html.split_once("class=\"run-panel\"").expect("a panel");
+    assert!(summary.contains("<summary") && summary.contains("state-succeeded"), "{summary}");
+    assert!(!summary.contains(&key), "no idempotency key in the summary line: {summary}");
+    assert!(!summary.contains("attempt"), "no 'attempt 1/5' on a success: {summary}");
+    // The output is Markdown rendered and sanitised.
+    assert!(panel.contains("<strong>Done</strong>") && panel.contains("<li>one</li>"), "{panel}");
+    assert!(panel.contains("href=\"https://example.com/n\""), "{panel}");
+    assert!(!panel.contains("<script>alert"), "sanitised: {panel}");
+    assert!(!panel.contains("<h3>Attempts</h3>"), "one good attempt is not listed: {panel}");
+    // The key is still there for whoever needs it, folded.
+    let (_, internals) = panel.split_once("Technical details").expect("folded internals");
+    assert!(internals.contains(&key), "{internals}");
+
+    // The runs page has no separate narrow details column any more.
+    let html = app.get("/runs").await.text().await.unwrap();
+    assert!(html.contains(&format!("id=\"run-{id}\"")) && !html.contains("<th>Details</th>"), "{html}");
+}
+
+#[tokio::test]
+async fn a_retried_run_says_how_many_attempts_and_over_how_long() {
+    let receiver = crate::receiver::Receiver::start(crate::receiver::Behaviour {
+        fail_first: 2,
+        ..crate::receiver::Behaviour::default()
+    })
+    .await;
+    let app = logged_in_app().await;
+    let api = app.api(&app.api_token().await);
+    let url = format!("{}/hook", receiver.url);
+    let (status, body) = api
+        .post(
+            "/agents",
+            serde_json::json!({"name": "flaky", "kind": "webhook", "url": url, "secret": "s3cret"}),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    let (status, body) = api
+        .post(
+            "/schedules",
+            serde_json::json!({"prompt": "p", "agent": "flaky", "when": "in 1s", "retry_base_secs": 1, "retry_attempts": 4}),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    let id = newest_run_in(&api, "succeeded").await;
+    let html = app.get(&format!("/runs/{id}/row")).await.text().await.unwrap();
+    let (summary, panel) = html.split_once("class=\"run-panel\"").unwrap();
+    // Took: the last attempt's delivery (well under a second here), then the retries in words.
+    assert!(summary.contains("3 attempts over "), "{summary}");
+    let took = summary.split("data-label=\"Took\">").nth(1).unwrap();
+    let took = took.split('<').next().unwrap().trim();
+    assert!(
+        took.ends_with(" ms") || took.starts_with("0."),
+        "the last attempt's time, not 3 s of retrying: {took}"
+    );
+    assert!(
+        panel.contains("<h3>Attempts</h3>") && panel.contains("503"),
+        "attempts listed when retried: {panel}"
+    );
+}
