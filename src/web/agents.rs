@@ -26,6 +26,8 @@ pub struct CheckResult {
 pub struct AgentItem {
     pub name: String,
     pub kind: &'static str,
+    /// The kind in words: "in-app notification".
+    pub kind_label: &'static str,
     pub builtin: bool,
     pub url: Option<String>,
     pub model: Option<String>,
@@ -46,6 +48,7 @@ impl AgentItem {
         AgentItem {
             name: v.name,
             kind: a.kind.as_str(),
+            kind_label: kind_label(a.kind),
             builtin: v.builtin,
             url: v.url,
             model: v.model,
@@ -58,6 +61,17 @@ impl AgentItem {
             has_secret: v.has_secret,
             check: None,
         }
+    }
+}
+
+/// What an agent of this kind is, in words (the list says "notify — in-app notification").
+fn kind_label(kind: AgentKind) -> &'static str {
+    match kind {
+        AgentKind::Llm => "language model",
+        AgentKind::Letta => "Letta agent",
+        AgentKind::Webhook => "webhook",
+        AgentKind::Command => "command on this machine",
+        AgentKind::Notify => "in-app notification",
     }
 }
 
@@ -301,8 +315,32 @@ async fn full_page(
     })
 }
 
-pub async fn page(state: web::Data<AppState>, session: CurrentSession) -> Result<HttpResponse, PageError> {
-    html(StatusCode::OK, &full_page(&state, &session, Extras::default()).await?)
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct PageQuery {
+    /// An agent just added or saved: named in a notice.
+    added: Option<String>,
+    saved: Option<String>,
+}
+
+pub async fn page(
+    state: web::Data<AppState>,
+    session: CurrentSession,
+    query: web::Query<PageQuery>,
+) -> Result<HttpResponse, PageError> {
+    let q = query.into_inner();
+    let notice = match (q.added, q.saved) {
+        (Some(name), _) => Some(format!("Added “{name}”. Check it to see that it answers.")),
+        (None, Some(name)) => Some(format!("Saved “{name}”.")),
+        (None, None) => None,
+    };
+    html(StatusCode::OK, &full_page(&state, &session, Extras { notice, ..Extras::default() }).await?)
+}
+
+/// Back to the list after a change (post/redirect/get: a reload does not post again).
+fn back_to_list(key: &str, name: &str) -> HttpResponse {
+    let query = serde_urlencoded::to_string([(key, name)]).unwrap_or_default();
+    see_other(&format!("/agents?{query}"))
 }
 
 fn split_error(e: AppError) -> Result<(String, String), AppError> {
@@ -325,11 +363,7 @@ pub async fn add(
     match added {
         Ok(agent) => {
             state.wake.poke();
-            let notice = format!("Added “{}”. Check it to see that it answers.", agent.name);
-            html(
-                StatusCode::OK,
-                &full_page(&state, &session, Extras { notice: Some(notice), ..Extras::default() }).await?,
-            )
+            Ok(back_to_list("added", &agent.name))
         }
         Err(e) => {
             let error = split_error(e)?;
@@ -404,11 +438,7 @@ pub async fn save(
     match saved {
         Ok(agent) => {
             state.wake.poke();
-            let notice = format!("Saved “{}”.", agent.name);
-            html(
-                StatusCode::OK,
-                &full_page(&state, &session, Extras { notice: Some(notice), ..Extras::default() }).await?,
-            )
+            Ok(back_to_list("saved", &agent.name))
         }
         Err(e) => {
             let error = split_error(e)?;

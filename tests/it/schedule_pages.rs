@@ -185,10 +185,21 @@ async fn agents_are_added_checked_and_removed_from_the_page() {
     assert!(res.text().await.unwrap().contains("only dots"));
     let res = app.post_htmx("/agents", &[("name", "bad"), ("kind", "webhook"), ("url", "ftp://x")]).await;
     assert_eq!(res.status(), 422);
-    let res = app.post_htmx("/agents", &fields).await;
-    assert_eq!(res.status(), 200, "{}", res.text().await.unwrap());
-    let html = app.get("/agents").await.text().await.unwrap();
+    // Added: back to the list (post/redirect/get, so a reload does not post again).
+    let res = app.post_form("/agents", &fields).await;
+    assert_eq!(res.status(), 303, "{}", res.text().await.unwrap());
+    assert_eq!(res.headers()["location"], "/agents?added=hook");
+    let html = app.get("/agents?added=hook").await.text().await.unwrap();
+    assert!(html.contains("Added “hook”"), "{html}");
     assert!(html.contains("hook") && !html.contains("s3cret"), "listed, secret not shown: {html}");
+    // Kinds in words, once; URLs on one line with the whole of them in the tooltip.
+    assert!(html.contains("<h2>notify</h2>") && html.contains("— in-app notification (built in)"), "{html}");
+    assert!(html.contains("— webhook</span>") && !html.contains("class=\"chip\">notify"), "{html}");
+    assert!(html.contains(&format!("<dd class=\"url\"><code title=\"{url}\">")), "{html}");
+    // Selects name an agent once, with its kind only when the name does not say it.
+    let html = app.get("/schedules").await.text().await.unwrap();
+    assert!(html.contains(">notify</option>") && !html.contains("notify (notify)"), "{html}");
+    assert!(html.contains(">hook (webhook)</option>"), "{html}");
 
     let html = app.post_htmx("/agents/hook/check", &[]).await.text().await.unwrap();
     assert!(html.contains("check-ok"), "{html}");
