@@ -30,6 +30,9 @@ pub struct AgentItem {
     pub kind_label: &'static str,
     pub builtin: bool,
     pub url: Option<String>,
+    /// The URL in pieces that each end where a line may break (after `/`, `?`, `&`, `#`), so
+    /// it never breaks mid-token.
+    pub url_parts: Vec<String>,
     pub model: Option<String>,
     pub agent_id: Option<String>,
     pub argv: Option<String>,
@@ -50,6 +53,7 @@ impl AgentItem {
             kind: a.kind.as_str(),
             kind_label: kind_label(a.kind),
             builtin: v.builtin,
+            url_parts: v.url.as_deref().map(break_points).unwrap_or_default(),
             url: v.url,
             model: v.model,
             agent_id: v.agent_id,
@@ -62,6 +66,29 @@ impl AgentItem {
             check: None,
         }
     }
+}
+
+/// `http://host/a/b?x=1` -> `http://`, `host/`, `a/`, `b?`, `x=1`: where a long URL may wrap.
+fn break_points(url: &str) -> Vec<String> {
+    let mut parts = Vec::new();
+    let mut part = String::new();
+    for c in url.chars() {
+        part.push(c);
+        if matches!(c, '/' | '?' | '&' | '#') {
+            parts.push(std::mem::take(&mut part));
+        }
+    }
+    if !part.is_empty() {
+        parts.push(part);
+    }
+    // `http://` stays whole.
+    parts.iter().fold(Vec::new(), |mut out: Vec<String>, p| {
+        match out.last_mut() {
+            Some(last) if p == "/" || last.ends_with(":/") => last.push_str(p),
+            _ => out.push(p.clone()),
+        }
+        out
+    })
 }
 
 /// What an agent of this kind is, in words (the list says "notify — in-app notification").
@@ -497,4 +524,18 @@ pub async fn check(
         StatusCode::OK,
         &full_page(&state, &session, Extras { check: Some((name, result)), ..Extras::default() }).await?,
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::break_points;
+
+    #[test]
+    fn urls_break_after_their_separators_only() {
+        assert_eq!(
+            break_points("http://127.0.0.1:8080/v1/hooks?a=1&b=2"),
+            ["http://", "127.0.0.1:8080/", "v1/", "hooks?", "a=1&", "b=2"]
+        );
+        assert_eq!(break_points("https://x"), ["https://x"]);
+    }
 }
