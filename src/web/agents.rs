@@ -8,6 +8,7 @@ use askama_web::WebTemplate;
 use serde::Deserialize;
 
 use super::htmx::{self, is_htmx};
+use super::schedules::sentence;
 use super::{CurrentSession, Layout, html, see_other};
 use crate::agents::{self, Agent, AgentConfigPatch, AgentInput, AgentKind};
 use crate::error::{AppError, PageError};
@@ -262,7 +263,7 @@ impl AgentFormView {
     }
 
     fn general_error(&self) -> Option<String> {
-        self.error.as_ref().filter(|(f, _)| !FIELDS.contains(&f.as_str())).map(|(f, m)| format!("{f}: {m}"))
+        self.error.as_ref().filter(|(f, _)| !FIELDS.contains(&f.as_str())).map(|(_, m)| sentence(m))
     }
 
     fn aria(&self, field: &str) -> String {
@@ -536,6 +537,6 @@ mod tests {
             break_points("http://127.0.0.1:8080/v1/hooks?a=1&b=2"),
             ["http://", "127.0.0.1:8080/", "v1/", "hooks?", "a=1&", "b=2"]
         );
-        assert_eq!(break_points("https://x"), ["https://x"]);
+        assert_eq!(break_points("https://x"), ["https://", "x"]);
     }
 }

@@ -349,7 +349,7 @@ impl ScheduleForm {
 
     /// An error that belongs to no field of the form.
     fn general_error(&self) -> Option<String> {
-        self.error.as_ref().filter(|(f, _)| !FIELDS.contains(&f.as_str())).map(|(f, m)| format!("{f}: {m}"))
+        self.error.as_ref().filter(|(f, _)| !FIELDS.contains(&f.as_str())).map(|(_, m)| sentence(m))
     }
 
     fn priorities(&self) -> &'static [&'static str] {
@@ -367,6 +367,18 @@ impl ScheduleForm {
             None => String::new(),
         }
     }
+}
+
+/// A service's message as a sentence for a person: capitalised, with a full stop, and without
+/// the field name the API puts in front (`active: there are already…`).
+pub(crate) fn sentence(message: &str) -> String {
+    let message = message.trim();
+    let mut chars = message.chars();
+    let mut out: String = chars.next().map(|c| c.to_uppercase().chain(chars).collect()).unwrap_or_default();
+    if !out.ends_with(['.', '!', '?']) {
+        out.push('.');
+    }
+    out
 }
 
 fn split_error(e: AppError) -> Result<(String, String), AppError> {
@@ -630,7 +642,7 @@ async fn refused(
     e: AppError,
 ) -> Result<HttpResponse, PageError> {
     let message = match e {
-        AppError::Invalid { field, message } => format!("{field}: {message}"),
+        AppError::Invalid { message, .. } => sentence(&message),
         other => return Err(other.into()),
     };
     if is_htmx(req) {
@@ -897,6 +909,19 @@ mod tests {
         let html = ScheduleForm::new(None, v, Vec::new(), String::new()).render().unwrap();
         assert!(!html.contains("type=\"radio\""), "no kind to choose first: {html}");
         assert!(html.contains("name=\"spec\" value=\"every weekday at 9:00\""), "{html}");
+    }
+
+    #[test]
+    fn refusals_read_as_sentences_without_the_field_name() {
+        let e = AppError::invalid("id", "a run of this schedule was just queued for this instant");
+        let (field, message) = split_error(e).unwrap();
+        let form = ScheduleForm::new(None, FormValues::default(), Vec::new(), String::new())
+            .with_error(Some((field, message)));
+        assert_eq!(
+            form.general_error().as_deref(),
+            Some("A run of this schedule was just queued for this instant.")
+        );
+        assert_eq!(sentence("Minute 61 is out of range 0–59."), "Minute 61 is out of range 0–59.");
     }
 
     #[test]
