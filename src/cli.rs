@@ -128,6 +128,9 @@ enum AgentCommand {
 #[derive(Args)]
 #[group(required = true, multiple = false)]
 struct Timing {
+    /// As you would say it: "every weekday at 9:00", "every 2 hours", "tomorrow 9am", or cron
+    #[arg(long)]
+    when: Option<String>,
     /// Once: RFC 3339 or "tomorrow 9am", "in 20m", "fri 17:30"
     #[arg(long)]
     at: Option<String>,
@@ -706,6 +709,7 @@ fn schedule(config: &Config, cmd: ScheduleCommand, json: bool) -> Result<(), App
                 name,
                 prompt: Some(prompt),
                 agent,
+                when: timing.when,
                 at: timing.at,
                 cron: timing.cron,
                 every: timing.every,
@@ -782,13 +786,16 @@ fn schedule(config: &Config, cmd: ScheduleCommand, json: bool) -> Result<(), App
                     .with_timezone(&chrono::Utc),
                 None => ctx.now,
             };
-            let (kind, text) = match (timing.at, timing.cron, timing.every) {
-                (Some(t), _, _) => (Kind::Once, t),
-                (_, Some(t), _) => (Kind::Cron, t),
-                (_, _, Some(t)) => (Kind::Interval, t),
-                _ => return Err(AppError::invalid("--cron", "give one of --at, --cron or --every")),
+            let times = match (timing.when, timing.at, timing.cron, timing.every) {
+                (Some(t), ..) => {
+                    let spec = crate::schedules::spec::Spec::from_phrase(&t, from.with_timezone(&tz))?;
+                    spec.preview(from, tz, from, count.clamp(1, 1000))
+                }
+                (_, Some(t), _, _) => service::preview(Kind::Once, &t, tz, from, count)?,
+                (_, _, Some(t), _) => service::preview(Kind::Cron, &t, tz, from, count)?,
+                (_, _, _, Some(t)) => service::preview(Kind::Interval, &t, tz, from, count)?,
+                _ => return Err(AppError::invalid("--when", "give one of --when, --at, --cron or --every")),
             };
-            let times = service::preview(kind, &text, tz, from, count)?;
             if json {
                 let list: Vec<_> = times
                     .iter()

@@ -72,3 +72,15 @@ pub fn mark_all_read(conn: &mut Conn, now: DateTime<Utc>) -> Result<usize, AppEr
         .set(notifications::read_at.eq(to_ms(now)))
         .execute(conn)?)
 }
+
+/// Marks these notifications read (those already read keep their time): what a person has seen.
+pub fn mark_read(conn: &mut Conn, ids: &[i32], now: DateTime<Utc>) -> Result<usize, AppError> {
+    if ids.is_empty() {
+        return Ok(0);
+    }
+    Ok(diesel::update(
+        notifications::table.filter(notifications::id.eq_any(ids)).filter(notifications::read_at.is_null()),
+    )
+    .set(notifications::read_at.eq(to_ms(now)))
+    .execute(conn)?)
+}

@@ -219,7 +219,9 @@ static TOOLS: [Tool; 11] = [
     },
     Tool {
         name: "create_schedule",
-        description: "Schedule a prompt to be delivered to an agent, with exactly one timing: `at` (once: \
+        description: "Schedule a prompt to be delivered to an agent, with exactly one timing: `when` (as a \
+            person says it: \"every weekday at 9:00\", \"every month on the 1st at 8\", \"every 2 hours\", \
+            \"tomorrow 9am\", or raw cron), `at` (once: \
             RFC 3339, or a phrase like \"tomorrow 9am\", \"fri 17:30\", \"in 20m\"), `cron` (5-field \
             crontab: minute hour day-of-month month day-of-week, e.g. \"0 9 * * 1-5\", or @daily; \
             evaluated in tz), or `every` (a period like \"30m\", \"1h30m\", \"2d\"). tz is an IANA zone \
@@ -231,6 +233,10 @@ static TOOLS: [Tool; 11] = [
                 json!({
                     "prompt": { "type": "string", "description": "What the agent is told when it fires." },
                     "agent": { "type": "string", "description": "The receiving agent's name." },
+                    "when": {
+                        "type": "string",
+                        "description": "The timing in words: every weekday at 9:00, every 2 hours, tomorrow 9am, in 20m, or cron.",
+                    },
                     "at": { "type": "string", "description": "Once, at this time." },
                     "cron": { "type": "string", "description": "A 5-field crontab expression." },
                     "every": { "type": "string", "description": "An interval: 30m, 1h30m, 2d." },
@@ -569,6 +575,7 @@ async fn create_schedule(services: &Services, caller: &Caller, args: Args) -> Re
         name: args.str("name"),
         prompt: args.str("prompt"),
         agent: args.str("agent"),
+        when: args.str("when"),
         at: args.str("at"),
         cron: args.str("cron"),
         every: args.str("every"),

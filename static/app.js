@@ -88,12 +88,14 @@
     var el = document.getElementById(id);
     if (!el || !window.htmx) return Promise.resolve();
     var open = [];
+    var self = el.tagName === "DETAILS" && el.open;
     el.querySelectorAll("details").forEach(function (d, i) { if (d.open) open.push(i); });
     var ctx = { target: "#" + id, swap: "outerHTML" };
     if (select) ctx.select = select;
     return htmx.ajax("GET", url, ctx).then(function () {
       var fresh = document.getElementById(id);
       if (!fresh) return;
+      if (self) fresh.open = true;
       var all = fresh.querySelectorAll("details");
       open.forEach(function (i) { if (all[i]) all[i].open = true; });
     });
@@ -112,7 +114,7 @@
       if (body && mine && runs.dataset.filtered !== "true") {
         var empty = body.querySelector(".runs-empty");
         if (empty) empty.remove();
-        var row = document.createElement("tr");
+        var row = document.createElement("details");
         row.id = id;
         body.insertBefore(row, body.firstChild);
         coalesce(id, function () { return refresh(id, url); });
@@ -142,7 +144,8 @@
     if (n.body && n.body !== n.title) text += ": " + String(n.body);
     if (text.length > 240) text = text.slice(0, 239) + "…";
     addToast(text, n.level === "error");
-    bumpBell();
+    // On the Notifications page the list is read again, which marks it read: the bell stays.
+    if (!document.getElementById("notification-list")) bumpBell();
     if (document.getElementById("notification-list")) {
       coalesce("notification-list", function () {
         return refresh("notification-list", "/notifications", "#notification-list");
@@ -318,6 +321,28 @@
       if (keep.indexOf(d.className) >= 0) d.open = true;
     });
   });
+  // Row menus (<details class="menu">) and runs: a menu closes when a click lands outside it
+  // or on Escape; a run named in the address (#run-12) opens.
+  document.addEventListener("click", function (e) {
+    document.querySelectorAll("details.menu[open]").forEach(function (m) {
+      if (!m.contains(e.target)) m.open = false;
+    });
+  });
+  document.addEventListener("keydown", function (e) {
+    if (e.key !== "Escape") return;
+    document.querySelectorAll("details.menu[open]").forEach(function (m) {
+      m.open = false;
+      var s = m.querySelector("summary");
+      if (s) s.focus();
+    });
+  });
+  function openNamedRun() {
+    var m = /^#run-\d+$/.exec(location.hash);
+    var run = m && document.getElementById(location.hash.slice(1));
+    if (run && run.tagName === "DETAILS") run.open = true;
+  }
+  document.addEventListener("DOMContentLoaded", openNamedRun);
+  window.addEventListener("hashchange", openNamedRun);
 
   // Keyboard: n = new task, / = search, Escape = cancel an edit.
   document.addEventListener("keydown", function (e) {

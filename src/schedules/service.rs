@@ -29,6 +29,10 @@ pub struct ScheduleInput {
     pub at: Option<String>,
     pub cron: Option<String>,
     pub every: Option<String>,
+    /// The timing in one box, as a person writes it: `every weekday at 9:00`, `every 2 hours`,
+    /// `tomorrow 9am`, `in 20m`, or raw cron (see [`Spec::from_phrase`]). Instead of `at`,
+    /// `cron` and `every`.
+    pub when: Option<String>,
     pub tz: Option<String>,
     pub priority: Option<String>,
     pub misfire: Option<String>,
@@ -58,7 +62,49 @@ fn given(v: &Option<String>) -> Option<&str> {
     v.as_deref().map(str::trim).filter(|v| !v.is_empty())
 }
 
+/// The timing as given: one of the typed fields, or a phrase.
+#[derive(Debug, Clone, Copy)]
+enum Timing<'a> {
+    Typed(Kind, &'a str),
+    Phrase(&'a str),
+}
+
+impl<'a> Timing<'a> {
+    fn parse(self, now: DateTime<Tz>) -> Result<Spec, AppError> {
+        match self {
+            Timing::Typed(kind, text) => Spec::parse(kind, text, now),
+            Timing::Phrase(text) => Spec::from_phrase(text, now),
+        }
+    }
+
+    /// Whether this is the stored timing sent back unchanged.
+    fn is_stored(self, b: &Schedule) -> bool {
+        match self {
+            Timing::Typed(kind, text) => kind.as_str() == b.kind && text == b.spec,
+            // A phrase matches when it reads as the stored text would (`1h30m`, a cron line).
+            Timing::Phrase(text) => b.kind != "once" && text == b.spec,
+        }
+    }
+}
+
 impl ScheduleInput {
+    /// The timing given, if any: `when`, or one of `at`, `cron` and `every`; two at once is an
+    /// error.
+    fn timing_given(&self) -> Result<Option<Timing<'_>>, AppError> {
+        let typed = self.timing()?;
+        match (given(&self.when), typed) {
+            (Some(_), Some((kind, _))) => Err(AppError::invalid(
+                "when",
+                format!(
+                    "give when, or one of at, cron and every (both when and {} were given)",
+                    kind.field()
+                ),
+            )),
+            (Some(text), None) => Ok(Some(Timing::Phrase(text))),
+            (None, typed) => Ok(typed.map(|(k, t)| Timing::Typed(k, t))),
+        }
+    }
+
     /// The one timing field given, if any; two at once is an error.
     fn timing(&self) -> Result<Option<(Kind, &str)>, AppError> {
         let mut found = [(Kind::Once, &self.at), (Kind::Cron, &self.cron), (Kind::Interval, &self.every)]
@@ -215,16 +261,17 @@ fn draft(
     if prompt.len() > 100_000 {
         return Err(AppError::invalid("prompt", "is longer than 100,000 bytes"));
     }
-    let spec = match (input.timing()?, base) {
+    let spec = match (input.timing_given()?, base) {
         // The stored timing sent back unchanged (a client echoing what it read) is no change:
         // a passed `once` stays valid and an interval keeps its phase.
-        (Some((kind, text)), Some(b)) if kind.as_str() == b.kind && text == b.spec => b.parsed()?,
-        (Some((kind, text)), _) => Spec::parse(kind, text, now_local)?,
+        (Some(timing), Some(b)) if timing.is_stored(b) => b.parsed()?,
+        (Some(timing), _) => timing.parse(now_local)?,
         (None, Some(b)) => b.parsed()?,
         (None, None) => {
             return Err(AppError::invalid(
                 "at",
-                "give when to fire: at (once), cron, or every (an interval)",
+                "Say when it should fire: when (like “every weekday at 9:00”), or at (once), cron, \
+                 or every (an interval).",
             ));
         }
     };

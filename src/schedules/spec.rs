@@ -166,34 +166,53 @@ impl fmt::Display for Period {
     }
 }
 
+/// The `@` names croner reads.
+const CRON_NAMES: [&str; 6] = ["@yearly", "@annually", "@monthly", "@weekly", "@daily", "@hourly"];
+
 impl CronExpr {
+    /// A crontab line or an `@` name. Every refusal is a sentence naming the field at fault
+    /// ("Minute 61 is out of range 0–59."); croner's own wording is never passed on.
     pub fn parse(text: &str) -> Result<CronExpr, AppError> {
         let trimmed = text.trim();
-        let bad = |why: String| AppError::invalid("cron", format!("{trimmed:?} {why}"));
+        let bad = |why: String| AppError::invalid("cron", why);
         if trimmed.is_empty() {
-            return Err(bad("is empty; give 5 fields like \"0 9 * * 1-5\" or a name like @daily".into()));
+            return Err(bad(
+                "Give a cron expression: 5 fields like “0 9 * * 1-5”, or a name like @daily.".into()
+            ));
         }
         let fields = trimmed.split_whitespace().count();
-        if !trimmed.starts_with('@') && !(5..=6).contains(&fields) {
+        if trimmed.starts_with('@') {
+            if fields != 1 || !CRON_NAMES.contains(&trimmed.to_ascii_lowercase().as_str()) {
+                return Err(bad(format!(
+                    "“{trimmed}” is not a cron name; use @hourly, @daily, @weekly, @monthly or @yearly."
+                )));
+            }
+        } else if !(5..=6).contains(&fields) {
             return Err(bad(format!(
-                "has {fields} fields; crontab uses 5 (minute hour day-of-month month day-of-week), \
-                 or 6 with seconds first"
+                "“{trimmed}” has {fields} field{}; cron uses 5 (minute hour day-of-month month \
+                 day-of-week), or 6 with seconds first.",
+                if fields == 1 { "" } else { "s" }
             )));
         }
         // An empty list item (`1,,2`, a lone `,`) matches nothing in croner, which then walks
         // the calendar for thousands of years looking for a match: refuse it here.
         if let Some(field) = trimmed.split_whitespace().find(|f| f.split(',').any(str::is_empty)) {
-            return Err(bad(format!("has an empty item in the list {field:?}")));
+            return Err(bad(format!("“{field}” has an empty item in its list.")));
         }
+        check_cron_fields(trimmed).map_err(bad)?;
         let parser = CronParser::builder().seconds(Seconds::Optional).year(Year::Disallowed).build();
-        let cron = parser.parse(trimmed).map_err(|e| bad(format!("is not a valid cron expression: {e}")))?;
+        let cron = parser.parse(trimmed).map_err(|e| {
+            // What the checks above let through and croner refused: keep its words for the log.
+            tracing::debug!(cron = trimmed, error = %e, "croner refused a cron expression");
+            bad(format!("“{trimmed}” is not a cron expression I can read."))
+        })?;
         let expr = CronExpr { text: trimmed.split_whitespace().collect::<Vec<_>>().join(" "), cron };
         // Patterns like `0 0 30 2 *` parse but never match: refuse them instead of never firing.
         // The calendar repeats every 400 years, so whether a pattern ever matches does not
         // depend on where the search starts: start at a fixed instant.
         let probe = DateTime::<Utc>::UNIX_EPOCH.with_timezone(&Tz::UTC);
         if expr.cron.find_next_occurrence(&probe, false).is_err() {
-            return Err(bad("never matches any date".into()));
+            return Err(bad(format!("“{trimmed}” never matches any date.")));
         }
         Ok(expr)
     }
@@ -376,11 +395,63 @@ fn describe_cron(c: &CronExpr) -> String {
             return format!("{days} at {time}");
         }
     }
+    if let Some(words) = describe_dates(&f) {
+        return words;
+    }
     let mut words = c.describe();
     if let Some(first) = words.get(..1) {
         words = first.to_uppercase() + words.get(1..).unwrap_or_default();
     }
     words.trim_end_matches('.').to_string()
+}
+
+/// Monthly and yearly lines (what `every month on the 1st at 8` becomes) and simple steps.
+fn describe_dates(f: &[&str]) -> Option<String> {
+    const MONTHS: [&str; 12] = [
+        "January",
+        "February",
+        "March",
+        "April",
+        "May",
+        "June",
+        "July",
+        "August",
+        "September",
+        "October",
+        "November",
+        "December",
+    ];
+    let [minute, hour, dom, month, dow] = f else { return None };
+    if let (Some(step), "*", "*", "*", "*") = (minute.strip_prefix("*/"), *hour, *dom, *month, *dow) {
+        return step.parse::<u32>().ok().map(|n| format!("Every {n} minutes"));
+    }
+    if let ("0", Some(step), "*", "*", "*") = (*minute, hour.strip_prefix("*/"), *dom, *month, *dow) {
+        return step.parse::<u32>().ok().map(|n| format!("Every {n} hours, on the hour"));
+    }
+    let (m, h, d) = (minute.parse::<u32>().ok()?, hour.parse::<u32>().ok()?, dom.parse::<u32>().ok()?);
+    if m > 59 || h > 23 || *dow != "*" {
+        return None;
+    }
+    let time = format!("{h:02}:{m:02}");
+    let suffix = match (d % 10, d % 100) {
+        (_, 11..=13) => "th",
+        (1, _) => "st",
+        (2, _) => "nd",
+        (3, _) => "rd",
+        _ => "th",
+    };
+    if *month == "*" {
+        return Some(format!("On the {d}{suffix} of every month at {time}"));
+    }
+    let names: Vec<&str> = month
+        .split(',')
+        .map(|m| m.parse::<usize>().ok().and_then(|m| MONTHS.get(m.checked_sub(1)?).copied()))
+        .collect::<Option<_>>()?;
+    match names.as_slice() {
+        [one] => Some(format!("Every {d} {one} at {time}")),
+        [init @ .., last] => Some(format!("On the {d}{suffix} of {} and {last} at {time}", init.join(", "))),
+        [] => None,
+    }
 }
 
 fn day_name(n: u32) -> Option<String> {
@@ -406,6 +477,331 @@ fn words_for_period(p: Period) -> String {
             .collect::<Vec<_>>()
             .join(" "),
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The one timing box: a phrase as quick-add reads it, a period, or cron.
+
+/// What a phrase of the timing box cannot be read as: the sentence with the examples.
+fn not_understood(text: &str) -> String {
+    format!(
+        "“{text}” is not a timing I understand. Try “every weekday at 9:00”, “every 2 hours”, \
+         “every month on the 1st at 8”, “tomorrow 9am”, “in 20m”, or cron like “0 9 * * 1-5”."
+    )
+}
+
+/// Moves an error of the `at`, `cron` or `every` reading to the field the text came in.
+fn under(field: &str, e: AppError) -> AppError {
+    match e {
+        AppError::Invalid { message, .. } => AppError::invalid(field, message),
+        other => other,
+    }
+}
+
+/// Whether the text reads as a crontab line rather than words: it has a `*`, `?` or `/`, or
+/// it is 5 or 6 fields of numbers, ranges, lists and cron names.
+fn looks_like_cron(words: &[&str]) -> bool {
+    let cron_word = |w: &str| {
+        let lower = w.to_ascii_lowercase();
+        lower.split([',', '-', '#']).all(|part| {
+            part.bytes().all(|b| b.is_ascii_digit() || b == b'l' || b == b'w')
+                || MONTH_NAMES.iter().chain(DAY_NAMES).any(|(n, _)| *n == part)
+        })
+    };
+    words.iter().any(|w| w.contains(['*', '?', '/']))
+        || ((5..=6).contains(&words.len()) && words.iter().all(|w| cron_word(w)))
+}
+
+/// `2 hours`, `30 min`, `hour`, `90s`, `1h30m`, `3 days`: an elapsed period (no time of day).
+fn period_words(words: &[&str]) -> Option<Period> {
+    let unit = |w: &str| -> Option<&'static str> {
+        Some(match w.to_ascii_lowercase().as_str() {
+            "s" | "sec" | "secs" | "second" | "seconds" => "s",
+            "m" | "min" | "mins" | "minute" | "minutes" => "m",
+            "h" | "hr" | "hrs" | "hour" | "hours" => "h",
+            "d" | "day" | "days" => "d",
+            "w" | "wk" | "wks" | "week" | "weeks" => "w",
+            _ => return None,
+        })
+    };
+    match words {
+        // `every hour`, `every minute`; `every day` and `every week` want a time of day.
+        [w] if matches!(unit(w), Some("s" | "m" | "h")) && w.len() > 1 => {
+            Period::parse(&format!("1{}", unit(w)?)).ok()
+        }
+        [n, w] if n.bytes().all(|b| b.is_ascii_digit()) => Period::parse(&format!("{n}{}", unit(w)?)).ok(),
+        [compact] if compact.starts_with(|c: char| c.is_ascii_digit()) => Period::parse(compact).ok(),
+        _ => None,
+    }
+}
+
+/// `every weekday at 9:00` and the other calendar repeats of the quick-add grammar, as cron.
+fn repeat_as_cron(text: &str, words: &[&str], now: DateTime<Tz>) -> Result<Spec, AppError> {
+    use crate::dates::Unit;
+    use chrono::{Datelike, Timelike};
+    let bad = |why: String| AppError::invalid("when", why);
+    let (used, rep) = match dates::match_repeat(words, 0, now) {
+        Ok(Some(found)) => found,
+        Ok(None) => return Err(bad(not_understood(text))),
+        Err(e) => return Err(bad(format!("“{}”: {}.", e.piece, e.message))),
+    };
+    if let Some(rest) = words.get(used..).filter(|r| !r.is_empty()) {
+        return Err(bad(format!(
+            "“{}” is not part of the timing; I read “{}” before it.",
+            rest.join(" "),
+            words.get(..used).unwrap_or_default().join(" ")
+        )));
+    }
+    let Some(time) = rep.time else {
+        return Err(bad(format!("“{text}” needs a time of day, like “{text} at 9:00”.")));
+    };
+    let (h, m) = (time.hour(), time.minute());
+    let start = rep.start;
+    let cron = match (rep.unit, rep.every) {
+        (Unit::Day, 1) => format!("{m} {h} * * *"),
+        (Unit::BusinessDay, 1) => format!("{m} {h} * * 1-5"),
+        (Unit::Week, 1) => format!("{m} {h} * * {}", start.weekday().num_days_from_sunday()),
+        (Unit::Month, n) if 12 % n == 0 => {
+            let mut months: Vec<u32> = (0..12 / n).map(|k| (start.month0() + k * n) % 12 + 1).collect();
+            months.sort_unstable();
+            let months = if n == 1 {
+                "*".to_string()
+            } else {
+                months.iter().map(u32::to_string).collect::<Vec<_>>().join(",")
+            };
+            format!("{m} {h} {} {months} *", start.day())
+        }
+        (Unit::Year, 1) => format!("{m} {h} {} {} *", start.day(), start.month()),
+        _ => {
+            return Err(bad(format!(
+                "“{text}” is not a calendar rule cron can follow. Give an interval counted from \
+                 when the schedule is saved (like “every 2 days”), or write a cron expression."
+            )));
+        }
+    };
+    CronExpr::parse(&cron).map(|c| Spec::Cron(Box::new(c))).map_err(|e| under("when", e))
+}
+
+impl Spec {
+    /// The one timing box (`when`): what quick-add reads (`every weekday at 9:00`,
+    /// `every month on the 1st at 8`, `tomorrow 9am`, `in 20m`), a period (`every 2 hours`,
+    /// `1h30m`), or raw cron (`0 9 * * 1-5`, `@daily`). Calendar repeats become cron,
+    /// evaluated in the schedule's zone; elapsed periods become intervals; one time becomes
+    /// `once`. `now` is in the schedule's zone. Errors are under the field `when`.
+    pub fn from_phrase(text: &str, now: DateTime<Tz>) -> Result<Spec, AppError> {
+        let text = text.trim();
+        let words: Vec<&str> = text.split_whitespace().collect();
+        let Some(first) = words.first() else {
+            return Err(AppError::invalid(
+                "when",
+                "Say when it should fire, like “every weekday at 9:00”, “every 2 hours” or “tomorrow 9am”.",
+            ));
+        };
+        if first.starts_with('@') || looks_like_cron(&words) {
+            return CronExpr::parse(text).map(|c| Spec::Cron(Box::new(c))).map_err(|e| under("when", e));
+        }
+        let rest = words.get(1..).unwrap_or_default();
+        if first.eq_ignore_ascii_case("every") || first.eq_ignore_ascii_case("every!") {
+            if let Some(p) = period_words(rest) {
+                return Ok(Spec::Interval(p));
+            }
+            return repeat_as_cron(text, &words, now);
+        }
+        if let Some(p) = period_words(&words) {
+            return Ok(Spec::Interval(p));
+        }
+        parse_at(text, now).map(Spec::Once).map_err(|e| match e {
+            AppError::Invalid { message, .. } if message.contains("is not a date or time") => {
+                AppError::invalid("when", not_understood(text))
+            }
+            other => under("when", other),
+        })
+    }
+
+    /// The cron line this timing is, if it is one (what the preview shows under the words).
+    pub fn cron_text(&self) -> Option<&str> {
+        match self {
+            Spec::Cron(c) => Some(&c.text),
+            _ => None,
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Cron fields, checked one by one so that a person reads which field is wrong and why, in
+// words (croner's own errors are never shown).
+
+/// One field of a crontab line: its name in a sentence, its range and its names.
+struct Field {
+    name: &'static str,
+    min: u32,
+    max: u32,
+    /// Three-letter names and their numbers (months, days of the week).
+    names: &'static [(&'static str, u32)],
+    /// A hint after the range, when the range alone could puzzle.
+    note: &'static str,
+}
+
+const MONTH_NAMES: &[(&str, u32)] = &[
+    ("jan", 1),
+    ("feb", 2),
+    ("mar", 3),
+    ("apr", 4),
+    ("may", 5),
+    ("jun", 6),
+    ("jul", 7),
+    ("aug", 8),
+    ("sep", 9),
+    ("oct", 10),
+    ("nov", 11),
+    ("dec", 12),
+];
+const DAY_NAMES: &[(&str, u32)] =
+    &[("sun", 0), ("mon", 1), ("tue", 2), ("wed", 3), ("thu", 4), ("fri", 5), ("sat", 6)];
+
+const SECOND: Field = Field { name: "Second", min: 0, max: 59, names: &[], note: "" };
+const MINUTE: Field = Field { name: "Minute", min: 0, max: 59, names: &[], note: "" };
+const HOUR: Field = Field { name: "Hour", min: 0, max: 23, names: &[], note: "" };
+const DAY_OF_MONTH: Field = Field { name: "Day of month", min: 1, max: 31, names: &[], note: "" };
+const MONTH: Field = Field { name: "Month", min: 1, max: 12, names: MONTH_NAMES, note: " (or jan–dec)" };
+const DAY_OF_WEEK: Field = Field {
+    name: "Day of week",
+    min: 0,
+    max: 7,
+    names: DAY_NAMES,
+    note: " (0 and 7 are Sunday; or sun–sat)",
+};
+
+impl Field {
+    fn is(&self, other: &Field) -> bool {
+        self.name == other.name
+    }
+
+    fn out_of_range(&self, value: impl fmt::Display) -> String {
+        format!("{} {value} is out of range {}–{}{}.", self.name, self.min, self.max, self.note)
+    }
+
+    /// A number or (for months and days) a three-letter name. `end` reads `sun` as 7, so
+    /// `mon-sun` is a range.
+    fn value(&self, text: &str, end: bool) -> Result<u32, String> {
+        if !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit()) {
+            return match text.parse::<u32>() {
+                Ok(n) if (self.min..=self.max).contains(&n) => Ok(n),
+                Ok(n) => Err(self.out_of_range(n)),
+                Err(_) => Err(self.out_of_range(text.get(..12).unwrap_or(text))),
+            };
+        }
+        let lower = text.to_ascii_lowercase();
+        if let Some((_, n)) = self.names.iter().find(|(name, _)| *name == lower) {
+            return Ok(if end && self.is(&DAY_OF_WEEK) && *n == 0 { 7 } else { *n });
+        }
+        let what = if self.names.is_empty() {
+            format!("a number {}–{}", self.min, self.max)
+        } else {
+            format!("a number {}–{}{}", self.min, self.max, self.note)
+        };
+        Err(format!("{} “{text}” is not {what}.", self.name))
+    }
+
+    /// `a-b`, each end a value; a range must not run backwards.
+    fn range(&self, text: &str) -> Result<(), String> {
+        let Some((a, b)) = text.split_once('-') else {
+            return self.value(text, false).map(|_| ());
+        };
+        if b.contains('-') {
+            return Err(format!("{} “{text}” has more than one “-”; a range is like 1-5.", self.name));
+        }
+        let (start, end) = (self.value(a, false)?, self.value(b, true)?);
+        if start > end {
+            return Err(format!(
+                "{} range {text} runs backwards; write the smaller value first, or split it \
+                 (like {a}-{max},{min}-{b}).",
+                self.name,
+                max = self.max,
+                min = self.min
+            ));
+        }
+        Ok(())
+    }
+
+    /// One item of a comma-separated list.
+    fn item(&self, item: &str) -> Result<(), String> {
+        let upper = item.to_ascii_uppercase();
+        if item == "*" || (item == "?" && (self.is(&DAY_OF_MONTH) || self.is(&DAY_OF_WEEK))) {
+            return Ok(());
+        }
+        if let Some((base, step)) = item.split_once('/') {
+            let n = match step.parse::<u32>() {
+                Ok(n) if n > 0 => n,
+                Ok(_) => {
+                    return Err(format!("{} step “/0” never moves; give a step of 1 or more.", self.name));
+                }
+                Err(_) => {
+                    return Err(format!("{} step “/{step}” is not a whole number, like */15.", self.name));
+                }
+            };
+            if base == "*" || base == "?" {
+                return Ok(());
+            }
+            if !base.contains('-') {
+                return Err(format!(
+                    "{} “{item}”: a step needs * or a range before it, like */{n} or {base}-{}/{n}.",
+                    self.name, self.max
+                ));
+            }
+            return self.range(base);
+        }
+        if self.is(&DAY_OF_MONTH) {
+            if upper == "L" || upper == "LW" {
+                return Ok(());
+            }
+            if let Some(day) = upper.strip_suffix('W') {
+                return self.value(day, false).map(|_| ());
+            }
+        }
+        if self.is(&DAY_OF_WEEK) {
+            if let Some((day, nth)) = item.split_once('#') {
+                self.value(day, false)?;
+                return match nth.parse::<u32>() {
+                    Ok(1..=5) => Ok(()),
+                    _ => Err(format!(
+                        "Day of week “{item}”: the number after # is which one in the month, 1–5."
+                    )),
+                };
+            }
+            if let Some(day) = upper.strip_suffix('L').filter(|d| !d.is_empty()) {
+                return self.value(day, false).map(|_| ());
+            }
+        }
+        let modifier = upper.contains('#')
+            || matches!(upper.as_str(), "L" | "W" | "LW")
+            || (upper.contains(['L', 'W']) && upper.bytes().any(|b| b.is_ascii_digit()));
+        if modifier {
+            return Err(format!(
+                "{} “{item}”: L, W and # belong in the day fields only (like L for the last day \
+                 of the month, or 5#2 for the second Friday).",
+                self.name
+            ));
+        }
+        self.range(item)
+    }
+
+    fn check(&self, field: &str) -> Result<(), String> {
+        // croner's `+` before the day of week: both day fields must match.
+        let field = if self.is(&DAY_OF_WEEK) { field.strip_prefix('+').unwrap_or(field) } else { field };
+        field.split(',').try_for_each(|item| self.item(item))
+    }
+}
+
+/// Checks each field of a 5- or 6-field crontab line, naming the first that is wrong.
+fn check_cron_fields(text: &str) -> Result<(), String> {
+    let fields: Vec<&str> = text.split_whitespace().collect();
+    let kinds: &[Field] = match fields.len() {
+        5 => &[MINUTE, HOUR, DAY_OF_MONTH, MONTH, DAY_OF_WEEK],
+        6 => &[SECOND, MINUTE, HOUR, DAY_OF_MONTH, MONTH, DAY_OF_WEEK],
+        _ => return Ok(()),
+    };
+    kinds.iter().zip(fields).try_for_each(|(kind, field)| kind.check(field))
 }
 
 #[cfg(test)]
@@ -641,20 +1037,180 @@ mod tests {
     }
 
     #[test]
-    fn bad_cron_says_why() {
-        for (text, why) in [
-            ("", "empty"),
-            ("* * * *", "4 fields"),
-            ("* * * * * * *", "7 fields"),
-            ("60 * * * *", "not a valid cron"),
-            ("* 24 * * *", "not a valid cron"),
-            ("* * * * 8", "not a valid cron"),
-            ("0 0 30 2 *", "never matches"),
-            ("@fortnightly", "not a valid cron"),
-            ("a b c d e", "not a valid cron"),
+    fn bad_cron_says_which_field_and_why_in_words() {
+        #[rustfmt::skip]
+        let cases: &[(&str, &str)] = &[
+            ("", "Give a cron expression: 5 fields like “0 9 * * 1-5”, or a name like @daily."),
+            ("* * * *", "“* * * *” has 4 fields; cron uses 5 (minute hour day-of-month month day-of-week), or 6 with seconds first."),
+            ("* * * * * * *", "“* * * * * * *” has 7 fields; cron uses 5 (minute hour day-of-month month day-of-week), or 6 with seconds first."),
+            ("61 25 * * *", "Minute 61 is out of range 0–59."),
+            ("60 * * * *", "Minute 60 is out of range 0–59."),
+            ("* 24 * * *", "Hour 24 is out of range 0–23."),
+            ("0 9 0 * *", "Day of month 0 is out of range 1–31."),
+            ("0 9 32 * *", "Day of month 32 is out of range 1–31."),
+            ("0 9 * 13 *", "Month 13 is out of range 1–12 (or jan–dec)."),
+            ("* * * * 8", "Day of week 8 is out of range 0–7 (0 and 7 are Sunday; or sun–sat)."),
+            ("60 * * * * *", "Second 60 is out of range 0–59."),
+            ("0 9-25 * * *", "Hour 25 is out of range 0–23."),
+            ("0 22-2 * * *", "Hour range 22-2 runs backwards; write the smaller value first, or split it (like 22-23,0-2)."),
+            ("*/0 * * * *", "Minute step “/0” never moves; give a step of 1 or more."),
+            ("*/x * * * *", "Minute step “/x” is not a whole number, like */15."),
+            ("5/15 * * * *", "Minute “5/15”: a step needs * or a range before it, like */15 or 5-59/15."),
+            ("0 0 * foo *", "Month “foo” is not a number 1–12 (or jan–dec)."),
+            ("0 0 * * funday", "Day of week “funday” is not a number 0–7 (0 and 7 are Sunday; or sun–sat)."),
+            ("0 0 * mon *", "Month “mon” is not a number 1–12 (or jan–dec)."),
+            ("a b c d e", "Minute “a” is not a number 0–59."),
+            ("0 9 * * 5#6", "Day of week “5#6”: the number after # is which one in the month, 1–5."),
+            ("0 L * * *", "Hour “L”: L, W and # belong in the day fields only (like L for the last day of the month, or 5#2 for the second Friday)."),
+            ("0 9 1-2-3 * *", "Day of month “1-2-3” has more than one “-”; a range is like 1-5."),
+            ("0 0 30 2 *", "“0 0 30 2 *” never matches any date."),
+            ("@fortnightly", "“@fortnightly” is not a cron name; use @hourly, @daily, @weekly, @monthly or @yearly."),
+        ];
+        for (text, want) in cases {
+            match CronExpr::parse(text) {
+                Err(AppError::Invalid { field, message }) => {
+                    assert_eq!((field.as_str(), message.as_str()), ("cron", *want), "{text:?}");
+                }
+                other => panic!("{text:?}: {other:?}"),
+            }
+        }
+        // Names, ranges of names, steps over ranges, L, W and # still read.
+        for ok in [
+            "0 9 * * mon-fri",
+            "0 9 * * MON-SUN",
+            "0 0 1 jan,jul *",
+            "0 0 1 jan-mar *",
+            "0-30/10 9-17 * * 1-5",
+            "0 18 L * *",
+            "0 9 LW * *",
+            "0 9 15W * *",
+            "0 9 * * 5L",
+            "0 9 * * 5#2",
+            "0 9 ? * 1",
+            "0 9 * * +1",
+            "@Daily",
         ] {
-            let err = CronExpr::parse(text).unwrap_err().to_string();
-            assert!(err.starts_with("cron:") && err.contains(why), "{text:?}: {err}");
+            assert!(CronExpr::parse(ok).is_ok(), "{ok}: {:?}", CronExpr::parse(ok).err());
+        }
+    }
+
+    /// What the timing box makes of a phrase at `now`: the kind, the stored text, and the
+    /// first two firings in UTC.
+    fn phrase(text: &str, now: DateTime<Tz>) -> (&'static str, String, Vec<String>) {
+        let spec = Spec::from_phrase(text, now).unwrap_or_else(|e| panic!("{text}: {e}"));
+        let from = now.with_timezone(&Utc);
+        let times = spec.preview(from, now.timezone(), from, 2).into_iter().map(fmt).collect();
+        (spec.kind().as_str(), spec.to_stored(), times)
+    }
+
+    #[test]
+    fn phrases_become_cron_intervals_or_one_time() {
+        // A fixed clock: Friday 2026-11-20 10:00 in Madrid (+01:00).
+        let madrid = Europe::Madrid.with_ymd_and_hms(2026, 11, 20, 10, 0, 0).unwrap();
+        #[rustfmt::skip]
+        let cases: &[(&str, &str, &str, &[&str])] = &[
+            // Calendar repeats (the quick-add grammar) become cron in the schedule's zone.
+            ("every weekday at 9:00", "cron", "0 9 * * 1-5", &["2026-11-23T08:00:00Z", "2026-11-24T08:00:00Z"]),
+            ("Every Weekday at 9am", "cron", "0 9 * * 1-5", &["2026-11-23T08:00:00Z", "2026-11-24T08:00:00Z"]),
+            ("every day at 7:30", "cron", "30 7 * * *", &["2026-11-21T06:30:00Z", "2026-11-22T06:30:00Z"]),
+            ("every day at 18", "cron", "0 18 * * *", &["2026-11-20T17:00:00Z", "2026-11-21T17:00:00Z"]),
+            ("every monday at 9am", "cron", "0 9 * * 1", &["2026-11-23T08:00:00Z", "2026-11-30T08:00:00Z"]),
+            ("every fri at 17:30", "cron", "30 17 * * 5", &["2026-11-20T16:30:00Z", "2026-11-27T16:30:00Z"]),
+            ("every week at 8", "cron", "0 8 * * 5", &["2026-11-27T07:00:00Z", "2026-12-04T07:00:00Z"]),
+            ("every month on the 1st at 8", "cron", "0 8 1 * *", &["2026-12-01T07:00:00Z", "2027-01-01T07:00:00Z"]),
+            ("every month on 15 at 12:00", "cron", "0 12 15 * *", &["2026-12-15T11:00:00Z", "2027-01-15T11:00:00Z"]),
+            ("every 3 months on the 1st at 8", "cron", "0 8 1 3,6,9,12 *", &["2026-12-01T07:00:00Z", "2027-03-01T07:00:00Z"]),
+            ("every year at 9", "cron", "0 9 20 11 *", &["2027-11-20T08:00:00Z", "2028-11-20T08:00:00Z"]),
+            // Elapsed periods become intervals, counted from now.
+            ("every 2 hours", "interval", "2h", &["2026-11-20T11:00:00Z", "2026-11-20T13:00:00Z"]),
+            ("every hour", "interval", "1h", &["2026-11-20T10:00:00Z", "2026-11-20T11:00:00Z"]),
+            ("every 30 min", "interval", "30m", &["2026-11-20T09:30:00Z", "2026-11-20T10:00:00Z"]),
+            ("every 1h30m", "interval", "1h30m", &["2026-11-20T10:30:00Z", "2026-11-20T12:00:00Z"]),
+            ("every 2 days", "interval", "2d", &["2026-11-22T09:00:00Z", "2026-11-24T09:00:00Z"]),
+            ("1h30m", "interval", "1h30m", &["2026-11-20T10:30:00Z", "2026-11-20T12:00:00Z"]),
+            ("45 minutes", "interval", "45m", &["2026-11-20T09:45:00Z", "2026-11-20T10:30:00Z"]),
+            // One time.
+            ("tomorrow 9am", "once", "2026-11-21T08:00:00Z", &["2026-11-21T08:00:00Z"]),
+            ("in 20m", "once", "2026-11-20T09:20:00Z", &["2026-11-20T09:20:00Z"]),
+            ("mon 17:30", "once", "2026-11-23T16:30:00Z", &["2026-11-23T16:30:00Z"]),
+            ("2026-12-24 18:00", "once", "2026-12-24T17:00:00Z", &["2026-12-24T17:00:00Z"]),
+            // Raw cron and names still read as cron.
+            ("0 9 * * 1-5", "cron", "0 9 * * 1-5", &["2026-11-23T08:00:00Z", "2026-11-24T08:00:00Z"]),
+            ("0 9 1 1 *", "cron", "0 9 1 1 *", &["2027-01-01T08:00:00Z", "2028-01-01T08:00:00Z"]),
+            ("0 9 * * mon-fri", "cron", "0 9 * * mon-fri", &["2026-11-23T08:00:00Z", "2026-11-24T08:00:00Z"]),
+            ("@daily", "cron", "@daily", &["2026-11-20T23:00:00Z", "2026-11-21T23:00:00Z"]),
+        ];
+        for (text, kind, stored, first) in cases {
+            let got = phrase(text, madrid);
+            assert_eq!((got.0, got.1.as_str()), (*kind, *stored), "{text}");
+            assert_eq!(got.2, *first, "{text}");
+        }
+    }
+
+    #[test]
+    fn phrases_across_dst_changes() {
+        // New York springs forward on 2027-03-14 (02:00 -> 03:00): 2:30 that night does not
+        // exist, so the cron fires at 03:00 EDT, then at 02:30 again.
+        let ny = America::New_York.with_ymd_and_hms(2027, 3, 13, 12, 0, 0).unwrap();
+        assert_eq!(
+            phrase("every day at 2:30", ny),
+            ("cron", "30 2 * * *".into(), vec!["2027-03-14T07:00:00Z".into(), "2027-03-15T06:30:00Z".into()])
+        );
+        // Berlin falls back on 2026-10-25 (03:00 -> 02:00): 02:30 happens twice, fires once.
+        let berlin = Europe::Berlin.with_ymd_and_hms(2026, 10, 24, 12, 0, 0).unwrap();
+        assert_eq!(
+            phrase("every day at 2:30", berlin),
+            ("cron", "30 2 * * *".into(), vec!["2026-10-25T00:30:00Z".into(), "2026-10-26T01:30:00Z".into()])
+        );
+        // A wall-clock weekday rule keeps 09:00 local across the change.
+        assert_eq!(
+            phrase("every weekday at 9:00", berlin).2,
+            ["2026-10-26T08:00:00Z", "2026-10-27T08:00:00Z"],
+            "09:00 CET after the change, not 09:00 CEST"
+        );
+        // An interval is elapsed time: DST does not move it.
+        let night = Europe::Berlin.with_ymd_and_hms(2026, 10, 25, 1, 0, 0).unwrap();
+        assert_eq!(
+            phrase("every 1 hour", night).2,
+            ["2026-10-25T00:00:00Z", "2026-10-25T01:00:00Z"],
+            "one hour apart in UTC across the fall back"
+        );
+        // One time the day before Berlin springs forward (2027-03-28): 09:00 CEST.
+        let before = Europe::Berlin.with_ymd_and_hms(2027, 3, 27, 12, 0, 0).unwrap();
+        assert_eq!(phrase("tomorrow 9am", before).1, "2027-03-28T07:00:00Z");
+        // Lord Howe's half-hour shift: 2026-10-04 02:00 -> 02:30; 02:15 moves to 02:30.
+        let lh = Australia::Lord_Howe.with_ymd_and_hms(2026, 10, 3, 12, 0, 0).unwrap();
+        assert_eq!(phrase("every day at 2:15", lh).2, ["2026-10-03T15:30:00Z", "2026-10-04T15:15:00Z"]);
+    }
+
+    #[test]
+    fn phrases_that_cannot_be_read_say_why() {
+        let madrid = Europe::Madrid.with_ymd_and_hms(2026, 11, 20, 10, 0, 0).unwrap();
+        #[rustfmt::skip]
+        let cases: &[(&str, &str)] = &[
+            ("", "Say when it should fire, like “every weekday at 9:00”, “every 2 hours” or “tomorrow 9am”."),
+            ("someday", "“someday” is not a timing I understand. Try “every weekday at 9:00”, “every 2 hours”, “every month on the 1st at 8”, “tomorrow 9am”, “in 20m”, or cron like “0 9 * * 1-5”."),
+            ("every weekday", "“every weekday” needs a time of day, like “every weekday at 9:00”."),
+            ("every day", "“every day” needs a time of day, like “every day at 9:00”."),
+            ("every 2 days at 9", "“every 2 days at 9” is not a calendar rule cron can follow. Give an interval counted from when the schedule is saved (like “every 2 days”), or write a cron expression."),
+            ("every weekday at 9 please", "“please” is not part of the timing; I read “every weekday at 9” before it."),
+            ("every 0 days", "“every 0 days”: the interval must be at least 1."),
+            ("every banana", "“every banana” is not a timing I understand. Try “every weekday at 9:00”, “every 2 hours”, “every month on the 1st at 8”, “tomorrow 9am”, “in 20m”, or cron like “0 9 * * 1-5”."),
+            ("61 25 * * *", "Minute 61 is out of range 0–59."),
+            ("* * * *", "“* * * *” has 4 fields; cron uses 5 (minute hour day-of-month month day-of-week), or 6 with seconds first."),
+        ];
+        for (text, want) in cases {
+            match Spec::from_phrase(text, madrid) {
+                Err(AppError::Invalid { field, message }) => {
+                    assert_eq!((field.as_str(), message.as_str()), ("when", *want), "{text:?}");
+                }
+                other => panic!("{text:?}: {other:?}"),
+            }
+        }
+        // Dates the grammar refuses keep their reason.
+        for (text, why) in [("feb 30 9am", "February has no day 30"), ("today 9am", "in the past")] {
+            let err = Spec::from_phrase(text, madrid).unwrap_err().to_string();
+            assert!(err.starts_with("when:") && err.contains(why), "{text}: {err}");
         }
     }
 
@@ -731,6 +1287,14 @@ mod tests {
         assert_eq!(d(Kind::Interval, "1h"), "Every hour");
         assert_eq!(d(Kind::Once, "2026-12-24T18:00:00Z"), "Once, Thu 24 Dec 2026 at 19:00, CET");
         assert!(d(Kind::Cron, "0 0 L * *").len() > 10);
+        assert_eq!(d(Kind::Cron, "0 8 1 * *"), "On the 1st of every month at 08:00, Europe/Madrid");
+        assert_eq!(d(Kind::Cron, "0 9 24 12 *"), "Every 24 December at 09:00, Europe/Madrid");
+        assert_eq!(
+            d(Kind::Cron, "0 8 1 3,6,9,12 *"),
+            "On the 1st of March, June, September and December at 08:00, Europe/Madrid"
+        );
+        assert_eq!(d(Kind::Cron, "*/15 * * * *"), "Every 15 minutes, Europe/Madrid");
+        assert_eq!(d(Kind::Cron, "0 */2 * * *"), "Every 2 hours, on the hour, Europe/Madrid");
     }
 
     #[test]

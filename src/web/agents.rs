@@ -8,6 +8,7 @@ use askama_web::WebTemplate;
 use serde::Deserialize;
 
 use super::htmx::{self, is_htmx};
+use super::schedules::sentence;
 use super::{CurrentSession, Layout, html, see_other};
 use crate::agents::{self, Agent, AgentConfigPatch, AgentInput, AgentKind};
 use crate::error::{AppError, PageError};
@@ -26,8 +27,13 @@ pub struct CheckResult {
 pub struct AgentItem {
     pub name: String,
     pub kind: &'static str,
+    /// The kind in words: "in-app notification".
+    pub kind_label: &'static str,
     pub builtin: bool,
     pub url: Option<String>,
+    /// The URL in pieces that each end where a line may break (after `/`, `?`, `&`, `#`), so
+    /// it never breaks mid-token.
+    pub url_parts: Vec<String>,
     pub model: Option<String>,
     pub agent_id: Option<String>,
     pub argv: Option<String>,
@@ -46,7 +52,9 @@ impl AgentItem {
         AgentItem {
             name: v.name,
             kind: a.kind.as_str(),
+            kind_label: kind_label(a.kind),
             builtin: v.builtin,
+            url_parts: v.url.as_deref().map(break_points).unwrap_or_default(),
             url: v.url,
             model: v.model,
             agent_id: v.agent_id,
@@ -58,6 +66,40 @@ impl AgentItem {
             has_secret: v.has_secret,
             check: None,
         }
+    }
+}
+
+/// `http://host/a/b?x=1` -> `http://`, `host/`, `a/`, `b?`, `x=1`: where a long URL may wrap.
+fn break_points(url: &str) -> Vec<String> {
+    let mut parts = Vec::new();
+    let mut part = String::new();
+    for c in url.chars() {
+        part.push(c);
+        if matches!(c, '/' | '?' | '&' | '#') {
+            parts.push(std::mem::take(&mut part));
+        }
+    }
+    if !part.is_empty() {
+        parts.push(part);
+    }
+    // `http://` stays whole.
+    parts.iter().fold(Vec::new(), |mut out: Vec<String>, p| {
+        match out.last_mut() {
+            Some(last) if p == "/" || last.ends_with(":/") => last.push_str(p),
+            _ => out.push(p.clone()),
+        }
+        out
+    })
+}
+
+/// What an agent of this kind is, in words (the list says "notify — in-app notification").
+fn kind_label(kind: AgentKind) -> &'static str {
+    match kind {
+        AgentKind::Llm => "language model",
+        AgentKind::Letta => "Letta agent",
+        AgentKind::Webhook => "webhook",
+        AgentKind::Command => "command on this machine",
+        AgentKind::Notify => "in-app notification",
     }
 }
 
@@ -221,7 +263,7 @@ impl AgentFormView {
     }
 
     fn general_error(&self) -> Option<String> {
-        self.error.as_ref().filter(|(f, _)| !FIELDS.contains(&f.as_str())).map(|(f, m)| format!("{f}: {m}"))
+        self.error.as_ref().filter(|(f, _)| !FIELDS.contains(&f.as_str())).map(|(_, m)| sentence(m))
     }
 
     fn aria(&self, field: &str) -> String {
@@ -301,8 +343,32 @@ async fn full_page(
     })
 }
 
-pub async fn page(state: web::Data<AppState>, session: CurrentSession) -> Result<HttpResponse, PageError> {
-    html(StatusCode::OK, &full_page(&state, &session, Extras::default()).await?)
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct PageQuery {
+    /// An agent just added or saved: named in a notice.
+    added: Option<String>,
+    saved: Option<String>,
+}
+
+pub async fn page(
+    state: web::Data<AppState>,
+    session: CurrentSession,
+    query: web::Query<PageQuery>,
+) -> Result<HttpResponse, PageError> {
+    let q = query.into_inner();
+    let notice = match (q.added, q.saved) {
+        (Some(name), _) => Some(format!("Added “{name}”. Check it to see that it answers.")),
+        (None, Some(name)) => Some(format!("Saved “{name}”.")),
+        (None, None) => None,
+    };
+    html(StatusCode::OK, &full_page(&state, &session, Extras { notice, ..Extras::default() }).await?)
+}
+
+/// Back to the list after a change (post/redirect/get: a reload does not post again).
+fn back_to_list(key: &str, name: &str) -> HttpResponse {
+    let query = serde_urlencoded::to_string([(key, name)]).unwrap_or_default();
+    see_other(&format!("/agents?{query}"))
 }
 
 fn split_error(e: AppError) -> Result<(String, String), AppError> {
@@ -325,11 +391,7 @@ pub async fn add(
     match added {
         Ok(agent) => {
             state.wake.poke();
-            let notice = format!("Added “{}”. Check it to see that it answers.", agent.name);
-            html(
-                StatusCode::OK,
-                &full_page(&state, &session, Extras { notice: Some(notice), ..Extras::default() }).await?,
-            )
+            Ok(back_to_list("added", &agent.name))
         }
         Err(e) => {
             let error = split_error(e)?;
@@ -404,11 +466,7 @@ pub async fn save(
     match saved {
         Ok(agent) => {
             state.wake.poke();
-            let notice = format!("Saved “{}”.", agent.name);
-            html(
-                StatusCode::OK,
-                &full_page(&state, &session, Extras { notice: Some(notice), ..Extras::default() }).await?,
-            )
+            Ok(back_to_list("saved", &agent.name))
         }
         Err(e) => {
             let error = split_error(e)?;
@@ -467,4 +525,18 @@ pub async fn check(
         StatusCode::OK,
         &full_page(&state, &session, Extras { check: Some((name, result)), ..Extras::default() }).await?,
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::break_points;
+
+    #[test]
+    fn urls_break_after_their_separators_only() {
+        assert_eq!(
+            break_points("http://127.0.0.1:8080/v1/hooks?a=1&b=2"),
+            ["http://", "127.0.0.1:8080/", "v1/", "hooks?", "a=1&", "b=2"]
+        );
+        assert_eq!(break_points("https://x"), ["https://", "x"]);
+    }
 }

@@ -1,4 +1,6 @@
-//! Notifications: the bell's count in the header, the list, and "mark all read".
+//! Notifications: the bell's count in the header, the list, and "mark all read". Opening the
+//! list marks what it shows as read (they are marked "new" on that visit), so the bell goes
+//! out once the person has looked.
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
@@ -19,6 +21,7 @@ pub struct NotificationItem {
     pub title: String,
     pub body: String,
     pub level: String,
+    /// Unread until this visit: shown as new.
     pub unread: bool,
     pub when: String,
     pub when_utc: String,
@@ -40,10 +43,14 @@ pub struct BellCount {
     layout: Layout,
 }
 
+/// The list, marking what it shows as read; and the count still unread after that.
 async fn load(state: &web::Data<AppState>) -> Result<(Vec<NotificationItem>, i64), AppError> {
     state
         .run_as(Actor::Person, |conn, ctx| {
-            let items = notifications::list(conn, SHOWN)?
+            let list = notifications::list(conn, SHOWN)?;
+            let unseen: Vec<i32> = list.iter().filter(|n| n.read_at.is_none()).map(|n| n.id).collect();
+            notifications::mark_read(conn, &unseen, ctx.now)?;
+            let items = list
                 .into_iter()
                 .map(|n| NotificationItem {
                     id: n.id,

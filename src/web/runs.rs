@@ -1,7 +1,9 @@
 //! The Runs page (all runs, or one schedule's): newest first, filtered by state, read a page
-//! at a time ("Show more" follows the cursor). Each row shows when the run was due against when
-//! it started, how long it took, its attempts, its idempotency key, and its output and errors
-//! folded away. Rows are refreshed one at a time by live updates (`/runs/{id}/row`).
+//! at a time ("Show more" follows the cursor). Each run's summary line shows when it was due
+//! against when it started and how long its delivery took; it opens into a full-width panel
+//! with the output rendered from Markdown (sanitised), the error, the prompt, and the attempts
+//! when there was more than one. Internals (the idempotency key) stay folded in that panel.
+//! Runs are refreshed one at a time by live updates (`/runs/{id}/row`).
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
@@ -46,13 +48,21 @@ pub struct RunItem {
     pub started_utc: String,
     pub lateness: Option<String>,
     pub late: bool,
+    /// How long the delivery took: the last attempt's time, not the time spent retrying.
     pub duration: Option<String>,
+    /// "3 attempts over 7 min 46 s", for a run tried more than once.
+    pub attempts_summary: Option<String>,
+    /// "attempt 2 of 5", while a retried run is running or waiting.
+    pub attempt_note: Option<String>,
     pub attempt: i32,
     pub max_attempts: i32,
     pub next_attempt: Option<String>,
     pub key: String,
+    pub priority: &'static str,
     pub prompt: String,
     pub output: Option<String>,
+    /// The output rendered from Markdown and sanitised.
+    pub output_html: Option<String>,
     pub error: Option<String>,
     pub attempts: Vec<AttemptItem>,
     /// The conversation the run posted its prompt and answer into.
@@ -64,6 +74,23 @@ impl RunItem {
         let label = |ms: i64| view::instant_secs(from_ms(ms), ctx.tz, ctx.now);
         let lateness = run.lateness_ms();
         let state = run.shown_state();
+        let output = run.output.clone().filter(|o| !o.trim().is_empty());
+        // The delivery time is the last attempt's; the run's own span includes the waits
+        // between retries.
+        let last = attempts.last().and_then(|a| Some(a.finished_at? - a.started_at));
+        let duration = if attempts.len() > 1 { last } else { last.or(run.duration_ms()) };
+        let tried = attempts.len().max(usize::try_from(run.attempt).unwrap_or(0));
+        let attempts_summary = (tried > 1).then(|| match (attempts.first(), run.finished_at) {
+            (Some(first), Some(end)) => {
+                format!("{tried} attempts over {}", view::millis(end - first.started_at))
+            }
+            _ => format!("{tried} attempts"),
+        });
+        let attempt_note = match state {
+            "running" if run.attempt > 1 => Some(format!("attempt {} of {}", run.attempt, run.max_attempts)),
+            "retrying" => Some(format!("{} of {} attempts failed", run.attempt, run.max_attempts)),
+            _ => None,
+        };
         RunItem {
             id: run.id,
             schedule_id: run.schedule_id,
@@ -77,15 +104,19 @@ impl RunItem {
             started_utc: run.started_at.map(|s| view::utc(from_ms(s))).unwrap_or_default(),
             lateness: lateness.map(view::millis),
             late: lateness.is_some_and(|l| l > LATE_MS),
-            duration: run.duration_ms().map(view::millis),
+            duration: duration.map(view::millis),
+            attempts_summary,
+            attempt_note,
             attempt: run.attempt,
             max_attempts: run.max_attempts,
             next_attempt: (state == "retrying").then(|| {
                 format!("{} ({})", label(run.not_before), view::relative(from_ms(run.not_before), ctx.now))
             }),
             key: run.idempotency_key.clone(),
+            priority: crate::schedules::priority_name(run.priority),
             prompt: run.prompt.clone(),
-            output: run.output.clone().filter(|o| !o.is_empty()),
+            output_html: output.as_deref().map(crate::chat::markdown::render),
+            output,
             error: run.error.clone(),
             attempts: attempts
                 .iter()
@@ -100,9 +131,9 @@ impl RunItem {
         }
     }
 
-    /// Whether there is anything to unfold.
-    fn has_details(&self) -> bool {
-        self.output.is_some() || self.error.is_some() || !self.attempts.is_empty() || !self.prompt.is_empty()
+    /// The attempts are listed when there was more than one, or when the only one failed.
+    fn shows_attempts(&self) -> bool {
+        self.attempts.len() > 1 || self.attempts.iter().any(|a| a.error.is_some())
     }
 }
 

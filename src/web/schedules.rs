@@ -146,7 +146,8 @@ pub struct FormValues {
     name: String,
     prompt: String,
     agent: String,
-    /// As sent: a [`Kind::form_value`] (once, cron, every), read by [`FormValues::kind`].
+    /// Empty: `spec` is a phrase for the one timing box ([`Spec::from_phrase`]). Older forms
+    /// send a [`Kind::form_value`] (once, cron, every), read by [`FormValues::kind`].
     kind: String,
     spec: String,
     tz: String,
@@ -186,6 +187,7 @@ fn kind_of(text: &str) -> Result<Kind, AppError> {
 /// The form field where a service error belongs.
 fn form_field(field: &str) -> &str {
     match field {
+        "when" => "spec",
         _ if Kind::ALL.iter().any(|k| k.field() == field) => "spec",
         "active" => "status",
         other => other,
@@ -203,7 +205,6 @@ impl FormValues {
             .unwrap_or_default();
         FormValues {
             agent,
-            kind: Kind::Cron.form_value().into(),
             tz: tz.name().into(),
             priority: "normal".into(),
             misfire: "once".into(),
@@ -217,7 +218,6 @@ impl FormValues {
     /// A stored schedule, as its edit form shows it.
     fn of(s: &Schedule) -> FormValues {
         let tz = s.zone();
-        let kind = Kind::parse(&s.kind).map_or(s.kind.as_str(), |k| k.form_value());
         let spec = match s.parsed() {
             Ok(Spec::Once(at)) => view::input(at, tz),
             _ => s.spec.clone(),
@@ -233,10 +233,10 @@ impl FormValues {
             }
         });
         FormValues {
+            kind: String::new(),
             name: s.name.clone(),
             prompt: s.prompt.clone(),
             agent: s.agent.clone(),
-            kind: kind.into(),
             spec,
             tz: s.tz.clone(),
             priority: schedules::priority_name(s.priority).into(),
@@ -289,12 +289,17 @@ impl FormValues {
             ..ScheduleInput::default()
         };
         let unchanged = |a: &str, b: &str| a.trim() == b.trim();
-        let same_timing = stored.is_some_and(|s| s.kind == self.kind && unchanged(&s.spec, &self.spec));
+        let same_timing = stored
+            .is_some_and(|s| (self.kind.is_empty() || s.kind == self.kind) && unchanged(&s.spec, &self.spec));
         if stored.is_some_and(|s| unchanged(&s.until, &self.until)) {
             input.until = None;
         }
         if !same_timing {
             let spec = Some(self.spec.clone());
+            if self.kind.trim().is_empty() {
+                input.when = spec;
+                return Ok(input);
+            }
             match self.kind()? {
                 Kind::Once => input.at = spec,
                 Kind::Cron => input.cron = spec,
@@ -344,15 +349,7 @@ impl ScheduleForm {
 
     /// An error that belongs to no field of the form.
     fn general_error(&self) -> Option<String> {
-        self.error.as_ref().filter(|(f, _)| !FIELDS.contains(&f.as_str())).map(|(f, m)| format!("{f}: {m}"))
-    }
-
-    fn kinds(&self) -> [Kind; 3] {
-        Kind::ALL
-    }
-
-    fn kind_is(&self, kind: &Kind) -> bool {
-        self.v.kind().is_ok_and(|k| k == *kind)
+        self.error.as_ref().filter(|(f, _)| !FIELDS.contains(&f.as_str())).map(|(_, m)| sentence(m))
     }
 
     fn priorities(&self) -> &'static [&'static str] {
@@ -370,6 +367,18 @@ impl ScheduleForm {
             None => String::new(),
         }
     }
+}
+
+/// A service's message as a sentence for a person: capitalised, with a full stop, and without
+/// the field name the API puts in front (`active: there are already…`).
+pub(crate) fn sentence(message: &str) -> String {
+    let message = message.trim();
+    let mut chars = message.chars();
+    let mut out: String = chars.next().map(|c| c.to_uppercase().chain(chars).collect()).unwrap_or_default();
+    if !out.ends_with(['.', '!', '?']) {
+        out.push('.');
+    }
+    out
 }
 
 fn split_error(e: AppError) -> Result<(String, String), AppError> {
@@ -633,7 +642,7 @@ async fn refused(
     e: AppError,
 ) -> Result<HttpResponse, PageError> {
     let message = match e {
-        AppError::Invalid { field, message } => format!("{field}: {message}"),
+        AppError::Invalid { message, .. } => sentence(&message),
         other => return Err(other.into()),
     };
     if is_htmx(req) {
@@ -788,7 +797,10 @@ pub async fn delete(
 #[derive(Template, WebTemplate, Default)]
 #[template(path = "partials/schedule_preview.html")]
 pub struct Preview {
+    /// What the timing was understood as, in words.
     description: Option<String>,
+    /// What it becomes: the cron line, or that it is an interval or a single time.
+    becomes: Option<String>,
     zone: String,
     /// (in the schedule's zone, in UTC, relative to now).
     times: Vec<(String, String, String)>,
@@ -836,13 +848,16 @@ fn preview_of(q: &PreviewQuery, ctx: &Ctx, guards: Guards) -> Result<Preview, Ap
         "" => ctx.tz,
         name => parse_zone("tz", name)?,
     };
-    let kind = kind_of(&q.kind)?;
-    let spec = Spec::parse(kind, &q.spec, ctx.now.with_timezone(&tz))?;
+    let now = ctx.now.with_timezone(&tz);
+    let spec = match q.kind.trim() {
+        "" => Spec::from_phrase(&q.spec, now)?,
+        kind => Spec::parse(kind_of(kind)?, &q.spec, now)?,
+    };
     if let Some(gap) = spec.shortest_gap(tz, ctx.now)
         && gap < chrono::Duration::seconds(guards.min_interval_secs)
     {
         return Err(AppError::invalid(
-            kind.field(),
+            "when",
             format!(
                 "fires every {} s, more often than the minimum interval of {} s (a cost guard in Settings)",
                 gap.num_seconds(),
@@ -850,12 +865,18 @@ fn preview_of(q: &PreviewQuery, ctx: &Ctx, guards: Guards) -> Result<Preview, Ap
             ),
         ));
     }
-    let times = service::preview(kind, &q.spec, tz, ctx.now, PREVIEW_COUNT)?;
+    let times = spec.preview(ctx.now, tz, ctx.now, PREVIEW_COUNT);
     if times.is_empty() {
-        return Err(AppError::invalid(kind.field(), "this timing never fires"));
+        return Err(AppError::invalid("when", "This timing never fires."));
     }
+    let becomes = match &spec {
+        Spec::Cron(c) => format!("cron {}", c.text),
+        Spec::Interval(p) => format!("an interval of {p}, counted from when it is saved"),
+        Spec::Once(_) => "a single run".to_string(),
+    };
     Ok(Preview {
         description: Some(spec.describe(tz)),
+        becomes: Some(becomes),
         zone: tz.name().to_string(),
         times: times
             .into_iter()
@@ -871,21 +892,36 @@ mod tests {
 
     #[test]
     fn an_unchanged_timing_is_not_sent_again() {
-        let stored =
-            FormValues { kind: "once".into(), spec: "2020-01-01 09:00".into(), ..FormValues::default() };
+        let stored = FormValues { spec: "2020-01-01 09:00".into(), ..FormValues::default() };
         let same = FormValues { name: "x".into(), ..stored.clone() };
         let input = same.input(Some(&stored)).unwrap();
-        assert!(input.at.is_none() && input.until.is_none());
+        assert!(input.when.is_none() && input.at.is_none() && input.until.is_none());
         let moved = FormValues { spec: "2030-01-01 09:00".into(), ..stored.clone() };
-        assert_eq!(moved.input(Some(&stored)).unwrap().at.as_deref(), Some("2030-01-01 09:00"));
+        assert_eq!(moved.input(Some(&stored)).unwrap().when.as_deref(), Some("2030-01-01 09:00"));
+        // A form that still names the kind sends the typed field.
+        let typed = FormValues { kind: "once".into(), ..moved };
+        assert_eq!(typed.input(Some(&stored)).unwrap().at.as_deref(), Some("2030-01-01 09:00"));
     }
 
     #[test]
-    fn the_form_checks_the_kind_it_holds() {
-        let v = FormValues { kind: "every".into(), ..FormValues::default() };
+    fn the_form_has_one_timing_box() {
+        let v = FormValues { spec: "every weekday at 9:00".into(), ..FormValues::default() };
         let html = ScheduleForm::new(None, v, Vec::new(), String::new()).render().unwrap();
-        assert!(html.contains("value=\"every\" checked> Every"), "{html}");
-        assert!(html.contains("value=\"once\"> Once") && html.contains("value=\"cron\"> Cron"), "{html}");
+        assert!(!html.contains("type=\"radio\""), "no kind to choose first: {html}");
+        assert!(html.contains("name=\"spec\" value=\"every weekday at 9:00\""), "{html}");
+    }
+
+    #[test]
+    fn refusals_read_as_sentences_without_the_field_name() {
+        let e = AppError::invalid("id", "a run of this schedule was just queued for this instant");
+        let (field, message) = split_error(e).unwrap();
+        let form = ScheduleForm::new(None, FormValues::default(), Vec::new(), String::new())
+            .with_error(Some((field, message)));
+        assert_eq!(
+            form.general_error().as_deref(),
+            Some("A run of this schedule was just queued for this instant.")
+        );
+        assert_eq!(sentence("Minute 61 is out of range 0–59."), "Minute 61 is out of range 0–59.");
     }
 
     #[test]

@@ -291,7 +291,7 @@ async fn schedules_preview_as_typed_and_runs_update_live() {
     let api = app.api(&app.api_token().await);
     let (status, _) = api.post(&format!("/schedules/{id}/run"), json!({})).await;
     assert_eq!(status, 202);
-    browser.until("the finished run", "document.querySelector('#runs-body tr.run .state-succeeded')").await;
+    browser.until("the finished run", "document.querySelector('#runs-body .run .state-succeeded')").await;
     assert_eq!(browser.script("return window.notReloaded === true;").await, json!(true));
     // ... and the notify agent's reminder rings the bell and shows a toast.
     browser.until("the bell", "document.getElementById('bell-count').textContent.startsWith('1')").await;
