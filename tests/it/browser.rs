@@ -473,6 +473,18 @@ if (document.documentElement.scrollWidth > vw) {
   problems.push(`the page scrolls sideways: ${document.documentElement.scrollWidth} px of content in ${vw} px`);
 }
 const texts = [];
+// The part of a text box not clipped away by a box around it (a clamp, an ellipsis).
+const visiblePart = (el, drawn) => {
+  let box = { left: drawn.left, right: drawn.right, top: drawn.top, bottom: drawn.bottom };
+  for (let p = el; p && p !== document.body; p = p.parentElement) {
+    const s = getComputedStyle(p);
+    if (s.overflowX === 'visible' && s.overflowY === 'visible') continue;
+    const c = p.getBoundingClientRect();
+    box = { left: Math.max(box.left, c.left), right: Math.min(box.right, c.right),
+            top: Math.max(box.top, c.top), bottom: Math.min(box.bottom, c.bottom) };
+  }
+  return box.right - box.left > 1 && box.bottom - box.top > 1 ? box : null;
+};
 const name = (el) => el.tagName.toLowerCase() + (el.id ? '#' + el.id : '') +
   (el.className && typeof el.className === 'string' ? '.' + el.className.trim().split(/\s+/).join('.') : '');
 // Inside a box that scrolls on purpose (code blocks, wide previews), overflow is the design.
@@ -509,8 +521,9 @@ for (const el of document.body.querySelectorAll('*')) {
     if (n.nodeType !== 3 || n.textContent.trim() === '') continue;
     const range = document.createRange();
     range.selectNodeContents(n);
-    for (const box of range.getClientRects()) {
-      if (box.width > 1 && box.height > 1) texts.push({ el, box, text });
+    for (const drawn of range.getClientRects()) {
+      const box = visiblePart(el, drawn);
+      if (box) texts.push({ el, box, text });
     }
   }
 }
