@@ -217,7 +217,7 @@ async fn page_of(
         agents,
         default_agent,
         error_field: error.as_ref().map(|(field, _)| field.clone()).unwrap_or_default(),
-        error: error.map(|(field, message)| format!("{field}: {message}")),
+        error: error.map(|(field, message)| crate::error::sentence(&field, &message)),
     })
 }
 
@@ -329,7 +329,7 @@ async fn after_start(
         Ok(()) if is_htmx(req) => messages(state, session, web::Path::from(id)).await,
         Ok(()) => Ok(see_other(&format!("/chat/{id}"))),
         Err(AppError::Invalid { field, message }) if is_htmx(req) => {
-            htmx::error_toast(StatusCode::UNPROCESSABLE_ENTITY, &format!("{field}: {message}"))
+            htmx::error_toast(StatusCode::UNPROCESSABLE_ENTITY, &crate::error::sentence(&field, &message))
         }
         Err(AppError::Invalid { field, message }) => {
             refused(&state, &session, Some(id), &field, &message).await

@@ -423,7 +423,7 @@ pub async fn add(
         Err(AppError::Invalid { field, message }) => {
             let form = QuickAddForm {
                 text,
-                error: Some(format!("{field}: {message}")),
+                error: Some(crate::error::sentence(&field, &message)),
                 csrf: csrf.clone(),
                 oob: false,
             };
@@ -689,7 +689,7 @@ pub async fn save(
             task.due_input = form.due;
             task.recurrence_input = form.recurrence;
             let zone = state.run_as(Actor::Person, |_, ctx| Ok(ctx.tz.name().to_string())).await?;
-            let error = Some(format!("{field}: {message}"));
+            let error = Some(crate::error::sentence(&field, &message));
             let row = EditRow { task, threshold: form.threshold, csrf, error, zone, due_was: form.due_was };
             if is_htmx(&req) {
                 return htmx::invalid_form(&row, &format!("#task-{id}"));
@@ -812,7 +812,10 @@ pub async fn import(
     let report = match imported {
         Ok(report) => report,
         Err(AppError::Invalid { field, message }) if is_htmx(&req) => {
-            return htmx::error_toast(StatusCode::UNPROCESSABLE_ENTITY, &format!("{field}: {message}"));
+            return htmx::error_toast(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                &crate::error::sentence(&field, &message),
+            );
         }
         Err(e) => return Err(e.into()),
     };

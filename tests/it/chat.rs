@@ -318,7 +318,7 @@ async fn the_chat_page_shows_sanitised_replies_and_manages_conversations() {
     // An empty message is refused with a message, and nothing is stored.
     let res = app.post_htmx(&format!("/chat/{id}/messages"), &[("message", "  ")]).await;
     assert_eq!(res.status(), 422);
-    assert!(res.text().await.unwrap().contains("message: is empty"));
+    assert!(res.text().await.unwrap().contains("Message is empty."));
 
     // Rename, search, delete.
     let res = app.post_form(&format!("/chat/{id}/rename"), &[("title", " ")]).await;
