@@ -306,7 +306,7 @@ async fn chat_replies_stream_into_the_page_and_survive_a_reload() {
     let Some(browser) = Browser::start().await else { return };
     let pieces: Vec<&'static str> =
         vec!["Sure", ", here ", "is ", "a ", "**plan**", ":\n\n", "1. ", "Rest", "\n2. ", "Walk"];
-    let model = crate::openai::ScriptedModel::start(vec![crate::openai::Reply::Slow(
+    let model = crate::fakes::openai::ScriptedModel::start(vec![crate::fakes::openai::Reply::Slow(
         Duration::from_millis(150),
         pieces.clone(),
     )])

@@ -6,8 +6,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
+use crate::fakes::openai::{Reply, ScriptedModel};
 use crate::helpers::*;
-use crate::openai::{Reply, ScriptedModel};
 
 async fn llm_agent(api: &Api, name: &str, model: &ScriptedModel, timeout_secs: u64) {
     let (status, body) = api

@@ -9,8 +9,8 @@ use std::time::{Duration, Instant};
 use chrono::Utc;
 use serde_json::json;
 
+use crate::fakes::receiver::{Behaviour, Receiver};
 use crate::helpers::*;
-use crate::receiver::{Behaviour, Receiver};
 
 fn serve(db: &Path) -> Child {
     Command::new(env!("CARGO_BIN_EXE_steward"))

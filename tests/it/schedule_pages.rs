@@ -173,7 +173,8 @@ async fn runs_and_notifications_stream_live_and_ring_the_bell() {
 
 #[tokio::test]
 async fn agents_are_added_checked_and_removed_from_the_page() {
-    let receiver = crate::receiver::Receiver::start(crate::receiver::Behaviour::default()).await;
+    let receiver =
+        crate::fakes::receiver::Receiver::start(crate::fakes::receiver::Behaviour::default()).await;
     let app = logged_in_app().await;
     let html = app.get("/agents").await.text().await.unwrap();
     assert!(html.contains("notify"), "the built-in agent is listed: {html}");

@@ -7,8 +7,8 @@ use chrono::{TimeZone, Utc};
 use serde_json::{Value, json};
 use steward::clock::FixedClock;
 
+use crate::fakes::receiver::{Behaviour, Receiver};
 use crate::helpers::*;
-use crate::receiver::{Behaviour, Receiver};
 
 /// Polls `GET path` until `done` holds (panics after `secs`).
 async fn poll(api: &Api, path: &str, secs: u64, done: impl Fn(&Value) -> bool) -> Value {

@@ -9,7 +9,8 @@
 //!   own conversation (so history is stored, trimmed and sent upstream); completed replies,
 //!   errors, tokens per second, and RSS (now and peak) of the whole process.
 //!
-//! Run: `cargo run --release --bin bench_chat [-- --rounds N --tokens N --gap-ms N --chats N --secs N]`
+//! Run: `cargo run --release --example bench_chat [-- --rounds N --tokens N --gap-ms N
+//! --chats N --secs N]`
 //!
 //! Steward runs in this process on a fresh database in a temporary directory, served on
 //! loopback port 0 as `steward serve` serves it; the scripted model is a small HTTP/1.1 server
@@ -21,7 +22,6 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-#[path = "measure/mod.rs"]
 mod measure;
 
 use anyhow::{Context, anyhow};

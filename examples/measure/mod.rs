@@ -1,5 +1,6 @@
 //! What the benchmark programs share: reading a process's memory and taking percentiles.
-//! (Included by each `bench_*` binary with `#[path]`; not a binary itself.)
+//! (Each `bench_*` example declares `mod measure;`; with no `main.rs` here, cargo does not take
+//! this directory for an example of its own.)
 #![allow(dead_code)] // each benchmark uses a part
 
 use std::time::Duration;

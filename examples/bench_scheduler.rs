@@ -10,7 +10,7 @@
 //! - (c) scale: 100,000 active cron schedules, none due: the CPU time and RSS of an idle
 //!   window, then the time for one schedule made due to be claimed and delivered.
 //!
-//! Run: `cargo run --release --bin bench_scheduler [-- --parts abc --lateness N --burst N
+//! Run: `cargo run --release --example bench_scheduler [-- --parts abc --lateness N --burst N
 //! --concurrency N --scale N --idle-secs N]`
 //!
 //! Each part runs in a child process (this same binary, re-executed) on a fresh database in a
@@ -29,7 +29,6 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-#[path = "measure/mod.rs"]
 mod measure;
 
 use anyhow::{Context, anyhow};

@@ -2,14 +2,13 @@
 //! with 10,000 tasks, p50/p99 of `GET /tasks` and `GET /api/v1/tasks?limit=50`, start-up time
 //! to a healthy `/healthz`, and the server's idle RSS.
 //!
-//! Run: `cargo run --release --bin bench_tasks [-- --tasks N --requests N]`
+//! Run: `cargo run --release --example bench_tasks [-- --tasks N --requests N]`
 //!
 //! The server runs in a child process (this same binary, re-executed as `steward serve`), so
 //! its RSS and start-up are measured on their own, over real loopback HTTP.
 // A benchmark measures the machine's real clock.
 #![allow(clippy::disallowed_methods)]
 
-#[path = "measure/mod.rs"]
 mod measure;
 
 use std::net::TcpListener;
