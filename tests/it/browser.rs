@@ -403,7 +403,7 @@ return faults;
 
 #[tokio::test]
 async fn the_chat_pages_fit_a_phone_and_a_desktop() {
-    use crate::openai::{Reply, ScriptedModel};
+    use crate::fakes::openai::{Reply, ScriptedModel};
     let Some(browser) = Browser::start().await else { return };
     let long_reply: &'static str = "Here is the link: https://example.org/a/very/long/path/that/does/not/break/anywhere/at/all/because/it/is/one/token/and/goes/on/and/on?with=query&and=more\n\nAnd a word: Donaudampfschifffahrtselektrizitätenhauptbetriebswerkbauunterbeamtengesellschaftsvorsitzender.\n\n```\nlet a_very_long_line_of_code = some_function_with_a_long_name(argument_one, argument_two, argument_three, argument_four);\n```\n\n| Column one | Column two | Column three | Column four | Column five | Column six |\n|---|---|---|---|---|---|\n| a fairly long cell | another long cell | and another one | more text here | and here | last |\n";
     let model = ScriptedModel::start(vec![
@@ -548,14 +548,14 @@ return problems;
 #[tokio::test]
 async fn every_page_fits_a_phone_and_a_desktop() {
     let Some(browser) = Browser::start().await else { return };
-    let model = crate::openai::ScriptedModel::start(vec![
-        crate::openai::Reply::Tools(vec![(
+    let model = crate::fakes::openai::ScriptedModel::start(vec![
+        crate::fakes::openai::Reply::Tools(vec![(
             0,
             "call_1",
             "add_task",
             r#"{"text": "Buy milk tomorrow +home @shop"}"#,
         )]),
-        crate::openai::Reply::Text(vec![
+        crate::fakes::openai::Reply::Text(vec![
             "Added it. Here is a **plan** with a link https://example.com/a/very/long/path/that/keeps/going/and/going/without/any/break/at/all and code:\n\n",
             "```\nlet a_very_long_line_of_code = compute(this, that, and_the_other_thing, and_yet_more_arguments, until_it_is_far_too_wide);\n```\n",
         ]),

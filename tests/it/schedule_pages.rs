@@ -422,9 +422,9 @@ async fn a_run_opens_into_a_panel_with_rendered_output_and_internals_folded() {
 
 #[tokio::test]
 async fn a_retried_run_says_how_many_attempts_and_over_how_long() {
-    let receiver = crate::receiver::Receiver::start(crate::receiver::Behaviour {
+    let receiver = crate::fakes::receiver::Receiver::start(crate::fakes::receiver::Behaviour {
         fail_first: 2,
-        ..crate::receiver::Behaviour::default()
+        ..crate::fakes::receiver::Behaviour::default()
     })
     .await;
     let app = logged_in_app().await;
