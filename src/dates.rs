@@ -256,7 +256,8 @@ fn make_time(hour: u32, minute: u32, second: u32) -> Result<NaiveTime, String> {
     NaiveTime::from_hms_opt(hour, minute, second).ok_or_else(|| "is not a valid time".to_string())
 }
 
-const MONTHS: [&str; 12] = [
+/// Month names, January first.
+pub const MONTHS: [&str; 12] = [
     "January",
     "February",
     "March",

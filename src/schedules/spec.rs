@@ -407,20 +407,6 @@ fn describe_cron(c: &CronExpr) -> String {
 
 /// Monthly and yearly lines (what `every month on the 1st at 8` becomes) and simple steps.
 fn describe_dates(f: &[&str]) -> Option<String> {
-    const MONTHS: [&str; 12] = [
-        "January",
-        "February",
-        "March",
-        "April",
-        "May",
-        "June",
-        "July",
-        "August",
-        "September",
-        "October",
-        "November",
-        "December",
-    ];
     let [minute, hour, dom, month, dow] = f else { return None };
     if let (Some(step), "*", "*", "*", "*") = (minute.strip_prefix("*/"), *hour, *dom, *month, *dow) {
         return step.parse::<u32>().ok().map(|n| format!("Every {n} minutes"));
@@ -445,7 +431,7 @@ fn describe_dates(f: &[&str]) -> Option<String> {
     }
     let names: Vec<&str> = month
         .split(',')
-        .map(|m| m.parse::<usize>().ok().and_then(|m| MONTHS.get(m.checked_sub(1)?).copied()))
+        .map(|m| m.parse::<usize>().ok().and_then(|m| crate::dates::MONTHS.get(m.checked_sub(1)?).copied()))
         .collect::<Option<_>>()?;
     match names.as_slice() {
         [one] => Some(format!("Every {d} {one} at {time}")),
