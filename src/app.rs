@@ -81,7 +81,13 @@ impl Application {
             scheduler.spawn(&handle);
         }
         let events = services.events.clone();
-        let state = web::Data::new(AppState { services, chat, throttle: Throttle::default(), setup_token });
+        let state = web::Data::new(AppState {
+            services,
+            chat,
+            throttle: Throttle::default(),
+            setup_token,
+            flashes: Default::default(),
+        });
         let server = HttpServer::new(move || {
             App::new().app_data(state.clone()).configure(|cfg| crate::web::routes::configure(cfg, https))
         })

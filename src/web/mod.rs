@@ -7,6 +7,7 @@ pub mod api;
 pub mod assets;
 pub mod chat;
 pub mod events;
+pub mod flash;
 pub mod htmx;
 pub mod login;
 pub mod mcp;

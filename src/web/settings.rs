@@ -10,7 +10,6 @@
 //! A new API token's secret is shown once, in the answer (htmx) or in the flash, never in a URL.
 
 use std::collections::HashMap;
-use std::sync::{LazyLock, Mutex};
 
 use actix_web::http::StatusCode;
 use actix_web::http::header::{HeaderName, HeaderValue};
@@ -81,25 +80,6 @@ struct Flash {
     new_token: Option<String>,
 }
 
-/// Flashes of plain-form posts, until the redirected `GET /settings` shows them; keyed by the
-/// session's CSRF token (random, and unique per session). Bounded: a flash nobody came back
-/// for is dropped when there are too many.
-static FLASHES: LazyLock<Mutex<HashMap<String, Flash>>> = LazyLock::new(Default::default);
-const MOST_FLASHES: usize = 1000;
-
-fn keep_flash(session: &Session, flash: Flash) {
-    if let Ok(mut flashes) = FLASHES.lock() {
-        if flashes.len() >= MOST_FLASHES {
-            flashes.clear();
-        }
-        flashes.insert(session.csrf_token.clone(), flash);
-    }
-}
-
-fn take_flash(session: &Session) -> Flash {
-    FLASHES.lock().ok().and_then(|mut f| f.remove(&session.csrf_token)).unwrap_or_default()
-}
-
 /// The answer to a settings form: for htmx the page with the outcome (see the module's notes),
 /// for a plain form a redirect to `/settings`, which shows it once.
 async fn answer(
@@ -121,7 +101,7 @@ async fn answer(
         Err(e) => return Err(e.into()),
     }
     if !is_htmx(req) {
-        keep_flash(session, flash);
+        state.flashes.keep(session, flash);
         return Ok(see_other(&format!("/settings#{section}")));
     }
     let mut res = render(state, session, flash).await?;
@@ -161,7 +141,7 @@ async fn render(
 
 /// The page; after a plain form's redirect, with that form's outcome (shown once, so 200).
 pub async fn page(state: web::Data<AppState>, session: CurrentSession) -> Result<HttpResponse, PageError> {
-    let flash = take_flash(&session.0);
+    let flash: Flash = state.flashes.take(&session.0).unwrap_or_default();
     let mut res = render(&state, &session.0, flash).await?;
     *res.status_mut() = StatusCode::OK;
     Ok(res)

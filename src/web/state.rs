@@ -6,6 +6,7 @@ use crate::auth::sessions::Lifetimes;
 use crate::auth::throttle::Throttle;
 use crate::chat::engine::Chat;
 use crate::services::Services;
+use crate::web::flash::Flashes;
 
 /// What every handler can reach: the services, plus what only the web needs.
 pub struct AppState {
@@ -15,6 +16,8 @@ pub struct AppState {
     pub throttle: Throttle,
     /// The one-time token of the first-run setup link, when no password was set at start-up.
     pub setup_token: Option<String>,
+    /// Plain forms' outcomes, waiting for the page they redirect to.
+    pub flashes: Flashes,
 }
 
 /// Handlers reach the services' parts directly (`state.db`, `state.run_as(...)`).
