@@ -132,13 +132,7 @@ impl TestApp {
     }
 
     pub async fn login_with(&self, client: &Client, password: &str) -> Response {
-        client
-            .post(self.url("/login"))
-            .header("Origin", &self.address)
-            .form(&[("password", password), ("next", "/tasks")])
-            .send()
-            .await
-            .unwrap()
+        login_at(client, &self.address, password).await
     }
 
     pub async fn get(&self, path: &str) -> Response {
@@ -249,4 +243,15 @@ pub async fn read(res: Response) -> (u16, serde_json::Value) {
         serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text))
     };
     (status, json)
+}
+
+/// The login form's post, as a browser on `address` sends it.
+pub async fn login_at(client: &Client, address: &str, password: &str) -> Response {
+    client
+        .post(format!("{address}/login"))
+        .header("Origin", address)
+        .form(&[("password", password), ("next", "/tasks")])
+        .send()
+        .await
+        .unwrap()
 }

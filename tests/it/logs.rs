@@ -12,7 +12,7 @@ use reqwest::header::{HeaderMap, SET_COOKIE};
 use reqwest::{Client, Response};
 use serde_json::{Value, json};
 
-use crate::helpers::{Api, client, csrf_of};
+use crate::helpers::{Api, client, csrf_of, login_at};
 
 const PASSWORD: &str = "known passphrase Q7-lantern-meadow";
 const NEW_PASSWORD: &str = "second passphrase K4-harbour-willow";
@@ -120,13 +120,7 @@ impl Server {
     }
 
     async fn login(&self, browser: &Client, password: &str) -> Response {
-        browser
-            .post(self.url("/login"))
-            .header("Origin", &self.address)
-            .form(&[("password", password), ("next", "/tasks")])
-            .send()
-            .await
-            .unwrap()
+        login_at(browser, &self.address, password).await
     }
 
     /// A plain form post (no JavaScript): the CSRF token rides as a hidden field.
