@@ -135,7 +135,8 @@ fn set_up(db_path: &std::path::Path, model: &str) -> anyhow::Result<String> {
         },
         Actor::Person,
     )?;
-    let (token, _) = steward::auth::tokens::create(&mut conn, "bench", now)?;
+    let (token, _) =
+        steward::auth::tokens::create(&mut conn, &steward::auth::tokens::NewToken::admin("bench"), now)?;
     Ok(token)
 }
 

@@ -173,7 +173,8 @@ fn seed(db_path: &Path, count: usize) -> anyhow::Result<(String, String)> {
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     let life = sessions::Lifetimes { idle: Days::days(1), absolute: Days::days(1) };
     let (session, _) = sessions::create(&mut conn, &sessions::Client::default(), now, life)?;
-    let (api, _) = tokens::create(&mut conn, "bench", now).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let (api, _) = tokens::create(&mut conn, &tokens::NewToken::admin("bench"), now)
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
     Ok((session, api))
 }
 

@@ -113,9 +113,39 @@ enum AgentCommand {
         /// Deliveries at once (default 1)
         #[arg(long)]
         concurrency: Option<i32>,
+        /// Who else may send prompts to it: chat, mcp, tokens, all or none, comma-separated
+        /// (default: none for command and webhook agents, all for the others)
+        #[arg(long, value_name = "WHO")]
+        open_to: Option<String>,
         /// command: the program and its arguments, after `--` (no shell)
         #[arg(last = true)]
         argv: Vec<String>,
+    },
+    /// Change an agent's settings; those not given stay. A new --url drops the stored API key
+    /// and secret unless they are given again.
+    Edit {
+        name: String,
+        #[arg(long)]
+        url: Option<String>,
+        #[arg(long)]
+        model: Option<String>,
+        /// llm and letta: sent as a bearer token ("" removes it) [env: STEWARD_AGENT_API_KEY]
+        #[arg(long, env = "STEWARD_AGENT_API_KEY", hide_env_values = true)]
+        api_key: Option<String>,
+        #[arg(long)]
+        system_prompt: Option<String>,
+        #[arg(long)]
+        agent_id: Option<String>,
+        /// webhook: the HMAC key of X-Steward-Signature [env: STEWARD_AGENT_SECRET]
+        #[arg(long, env = "STEWARD_AGENT_SECRET", hide_env_values = true)]
+        secret: Option<String>,
+        #[arg(long)]
+        timeout_secs: Option<u64>,
+        #[arg(long)]
+        concurrency: Option<i32>,
+        /// Who else may send prompts to it: chat, mcp, tokens, all or none, comma-separated
+        #[arg(long, value_name = "WHO")]
+        open_to: Option<String>,
     },
     /// List agents
     List,
@@ -220,6 +250,12 @@ enum TokenCommand {
     Create {
         #[arg(long)]
         name: String,
+        /// What it may do, comma-separated: read, write, mcp, feed, admin [default: write,mcp]
+        #[arg(long, value_name = "SCOPES")]
+        scope: Option<String>,
+        /// When it stops working: 30d, 12w, 1y, a day (2027-03-01) or never [default: never]
+        #[arg(long, value_name = "WHEN")]
+        expires: Option<String>,
     },
     /// List tokens with their last use
     List,
@@ -485,10 +521,35 @@ fn token(config: &Config, cmd: TokenCommand, json: bool) -> Result<(), AppError>
     let db = open(config)?;
     let mut conn = conn(&db)?;
     match cmd {
-        TokenCommand::Create { name } => {
-            let (secret, token) = tokens::create(&mut conn, &name, SystemClock.now())?;
+        TokenCommand::Create { name, scope, expires } => {
+            let now = SystemClock.now();
+            let scopes = match &scope {
+                Some(text) => crate::auth::scopes::Scopes::parse(text)?,
+                None => crate::auth::scopes::Scopes::default_for_cli(),
+            };
+            let expires_at = tokens::parse_expiry(expires.as_deref().unwrap_or(""), now)?;
+            let new = tokens::NewToken { name, scopes, expires_at };
+            let (secret, token) = tokens::create(&mut conn, &new, now)?;
             if json {
-                return print_json(&serde_json::json!({ "name": token.name, "token": secret }));
+                return print_json(&serde_json::json!({
+                    "name": token.name,
+                    "token": secret,
+                    "scopes": token.scopes(),
+                    "expires_at": token.expires(),
+                }));
+            }
+            // Only the token on stdout (for scripts); what it may do on stderr.
+            let may = token.scopes().names().join(",");
+            let until = token
+                .expires()
+                .map(|t| format!(", until {}", t.format("%Y-%m-%d %H:%M UTC")))
+                .unwrap_or_default();
+            if scope.is_none() {
+                eprintln!(
+                    "No --scope given: this token may use write,mcp{until} (add --scope read, admin, … to choose)."
+                );
+            } else {
+                eprintln!("This token may use {may}{until}.");
             }
             println!("{secret}");
             Ok(())
@@ -500,7 +561,15 @@ fn token(config: &Config, cmd: TokenCommand, json: bool) -> Result<(), AppError>
             }
             for t in list {
                 let used = t.last_used_at.map(|u| format!("{u} UTC")).unwrap_or_else(|| "never".into());
-                println!("{:<24} {:<12} created {} UTC, last used {used}", t.name, t.hint, t.created_at);
+                let ends = t
+                    .expires()
+                    .map(|e| format!(", expires {}", e.format("%Y-%m-%d %H:%M UTC")))
+                    .unwrap_or_default();
+                let scopes = t.scopes().names().join(",");
+                println!(
+                    "{:<24} {:<12} {scopes:<16} created {} UTC, last used {used}{ends}",
+                    t.name, t.hint, t.created_at
+                );
             }
             Ok(())
         }
@@ -605,6 +674,7 @@ fn agent(config: &Config, cmd: AgentCommand, json: bool) -> Result<(), AppError>
             secret,
             timeout_secs,
             concurrency,
+            open_to,
             argv,
         } => {
             let input = AgentInput {
@@ -620,6 +690,7 @@ fn agent(config: &Config, cmd: AgentCommand, json: bool) -> Result<(), AppError>
                     secret,
                     argv: Some(argv),
                     timeout_secs,
+                    open_to: open_to.map(|w| split_list(&w)),
                 },
             };
             let a = agents::add(&mut conn, SystemClock.now(), input, Actor::Person)?;
@@ -627,6 +698,45 @@ fn agent(config: &Config, cmd: AgentCommand, json: bool) -> Result<(), AppError>
                 return print_json(&a.view());
             }
             println!("Added agent {} ({}).", a.name, a.kind.as_str());
+            Ok(())
+        }
+        AgentCommand::Edit {
+            name,
+            url,
+            model,
+            api_key,
+            system_prompt,
+            agent_id,
+            secret,
+            timeout_secs,
+            concurrency,
+            open_to,
+        } => {
+            let input = AgentInput {
+                name: None,
+                kind: None,
+                concurrency,
+                config: AgentConfigPatch {
+                    url,
+                    model,
+                    api_key,
+                    system_prompt,
+                    agent_id,
+                    secret,
+                    argv: None,
+                    timeout_secs,
+                    open_to: open_to.map(|w| split_list(&w)),
+                },
+            };
+            let (a, dropped) =
+                agents::update_noting(&mut conn, config, SystemClock.now(), &name, input, Actor::Person)?;
+            if json {
+                return print_json(&a.view());
+            }
+            println!("Saved agent {}; others who may send prompts to it: {}.", a.name, a.open_to.describe());
+            if let Some(note) = agents::dropped_note(&dropped) {
+                println!("{note}");
+            }
             Ok(())
         }
         AgentCommand::List => {
@@ -834,4 +944,9 @@ fn schedule(config: &Config, cmd: ScheduleCommand, json: bool) -> Result<(), App
 /// `12  (A) Call mom +family @phone due:2026-11-23T17:00+01:00`: the id and the todo.txt line.
 fn describe(task: &Task) -> String {
     format!("{:>5}  {}", task.id, task.line().to_line())
+}
+
+/// `chat,mcp` or `chat mcp` as a list.
+fn split_list(text: &str) -> Vec<String> {
+    text.split([',', ' ']).map(str::trim).filter(|p| !p.is_empty()).map(String::from).collect()
 }

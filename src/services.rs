@@ -102,8 +102,11 @@ pub enum Actor {
     Person,
     /// The agent, through a tool: from a chat conversation, or over MCP (no conversation).
     Agent { conversation: Option<i32> },
-    /// A program holding an API token.
+    /// A program holding an API token without the `admin` scope.
     Api,
+    /// A program holding an `admin` API token: it acts for the person (the person's own
+    /// scripts), and is recorded as `api`. It still cannot set up `command` agents.
+    AdminToken,
     /// The scheduler firing a schedule.
     Scheduler,
 }
@@ -116,7 +119,7 @@ impl Actor {
         match self {
             Actor::Person => "person",
             Actor::Agent { .. } => "agent",
-            Actor::Api => "api",
+            Actor::Api | Actor::AdminToken => "api",
             Actor::Scheduler => "scheduler",
         }
     }
@@ -143,6 +146,12 @@ impl Actor {
     /// Whether the person is at the controls (the pages or the command line on this machine).
     pub fn is_person(self) -> bool {
         self == Actor::Person
+    }
+
+    /// Whether this actor may do what the person may (the person, an `admin` token, the
+    /// scheduler carrying out what was set up): it needs no agent's leave to send to it.
+    pub fn acts_for_person(self) -> bool {
+        matches!(self, Actor::Person | Actor::AdminToken | Actor::Scheduler)
     }
 }
 

@@ -166,9 +166,45 @@ async fn webhook(http: &reqwest::Client, agent: &Agent, d: &Delivery) -> Result<
         .await
         .map_err(|e| transport(&url, &e))?;
     let status = resp.status();
-    let text = resp.text().await.map_err(|e| transport(&url, &e))?;
-    if status.is_success() { Ok(cap(text)) } else { Err(http_failure(&url, status, &text)) }
+    // The receiver's answer becomes the run's output, which API tokens may read: keep at most
+    // OUTPUT_CAP of it, and do not even read the rest.
+    let text = read_capped(&url, resp, OUTPUT_CAP).await?;
+    if status.is_success() { Ok(text) } else { Err(http_failure(&url, status, &text)) }
 }
+
+/// At most `limit` bytes of a body, as text, marked when cut; the rest is never read.
+async fn read_capped(url: &str, mut resp: reqwest::Response, limit: usize) -> Result<String, Failure> {
+    let mut buf: Vec<u8> = Vec::new();
+    let mut cut = false;
+    while let Some(chunk) = resp.chunk().await.map_err(|e| transport(url, &e))? {
+        let room = limit.saturating_sub(buf.len());
+        if chunk.len() > room {
+            buf.extend_from_slice(&chunk[..room]);
+            cut = true;
+            break;
+        }
+        buf.extend_from_slice(&chunk);
+    }
+    Ok(cut_text(buf, cut))
+}
+
+/// The bytes as text; when `cut`, a character split by the cut is dropped and the mark added.
+fn cut_text(mut buf: Vec<u8>, cut: bool) -> String {
+    if cut
+        && let Err(e) = std::str::from_utf8(&buf)
+        && e.error_len().is_none()
+    {
+        buf.truncate(e.valid_up_to());
+    }
+    let mut text = String::from_utf8_lossy(&buf).into_owned();
+    if cut {
+        text.push_str(CUT_MARK);
+    }
+    text
+}
+
+/// What ends an output that was cut.
+const CUT_MARK: &str = "\n[output cut at 64 KiB]";
 
 async fn command(agent: &Agent, d: &Delivery) -> Result<String, Failure> {
     let argv = agent.config.argv.clone().unwrap_or_default();
@@ -310,7 +346,7 @@ fn cap(mut text: String) -> String {
             end -= 1;
         }
         text.truncate(end);
-        text.push_str("\n[output cut at 64 KiB]");
+        text.push_str(CUT_MARK);
     }
     text
 }
@@ -432,6 +468,14 @@ mod tests {
         let f = http_failure("http://x", reqwest::StatusCode::SERVICE_UNAVAILABLE, "busy");
         assert!(f.retryable && f.message.contains("503") && f.message.contains("busy"), "{f:?}");
         assert!(http_failure("http://x", reqwest::StatusCode::TOO_MANY_REQUESTS, "").retryable);
+    }
+
+    #[test]
+    fn a_cut_body_loses_its_split_character_and_is_marked() {
+        let bytes = "aé".as_bytes().to_vec();
+        assert_eq!(cut_text(bytes[..2].to_vec(), true), format!("a{CUT_MARK}"));
+        assert_eq!(cut_text(bytes.clone(), false), "aé");
+        assert_eq!(cut_text(b"ok".to_vec(), false), "ok");
     }
 
     #[test]

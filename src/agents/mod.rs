@@ -8,6 +8,12 @@
 //!
 //! Two agents are built in: `notify` always, and `default` (an `llm`) when `STEWARD_LLM_*` is
 //! set. A stored agent of the same name takes precedence. [`deliver`] talks to them.
+//!
+//! Who may send prompts to an agent: the person always (pages, CLI, an `admin` token, and the
+//! scheduler carrying out their schedules); anyone else only where the person opened the agent
+//! to them ([`OpenTo`]: the chat agent, MCP clients, API tokens), checked by [`may_send`].
+//! `command` and `webhook` agents start closed. A conversation's own agent may always be sent
+//! to from that conversation (a wake-up), and the built-in `notify` is open to all.
 
 pub mod deliver;
 
@@ -18,7 +24,7 @@ use serde::{Deserialize, Serialize};
 use crate::clock::{from_ms, to_ms};
 use crate::config::Config;
 use crate::db::Conn;
-use crate::db::schema::{agents, schedules};
+use crate::db::schema::{agents, conversations, schedules};
 use crate::error::AppError;
 use crate::services::Actor;
 
@@ -83,6 +89,69 @@ pub struct AgentConfig {
     pub timeout_secs: Option<u64>,
 }
 
+/// Who besides the person may send prompts to an agent. Only the person chooses it (the
+/// Agents page, the CLI, an `admin` token); never the agent or a narrower token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct OpenTo {
+    /// The chat agent (a tool call in a conversation whose own agent this is not).
+    pub chat: bool,
+    /// MCP clients (`/mcp`).
+    pub mcp: bool,
+    /// API tokens without the `admin` scope.
+    pub tokens: bool,
+}
+
+impl OpenTo {
+    pub const NAMES: [&str; 3] = ["chat", "mcp", "tokens"];
+
+    /// Agents that run programs or call out to other systems start closed; models start open.
+    pub fn default_for(kind: AgentKind) -> OpenTo {
+        let open = !matches!(kind, AgentKind::Command | AgentKind::Webhook);
+        OpenTo { chat: open, mcp: open, tokens: open }
+    }
+
+    /// `["chat", "tokens"]`; an empty list (or `none`) closes the agent to everyone else.
+    pub fn parse<S: AsRef<str>>(names: &[S]) -> Result<OpenTo, AppError> {
+        let mut open = OpenTo { chat: false, mcp: false, tokens: false };
+        for name in names.iter().map(|n| n.as_ref().trim()).filter(|n| !n.is_empty()) {
+            match name.to_lowercase().as_str() {
+                "chat" => open.chat = true,
+                "mcp" => open.mcp = true,
+                "tokens" | "api" => open.tokens = true,
+                "none" => {}
+                "all" => open = OpenTo { chat: true, mcp: true, tokens: true },
+                _ => {
+                    return Err(AppError::invalid(
+                        "open_to",
+                        format!("“{name}” is not one of chat, mcp, tokens (or all, none)"),
+                    ));
+                }
+            }
+        }
+        Ok(open)
+    }
+
+    pub fn names(&self) -> Vec<&'static str> {
+        let on = [self.chat, self.mcp, self.tokens];
+        OpenTo::NAMES.into_iter().zip(on).filter(|(_, on)| *on).map(|(n, _)| n).collect()
+    }
+
+    /// "the chat agent and MCP clients", or "nobody else".
+    pub fn describe(&self) -> String {
+        let words: Vec<&str> =
+            [(self.chat, "the chat agent"), (self.mcp, "MCP clients"), (self.tokens, "API tokens")]
+                .into_iter()
+                .filter(|(on, _)| *on)
+                .map(|(_, w)| w)
+                .collect();
+        match words.as_slice() {
+            [] => "nobody else".into(),
+            [one] => one.to_string(),
+            [rest @ .., last] => format!("{} and {last}", rest.join(", ")),
+        }
+    }
+}
+
 /// An agent, stored or built in.
 #[derive(Debug, Clone, Serialize)]
 pub struct Agent {
@@ -95,6 +164,8 @@ pub struct Agent {
     pub concurrency: i32,
     pub builtin: bool,
     pub created_at: Option<DateTime<Utc>>,
+    /// Who besides the person may send prompts to it.
+    pub open_to: OpenTo,
 }
 
 /// What the API and pages show: the settings without the secrets.
@@ -117,6 +188,8 @@ pub struct AgentView {
     pub timeout_secs: u64,
     pub has_api_key: bool,
     pub has_secret: bool,
+    /// Who besides the person may send prompts to it: `chat`, `mcp`, `tokens`.
+    pub open_to: Vec<&'static str>,
 }
 
 #[derive(Queryable, Selectable)]
@@ -127,6 +200,9 @@ struct Row {
     config: String,
     concurrency: i32,
     created_at: i64,
+    open_to_chat: bool,
+    open_to_mcp: bool,
+    open_to_tokens: bool,
 }
 
 impl Agent {
@@ -153,6 +229,7 @@ impl Agent {
             timeout_secs: self.timeout().as_secs(),
             has_api_key: c.api_key.is_some(),
             has_secret: c.secret.is_some(),
+            open_to: self.open_to.names(),
         }
     }
 
@@ -237,6 +314,7 @@ fn builtins(config: &Config) -> Vec<Agent> {
         concurrency: 4,
         builtin: true,
         created_at: None,
+        open_to: OpenTo { chat: true, mcp: true, tokens: true },
     }];
     if let (Some(url), Some(model)) = (&config.llm_base_url, &config.llm_model) {
         list.insert(
@@ -253,6 +331,7 @@ fn builtins(config: &Config) -> Vec<Agent> {
                 concurrency: 1,
                 builtin: true,
                 created_at: None,
+                open_to: OpenTo::default_for(AgentKind::Llm),
             },
         );
     }
@@ -269,6 +348,7 @@ fn from_row(row: Row) -> Result<Agent, AppError> {
         concurrency: row.concurrency,
         builtin: false,
         created_at: Some(from_ms(row.created_at)),
+        open_to: OpenTo { chat: row.open_to_chat, mcp: row.open_to_mcp, tokens: row.open_to_tokens },
     })
 }
 
@@ -334,6 +414,10 @@ pub struct AgentConfigPatch {
     pub secret: Option<String>,
     pub argv: Option<Vec<String>>,
     pub timeout_secs: Option<u64>,
+    /// Who besides the person may send prompts to it: `chat`, `mcp`, `tokens` (absent: the
+    /// kind's default when adding, unchanged when changing). Kept in the agent's own columns,
+    /// not in its config.
+    pub open_to: Option<Vec<String>>,
 }
 
 impl AgentConfigPatch {
@@ -361,6 +445,11 @@ impl AgentConfigPatch {
 pub fn add(conn: &mut Conn, now: DateTime<Utc>, input: AgentInput, by: Actor) -> Result<Agent, AppError> {
     let name = input.name.as_deref().map(str::trim).unwrap_or_default().to_string();
     let kind = AgentKind::parse(input.kind.as_deref().unwrap_or_default())?;
+    guard_person(by)?;
+    let open_to = match &input.config.open_to {
+        Some(names) => OpenTo::parse(names)?,
+        None => OpenTo::default_for(kind),
+    };
     let mut agent = Agent {
         name,
         kind,
@@ -368,6 +457,7 @@ pub fn add(conn: &mut Conn, now: DateTime<Utc>, input: AgentInput, by: Actor) ->
         concurrency: input.concurrency.unwrap_or(1),
         builtin: false,
         created_at: Some(now),
+        open_to,
     };
     input.config.apply(&mut agent.config);
     guard_actor(&agent, by)?;
@@ -385,6 +475,9 @@ pub fn add(conn: &mut Conn, now: DateTime<Utc>, input: AgentInput, by: Actor) ->
                 agents::concurrency.eq(agent.concurrency),
                 agents::created_at.eq(to_ms(now)),
                 agents::updated_at.eq(to_ms(now)),
+                agents::open_to_chat.eq(agent.open_to.chat),
+                agents::open_to_mcp.eq(agent.open_to.mcp),
+                agents::open_to_tokens.eq(agent.open_to.tokens),
             ))
             .execute(conn)?;
         Ok(())
@@ -392,7 +485,7 @@ pub fn add(conn: &mut Conn, now: DateTime<Utc>, input: AgentInput, by: Actor) ->
     Ok(agent)
 }
 
-/// Changes a stored agent's settings (its name and kind stay).
+/// Changes a stored agent's settings (its name and kind stay). See [`update_noting`].
 pub fn update(
     conn: &mut Conn,
     config: &Config,
@@ -401,6 +494,25 @@ pub fn update(
     input: AgentInput,
     by: Actor,
 ) -> Result<Agent, AppError> {
+    update_noting(conn, config, now, name, input, by).map(|(agent, _)| agent)
+}
+
+/// Changes a stored agent's settings, and says which stored secrets a new URL dropped.
+///
+/// A stored API key or webhook secret belongs to the address it was given for: when the URL
+/// changes, the secret is not kept (it would be sent to, or sign prompts for, the new
+/// address) unless the same change gives it again. A webhook cannot work without its secret,
+/// so there the change is refused until one is given; an optional key is dropped, and the
+/// names of what was dropped (`api_key`, `secret`) come back so that the door can say so.
+pub fn update_noting(
+    conn: &mut Conn,
+    config: &Config,
+    now: DateTime<Utc>,
+    name: &str,
+    input: AgentInput,
+    by: Actor,
+) -> Result<(Agent, Vec<&'static str>), AppError> {
+    guard_person(by)?;
     crate::db::write(conn, |conn| {
         let mut agent = get(conn, config, name)?;
         if agent.builtin {
@@ -422,7 +534,28 @@ pub fn update(
         if let Some(c) = input.concurrency {
             agent.concurrency = c;
         }
+        if let Some(names) = &input.config.open_to {
+            agent.open_to = OpenTo::parse(names)?;
+        }
+        let old_url = agent.config.url.clone();
+        let (gave_key, gave_secret) = (input.config.api_key.is_some(), input.config.secret.is_some());
         input.config.apply(&mut agent.config);
+        let mut dropped = Vec::new();
+        if !same_url(old_url.as_deref(), agent.config.url.as_deref()) {
+            if !gave_key && agent.config.api_key.take().is_some() {
+                dropped.push("api_key");
+            }
+            if !gave_secret && agent.config.secret.take().is_some() {
+                if agent.kind == AgentKind::Webhook {
+                    return Err(AppError::invalid(
+                        "secret",
+                        "the URL changed, so the stored secret is not kept (it would sign prompts for the \
+                         new address); give the secret again with the new URL",
+                    ));
+                }
+                dropped.push("secret");
+            }
+        }
         guard_actor(&agent, by)?;
         agent.validate()?;
         diesel::update(agents::table.filter(agents::name.eq(name)))
@@ -430,10 +563,33 @@ pub fn update(
                 agents::config.eq(config_json(&agent.config)?),
                 agents::concurrency.eq(agent.concurrency),
                 agents::updated_at.eq(to_ms(now)),
+                agents::open_to_chat.eq(agent.open_to.chat),
+                agents::open_to_mcp.eq(agent.open_to.mcp),
+                agents::open_to_tokens.eq(agent.open_to.tokens),
             ))
             .execute(conn)?;
-        Ok(agent)
+        Ok((agent, dropped))
     })
+}
+
+/// The same address, give or take surrounding space and a trailing slash.
+fn same_url(a: Option<&str>, b: Option<&str>) -> bool {
+    let norm = |u: Option<&str>| u.map(|u| u.trim().trim_end_matches('/').to_string());
+    norm(a) == norm(b)
+}
+
+/// What a door tells the person after [`update_noting`] dropped stored secrets.
+pub fn dropped_note(dropped: &[&str]) -> Option<String> {
+    let what = match (dropped.contains(&"api_key"), dropped.contains(&"secret")) {
+        (true, true) => "API key and secret were",
+        (true, false) => "API key was",
+        (false, true) => "secret was",
+        (false, false) => return None,
+    };
+    Some(format!(
+        "The URL changed, so the stored {what} removed (they are never sent to a new address); \
+         give them again if the new address needs them."
+    ))
 }
 
 /// Removes a stored agent, unless schedules still use it (nothing is left pointing nowhere).
@@ -457,6 +613,61 @@ pub fn remove(conn: &mut Conn, config: &Config, name: &str) -> Result<(), AppErr
         diesel::delete(agents::table.filter(agents::name.eq(name))).execute(conn)?;
         Ok(())
     })
+}
+
+/// Only the person (the pages, the CLI) or an `admin` token may add or change agents: their
+/// URLs and secrets decide where prompts and keys go, and who may send to them.
+fn guard_person(by: Actor) -> Result<(), AppError> {
+    if by.is_person() || by == Actor::AdminToken {
+        return Ok(());
+    }
+    Err(AppError::Forbidden(
+        "only the person may add or change agents: on the Agents page, with the steward CLI, or with an \
+         API token that has the admin scope"
+            .into(),
+    ))
+}
+
+/// Whether `actor` may send prompts to `agent` (a schedule, a trigger, a chat message); a
+/// refusal says where the person can allow it.
+pub fn may_send(conn: &mut Conn, agent: &Agent, actor: Actor) -> Result<(), AppError> {
+    if actor.acts_for_person() {
+        return Ok(());
+    }
+    let (open, who, flag) = match actor {
+        Actor::Agent { conversation: Some(id) } => {
+            let own: Option<String> =
+                conversations::table.find(id).select(conversations::agent).first(conn).optional()?;
+            if own.as_deref() == Some(agent.name.as_str()) {
+                return Ok(());
+            }
+            (agent.open_to.chat, "the chat agent", "chat")
+        }
+        Actor::Agent { conversation: None } => (agent.open_to.mcp, "MCP clients", "mcp"),
+        _ => (agent.open_to.tokens, "API tokens", "tokens"),
+    };
+    if open {
+        return Ok(());
+    }
+    let name = &agent.name;
+    Err(AppError::Forbidden(format!(
+        "the agent “{name}” does not take prompts from {who}; only the person can allow it, on the Agents \
+         page (Edit “{name}”: Who else may send prompts) or with `steward agent edit {name} --open-to {flag}`"
+    )))
+}
+
+/// [`may_send`] by name, without the configuration: an agent that is not stored is built in
+/// (and open), or does not exist (and the caller's own lookup says so).
+pub fn may_send_to(conn: &mut Conn, name: &str, actor: Actor) -> Result<(), AppError> {
+    if actor.acts_for_person() {
+        return Ok(());
+    }
+    let row: Option<Row> =
+        agents::table.filter(agents::name.eq(name)).select(Row::as_select()).first(conn).optional()?;
+    match row {
+        Some(row) => may_send(conn, &from_row(row)?, actor),
+        None => Ok(()),
+    }
 }
 
 /// A `command` agent runs programs on this machine, so only the person (pages, CLI) may set one

@@ -3,6 +3,7 @@
 //! outside the database except the login throttle.
 
 pub mod password;
+pub mod scopes;
 pub mod sessions;
 pub mod throttle;
 pub mod tokens;

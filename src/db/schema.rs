@@ -28,6 +28,8 @@ diesel::table! {
         hint -> Text,
         created_at -> Timestamp,
         last_used_at -> Nullable<Timestamp>,
+        scopes -> Text,
+        expires_at -> Nullable<BigInt>,
     }
 }
 
@@ -64,6 +66,9 @@ diesel::table! {
         concurrency -> Integer,
         created_at -> BigInt,
         updated_at -> BigInt,
+        open_to_chat -> Bool,
+        open_to_mcp -> Bool,
+        open_to_tokens -> Bool,
     }
 }
 

@@ -278,6 +278,8 @@ fn draft(
     let agent_name = given(&input.agent).map(str::to_string).or_else(|| base.map(|b| b.agent.clone()));
     let agent_name = agent_name.unwrap_or_else(|| "default".into());
     let agent = crate::agents::resolve(conn, config, "agent", &agent_name)?;
+    // What a schedule carries is sent to its agent: only as the agent allows (issue 12).
+    crate::agents::may_send(conn, &agent, ctx.actor)?;
     let priority = match given(&input.priority) {
         Some(p) => parse_priority(p)?,
         None => base.map(|b| b.priority).unwrap_or(2),
@@ -428,7 +430,15 @@ pub async fn create_checked(
     if !input.skip_validation.unwrap_or(false) {
         let name = given(&input.agent).unwrap_or("default").to_string();
         let cfg = services.config.clone();
-        let agent = services.db.run(move |conn| crate::agents::resolve(conn, &cfg, "agent", &name)).await?;
+        let agent = services
+            .db
+            .run(move |conn| {
+                let agent = crate::agents::resolve(conn, &cfg, "agent", &name)?;
+                // Refused before the Letta server is asked anything.
+                crate::agents::may_send(conn, &agent, actor)?;
+                Ok(agent)
+            })
+            .await?;
         if agent.kind == crate::agents::AgentKind::Letta {
             crate::agents::deliver::check(&services.http, &agent).await.map_err(|m| {
                 AppError::invalid("agent", format!("{}: {m} (or create it with skip_validation)", agent.name))
@@ -600,6 +610,7 @@ pub fn duplicate(conn: &mut Conn, ctx: &Ctx, config: &Config, id: i32) -> Result
 pub fn run_now(conn: &mut Conn, ctx: &Ctx, id: i32) -> Result<Run, AppError> {
     crate::db::write(conn, |conn| {
         let s = get(conn, id)?;
+        crate::agents::may_send_to(conn, &s.agent, ctx.actor)?;
         crate::runs::insert(conn, &NewRun::for_schedule(&s, ctx.now, "manual"), ctx.now)?
             .ok_or_else(|| AppError::invalid("id", "a run of this schedule was just queued for this instant"))
     })
@@ -619,7 +630,8 @@ pub fn trigger(
         return Err(AppError::invalid("prompt", "is required"));
     }
     let agent = agent.map(str::trim).filter(|a| !a.is_empty()).unwrap_or("default");
-    crate::agents::resolve(conn, config, "agent", agent)?;
+    let target = crate::agents::resolve(conn, config, "agent", agent)?;
+    crate::agents::may_send(conn, &target, ctx.actor)?;
     let priority = priority.map(parse_priority).transpose()?.unwrap_or(2);
     let key = format!("trigger-{}", crate::auth::random_token(12));
     let run = NewRun {

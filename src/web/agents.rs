@@ -10,7 +10,7 @@ use serde::Deserialize;
 use super::htmx::{self, is_htmx};
 use super::schedules::sentence;
 use super::{CurrentSession, Layout, html, see_other};
-use crate::agents::{self, Agent, AgentConfigPatch, AgentInput, AgentKind};
+use crate::agents::{self, Agent, AgentConfigPatch, AgentInput, AgentKind, OpenTo};
 use crate::error::{AppError, PageError};
 use crate::services::Actor;
 use crate::web::AppState;
@@ -42,6 +42,8 @@ pub struct AgentItem {
     pub concurrency: i32,
     pub has_api_key: bool,
     pub has_secret: bool,
+    /// Who besides the person may send prompts to it, in words.
+    pub open_to: String,
     /// A check's outcome, shown in place (for browsers without JavaScript).
     pub check: Option<CheckResult>,
 }
@@ -64,6 +66,7 @@ impl AgentItem {
             concurrency: v.concurrency,
             has_api_key: v.has_api_key,
             has_secret: v.has_secret,
+            open_to: a.open_to.describe(),
             check: None,
         }
     }
@@ -119,6 +122,12 @@ pub struct AgentForm {
     argv: String,
     timeout_secs: String,
     concurrency: String,
+    /// Who else may send prompts: checkboxes (present when ticked), and a hidden field that
+    /// says the form carried them (so an absent box means "not ticked").
+    open_chat: String,
+    open_mcp: String,
+    open_tokens: String,
+    open_given: String,
 }
 
 impl AgentForm {
@@ -138,7 +147,27 @@ impl AgentForm {
             argv: c.argv.as_ref().map(|a| a.join(" ")).unwrap_or_default(),
             timeout_secs: c.timeout_secs.map(|t| t.to_string()).unwrap_or_default(),
             concurrency: a.concurrency.to_string(),
+            ..AgentForm::default()
         }
+        .with_open_to(a.open_to)
+    }
+
+    fn with_open_to(mut self, open: OpenTo) -> AgentForm {
+        let tick = |on: bool| if on { "on".to_string() } else { String::new() };
+        self.open_chat = tick(open.chat);
+        self.open_mcp = tick(open.mcp);
+        self.open_tokens = tick(open.tokens);
+        self.open_given = "1".into();
+        self
+    }
+
+    /// The ticked boxes, when the form carried them.
+    fn open_to(&self) -> Option<Vec<String>> {
+        if self.open_given.is_empty() {
+            return None;
+        }
+        let boxes = [(&self.open_chat, "chat"), (&self.open_mcp, "mcp"), (&self.open_tokens, "tokens")];
+        Some(boxes.into_iter().filter(|(v, _)| !v.is_empty()).map(|(_, n)| n.to_string()).collect())
     }
 
     /// The service's input. When editing, empty secrets keep the stored ones; other empty
@@ -160,7 +189,8 @@ impl AgentForm {
                     .map_err(|_| AppError::invalid("concurrency", format!("{c:?} is not a whole number")))?,
             ),
         };
-        let mut config = AgentConfigPatch { timeout_secs, ..AgentConfigPatch::default() };
+        let mut config =
+            AgentConfigPatch { timeout_secs, open_to: self.open_to(), ..AgentConfigPatch::default() };
         match kind {
             AgentKind::Llm => {
                 config.url = text(&self.url);
@@ -206,7 +236,7 @@ pub struct AgentFormView {
     csrf: String,
 }
 
-const FIELDS: [&str; 10] = [
+const FIELDS: [&str; 11] = [
     "name",
     "url",
     "model",
@@ -217,13 +247,15 @@ const FIELDS: [&str; 10] = [
     "argv",
     "timeout_secs",
     "concurrency",
+    "open_to",
 ];
 
 impl AgentFormView {
     fn blank(kind: AgentKind, csrf: &str) -> AgentFormView {
         AgentFormView {
             kind: kind.as_str(),
-            v: AgentForm { kind: kind.as_str().into(), ..AgentForm::default() },
+            v: AgentForm { kind: kind.as_str().into(), ..AgentForm::default() }
+                .with_open_to(OpenTo::default_for(kind)),
             error: None,
             editing: None,
             has_api_key: false,
@@ -244,6 +276,16 @@ impl AgentFormView {
 
     fn is(&self, kind: &str) -> bool {
         self.kind == kind
+    }
+
+    /// Whether a "who else may send" box is ticked.
+    fn open(&self, who: &str) -> bool {
+        let v = match who {
+            "chat" => &self.v.open_chat,
+            "mcp" => &self.v.open_mcp,
+            _ => &self.v.open_tokens,
+        };
+        !v.is_empty()
     }
 
     fn action(&self) -> String {
@@ -349,6 +391,8 @@ pub struct PageQuery {
     /// An agent just added or saved: named in a notice.
     added: Option<String>,
     saved: Option<String>,
+    /// What a changed URL dropped (`api_key`, `secret`), to say so.
+    dropped: Option<String>,
 }
 
 pub async fn page(
@@ -357,9 +401,13 @@ pub async fn page(
     query: web::Query<PageQuery>,
 ) -> Result<HttpResponse, PageError> {
     let q = query.into_inner();
+    let dropped: Vec<&str> = q.dropped.as_deref().unwrap_or_default().split(',').collect();
     let notice = match (q.added, q.saved) {
         (Some(name), _) => Some(format!("Added “{name}”. Check it to see that it answers.")),
-        (None, Some(name)) => Some(format!("Saved “{name}”.")),
+        (None, Some(name)) => match agents::dropped_note(&dropped) {
+            Some(note) => Some(format!("Saved “{name}”. {note}")),
+            None => Some(format!("Saved “{name}”.")),
+        },
         (None, None) => None,
     };
     html(StatusCode::OK, &full_page(&state, &session, Extras { notice, ..Extras::default() }).await?)
@@ -367,7 +415,16 @@ pub async fn page(
 
 /// Back to the list after a change (post/redirect/get: a reload does not post again).
 fn back_to_list(key: &str, name: &str) -> HttpResponse {
-    let query = serde_urlencoded::to_string([(key, name)]).unwrap_or_default();
+    back_to_list_noting(key, name, &[])
+}
+
+/// The same, naming what a changed URL dropped (names of fields only, never a value).
+fn back_to_list_noting(key: &str, name: &str, dropped: &[&str]) -> HttpResponse {
+    let mut pairs = vec![(key, name.to_string())];
+    if !dropped.is_empty() {
+        pairs.push(("dropped", dropped.join(",")));
+    }
+    let query = serde_urlencoded::to_string(pairs).unwrap_or_default();
     see_other(&format!("/agents?{query}"))
 }
 
@@ -461,12 +518,14 @@ pub async fn save(
     values.name = name.clone();
     let input = values.input(true);
     let (st, n, now) = (state.clone(), name.clone(), state.clock.now());
-    let saved =
-        state.db.run(move |conn| agents::update(conn, &st.config, now, &n, input?, Actor::Person)).await;
+    let saved = state
+        .db
+        .run(move |conn| agents::update_noting(conn, &st.config, now, &n, input?, Actor::Person))
+        .await;
     match saved {
-        Ok(agent) => {
+        Ok((agent, dropped)) => {
             state.wake.poke();
-            Ok(back_to_list("saved", &agent.name))
+            Ok(back_to_list_noting("saved", &agent.name, &dropped))
         }
         Err(e) => {
             let error = split_error(e)?;

@@ -14,7 +14,7 @@ use actix_web::{Error, HttpMessage, HttpResponse, ResponseError};
 use askama::Template;
 use tracing::Instrument;
 
-use crate::auth::{constant_time_eq, sessions, tokens};
+use crate::auth::{constant_time_eq, scopes, sessions, tokens};
 use crate::error::{ApiError, AppError, PageError};
 use crate::web::AppState;
 
@@ -352,7 +352,9 @@ fn toast_errors(res: ServiceResponse<BoxBody>) -> ServiceResponse<BoxBody> {
     ServiceResponse::new(req, response)
 }
 
-/// The API: a valid bearer token is required.
+/// The API and MCP: a valid, unexpired bearer token (the scheme in any case: `Bearer`,
+/// `bearer`, `BEARER`) whose scopes allow the request ([`scopes::required`], the one place
+/// that classifies requests). The token goes into the request's extensions for the handlers.
 pub async fn require_token(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
@@ -362,8 +364,8 @@ pub async fn require_token(
         .headers()
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
-        .map(|s| s.trim().to_string());
+        .and_then(bearer_secret)
+        .map(str::to_string);
     let token = match secret {
         Some(secret) => {
             let now = state.clock.now();
@@ -371,17 +373,39 @@ pub async fn require_token(
         }
         None => None,
     };
-    match token {
-        Some(token) => {
-            req.extensions_mut().insert(token);
-            Ok(next.call(req).await?.map_into_boxed_body())
-        }
-        None => {
-            let mut res = req.error_response(ApiError(AppError::Unauthorized));
-            res.headers_mut().insert(header::WWW_AUTHENTICATE, header::HeaderValue::from_static("Bearer"));
-            Ok(res)
-        }
+    let Some(token) = token else {
+        let mut res = req.error_response(ApiError(AppError::Unauthorized));
+        res.headers_mut().insert(header::WWW_AUTHENTICATE, header::HeaderValue::from_static("Bearer"));
+        return Ok(res);
+    };
+    if token.expired(state.clock.now()) {
+        let day = token.expires().map(|t| t.format("%Y-%m-%d").to_string()).unwrap_or_default();
+        let message = format!(
+            "The API token “{}” expired on {day}; make a new one on the Settings page or with `steward token create`.",
+            token.name
+        );
+        let body = serde_json::json!({ "error": { "code": "unauthorized", "message": message } });
+        let res = HttpResponse::Unauthorized()
+            .insert_header((header::WWW_AUTHENTICATE, "Bearer error=\"invalid_token\""))
+            .json(body);
+        return Ok(req.into_response(res));
     }
+    // The path the router matches (percent-decoded), so `/api/v1/%61gents` is classified as
+    // `/api/v1/agents`.
+    let needed = scopes::required(req.method().as_str(), req.match_info().as_str());
+    let has = token.scopes();
+    if !has.allows(needed) {
+        return Ok(req.error_response(ApiError(AppError::Forbidden(scopes::refusal(&has, needed)))));
+    }
+    req.extensions_mut().insert(token);
+    Ok(next.call(req).await?.map_into_boxed_body())
+}
+
+/// The token of an `Authorization: Bearer <token>` header; the scheme is case-insensitive
+/// (RFC 9110, 11.1).
+fn bearer_secret(value: &str) -> Option<&str> {
+    let (scheme, rest) = value.trim_start().split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then(|| rest.trim()).filter(|t| !t.is_empty())
 }
 
 pub fn percent_encode(text: &str) -> String {
@@ -430,6 +454,17 @@ mod tests {
         next: Next<impl MessageBody + 'static>,
     ) -> Result<ServiceResponse<BoxBody>, Error> {
         Ok(toast_errors(next.call(req).await?.map_into_boxed_body()))
+    }
+
+    // `test` is actix's module here.
+    #[::core::prelude::v1::test]
+    fn the_bearer_scheme_is_case_insensitive() {
+        for header in ["Bearer stw_x", "bearer stw_x", "BEARER stw_x", "bEaReR   stw_x "] {
+            assert_eq!(bearer_secret(header), Some("stw_x"), "{header}");
+        }
+        for header in ["Basic stw_x", "Bearer", "Bearer ", "Bearerstw_x", "stw_x"] {
+            assert_eq!(bearer_secret(header), None, "{header}");
+        }
     }
 
     #[actix_web::test]

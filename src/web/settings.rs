@@ -20,8 +20,9 @@ use serde::Deserialize;
 
 use super::htmx::is_htmx;
 use super::{CurrentSession, Layout, html, see_other};
+use crate::auth::scopes::{Scope, Scopes};
 use crate::auth::sessions::Session;
-use crate::auth::tokens::ApiToken;
+use crate::auth::tokens::{ApiToken, NewToken};
 use crate::auth::{self, sessions, tokens};
 use crate::chat::engine::ChatSettings;
 use crate::error::{AppError, PageError};
@@ -40,6 +41,7 @@ pub struct SettingsPage {
     guards: Guards,
     chat: ChatSettings,
     flash: Flash,
+    now: chrono::DateTime<chrono::Utc>,
 }
 
 impl SettingsPage {
@@ -55,6 +57,43 @@ impl SettingsPage {
     /// What the last action in `section` did, shown next to its form.
     fn notice_in(&self, section: &str) -> Option<&str> {
         self.flash.notice.as_deref().filter(|_| self.flash.section == section)
+    }
+
+    /// A token's scopes in words: "write, mcp".
+    fn scopes_of(&self, t: &ApiToken) -> String {
+        t.scopes().names().join(", ")
+    }
+
+    fn is_admin(&self, t: &ApiToken) -> bool {
+        t.scopes().is_admin()
+    }
+
+    /// When a token ends, in words: "never", "2027-03-02 10:00 UTC", "expired 2027-03-02 …".
+    fn expiry_of(&self, t: &ApiToken) -> String {
+        match t.expires() {
+            None => "never".into(),
+            Some(at) if at <= self.now => format!("expired {}", super::view::utc_minutes(at)),
+            Some(at) => super::view::utc_minutes(at),
+        }
+    }
+
+    /// The scopes a token can be given: (name, what it allows, ticked). A new form ticks
+    /// `write` and `mcp`, what the CLI gives when no scope is named.
+    fn scope_choices(&self) -> Vec<(&'static str, &'static str, bool)> {
+        let default = Scopes::default_for_cli();
+        Scope::ALL
+            .iter()
+            .map(|s| {
+                let stored = if default.list().contains(s) { "on" } else { "off" };
+                let ticked = self.typed(&format!("scope_{}", s.as_str()), stored) == "on";
+                (s.as_str(), s.describe(), ticked)
+            })
+            .collect()
+    }
+
+    /// The expiry choice of a refused form, else 90 days.
+    fn expiry_choice(&self) -> String {
+        self.typed("expires", "90d")
     }
 
     fn ticked(&self, on: &bool) -> &'static str {
@@ -135,6 +174,7 @@ async fn render(
         guards,
         chat,
         flash,
+        now: state.clock.now(),
     };
     html(status, &page)
 }
@@ -157,6 +197,8 @@ pub struct PasswordForm {
     current: String,
     new: String,
     confirm: String,
+    /// A checkbox: also revoke every API token (they keep working otherwise).
+    revoke_tokens: Option<String>,
 }
 
 pub async fn change_password(
@@ -167,11 +209,23 @@ pub async fn change_password(
 ) -> Result<HttpResponse, PageError> {
     let form = form.into_inner();
     let id = session.0.id;
+    let revoke = form.revoke_tokens.is_some();
     let outcome = state
         .db
-        .run(move |conn| auth::change_password(conn, id, &form.current, &form.new, &form.confirm))
+        .run(move |conn| {
+            auth::change_password(conn, id, &form.current, &form.new, &form.confirm)?;
+            Ok(if revoke { Some(tokens::revoke_all(conn)?) } else { None })
+        })
         .await
-        .map(|_| Some("Password changed. Every other session has been signed out.".to_string()));
+        .map(|revoked| {
+            let tokens = match revoked {
+                Some(0) => " There were no API tokens to revoke.".to_string(),
+                Some(1) => " The one API token was revoked.".to_string(),
+                Some(n) => format!(" All {n} API tokens were revoked."),
+                None => " API tokens keep working; revoke them below if they may have leaked.".to_string(),
+            };
+            Some(format!("Password changed. Every other session has been signed out.{tokens}"))
+        });
     answer(&req, &state, &session.0, "password", outcome, &[], None).await
 }
 
@@ -303,6 +357,32 @@ pub async fn revoke_session(
 #[derive(Deserialize)]
 pub struct TokenForm {
     name: String,
+    /// Checkboxes, present when ticked.
+    scope_read: Option<String>,
+    scope_write: Option<String>,
+    scope_mcp: Option<String>,
+    scope_feed: Option<String>,
+    scope_admin: Option<String>,
+    /// `never`, `30d`, `90d`, `1y`.
+    #[serde(default)]
+    expires: String,
+}
+
+impl TokenForm {
+    fn scopes(&self) -> Result<Scopes, AppError> {
+        let boxes = [
+            (&self.scope_read, Scope::Read),
+            (&self.scope_write, Scope::Write),
+            (&self.scope_mcp, Scope::Mcp),
+            (&self.scope_feed, Scope::Feed),
+            (&self.scope_admin, Scope::Admin),
+        ];
+        let list: Vec<Scope> = boxes.into_iter().filter(|(v, _)| v.is_some()).map(|(_, s)| s).collect();
+        if list.is_empty() {
+            return Err(AppError::invalid("scope", "tick at least one thing the token may do"));
+        }
+        Ok(Scopes::of(&list))
+    }
 }
 
 pub async fn create_token(
@@ -311,13 +391,31 @@ pub async fn create_token(
     session: CurrentSession,
     form: web::Form<TokenForm>,
 ) -> Result<HttpResponse, PageError> {
-    let name = form.into_inner().name;
-    let (st, given) = (state.clone(), name.clone());
-    let created = state.db.run(move |conn| tokens::create(conn, &given, st.clock.now())).await;
-    let typed = [("token_name", name.as_str())];
+    let form = form.into_inner();
+    let name = form.name.clone();
+    let now = state.clock.now();
+    let new = form.scopes().and_then(|scopes| {
+        Ok(NewToken { name: name.clone(), scopes, expires_at: tokens::parse_expiry(&form.expires, now)? })
+    });
+    let created = match new {
+        Ok(new) => state.db.run(move |conn| tokens::create(conn, &new, now)).await,
+        Err(e) => Err(e),
+    };
+    let on = |v: &Option<String>| if v.is_some() { "on" } else { "off" };
+    let typed = [
+        ("token_name", name.as_str()),
+        ("scope_read", on(&form.scope_read)),
+        ("scope_write", on(&form.scope_write)),
+        ("scope_mcp", on(&form.scope_mcp)),
+        ("scope_feed", on(&form.scope_feed)),
+        ("scope_admin", on(&form.scope_admin)),
+        ("expires", form.expires.as_str()),
+    ];
     match created {
         Ok((secret, token)) => {
-            let notice = format!("Token “{}” created. Copy it now: it is not shown again.", token.name);
+            let scopes = token.scopes().names().join(", ");
+            let notice =
+                format!("Token “{}” created ({scopes}). Copy it now: it is not shown again.", token.name);
             answer(&req, &state, &session.0, "tokens", Ok(Some(notice)), &[], Some(secret)).await
         }
         Err(e) => answer(&req, &state, &session.0, "tokens", Err(e), &typed, None).await,

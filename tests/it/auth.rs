@@ -309,7 +309,9 @@ async fn sessions_are_listed_and_revocable_and_password_change_ends_others() {
 #[tokio::test]
 async fn api_tokens_are_shown_once_used_and_revoked() {
     let app = logged_in_app().await;
-    let res = app.post_form("/settings/tokens", &[("name", "laptop")]).await;
+    let res = app
+        .post_form("/settings/tokens", &[("name", "laptop"), ("scope_write", "on"), ("expires", "90d")])
+        .await;
     assert_eq!(res.status(), 303);
     let page = app.get("/settings").await.text().await.unwrap();
     let start = page.find("value=\"stw_").expect("the new token is shown") + 7;
@@ -328,7 +330,7 @@ async fn api_tokens_are_shown_once_used_and_revoked() {
     assert_eq!(body["error"]["code"], "unauthorized");
 
     // Duplicate names are refused.
-    let res = app.post_form("/settings/tokens", &[("name", "laptop")]).await;
+    let res = app.post_form("/settings/tokens", &[("name", "laptop"), ("scope_write", "on")]).await;
     assert_eq!(res.status(), 303);
     assert!(
         app.get("/settings")
@@ -418,7 +420,7 @@ async fn settings_forms_stay_on_settings_and_reload() {
     let new = "another good passphrase";
     // The form's path, its fields, the section of the page it is in, the error it gets.
     type Case<'a> = (&'a str, Vec<(&'a str, &'a str)>, &'a str, &'a str);
-    let forms: [Case; 6] = [
+    let forms: [Case; 7] = [
         (
             "/settings/timezone",
             vec![("timezone", "Mars/Olympus")],
@@ -443,7 +445,13 @@ async fn settings_forms_stay_on_settings_and_reload() {
             "password",
             "The two passwords differ.",
         ),
-        ("/settings/tokens", vec![("name", "")], "tokens", "A token needs a name of 1 to 64 characters."),
+        (
+            "/settings/tokens",
+            vec![("name", ""), ("scope_read", "on")],
+            "tokens",
+            "A token needs a name of 1 to 64 characters.",
+        ),
+        ("/settings/tokens", vec![("name", "x")], "tokens", "Tick at least one thing the token may do."),
         ("/settings/tokens/999/revoke", vec![], "tokens", "No API token with id 999."),
     ];
     for (path, form, section, error) in &forms {
@@ -474,7 +482,7 @@ async fn settings_forms_stay_on_settings_and_reload() {
     assert!(res.text().await.unwrap().contains("value=\"Mars/Olympus\""));
 
     // A new token: shown once, never in a URL, whether the form is plain or htmx.
-    let res = app.post_form("/settings/tokens", &[("name", "plain")]).await;
+    let res = app.post_form("/settings/tokens", &[("name", "plain"), ("scope_read", "on")]).await;
     assert_eq!(res.status(), 303);
     let location = res.headers()["location"].to_str().unwrap().to_string();
     assert_eq!(location, "/settings#tokens");
@@ -482,7 +490,7 @@ async fn settings_forms_stay_on_settings_and_reload() {
     let start = page.find("value=\"stw_").expect("the new token is shown") + 7;
     let token = page[start..].split('"').next().unwrap().to_string();
     assert!(!app.get("/settings").await.text().await.unwrap().contains(&token), "shown once");
-    let res = app.post_htmx("/settings/tokens", &[("name", "htmx")]).await;
+    let res = app.post_htmx("/settings/tokens", &[("name", "htmx"), ("scope_read", "on")]).await;
     assert_eq!(res.status(), 200);
     assert_eq!(res.headers()["hx-push-url"], "false");
     assert!(res.headers().get("location").is_none());

@@ -190,13 +190,22 @@ impl TestApp {
         req.send().await.unwrap()
     }
 
-    /// Creates an API token through the CLI's service and returns it.
+    /// Creates an `admin` API token (it acts as the person) through the CLI's service and
+    /// returns it.
     pub async fn api_token(&self) -> String {
+        self.api_token_with("admin").await
+    }
+
+    /// Creates an API token with these scopes (`"write,mcp"`) and returns it.
+    pub async fn api_token_with(&self, scopes: &str) -> String {
         let db = steward::db::Db::open(&self.db_path).unwrap();
         let mut conn = db.conn().unwrap();
-        steward::auth::tokens::create(&mut conn, &format!("test-{}", rand_suffix()), chrono::Utc::now())
-            .unwrap()
-            .0
+        let new = steward::auth::tokens::NewToken {
+            name: format!("test-{}", rand_suffix()),
+            scopes: steward::auth::scopes::Scopes::parse(scopes).unwrap(),
+            expires_at: None,
+        };
+        steward::auth::tokens::create(&mut conn, &new, chrono::Utc::now()).unwrap().0
     }
 
     pub fn api(&self, token: &str) -> Api {

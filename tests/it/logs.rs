@@ -85,7 +85,14 @@ impl Server {
         let out = Command::new(env!("CARGO_BIN_EXE_steward"))
             .arg("--db")
             .arg(&self.db)
-            .args(["token", "create", "--name", &format!("logs-{}", steward::auth::random_token(4))])
+            .args([
+                "token",
+                "create",
+                "--scope",
+                "admin",
+                "--name",
+                &format!("logs-{}", steward::auth::random_token(4)),
+            ])
             .output()
             .unwrap();
         assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));

@@ -1,11 +1,12 @@
-//! `/api/v1/agents`: list, add, read, change, remove. Secrets are never shown back. Agents
-//! that run programs (`command`) cannot be set up through a token.
+//! `/api/v1/agents`: list, add, read, change, remove, check. Only an `admin` token reaches
+//! these (see `auth::scopes`). Secrets are never shown back; a changed URL drops the stored
+//! key or secret unless the same request gives it again. Agents that run programs
+//! (`command`) cannot be set up through a token at all.
 
 use actix_web::{HttpResponse, web};
 
 use crate::agents::{self, AgentInput};
-use crate::error::ApiError;
-use crate::services::Actor;
+use crate::error::{ApiError, AppError};
 use crate::web::AppState;
 
 pub async fn list(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
@@ -17,10 +18,11 @@ pub async fn list(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> 
 
 pub async fn create(
     state: web::Data<AppState>,
+    who: super::TokenActor,
     body: super::Json<AgentInput>,
 ) -> Result<HttpResponse, ApiError> {
     let now = state.clock.now();
-    let agent = state.db.run(move |conn| agents::add(conn, now, body.into_inner(), Actor::Api)).await?;
+    let agent = state.db.run(move |conn| agents::add(conn, now, body.into_inner(), who.0)).await?;
     Ok(HttpResponse::Created().json(agent.view()))
 }
 
@@ -30,17 +32,23 @@ pub async fn get(state: web::Data<AppState>, name: web::Path<String>) -> Result<
     Ok(HttpResponse::Ok().json(agent.view()))
 }
 
+/// The agent as it now is; `notes` says what a changed URL dropped (the stored key or secret).
 pub async fn update(
     state: web::Data<AppState>,
+    who: super::TokenActor,
     name: web::Path<String>,
     body: super::Json<AgentInput>,
 ) -> Result<HttpResponse, ApiError> {
     let (config, now) = (state.config.clone(), state.clock.now());
-    let agent = state
+    let (agent, dropped) = state
         .db
-        .run(move |conn| agents::update(conn, &config, now, &name, body.into_inner(), Actor::Api))
+        .run(move |conn| agents::update_noting(conn, &config, now, &name, body.into_inner(), who.0))
         .await?;
-    Ok(HttpResponse::Ok().json(agent.view()))
+    let mut body = serde_json::to_value(agent.view()).map_err(|e| AppError::Internal(e.into()))?;
+    if let (Some(obj), Some(note)) = (body.as_object_mut(), agents::dropped_note(&dropped)) {
+        obj.insert("notes".into(), serde_json::json!([note]));
+    }
+    Ok(HttpResponse::Ok().json(body))
 }
 
 pub async fn delete(state: web::Data<AppState>, name: web::Path<String>) -> Result<HttpResponse, ApiError> {

@@ -33,9 +33,21 @@ fn wants_stream(req: &HttpRequest) -> bool {
 pub async fn send(
     req: HttpRequest,
     state: web::Data<AppState>,
+    who: super::TokenActor,
     body: super::Json<ChatRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let ChatRequest { message, conversation_id, agent } = body.into_inner();
+    let target = agent.clone();
+    state
+        .db
+        .run(move |conn| {
+            let name = match conversation_id {
+                Some(id) => chat::get(conn, id)?.agent,
+                None => target.unwrap_or_else(|| "default".into()),
+            };
+            crate::agents::may_send_to(conn, &name, who.0)
+        })
+        .await?;
     let started = state.chat.send(conversation_id, agent, message, None).await?;
     answer(&req, &state, started).await
 }
@@ -44,9 +56,18 @@ pub async fn send(
 pub async fn regenerate(
     req: HttpRequest,
     state: web::Data<AppState>,
+    who: super::TokenActor,
     id: web::Path<i32>,
 ) -> Result<HttpResponse, ApiError> {
-    let started = state.chat.regenerate(id.into_inner()).await?;
+    let id = id.into_inner();
+    state
+        .db
+        .run(move |conn| {
+            let name = chat::get(conn, id)?.agent;
+            crate::agents::may_send_to(conn, &name, who.0)
+        })
+        .await?;
+    let started = state.chat.regenerate(id).await?;
     answer(&req, &state, started).await
 }
 

@@ -20,7 +20,25 @@ use actix_web::error::{JsonPayloadError, PathError, QueryPayloadError};
 use actix_web::{FromRequest, HttpRequest, HttpResponse, web};
 use serde::de::DeserializeOwned;
 
+use crate::auth::tokens::ApiToken;
 use crate::error::{ApiError, AppError};
+use crate::services::Actor;
+
+/// Who acts for this request: the holder of its token (see `middleware::require_token`, which
+/// put the token there): an `admin` token acts for the person, any other as `api`.
+pub struct TokenActor(pub Actor);
+
+impl FromRequest for TokenActor {
+    type Error = actix_web::Error;
+    type Future = std::future::Ready<Result<TokenActor, actix_web::Error>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        use actix_web::HttpMessage;
+        // Without a token (a route outside the token gate) nothing is allowed beyond `api`.
+        let actor = req.extensions().get::<ApiToken>().map(ApiToken::actor).unwrap_or(Actor::Api);
+        std::future::ready(Ok(TokenActor(actor)))
+    }
+}
 
 pub async fn not_found() -> Result<HttpResponse, ApiError> {
     Err(ApiError(AppError::NotFound(
