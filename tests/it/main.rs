@@ -13,6 +13,7 @@ mod fakes;
 mod helpers;
 mod logs;
 mod mcp;
+mod privilege;
 mod schedule_pages;
 mod scheduler;
 mod tasks;

@@ -33,6 +33,8 @@ pub struct Behaviour {
     pub status: Option<u16>,
     /// Wait this long before answering.
     pub delay: Duration,
+    /// Answer webhook requests with a body of this many bytes instead of "thanks".
+    pub body_bytes: usize,
 }
 
 #[derive(Default)]
@@ -124,6 +126,7 @@ async fn hook(shared: web::Data<Shared>, req: HttpRequest, body: web::Bytes) -> 
     }
     match behaviour.status {
         Some(code) => HttpResponse::build(actix_web::http::StatusCode::from_u16(code).unwrap()).body("no"),
+        None if behaviour.body_bytes > 0 => HttpResponse::Ok().body("x".repeat(behaviour.body_bytes)),
         None => HttpResponse::Ok().body("thanks"),
     }
 }
