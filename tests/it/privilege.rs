@@ -630,3 +630,33 @@ fn the_cli_makes_narrow_tokens_by_default_and_sets_who_may_send() {
     let said = String::from_utf8_lossy(&out.stdout);
     assert!(said.contains("the stored API key was removed"), "{said}");
 }
+
+#[tokio::test]
+async fn the_agents_page_shows_and_sets_who_may_send() {
+    let mut app = spawn_app().await;
+    app.set_up().await;
+    let stdin = app.dir.path().join("unused.txt");
+    command_agent(&app, "cmd", &stdin);
+    let admin = app.api(&app.api_token().await);
+    let page = app.get("/agents").await.text().await.unwrap();
+    assert!(page.contains("<dt>Who else may send</dt><dd>nobody else</dd>"), "{page}");
+    let form = app.get("/agents/cmd/edit").await.text().await.unwrap();
+    assert!(form.contains("name=\"open_chat\" value=\"on\">"), "unticked: {form}");
+    // A new llm agent's form starts open, a new webhook's closed.
+    assert!(
+        page.contains("id=\"agent-llm-url\"") && page.contains("name=\"open_tokens\" value=\"on\" checked>")
+    );
+
+    let edit = [("kind", "command"), ("argv", "cat"), ("open_given", "1"), ("open_chat", "on")];
+    let res = app.post_form("/agents/cmd", &edit).await;
+    assert_eq!(res.status(), 303);
+    let (_, agent) = admin.get("/agents/cmd").await;
+    assert_eq!(agent["open_to"], json!(["chat"]), "{agent}");
+    let page = app.get("/agents").await.text().await.unwrap();
+    assert!(page.contains("<dd>the chat agent</dd>"), "{page}");
+    // A form that did not carry the boxes changes nothing about them.
+    let res = app.post_form("/agents/cmd", &[("kind", "command"), ("argv", "cat")]).await;
+    assert_eq!(res.status(), 303);
+    let (_, agent) = admin.get("/agents/cmd").await;
+    assert_eq!(agent["open_to"], json!(["chat"]), "{agent}");
+}
