@@ -686,3 +686,36 @@ fn guard_actor(agent: &Agent, by: Actor) -> Result<(), AppError> {
 fn config_json(c: &AgentConfig) -> Result<String, AppError> {
     serde_json::to_string(c).map_err(|e| AppError::Internal(e.into()))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn who_may_send_reads_and_says_itself() {
+        let open = |names: &[&str]| OpenTo::parse(names).unwrap();
+        assert_eq!(open(&["chat", " MCP "]).names(), ["chat", "mcp"]);
+        assert_eq!(open(&[]).describe(), "nobody else");
+        assert_eq!(open(&["none"]).describe(), "nobody else");
+        assert_eq!(open(&["tokens"]).describe(), "API tokens");
+        assert_eq!(open(&["chat", "mcp"]).describe(), "the chat agent and MCP clients");
+        assert_eq!(open(&["all"]).describe(), "the chat agent, MCP clients and API tokens");
+        let e = OpenTo::parse(&["everyone"]).unwrap_err();
+        assert_eq!(e.field(), Some("open_to"));
+        for kind in AgentKind::ALL {
+            let closed = matches!(kind, AgentKind::Command | AgentKind::Webhook);
+            assert_eq!(OpenTo::default_for(kind).names().is_empty(), closed, "{kind:?}");
+        }
+    }
+
+    #[test]
+    fn a_url_is_the_same_give_or_take_a_trailing_slash() {
+        assert!(same_url(Some("http://a/v1"), Some(" http://a/v1/ ")));
+        assert!(!same_url(Some("http://a/v1"), Some("http://b/v1")));
+        assert!(!same_url(Some("http://a/v1"), Some("http://a/v2")));
+        assert!(!same_url(None, Some("http://a")));
+        assert_eq!(dropped_note(&[]), None);
+        assert!(dropped_note(&["api_key"]).unwrap().contains("API key was removed"));
+        assert!(dropped_note(&["api_key", "secret"]).unwrap().contains("API key and secret were removed"));
+    }
+}
