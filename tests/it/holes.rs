@@ -104,3 +104,132 @@ async fn a_bad_path_parameter_under_the_api_answers_json() {
         assert!(body["error"]["code"].is_string() && body["error"]["message"].is_string(), "{path}: {body}");
     }
 }
+
+/// Calls the `notify` tool over MCP, as an outside agent would.
+async fn notify(app: &TestApp, token: &str, title: &str, body: &str) -> serde_json::Value {
+    let call = serde_json::json!({
+        "jsonrpc": "2.0", "id": 1, "method": "tools/call",
+        "params": { "name": "notify", "arguments": { "title": title, "body": body } },
+    });
+    let res = reqwest::Client::new()
+        .post(app.url("/mcp"))
+        .bearer_auth(token)
+        .header("Accept", "application/json, text/event-stream")
+        .json(&call)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let answer: serde_json::Value = res.json().await.unwrap();
+    let text = answer["result"]["content"][0]["text"].as_str().unwrap_or_default().to_string();
+    serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text))
+}
+
+#[tokio::test]
+async fn notifications_are_capped_and_say_where() {
+    let app = logged_in_app().await;
+    let token = app.api_token().await;
+    // 900 KB was accepted whole; 300 of them made a 179 MB page.
+    let answer = notify(&app, &token, &"T".repeat(5000), &"b".repeat(900 * 1024)).await;
+    assert_eq!(
+        answer["cut"],
+        "The title was cut to 200 characters, and the body was 900 KB; only its first 10 KB were kept.",
+        "{answer}"
+    );
+    assert_eq!(
+        notify(&app, &token, "Backup done", "All fine.").await,
+        serde_json::json!({"id": 2, "sent": true})
+    );
+    let db = steward::db::Db::open(&app.db_path).unwrap();
+    let mut conn = db.conn().unwrap();
+    let (list, _) = steward::notifications::page(&mut conn, 1).unwrap();
+    let big = list.iter().find(|n| n.id == 1).unwrap();
+    assert_eq!(big.title.chars().count(), 200);
+    assert!(big.title.ends_with('…'));
+    assert!(big.body.len() <= 10 * 1024, "{}", big.body.len());
+    assert!(big.body.ends_with("[Cut: the whole message was 900 KB; a notification keeps the first 10 KB.]"));
+    let page = app.get("/notifications").await.text().await.unwrap();
+    assert!(page.len() < 40 * 1024, "{} bytes", page.len());
+    assert!(page.contains("a notification keeps the first 10 KB."));
+}
+
+#[tokio::test]
+async fn the_notifications_page_is_paged() {
+    let app = logged_in_app().await;
+    let db = steward::db::Db::open(&app.db_path).unwrap();
+    let mut conn = db.conn().unwrap();
+    for i in 1..=120 {
+        let n = steward::notifications::NewNotification {
+            title: format!("Note {i}"),
+            body: String::new(),
+            level: "info",
+            run_id: None,
+            schedule_id: None,
+        };
+        steward::notifications::add(&mut conn, &n, chrono::Utc::now()).unwrap();
+    }
+    let titles = |page: &str| -> Vec<String> {
+        page.split("<strong class=\"title\">")
+            .skip(1)
+            .map(|s| s.split('<').next().unwrap().to_string())
+            .collect()
+    };
+    let first = app.get("/notifications").await.text().await.unwrap();
+    let shown = titles(&first);
+    assert_eq!(shown.len(), 50);
+    assert_eq!((shown[0].as_str(), shown[49].as_str()), ("Note 120", "Note 71"));
+    assert!(first.contains("Page 1 of 3") && first.contains("href=\"/notifications?page=2\""), "{first}");
+    assert!(!first.contains("rel=\"prev\""));
+    let second = app.get("/notifications?page=2").await.text().await.unwrap();
+    assert_eq!(titles(&second).first().map(String::as_str), Some("Note 70"));
+    assert!(
+        second.contains("rel=\"prev\" href=\"/notifications\"") && second.contains("?page=3"),
+        "{second}"
+    );
+    // Past the end (or nonsense) shows the last (or first) page rather than an empty one.
+    for (query, first_title, page) in [
+        ("?page=3", "Note 20", "Page 3 of 3"),
+        ("?page=99", "Note 20", "Page 3 of 3"),
+        ("?page=x", "Note 120", "Page 1 of 3"),
+    ] {
+        let html = app.get(&format!("/notifications{query}")).await.text().await.unwrap();
+        assert_eq!(titles(&html).first().map(String::as_str), Some(first_title), "{query}");
+        assert!(html.contains(page), "{query}");
+    }
+    let last = app.get("/notifications?page=3").await.text().await.unwrap();
+    assert_eq!(titles(&last).len(), 20);
+    assert!(!last.contains("rel=\"next\""));
+}
+
+/// A live notification carries its title and the start of its body (what a toast shows), so
+/// the hub, which keeps a bounded number of events for clients that do not read (unit-tested in
+/// `web::events`), stays small: one client that never read pushed the server from 42 to 309 MB.
+#[tokio::test]
+async fn a_live_notification_carries_only_the_start_of_its_body() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    let app = logged_in_app().await;
+    let token = app.api_token().await;
+    let login = app.login(PASSWORD).await;
+    let cookie = login.headers()["set-cookie"].to_str().unwrap().split(';').next().unwrap().to_string();
+    let address = app.address.trim_start_matches("http://").to_string();
+    let mut stream = tokio::net::TcpStream::connect(&address).await.unwrap();
+    let request = format!("GET /events HTTP/1.1\r\nHost: {address}\r\nCookie: {cookie}\r\n\r\n");
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut buf = vec![0u8; 64 * 1024];
+    let n = stream.read(&mut buf).await.unwrap();
+    assert!(String::from_utf8_lossy(&buf[..n]).starts_with("HTTP/1.1 200"));
+
+    notify(&app, &token, "Report", &"word ".repeat(180_000)).await;
+    let mut seen = Vec::new();
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !String::from_utf8_lossy(&seen).contains("level") {
+        let n = tokio::time::timeout_at(deadline, stream.read(&mut buf)).await.expect("the event").unwrap();
+        assert!(n > 0);
+        seen.extend_from_slice(&buf[..n]);
+    }
+    let text = String::from_utf8_lossy(&seen);
+    let data = text.lines().find(|l| l.starts_with("data:") && l.contains("Report")).unwrap();
+    assert!(data.len() < 600, "{} bytes: {data}", data.len());
+    assert!(data.contains("word word") && data.contains("…"), "{data}");
+}
