@@ -233,3 +233,111 @@ async fn a_live_notification_carries_only_the_start_of_its_body() {
     assert!(data.len() < 600, "{} bytes: {data}", data.len());
     assert!(data.contains("word word") && data.contains("…"), "{data}");
 }
+
+/// Sends a request's head and then its body a byte every 300 ms (chunked or with a length), as
+/// the attack pass's slow clients did; returns what came back, how long the answer took, and
+/// whether the server closed the connection.
+async fn trickle(
+    address: &str,
+    path: &str,
+    headers: &str,
+    chunked: bool,
+) -> (String, std::time::Duration, bool) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    let stream = tokio::net::TcpStream::connect(address).await.unwrap();
+    let (mut reader, mut writer) = stream.into_split();
+    let framing =
+        if chunked { "Transfer-Encoding: chunked".to_string() } else { "Content-Length: 400".to_string() };
+    let head = format!("POST {path} HTTP/1.1\r\nHost: {address}\r\n{headers}{framing}\r\n\r\n");
+    writer.write_all(head.as_bytes()).await.unwrap();
+    let started = std::time::Instant::now();
+    let sending = tokio::spawn(async move {
+        for _ in 0..400 {
+            tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+            let piece: &[u8] = if chunked { b"1\r\nx\r\n" } else { b"x" };
+            if writer.write_all(piece).await.is_err() {
+                break;
+            }
+        }
+    });
+    let mut seen = Vec::new();
+    let mut buf = [0u8; 4096];
+    let mut answered = None;
+    let mut closed = false;
+    let give_up = tokio::time::Instant::now() + std::time::Duration::from_secs(6);
+    while let Ok(read) = tokio::time::timeout_at(give_up, reader.read(&mut buf)).await {
+        match read {
+            Ok(0) | Err(_) => {
+                closed = true;
+                break;
+            }
+            Ok(n) => {
+                answered.get_or_insert_with(|| started.elapsed());
+                seen.extend_from_slice(&buf[..n]);
+            }
+        }
+    }
+    sending.abort();
+    (String::from_utf8_lossy(&seen).into_owned(), answered.unwrap_or_else(|| started.elapsed()), closed)
+}
+
+#[tokio::test]
+async fn slow_request_bodies_time_out() {
+    let mut app = spawn_app_with(|c| {
+        c.body_timeout_public_secs = 1;
+        c.body_timeout_secs = 2;
+    })
+    .await;
+    app.set_up().await;
+    let token = app.api_token().await;
+    let login = app.login(PASSWORD).await;
+    let cookie = login.headers()["set-cookie"].to_str().unwrap().split(';').next().unwrap().to_string();
+    let page = client().get(app.url("/tasks")).header("Cookie", &cookie).send().await.unwrap();
+    let csrf = csrf_of(&page.text().await.unwrap());
+    let address = app.address.trim_start_matches("http://").to_string();
+    let origin = format!("Origin: {}\r\n", app.address);
+    let form = "Content-Type: application/x-www-form-urlencoded\r\n";
+    let session = format!("Cookie: {cookie}\r\nX-CSRF-Token: {csrf}\r\n{origin}{form}");
+    let bearer = format!("Authorization: Bearer {token}\r\nContent-Type: application/json\r\n");
+    let public = format!("{origin}{form}");
+    // (path, headers, chunked, status, within): the public forms get 1 s, the rest 2 s.
+    let cases = [
+        ("/login", public.clone(), false, "408", 1.0..1.9),
+        ("/login", public.clone(), true, "408", 1.0..1.9),
+        ("/setup", public, false, "408", 1.0..1.9),
+        ("/tasks", session, false, "408", 2.0..2.9),
+        ("/api/v1/tasks", bearer, true, "408", 2.0..2.9),
+    ];
+    let runs = cases.iter().map(|(path, headers, chunked, ..)| trickle(&address, path, headers, *chunked));
+    let answers = futures_util::future::join_all(runs).await;
+    for ((path, _, chunked, status, within), (answer, took, closed)) in cases.iter().zip(answers) {
+        let what = format!("{path} (chunked: {chunked}) after {took:?}: {answer}");
+        assert!(answer.starts_with(&format!("HTTP/1.1 {status}")), "{what}");
+        assert!(within.contains(&took.as_secs_f64()), "{what}");
+        assert!(closed, "the connection stays open: {what}");
+        assert!(answer.contains("did not arrive within"), "{what}");
+    }
+    // A body that arrives in time is read as ever.
+    assert_eq!(app.login(PASSWORD).await.status(), 303);
+}
+
+/// A slow body sent where no session or token lets it in is refused without waiting for it.
+#[tokio::test]
+async fn a_slow_body_without_credentials_is_not_waited_for() {
+    let mut app = spawn_app_with(|c| c.body_timeout_secs = 30).await;
+    app.set_up().await;
+    let address = app.address.trim_start_matches("http://").to_string();
+    for (path, chunked) in [
+        ("/tasks", false),
+        ("/tasks", true),
+        ("/api/v1/tasks", false),
+        ("/api/v1/tasks", true),
+        ("/mcp", true),
+    ] {
+        let (answer, took, closed) = trickle(&address, path, "", chunked).await;
+        let what = format!("{path} (chunked: {chunked}) after {took:?}: {answer}");
+        assert!(answer.starts_with("HTTP/1.1 3") || answer.starts_with("HTTP/1.1 4"), "{what}");
+        assert!(took.as_secs_f64() < 1.0 && closed, "{what}");
+    }
+}
