@@ -329,8 +329,8 @@ static TOOLS: [Tool; 11] = [
         schema: || {
             object(
                 json!({
-                    "title": { "type": "string", "description": "One short line." },
-                    "body": { "type": "string", "description": "The details (may be empty)." },
+                    "title": { "type": "string", "description": "One short line (at most 200 characters are kept)." },
+                    "body": { "type": "string", "description": "The details (may be empty; at most 10 KB are kept)." },
                 }),
                 &["title"],
             )
