@@ -32,6 +32,12 @@ pub struct Config {
     pub llm_api_key: Option<String>,
     /// Whether `serve` runs the scheduler (`STEWARD_SCHEDULER`, default true).
     pub scheduler: bool,
+    /// Seconds a request's whole body may take to arrive on the forms anyone may send (login,
+    /// setup) (`STEWARD_BODY_TIMEOUT_PUBLIC_SECS`, default 10), and everywhere else
+    /// (`STEWARD_BODY_TIMEOUT_SECS`, default 60). A slower body is answered 408 and its
+    /// connection closed.
+    pub body_timeout_public_secs: u64,
+    pub body_timeout_secs: u64,
 }
 
 impl Default for Config {
@@ -47,6 +53,8 @@ impl Default for Config {
             llm_model: None,
             llm_api_key: None,
             scheduler: true,
+            body_timeout_public_secs: 10,
+            body_timeout_secs: 60,
         }
     }
 }
@@ -92,6 +100,12 @@ impl Config {
                 *slot = Some(v);
             }
         }
+        if let Some(v) = env("STEWARD_BODY_TIMEOUT_PUBLIC_SECS") {
+            config.body_timeout_public_secs = parse_number("STEWARD_BODY_TIMEOUT_PUBLIC_SECS", &v)?;
+        }
+        if let Some(v) = env("STEWARD_BODY_TIMEOUT_SECS") {
+            config.body_timeout_secs = parse_number("STEWARD_BODY_TIMEOUT_SECS", &v)?;
+        }
         if let Some(v) = env("STEWARD_SCHEDULER") {
             config.scheduler = !matches!(v.trim(), "0" | "false" | "no" | "off");
         }
@@ -122,6 +136,9 @@ impl Config {
         if self.session_idle_minutes < 1 || self.session_max_days < 1 {
             return Err(AppError::invalid("session", "session lifetimes must be at least 1"));
         }
+        if self.body_timeout_public_secs < 1 || self.body_timeout_secs < 1 {
+            return Err(AppError::invalid("body_timeout", "body timeouts must be at least 1 second"));
+        }
         Ok(())
     }
 
@@ -150,7 +167,7 @@ pub fn parse_zone(field: &str, name: &str) -> Result<Tz, AppError> {
     })
 }
 
-fn parse_number(field: &str, value: &str) -> Result<i64, AppError> {
+fn parse_number<T: std::str::FromStr>(field: &str, value: &str) -> Result<T, AppError> {
     value.trim().parse().map_err(|_| AppError::invalid(field, format!("{value:?} is not a whole number")))
 }
 

@@ -43,6 +43,9 @@ pub enum AppError {
     /// A body in a format the endpoint does not take: 415.
     #[error("{0}")]
     UnsupportedMediaType(String),
+    /// The request's body did not arrive in time: 408 (`web::body_timeout`).
+    #[error("{0}")]
+    RequestTimeout(String),
     /// The path exists, the method does not: 405, with the methods it does take (`Allow`).
     #[error("{method} is not allowed here; use {allow}")]
     MethodNotAllowed { method: String, allow: String },
@@ -65,6 +68,7 @@ impl AppError {
             AppError::Malformed(_) => "bad_request",
             AppError::PayloadTooLarge(_) => "payload_too_large",
             AppError::UnsupportedMediaType(_) => "unsupported_media_type",
+            AppError::RequestTimeout(_) => "request_timeout",
             AppError::MethodNotAllowed { .. } => "method_not_allowed",
             AppError::Internal(_) => "internal",
         }
@@ -80,6 +84,7 @@ impl AppError {
             AppError::Malformed(_) => StatusCode::BAD_REQUEST,
             AppError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             AppError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            AppError::RequestTimeout(_) => StatusCode::REQUEST_TIMEOUT,
             AppError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }

@@ -1,6 +1,11 @@
 //! Live events for open pages (runs starting and finishing, new notifications), fanned out to
 //! every SSE subscriber. Slow subscribers miss events rather than slow the scheduler: a page
 //! that lagged reloads its lists.
+//!
+//! Memory stays bounded however many subscribers stop reading: the hub keeps at most
+//! [`CAPACITY`] events (a subscriber that falls further behind is told it lagged), and an
+//! event is small: a notification carries its title and the start of its body
+//! ([`PREVIEW_CHARS`], what a toast shows), never the whole body.
 
 use std::sync::Arc;
 
@@ -16,7 +21,21 @@ pub enum Event {
     Notification { id: i32, title: String, body: String, level: String },
 }
 
+/// The most events the hub holds for subscribers that have not read them yet.
+pub const CAPACITY: usize = 256;
+/// How much of a notification's body its event carries.
+pub const PREVIEW_CHARS: usize = 300;
+
 impl Event {
+    /// A new notification, for toasts: the title and the start of the body.
+    pub fn notification(n: &crate::notifications::Notification) -> Event {
+        let body = match n.body.char_indices().nth(PREVIEW_CHARS) {
+            Some((end, _)) => format!("{}…", &n.body[..end]),
+            None => n.body.clone(),
+        };
+        Event::Notification { id: n.id, title: n.title.clone(), body, level: n.level.clone() }
+    }
+
     pub fn name(&self) -> &'static str {
         match self {
             Event::Run { .. } => "run",
@@ -34,7 +53,7 @@ pub struct Events {
 
 impl Default for Events {
     fn default() -> Events {
-        Events { hub: broadcast::channel(1024).0, closing: Arc::new(watch::channel(false).0) }
+        Events { hub: broadcast::channel(CAPACITY).0, closing: Arc::new(watch::channel(false).0) }
     }
 }
 
@@ -59,5 +78,31 @@ impl Events {
         async move {
             let _ = rx.wait_for(|closing| *closing).await;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::notifications::Notification;
+
+    #[test]
+    fn a_notification_event_carries_only_the_start_of_the_body() {
+        let mut n = Notification {
+            id: 1,
+            title: "Report".into(),
+            body: "ä".repeat(10_000),
+            level: "info".into(),
+            run_id: None,
+            schedule_id: None,
+            created_at: 0,
+            read_at: None,
+        };
+        let Event::Notification { body, .. } = Event::notification(&n) else { panic!("a notification") };
+        assert_eq!(body.chars().count(), PREVIEW_CHARS + 1);
+        assert!(body.ends_with('…'));
+        n.body = "Short".into();
+        let Event::Notification { body, .. } = Event::notification(&n) else { panic!("a notification") };
+        assert_eq!(body, "Short");
     }
 }

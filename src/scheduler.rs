@@ -798,7 +798,7 @@ fn record_all(conn: &mut Conn, finished: Vec<Finished>, events: &Events) {
         let run = &f.started.run;
         events.send(Event::Run { id: run.id, schedule_id: run.schedule_id, state });
         for n in notes {
-            events.send(Event::Notification { id: n.id, title: n.title, body: n.body, level: n.level });
+            events.send(Event::notification(&n));
         }
     }
 }

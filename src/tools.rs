@@ -329,8 +329,8 @@ static TOOLS: [Tool; 11] = [
         schema: || {
             object(
                 json!({
-                    "title": { "type": "string", "description": "One short line." },
-                    "body": { "type": "string", "description": "The details (may be empty)." },
+                    "title": { "type": "string", "description": "One short line (at most 200 characters are kept)." },
+                    "body": { "type": "string", "description": "The details (may be empty; at most 10 KB are kept)." },
                 }),
                 &["title"],
             )
@@ -667,10 +667,14 @@ async fn notify(services: &Services, _: &Caller, args: Args) -> Result<Value, Ap
         schedule_id: None,
     };
     let now = services.clock.now();
+    let sizes = (new.title.chars().count(), new.body.len());
     let n = services.db.run(move |conn| crate::notifications::add(conn, &new, now)).await?;
-    let id = n.id;
-    services.events.send(Event::Notification { id: n.id, title: n.title, body: n.body, level: n.level });
-    Ok(json!({ "id": id, "sent": true }))
+    services.events.send(Event::notification(&n));
+    let cut = crate::notifications::cut_note(sizes.0, sizes.1);
+    Ok(match cut {
+        Some(note) => json!({ "id": n.id, "sent": true, "cut": note }),
+        None => json!({ "id": n.id, "sent": true }),
+    })
 }
 
 #[cfg(test)]

@@ -148,7 +148,7 @@
     if (!document.getElementById("notification-list")) bumpBell();
     if (document.getElementById("notification-list")) {
       coalesce("notification-list", function () {
-        return refresh("notification-list", "/notifications", "#notification-list");
+        return refresh("notification-list", location.pathname + location.search, "#notification-list");
       });
     }
   }

@@ -57,11 +57,33 @@ fn sanitise(html: &str) -> String {
         .link_rel(Some("noopener noreferrer nofollow"))
         .set_tag_attribute_value("a", "target", "_blank")
         .add_tag_attributes("code", ["class"])
-        .add_tag_attributes("input", ["type", "checked", "disabled"])
+        // A task list's box, and nothing else: any `<input>` (a model can write
+        // `<input type=password>` or a submit button) becomes a disabled checkbox.
+        .add_tag_attributes("input", ["checked"])
+        .set_tag_attribute_value("input", "type", "checkbox")
+        .set_tag_attribute_value("input", "disabled", "")
         .add_tag_attributes("th", ["align"])
         .add_tag_attributes("td", ["align"])
+        .attribute_filter(|_, attribute, value| match attribute {
+            "class" => code_language(value).map(Into::into),
+            _ => Some(value.into()),
+        })
         .clean(html)
         .to_string()
+}
+
+/// The only classes kept: a code block's `language-*`, which names its language. Any other
+/// class could borrow the look of Steward's own interface (a fake toast or button).
+fn code_language(classes: &str) -> Option<String> {
+    let kept: Vec<&str> = classes
+        .split_ascii_whitespace()
+        .filter(|c| {
+            c.strip_prefix("language-").is_some_and(|lang| {
+                !lang.is_empty() && lang.chars().all(|ch| ch.is_ascii_alphanumeric() || "+#._-".contains(ch))
+            })
+        })
+        .collect();
+    (!kept.is_empty()).then(|| kept.join(" "))
 }
 
 #[cfg(test)]
@@ -98,6 +120,39 @@ mod tests {
                 && html.contains("noopener"),
             "{html}"
         );
+    }
+
+    #[test]
+    fn only_disabled_checkboxes_and_language_classes_survive() {
+        let html = render("- [x] done\n- [ ] open");
+        assert_eq!(html.matches("type=\"checkbox\"").count(), 2, "{html}");
+        assert_eq!(html.matches("checked").count(), 1, "{html}");
+        for input in [
+            "<input type=submit value=\"Pay now\">",
+            "<input type=password name=p placeholder=\"Your password\">",
+            "<input value=\"look-alike\">",
+            "<input type=checkbox form=x formaction=https://evil.example name=n>",
+            "<p><input type=\"image\" src=\"https://evil.example/x.png\"></p>",
+        ] {
+            let html = render(input);
+            for tag in tags_in(&html).into_iter().filter(|t| t.starts_with("input")) {
+                let mut attrs: Vec<&str> = tag.split_whitespace().skip(1).collect();
+                attrs.sort_unstable();
+                assert_eq!(attrs, ["disabled=\"\"", "type=\"checkbox\""], "{input} -> {html}");
+            }
+        }
+        for (input, expected) in [
+            ("```rust\nfn main() {}\n```", Some("language-rust")),
+            ("```c++\nint x;\n```", Some("language-c++")),
+            ("<code class=\"toast error language-sh\">x</code>", Some("language-sh")),
+            ("<code class=\"toast error\">x</code>", None),
+            ("<span class=\"toast error\">Saved</span>", None),
+            ("<p class=\"toast\">Saved</p>", None),
+        ] {
+            let html = render(input);
+            let class = html.split("class=\"").nth(1).and_then(|rest| rest.split('"').next());
+            assert_eq!(class, expected, "{input} -> {html}");
+        }
     }
 
     #[test]

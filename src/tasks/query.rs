@@ -113,6 +113,7 @@ impl Filter {
     fn query(&self) -> Result<Query, AppError> {
         let mut query = tasks::table.filter(tasks::deleted_at.is_null()).into_boxed();
         if let Some(q) = non_empty(&self.q) {
+            check_words(q)?;
             for word in q.split_whitespace() {
                 query = query.filter(tasks::body.like(format!("%{}%", like_escape(word))).escape('\\'));
             }
@@ -142,6 +143,23 @@ impl Filter {
     pub fn is_active(&self) -> bool {
         [&self.q, &self.project, &self.context, &self.priority].iter().any(|f| non_empty(f).is_some())
     }
+}
+
+/// The most words a search takes: each is one more condition, and SQLite refuses a query
+/// nested deeper than 1,000 (a 1,001-word search was a 500).
+pub const MAX_SEARCH_WORDS: usize = 32;
+
+fn check_words(q: &str) -> Result<(), AppError> {
+    let words = q.split_whitespace().count();
+    if words > MAX_SEARCH_WORDS {
+        return Err(AppError::invalid(
+            "q",
+            format!(
+                "a search takes at most {MAX_SEARCH_WORDS} words, and this one has {words}; leave some out"
+            ),
+        ));
+    }
+    Ok(())
 }
 
 fn non_empty(value: &Option<String>) -> Option<&str> {

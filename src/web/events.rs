@@ -24,10 +24,20 @@ const RETRY: Duration = Duration::from_secs(3);
 pub const MAX_LIFE: Duration = Duration::from_secs(30 * 60);
 
 pub async fn stream(state: web::Data<AppState>) -> Sse<impl Stream<Item = Result<sse::Event, Infallible>>> {
-    let rx = state.events.subscribe();
-    let deadline = tokio::time::Instant::now() + MAX_LIFE;
-    let closed = Box::pin(state.events.closed());
-    let events = stream::unfold((rx, closed), move |(mut rx, mut closed)| async move {
+    let events = live(&state.events, tokio::time::Instant::now() + MAX_LIFE);
+    Sse::from_stream(events).with_keep_alive(KEEP_ALIVE).with_retry_duration(RETRY)
+}
+
+/// The hub's events as SSE events until `deadline` (or until Steward stops). A subscriber that
+/// fell more than [`crate::events::CAPACITY`] events behind gets one `lagged` event (data: how
+/// many it missed) in their place: the hub never holds more for it.
+fn live(
+    hub: &crate::events::Events,
+    deadline: tokio::time::Instant,
+) -> impl Stream<Item = Result<sse::Event, Infallible>> + use<> {
+    let rx = hub.subscribe();
+    let closed = Box::pin(hub.closed());
+    stream::unfold((rx, closed), move |(mut rx, mut closed)| async move {
         loop {
             let received = tokio::select! {
                 r = tokio::time::timeout_at(deadline, rx.recv()) => r,
@@ -43,8 +53,7 @@ pub async fn stream(state: web::Data<AppState>) -> Sse<impl Stream<Item = Result
             };
             return Some((Ok(sse::Event::Data(next)), (rx, closed)));
         }
-    });
-    Sse::from_stream(events).with_keep_alive(KEEP_ALIVE).with_retry_duration(RETRY)
+    })
 }
 
 fn encode(event: &Event) -> Option<sse::Data> {
@@ -54,5 +63,57 @@ fn encode(event: &Event) -> Option<sse::Data> {
             tracing::warn!(error = %e, "an event could not be encoded");
             None
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use futures_util::StreamExt;
+
+    use super::*;
+    use crate::events::{CAPACITY, Events};
+    use crate::notifications::{BODY_MAX_BYTES, Notification, TITLE_MAX_CHARS};
+
+    /// The largest notification [`crate::notifications::add`] stores: four-byte characters.
+    fn largest() -> Notification {
+        Notification {
+            id: i32::MAX,
+            title: "𝄞".repeat(TITLE_MAX_CHARS),
+            body: "𝄞".repeat(BODY_MAX_BYTES / 4),
+            level: "error".into(),
+            run_id: Some(i32::MAX),
+            schedule_id: Some(i32::MAX),
+            created_at: i64::MAX,
+            read_at: None,
+        }
+    }
+
+    async fn next(stream: &mut (impl Stream<Item = Result<sse::Event, Infallible>> + Unpin)) -> String {
+        // The event's fields are private to actix-web-lab; its Debug form shows them.
+        let event = stream.next().await.expect("an event").unwrap_or_else(|never| match never {});
+        format!("{event:?}")
+    }
+
+    #[tokio::test]
+    async fn a_subscriber_that_stops_reading_costs_a_bounded_amount() {
+        // Whatever subscribers do, the hub holds at most CAPACITY events of bounded size: with
+        // the largest notifications, well under a megabyte (it was 1,024 whole bodies, 900 MB
+        // for 900 KB bodies).
+        let event = Event::notification(&largest());
+        let bytes = serde_json::to_vec(&event).map(|v| v.len()).unwrap_or(usize::MAX);
+        assert!(CAPACITY * bytes <= 1 << 20, "{CAPACITY} events of {bytes} bytes");
+
+        // A subscriber that fell behind is told so once, then gets what is still held.
+        let hub = Events::default();
+        let mut stream = Box::pin(live(&hub, tokio::time::Instant::now() + MAX_LIFE));
+        let behind = 10;
+        for _ in 0..CAPACITY + behind {
+            hub.send(Event::notification(&largest()));
+        }
+        let first = next(&mut stream).await;
+        assert!(first.contains(&format!("event: Some(\"lagged\"), data: \"{behind}\"")), "{first}");
+        let second = next(&mut stream).await;
+        assert!(second.contains("event: Some(\"notification\")"), "{second}");
+        assert!(second.len() < 3 * 1024, "{} bytes", second.len());
     }
 }

@@ -30,12 +30,19 @@ pub struct NextQuery {
     next: Option<String>,
 }
 
-/// Only local paths: never redirect to another site after login.
+/// Where to go after login: only a path on Steward itself, else home. Browsers drop tabs and
+/// newlines from a URL and read `\\` as `/`, so `/\t/evil.example` or `/\\evil.example` would
+/// leave the site: a path must be visible ASCII without a backslash, and must not start with
+/// `//` (another host). Starting with `/` also rules out a scheme (`https:`, `javascript:`).
 fn safe_next(next: Option<&str>) -> String {
     match next {
-        Some(n) if n.starts_with('/') && !n.starts_with("//") && !n.starts_with("/\\") => n.to_string(),
+        Some(n) if is_local_path(n) => n.to_string(),
         _ => "/tasks".to_string(),
     }
+}
+
+fn is_local_path(n: &str) -> bool {
+    n.starts_with('/') && !n.starts_with("//") && n.bytes().all(|b| b.is_ascii_graphic() && b != b'\\')
 }
 
 pub async fn login_page(
@@ -164,5 +171,36 @@ pub async fn setup(
             html(StatusCode::UNPROCESSABLE_ENTITY, &page)
         }
         Err(e) => Err(e.into()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn next_stays_on_steward() {
+        for local in ["/settings", "/tasks?q=milk&group=today", "/chat/3#m-9", "/a//b"] {
+            assert_eq!(safe_next(Some(local)), local);
+        }
+        for hostile in [
+            "//evil.example",
+            "/\\evil.example",
+            "/\t/evil.example",
+            "/\n/evil.example",
+            "/\r\nSet-Cookie: x=1",
+            "\t//evil.example",
+            "/tasks\\..\\",
+            "https://evil.example/",
+            "javascript:alert(1)",
+            "evil.example",
+            "/ /evil.example",
+            "/caf\u{e9}",
+            "/\u{7f}",
+            "",
+        ] {
+            assert_eq!(safe_next(Some(hostile)), "/tasks", "{hostile:?}");
+        }
+        assert_eq!(safe_next(None), "/tasks");
     }
 }

@@ -13,9 +13,6 @@ use crate::notifications;
 use crate::services::Actor;
 use crate::web::AppState;
 
-/// How many notifications the page lists.
-const SHOWN: i64 = 200;
-
 pub struct NotificationItem {
     pub id: i32,
     pub title: String,
@@ -34,6 +31,30 @@ pub struct NotificationItem {
 pub struct NotificationsPage {
     layout: Layout,
     items: Vec<NotificationItem>,
+    pager: Pager,
+}
+
+/// Where this page of the list sits: newer pages before it, older after it.
+pub struct Pager {
+    pub page: i64,
+    pub pages: i64,
+    pub older: bool,
+}
+
+impl Pager {
+    pub fn newer(&self) -> bool {
+        self.page > 1
+    }
+
+    pub fn shown(&self) -> bool {
+        self.newer() || self.older
+    }
+}
+
+#[derive(serde::Deserialize)]
+pub struct PageQuery {
+    // Text, read leniently: a hand-edited `?page=x` shows the first page.
+    page: Option<String>,
 }
 
 /// The bell's count (the header fetches it on pages that did not read it).
@@ -43,11 +64,17 @@ pub struct BellCount {
     layout: Layout,
 }
 
-/// The list, marking what it shows as read; and the count still unread after that.
-async fn load(state: &web::Data<AppState>) -> Result<(Vec<NotificationItem>, i64), AppError> {
+/// One page of the list, marking what it shows as read; and the count still unread after that.
+async fn load(
+    state: &web::Data<AppState>,
+    page: i64,
+) -> Result<(Vec<NotificationItem>, Pager, i64), AppError> {
     state
-        .run_as(Actor::Person, |conn, ctx| {
-            let list = notifications::list(conn, SHOWN)?;
+        .run_as(Actor::Person, move |conn, ctx| {
+            let total = notifications::count(conn)?;
+            let pages = ((total + notifications::PAGE_SIZE - 1) / notifications::PAGE_SIZE).max(1);
+            let page = page.clamp(1, pages);
+            let (list, older) = notifications::page(conn, page)?;
             let unseen: Vec<i32> = list.iter().filter(|n| n.read_at.is_none()).map(|n| n.id).collect();
             notifications::mark_read(conn, &unseen, ctx.now)?;
             let items = list
@@ -64,16 +91,22 @@ async fn load(state: &web::Data<AppState>) -> Result<(Vec<NotificationItem>, i64
                     schedule_id: n.schedule_id,
                 })
                 .collect();
-            Ok((items, notifications::unread_count(conn)?))
+            Ok((items, Pager { page, pages, older }, notifications::unread_count(conn)?))
         })
         .await
 }
 
-pub async fn page(state: web::Data<AppState>, session: CurrentSession) -> Result<HttpResponse, PageError> {
-    let (items, unread) = load(&state).await?;
+pub async fn page(
+    state: web::Data<AppState>,
+    session: CurrentSession,
+    query: web::Query<PageQuery>,
+) -> Result<HttpResponse, PageError> {
+    let page = query.page.as_deref().and_then(|p| p.trim().parse().ok()).unwrap_or(1);
+    let (items, pager, unread) = load(&state, page).await?;
     let page = NotificationsPage {
         layout: Layout::new("Notifications", "notifications", &session.0).with_unread(unread),
         items,
+        pager,
     };
     html(StatusCode::OK, &page)
 }

@@ -12,6 +12,8 @@ pub fn configure(cfg: &mut ServiceConfig, https: bool) {
         web::scope("")
             .wrap(middleware::security_headers(https))
             .wrap(Compress::default())
+            // A request's body must arrive in time (10 s on the public forms).
+            .wrap(from_fn(super::body_timeout::limit))
             // Outermost: it times everything and logs the status the client gets.
             .wrap(from_fn(middleware::request_log))
             // Public.

@@ -150,6 +150,8 @@ pub struct TaskList {
     pub filtered: bool,
     /// Rendered as an out-of-band swap (beside another answer, like an import's report).
     pub oob: bool,
+    /// Why the filters could not be applied (a search of too many words), shown instead.
+    pub problem: Option<String>,
 }
 
 /// The filter menus of projects and contexts: swapped out of band after a change that can add
@@ -286,9 +288,19 @@ fn list_in(conn: &mut Conn, state: &AppState, filter: &Filter, csrf: String) -> 
     let status = filter.status()?;
     // The done group starts collapsed: its rows are read when it is opened.
     let collapsed: &[Group] = if status == StatusFilter::Done { &[] } else { &[Group::Done] };
-    let slices = query::overview(conn, &ctx, filter, SLICE, collapsed)?;
+    let slices = match query::overview(conn, &ctx, filter, SLICE, collapsed) {
+        Ok(slices) => slices,
+        // A search that cannot run (too many words) is said in the list, under the search box.
+        Err(e @ AppError::Invalid { .. }) if e.field() == Some("q") => {
+            let problem = Some(e.client_message());
+            let query = query_string(filter);
+            return Ok(TaskList { groups: Vec::new(), query, csrf, filtered: true, oob: false, problem });
+        }
+        Err(e) => return Err(e),
+    };
     let groups = slices.into_iter().map(|s| group_view(s, &ctx, collapsed)).collect();
-    Ok(TaskList { groups, query: query_string(filter), csrf, filtered: filter.is_active(), oob: false })
+    let query = query_string(filter);
+    Ok(TaskList { groups, query, csrf, filtered: filter.is_active(), oob: false, problem: None })
 }
 
 /// The filters of the page the request came from (htmx says which in `HX-Current-URL`), so

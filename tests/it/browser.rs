@@ -611,6 +611,22 @@ async fn every_page_fits_a_phone_and_a_desktop() {
     let (status, chat) = api.post("/chat", json!({ "message": "Add milk to my list, please" })).await;
     assert_eq!(status, 200, "{chat}");
     let conversation = chat["conversation_id"].as_i64().unwrap();
+    // More notifications than a page holds, so that the pager shows (issue 12).
+    {
+        let db = steward::db::Db::open(&app.db_path).unwrap();
+        let mut conn = db.conn().unwrap();
+        for i in 1..=60 {
+            let body = format!("Backup {i} finished; {}", "every file was copied. ".repeat(i % 7));
+            let n = steward::notifications::NewNotification {
+                title: format!("Nightly backup {i}"),
+                body,
+                level: if i % 9 == 0 { "error" } else { "info" },
+                run_id: None,
+                schedule_id: None,
+            };
+            steward::notifications::add(&mut conn, &n, chrono::Utc::now()).unwrap();
+        }
+    }
 
     let folder = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("screenshots");
     std::fs::create_dir_all(&folder).unwrap();
@@ -626,6 +642,7 @@ async fn every_page_fits_a_phone_and_a_desktop() {
         ("agents", "/agents".to_string()),
         ("agent-edit", "/agents/home-automation-hook/edit".to_string()),
         ("notifications", "/notifications".to_string()),
+        ("notifications-older", "/notifications?page=2".to_string()),
         ("settings", "/settings".to_string()),
         ("not-found", "/no/such/page".to_string()),
     ];

@@ -11,6 +11,8 @@ mod cli;
 mod e2e;
 mod fakes;
 mod helpers;
+// Issue 12's holes: login redirects, bounded notifications and events, slow bodies, search caps.
+mod holes;
 mod logs;
 mod mcp;
 mod privilege;
