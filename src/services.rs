@@ -100,8 +100,9 @@ impl Wake {
 pub enum Actor {
     /// The person, on the pages or the command line.
     Person,
-    /// The agent, through a tool: from a chat conversation, or over MCP (no conversation).
-    Agent { conversation: Option<i32> },
+    /// The agent, through a tool: from a chat conversation, or over MCP (no conversation; the
+    /// MCP client's API token instead, when known).
+    Agent { conversation: Option<i32>, token: Option<i32> },
     /// A program holding an API token.
     Api,
     /// The scheduler firing a schedule.
@@ -110,7 +111,7 @@ pub enum Actor {
 
 impl Actor {
     /// An agent acting outside any conversation (MCP).
-    pub const AGENT: Actor = Actor::Agent { conversation: None };
+    pub const AGENT: Actor = Actor::Agent { conversation: None, token: None };
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -125,7 +126,7 @@ impl Actor {
     /// Text from no known actor (never written by Steward) reads as the person.
     pub fn stored(created_by: &str, created_in: Option<i32>) -> Actor {
         match created_by {
-            "agent" => Actor::Agent { conversation: created_in },
+            "agent" => Actor::Agent { conversation: created_in, token: None },
             "api" => Actor::Api,
             "scheduler" => Actor::Scheduler,
             _ => Actor::Person,
@@ -135,7 +136,15 @@ impl Actor {
     /// The conversation an agent acts from, recorded with what it creates.
     pub fn conversation(self) -> Option<i32> {
         match self {
-            Actor::Agent { conversation } => conversation,
+            Actor::Agent { conversation, .. } => conversation,
+            _ => None,
+        }
+    }
+
+    /// The API token an MCP client acts with, recorded in the activity log.
+    pub fn token(self) -> Option<i32> {
+        match self {
+            Actor::Agent { token, .. } => token,
             _ => None,
         }
     }

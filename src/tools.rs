@@ -26,12 +26,15 @@ use crate::tasks::{Filter, TaskPatch, query, service as task_service};
 pub struct Caller {
     pub conversation: Option<i32>,
     pub agent: Option<String>,
+    /// The API token of an MCP client (`None` from chat).
+    pub token: Option<i32>,
 }
 
 impl Caller {
-    /// Tools act as the agent, from the caller's conversation (recorded on what they create).
-    fn actor(&self) -> Actor {
-        Actor::Agent { conversation: self.conversation }
+    /// Tools act as the agent, from the caller's conversation or with the MCP client's token
+    /// (recorded on what they create and in the activity log).
+    pub fn actor(&self) -> Actor {
+        Actor::Agent { conversation: self.conversation, token: self.token }
     }
 }
 
@@ -91,6 +94,16 @@ pub async fn call(
         tracing::error!(tool = name, error = format!("{cause:#}"), "a tool call failed");
     }
     result
+}
+
+/// Checks a call's arguments against its tool's schema without running it (the doors check
+/// before asking the person to confirm a call).
+pub fn validate(name: &str, arguments: &Value) -> Result<(), AppError> {
+    let tool = TOOLS
+        .iter()
+        .find(|t| t.name == name)
+        .ok_or_else(|| AppError::NotFound(format!("no tool named {name:?}")))?;
+    check_args(tool.name, &(tool.schema)(), arguments).map(|_| ())
 }
 
 type Reply<'a> = Pin<Box<dyn Future<Output = Result<Value, AppError>> + Send + 'a>>;

@@ -34,6 +34,8 @@ pub struct NotificationItem {
 pub struct NotificationsPage {
     layout: Layout,
     items: Vec<NotificationItem>,
+    /// MCP calls waiting for the person's confirmation (`web::activity`).
+    pending: Vec<super::activity::PendingItem>,
 }
 
 /// The bell's count (the header fetches it on pages that did not read it).
@@ -71,9 +73,11 @@ async fn load(state: &web::Data<AppState>) -> Result<(Vec<NotificationItem>, i64
 
 pub async fn page(state: web::Data<AppState>, session: CurrentSession) -> Result<HttpResponse, PageError> {
     let (items, unread) = load(&state).await?;
+    let pending = state.run_as(Actor::Person, |conn, ctx| super::activity::pending_items(conn, ctx)).await?;
     let page = NotificationsPage {
         layout: Layout::new("Notifications", "notifications", &session.0).with_unread(unread),
         items,
+        pending,
     };
     html(StatusCode::OK, &page)
 }

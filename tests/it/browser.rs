@@ -626,6 +626,7 @@ async fn every_page_fits_a_phone_and_a_desktop() {
         ("agents", "/agents".to_string()),
         ("agent-edit", "/agents/home-automation-hook/edit".to_string()),
         ("notifications", "/notifications".to_string()),
+        ("activity", "/activity".to_string()),
         ("settings", "/settings".to_string()),
         ("not-found", "/no/such/page".to_string()),
     ];

@@ -228,7 +228,7 @@ async fn tools_called_from_a_conversation_wake_the_agent_in_it() {
             .await
             .unwrap()
     };
-    let caller = Caller { conversation: Some(conversation.id), agent: Some("bot".into()) };
+    let caller = Caller { conversation: Some(conversation.id), agent: Some("bot".into()), token: None };
 
     // The wake-up goes to the calling agent, into its conversation.
     let woken =

@@ -7,6 +7,7 @@
 //! ([`json_error`], [`path_error`]); a wrong method on an existing path gets 405 with `Allow`
 //! ([`not_allowed`]).
 
+pub mod activity;
 pub mod agents;
 pub mod chat;
 pub mod schedules;
