@@ -303,7 +303,7 @@ async fn decide(
         if let Err(e) = decided {
             return Err(e.into());
         }
-        let pending = state.run_as(Actor::Person, |conn, ctx| pending_items(conn, ctx)).await?;
+        let pending = state.run_as(Actor::Person, pending_items).await?;
         return htmx::with_toast(&[&PendingPart { pending, csrf: session.0.csrf_token.clone() }], &message);
     }
     state.flashes.keep(&session.0, Flash { message, error: decided.is_err() });

@@ -73,7 +73,7 @@ async fn load(state: &web::Data<AppState>) -> Result<(Vec<NotificationItem>, i64
 
 pub async fn page(state: web::Data<AppState>, session: CurrentSession) -> Result<HttpResponse, PageError> {
     let (items, unread) = load(&state).await?;
-    let pending = state.run_as(Actor::Person, |conn, ctx| super::activity::pending_items(conn, ctx)).await?;
+    let pending = state.run_as(Actor::Person, super::activity::pending_items).await?;
     let page = NotificationsPage {
         layout: Layout::new("Notifications", "notifications", &session.0).with_unread(unread),
         items,
