@@ -103,8 +103,8 @@ pub enum Actor {
     /// The agent, through a tool: from a chat conversation, or over MCP (no conversation; the
     /// MCP client's API token instead, when known).
     Agent { conversation: Option<i32>, token: Option<i32> },
-    /// A program holding an API token.
-    Api,
+    /// A program holding an API token (its id, recorded in the activity log, when known).
+    Api { token: Option<i32> },
     /// The scheduler firing a schedule.
     Scheduler,
 }
@@ -113,11 +113,14 @@ impl Actor {
     /// An agent acting outside any conversation (MCP).
     pub const AGENT: Actor = Actor::Agent { conversation: None, token: None };
 
+    /// A program whose token is not known (stored rows).
+    pub const API: Actor = Actor::Api { token: None };
+
     pub fn as_str(self) -> &'static str {
         match self {
             Actor::Person => "person",
             Actor::Agent { .. } => "agent",
-            Actor::Api => "api",
+            Actor::Api { .. } => "api",
             Actor::Scheduler => "scheduler",
         }
     }
@@ -127,7 +130,7 @@ impl Actor {
     pub fn stored(created_by: &str, created_in: Option<i32>) -> Actor {
         match created_by {
             "agent" => Actor::Agent { conversation: created_in, token: None },
-            "api" => Actor::Api,
+            "api" => Actor::API,
             "scheduler" => Actor::Scheduler,
             _ => Actor::Person,
         }
@@ -141,10 +144,10 @@ impl Actor {
         }
     }
 
-    /// The API token an MCP client acts with, recorded in the activity log.
+    /// The API token an MCP client or a program acts with, recorded in the activity log.
     pub fn token(self) -> Option<i32> {
         match self {
-            Actor::Agent { token, .. } => token,
+            Actor::Agent { token, .. } | Actor::Api { token } => token,
             _ => None,
         }
     }

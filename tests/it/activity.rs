@@ -323,3 +323,33 @@ async fn confirmation_can_still_be_turned_off() {
     let (_, log) = api.get("/activity").await;
     assert_eq!(log["activity"][0]["summary"], "Paused schedule “Morning digest”", "{log}");
 }
+
+#[tokio::test]
+async fn a_tokens_changes_are_recorded_with_the_token_and_undone() {
+    let mut app = spawn_app().await;
+    app.set_up().await;
+    let api = app.api(&app.api_token().await);
+    let (task, _) = persons_task_and_schedule(&app).await;
+    let (status, _) =
+        api.patch(&format!("/tasks/{task}"), json!({ "title": "Pay the rent today", "priority": "A" })).await;
+    assert_eq!(status, 200);
+    assert_eq!(api.delete(&format!("/tasks/{task}")).await, 204);
+    let (_, log) = api.get("/activity?actor=api").await;
+    let entries = log["activity"].as_array().unwrap().clone();
+    let actions: Vec<&str> = entries.iter().map(|e| e["action"].as_str().unwrap()).collect();
+    assert_eq!(actions, ["delete", "update"], "{log}");
+    assert!(entries.iter().all(|e| e["via"] == "api" && e["token_id"].is_i64()), "{log}");
+    let page = app.get("/activity?actor=api&kind=task").await.text().await.unwrap();
+    assert!(page.contains("A program (token “test-"), "{page}");
+    assert!(page.contains("<del>"), "the edit shows before and after");
+    // Undo the deletion on the page, then the edit: the task is back as the person wrote it.
+    let res = app.post_htmx(&format!("/activity/{}/undo", entries[0]["id"]), &[]).await;
+    assert_eq!(res.status(), 200);
+    let res = app.post_htmx(&format!("/activity/{}/undo", entries[1]["id"]), &[]).await;
+    assert_eq!(res.status(), 200);
+    let (_, t) = api.get(&format!("/tasks/{task}")).await;
+    assert_eq!((t["title"].as_str(), t["priority"].as_str()), (Some("Pay the rent"), None), "{t}");
+    // The filters refuse what they do not know, naming the field.
+    let (status, err) = api.get("/activity?kind=planet").await;
+    assert_eq!((status, err["error"]["field"].as_str()), (422, Some("kind")), "{err}");
+}

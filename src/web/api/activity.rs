@@ -6,7 +6,6 @@ use serde_json::json;
 
 use crate::activity::{self, ActivityFilter};
 use crate::error::ApiError;
-use crate::services::Actor;
 use crate::web::AppState;
 
 /// `GET /api/v1/activity?actor=chat|mcp|api&kind=task|schedule&conversation=&limit=&cursor=`:
@@ -29,9 +28,13 @@ pub async fn list(
 
 /// `POST /api/v1/activity/{id}/undo`: 200 with the entry and a sentence; 409 when it was undone
 /// already or its target changed since.
-pub async fn undo(state: web::Data<AppState>, id: web::Path<i32>) -> Result<HttpResponse, ApiError> {
+pub async fn undo(
+    state: web::Data<AppState>,
+    actor: super::ApiActor,
+    id: web::Path<i32>,
+) -> Result<HttpResponse, ApiError> {
     let (id, config) = (id.into_inner(), state.config.clone());
-    let undone = state.run_as(Actor::Api, move |conn, ctx| activity::undo(conn, ctx, &config, id)).await?;
+    let undone = state.run_as(actor.0, move |conn, ctx| activity::undo(conn, ctx, &config, id)).await?;
     state.wake.poke();
     Ok(HttpResponse::Ok().json(undone))
 }

@@ -20,7 +20,7 @@ pub async fn create(
     body: super::Json<AgentInput>,
 ) -> Result<HttpResponse, ApiError> {
     let now = state.clock.now();
-    let agent = state.db.run(move |conn| agents::add(conn, now, body.into_inner(), Actor::Api)).await?;
+    let agent = state.db.run(move |conn| agents::add(conn, now, body.into_inner(), Actor::API)).await?;
     Ok(HttpResponse::Created().json(agent.view()))
 }
 
@@ -38,7 +38,7 @@ pub async fn update(
     let (config, now) = (state.config.clone(), state.clock.now());
     let agent = state
         .db
-        .run(move |conn| agents::update(conn, &config, now, &name, body.into_inner(), Actor::Api))
+        .run(move |conn| agents::update(conn, &config, now, &name, body.into_inner(), Actor::API))
         .await?;
     Ok(HttpResponse::Ok().json(agent.view()))
 }

@@ -23,6 +23,21 @@ use serde::de::DeserializeOwned;
 
 use crate::error::{ApiError, AppError};
 
+/// Who calls: the program holding the request's API token (`middleware::require_token` put it
+/// in the request), so that what it changes is recorded with its token.
+pub struct ApiActor(pub crate::services::Actor);
+
+impl FromRequest for ApiActor {
+    type Error = ApiError;
+    type Future = std::future::Ready<Result<ApiActor, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        use actix_web::HttpMessage;
+        let token = req.extensions().get::<crate::auth::tokens::ApiToken>().map(|t| t.id);
+        std::future::ready(Ok(ApiActor(crate::services::Actor::Api { token })))
+    }
+}
+
 pub async fn not_found() -> Result<HttpResponse, ApiError> {
     Err(ApiError(AppError::NotFound(
         "there is no such API endpoint; the README lists them under “API”".into(),

@@ -30,9 +30,10 @@ pub async fn list(state: web::Data<AppState>, q: super::Query<ListQuery>) -> Res
 
 pub async fn create(
     state: web::Data<AppState>,
+    actor: super::ApiActor,
     body: super::Json<ScheduleInput>,
 ) -> Result<HttpResponse, ApiError> {
-    let s = service::create_checked(&state.services, Actor::Api, body.into_inner()).await?;
+    let s = service::create_checked(&state.services, actor.0, body.into_inner()).await?;
     Ok(HttpResponse::Created().json(s.view(None)))
 }
 
@@ -50,27 +51,35 @@ pub async fn get(state: web::Data<AppState>, id: web::Path<i32>) -> Result<HttpR
 
 pub async fn update(
     state: web::Data<AppState>,
+    actor: super::ApiActor,
     id: web::Path<i32>,
     body: super::Json<ScheduleInput>,
 ) -> Result<HttpResponse, ApiError> {
     let (id, input, config) = (id.into_inner(), body.into_inner(), state.config.clone());
-    let s =
-        state.run_as(Actor::Api, move |conn, ctx| service::update(conn, ctx, &config, id, &input)).await?;
+    let s = state.run_as(actor.0, move |conn, ctx| service::update(conn, ctx, &config, id, &input)).await?;
     state.wake.poke();
     Ok(HttpResponse::Ok().json(s.view(None)))
 }
 
-pub async fn delete(state: web::Data<AppState>, id: web::Path<i32>) -> Result<HttpResponse, ApiError> {
+pub async fn delete(
+    state: web::Data<AppState>,
+    actor: super::ApiActor,
+    id: web::Path<i32>,
+) -> Result<HttpResponse, ApiError> {
     let id = id.into_inner();
-    state.run_as(Actor::Api, move |conn, ctx| service::delete(conn, ctx, id)).await?;
+    state.run_as(actor.0, move |conn, ctx| service::delete(conn, ctx, id)).await?;
     state.wake.poke();
     Ok(HttpResponse::NoContent().finish())
 }
 
 /// `POST /api/v1/schedules/{id}/run`: fire now, outside the timing.
-pub async fn run_now(state: web::Data<AppState>, id: web::Path<i32>) -> Result<HttpResponse, ApiError> {
+pub async fn run_now(
+    state: web::Data<AppState>,
+    actor: super::ApiActor,
+    id: web::Path<i32>,
+) -> Result<HttpResponse, ApiError> {
     let id = id.into_inner();
-    let run = state.run_as(Actor::Api, move |conn, ctx| service::run_now(conn, ctx, id)).await?;
+    let run = state.run_as(actor.0, move |conn, ctx| service::run_now(conn, ctx, id)).await?;
     state.wake.poke();
     Ok(HttpResponse::Accepted().json(run.view(None, None)))
 }
@@ -152,7 +161,7 @@ pub async fn trigger(
 ) -> Result<HttpResponse, ApiError> {
     let (b, config) = (body.into_inner(), state.config.clone());
     let run = state
-        .run_as(Actor::Api, move |conn, ctx| {
+        .run_as(Actor::API, move |conn, ctx| {
             service::trigger(conn, ctx, &config, &b.prompt, b.agent.as_deref(), b.priority.as_deref())
         })
         .await?;
