@@ -247,6 +247,8 @@ pub async fn undo(
 /// The calls waiting for the person, as the Notifications page lists them.
 pub struct PendingItem {
     pub id: i32,
+    /// "An MCP client (token “laptop”)".
+    pub who: String,
     pub summary: String,
     pub reason: String,
     pub when: String,
@@ -261,19 +263,27 @@ pub struct PendingPart {
     pub csrf: String,
 }
 
-fn pending_item(p: &Pending, ctx: &Ctx) -> PendingItem {
-    PendingItem {
+fn pending_item(conn: &mut Conn, p: &Pending, ctx: &Ctx) -> Result<PendingItem, AppError> {
+    let who = match p.token_id {
+        Some(id) => match token_name(conn, id)? {
+            Some(name) => format!("An MCP client (token “{name}”)"),
+            None => format!("An MCP client (token #{id}, revoked since)"),
+        },
+        None => "An MCP client".to_string(),
+    };
+    Ok(PendingItem {
         id: p.id,
+        who,
         summary: p.summary.clone(),
         reason: p.reason.clone(),
         when: view::instant(p.created(), ctx.tz, ctx.now),
         when_utc: view::utc(p.created()),
-    }
+    })
 }
 
 /// The waiting calls, read for the Notifications page.
 pub fn pending_items(conn: &mut Conn, ctx: &Ctx) -> Result<Vec<PendingItem>, AppError> {
-    Ok(confirm::pending(conn)?.iter().map(|p| pending_item(p, ctx)).collect())
+    confirm::pending(conn)?.iter().map(|p| pending_item(conn, p, ctx)).collect()
 }
 
 async fn decide(

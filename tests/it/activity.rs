@@ -262,6 +262,7 @@ async fn an_mcp_clients_destructive_call_waits_for_the_notifications_page() {
     // The Notifications page asks, with Confirm and Decline.
     let html = app.get("/notifications").await.text().await.unwrap();
     assert!(html.contains("Waiting for your confirmation"), "{html}");
+    assert!(html.contains("An MCP client (token “test-"), "{html}");
     assert!(html.contains("asks to pause schedule #"), "{html}");
     assert!(
         html.contains(&format!("/confirmations/{id}/confirm"))
@@ -349,6 +350,39 @@ async fn a_tokens_changes_are_recorded_with_the_token_and_undone() {
     assert_eq!(res.status(), 200);
     let (_, t) = api.get(&format!("/tasks/{task}")).await;
     assert_eq!((t["title"].as_str(), t["priority"].as_str()), (Some("Pay the rent"), None), "{t}");
+    // Schedules: an edit is reverted, a creation undone by deleting it.
+    let (status, made) = api
+        .post(
+            "/schedules",
+            json!({ "name": "Stretch", "prompt": "Stand up", "every": "2h", "agent": "notify" }),
+        )
+        .await;
+    assert_eq!(status, 201, "{made}");
+    let sid = made["id"].as_i64().unwrap();
+    let (status, _) =
+        api.patch(&format!("/schedules/{sid}"), json!({ "name": "Stretch more", "cron": "0 * * * *" })).await;
+    assert_eq!(status, 200);
+    let (_, log) = api.get("/activity?kind=schedule&limit=1").await;
+    let edit = log["activity"][0].clone();
+    assert_eq!(
+        (edit["action"].as_str(), edit["after"]["spec"].as_str()),
+        (Some("update"), Some("0 * * * *")),
+        "{log}"
+    );
+    // Paged: the cursor leads to the older entry, the creation.
+    let cursor = log["next_cursor"].as_i64().unwrap();
+    let (_, older) = api.get(&format!("/activity?kind=schedule&limit=1&cursor={cursor}")).await;
+    let create = older["activity"][0].clone();
+    assert_eq!(create["action"], "create", "{older}");
+    let (status, undone) = api.post(&format!("/activity/{}/undo", edit["id"]), json!({})).await;
+    assert_eq!(status, 200, "{undone}");
+    let (_, s) = api.get(&format!("/schedules/{sid}")).await;
+    assert_eq!((s["name"].as_str(), s["every"].as_str()), (Some("Stretch"), Some("2h")), "{s}");
+    // The revert put every field back, so the creation's entry matches again and can be undone.
+    let (status, undone) = api.post(&format!("/activity/{}/undo", create["id"]), json!({})).await;
+    assert_eq!(status, 200, "{undone}");
+    assert_eq!(api.get(&format!("/schedules/{sid}")).await.0, 404);
+
     // The filters refuse what they do not know, naming the field.
     let (status, err) = api.get("/activity?kind=planet").await;
     assert_eq!((status, err["error"]["field"].as_str()), (422, Some("kind")), "{err}");

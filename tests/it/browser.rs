@@ -611,6 +611,11 @@ async fn every_page_fits_a_phone_and_a_desktop() {
     let (status, chat) = api.post("/chat", json!({ "message": "Add milk to my list, please" })).await;
     assert_eq!(status, 200, "{chat}");
     let conversation = chat["conversation_id"].as_i64().unwrap();
+    // An MCP client's call waiting for the person, on the Notifications page.
+    let held = json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call",
+                      "params": {"name": "cancel_schedule", "arguments": {"id": ping}}});
+    let res = api.client.post(format!("{}/mcp", app.address)).json(&held).send().await.unwrap();
+    assert_eq!(res.status(), 200);
 
     let folder = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("screenshots");
     std::fs::create_dir_all(&folder).unwrap();
