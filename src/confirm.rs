@@ -32,6 +32,10 @@ pub const CONFIRM_AFTER_CHANGES: usize = 10;
 /// The most tool calls one chat reply may make (over all its model turns).
 pub const MAX_TOOL_CALLS: usize = 30;
 
+/// At most this many MCP calls wait for the person at once; more are refused, so a client
+/// cannot bury the Notifications page.
+pub const MAX_PENDING: i64 = 50;
+
 /// The Settings switch (shared with the chat settings).
 pub const SETTING: &str = "chat.confirm_destructive";
 
@@ -215,6 +219,14 @@ pub fn hold(
     reason: &str,
 ) -> Result<Pending, AppError> {
     let now = services.clock.now();
+    let waiting: i64 =
+        confirmations::table.filter(confirmations::state.eq("pending")).count().get_result(conn)?;
+    if waiting >= MAX_PENDING {
+        return Err(AppError::Conflict(format!(
+            "{waiting} requests already wait for the person's confirmation, the most allowed; nothing \
+             was done, try again once they have answered"
+        )));
+    }
     let summary = describe(conn, tool, args);
     let who = match token_name(conn, caller.token)? {
         Some(name) => format!("The MCP client with the token “{name}”"),

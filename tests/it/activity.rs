@@ -387,3 +387,21 @@ async fn a_tokens_changes_are_recorded_with_the_token_and_undone() {
     let (status, err) = api.get("/activity?kind=planet").await;
     assert_eq!((status, err["error"]["field"].as_str()), (422, Some("kind")), "{err}");
 }
+
+#[tokio::test]
+async fn held_mcp_calls_are_capped() {
+    let mut app = spawn_app().await;
+    app.set_up().await;
+    let token = app.api_token().await;
+    let (_, schedule) = persons_task_and_schedule(&app).await;
+    for _ in 0..50 {
+        let held = mcp_call(&app, &token, "cancel_schedule", json!({ "id": schedule })).await;
+        assert_eq!(held["structuredContent"]["status"], "awaiting_confirmation", "{held}");
+    }
+    let refused = mcp_call(&app, &token, "cancel_schedule", json!({ "id": schedule })).await;
+    assert_eq!(refused["isError"], true, "{refused}");
+    assert!(
+        refused["content"][0]["text"].as_str().unwrap().contains("50 requests already wait"),
+        "{refused}"
+    );
+}
