@@ -244,8 +244,14 @@ pub fn hold(
             ))
             .returning(Pending::as_returning())
             .get_result(conn)?;
+        // Kept within a notification title's 200 characters.
+        let title = format!("{who} asks to {summary}");
+        let title = match title.char_indices().nth(199) {
+            Some((cut, _)) => format!("{}…", &title[..cut]),
+            None => title,
+        };
         let new = crate::notifications::NewNotification {
-            title: format!("{who} asks to {summary}"),
+            title,
             body: format!(
                 "It waits for you because {reason}. Confirm or decline it on the Notifications page."
             ),

@@ -477,6 +477,13 @@ impl Chat {
         };
         let args: Value = serde_json::from_str(&call.arguments)
             .map_err(|e| AppError::invalid("arguments", format!("are not valid JSON: {e}")))?;
+        // Claimed before it runs, so that two clicks cannot both run it.
+        let claimed = self.services.db.run(move |conn| claim_held(conn, message_id, CONFIRMED)).await?;
+        if !claimed {
+            return Err(AppError::NotFound(format!(
+                "no tool call waiting for confirmation in message {message_id}"
+            )));
+        }
         let caller = Caller { conversation: Some(conversation), agent: Some(c.agent), token: None };
         let result = crate::tools::call(&self.services, &caller, &call.name, &args).await;
         let (content, error) = match &result {
@@ -493,6 +500,52 @@ impl Chat {
             .run(move |conn| {
                 crate::db::write(conn, |conn| {
                     super::save_tool_result(conn, message_id, &content, error.as_deref(), now)?;
+                    let n = NewMessage { role: "notice", content: &note, ..NewMessage::default() };
+                    super::append(conn, conversation, &n, now).map(|_| ())
+                })
+            })
+            .await
+    }
+}
+
+/// The hold's mark while a confirmed call runs, and after a declined one.
+const CONFIRMED: &str = "confirmed by the person; running";
+const DECLINED: &str = "the person declined this; nothing was done";
+
+/// Takes a held call out of waiting (`AWAITING_CONFIRMATION` -> `mark`); false when it was
+/// not waiting any more.
+fn claim_held(conn: &mut Conn, message_id: i32, mark: &str) -> Result<bool, AppError> {
+    use crate::db::schema::messages;
+    let n = diesel::update(
+        messages::table
+            .find(message_id)
+            .filter(messages::role.eq("tool"))
+            .filter(messages::error.eq(AWAITING_CONFIRMATION)),
+    )
+    .set(messages::error.eq(mark))
+    .execute(conn)?;
+    Ok(n == 1)
+}
+
+impl Chat {
+    /// The person declines a held tool call: it never runs, and the model sees that in the
+    /// next turn.
+    pub async fn decline_tool(&self, conversation: i32, message_id: i32) -> Result<(), AppError> {
+        let now = self.services.clock.now();
+        self.services
+            .db
+            .run(move |conn| {
+                crate::db::write(conn, |conn| {
+                    let held = super::message(conn, message_id)?;
+                    if held.conversation_id != conversation || !claim_held(conn, message_id, DECLINED)? {
+                        return Err(AppError::NotFound(format!(
+                            "no tool call waiting for confirmation in message {message_id}"
+                        )));
+                    }
+                    let content = json!({ "error": DECLINED }).to_string();
+                    super::save_tool_result(conn, message_id, &content, Some(DECLINED), now)?;
+                    let name = held.tool_name.unwrap_or_default();
+                    let note = format!("You declined {name}.");
                     let n = NewMessage { role: "notice", content: &note, ..NewMessage::default() };
                     super::append(conn, conversation, &n, now).map(|_| ())
                 })

@@ -361,6 +361,18 @@ pub async fn confirm_tool(
     after_start(&req, state, session, id, confirmed).await
 }
 
+/// The person declines a tool call the agent asked for: it never runs.
+pub async fn decline_tool(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    session: CurrentSession,
+    path: web::Path<(i32, i32)>,
+) -> Result<HttpResponse, PageError> {
+    let (id, message) = path.into_inner();
+    let declined = state.chat.decline_tool(id, message).await;
+    after_start(&req, state, session, id, declined).await
+}
+
 pub async fn stop(
     req: HttpRequest,
     state: web::Data<AppState>,

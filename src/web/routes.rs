@@ -202,6 +202,7 @@ pub fn configure(cfg: &mut ServiceConfig, https: bool) {
                     .route("/chat/{id}/stream", web::get().to(super::chat::stream))
                     .route("/chat/{id}/stop", web::post().to(super::chat::stop))
                     .route("/chat/{id}/tools/{message}/confirm", web::post().to(super::chat::confirm_tool))
+                    .route("/chat/{id}/tools/{message}/decline", web::post().to(super::chat::decline_tool))
                     .route("/chat/{id}/regenerate", web::post().to(super::chat::regenerate))
                     .route("/chat/{id}/rename", web::post().to(super::chat::rename))
                     .route("/chat/{id}/delete", web::post().to(super::chat::delete))

@@ -116,6 +116,14 @@ async fn an_injected_turn_waits_for_the_person_and_every_change_can_be_undone() 
     assert_eq!(api.get(&format!("/schedules/{schedule}")).await.0, 404);
     let (_, t) = api.get(&format!("/tasks/{task}")).await;
     assert_eq!((t["title"].as_str(), t["status"].as_str()), (Some("INJECTED"), Some("done")), "{t}");
+    // The prompt to the other agent is declined: it never runs, and cannot be confirmed later.
+    let res = app.post_htmx(&format!("/chat/{cid}/tools/{}/decline", held[3]["id"]), &[]).await;
+    assert_eq!(res.status(), 200);
+    assert!(res.text().await.unwrap().contains("You declined create_schedule."));
+    let res = app.post_htmx(&format!("/chat/{cid}/tools/{}/confirm", held[3]["id"]), &[]).await;
+    assert_eq!(res.status(), 404);
+    let (_, list) = api.get("/schedules").await;
+    assert!(list["schedules"].as_array().unwrap().iter().all(|s| s["agent"] != "other"), "{list}");
     let html = app.get(&format!("/chat/{cid}")).await.text().await.unwrap();
     assert!(html.contains(&format!("/activity?conversation={cid}")), "the card links to its entries");
 
