@@ -8,6 +8,9 @@
 //!
 //! Arguments are checked against the tool's schema first (unknown names, missing required ones,
 //! wrong types), so a model gets an error naming the field rather than a serde message.
+//!
+//! [`call`] runs a tool; which calls must first wait for the person is decided by the doors
+//! (the chat engine and `web::mcp`) with the one policy in `crate::confirm`.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -41,7 +44,8 @@ impl Caller {
 pub struct ToolSpec {
     pub name: &'static str,
     pub description: &'static str,
-    /// Deletes or cancels something: the chat can ask the person first.
+    /// Deletes or cancels something (MCP's `destructiveHint`). Which calls wait for the person
+    /// is `crate::confirm`'s policy, not this flag.
     pub destructive: bool,
     /// A JSON Schema object.
     pub parameters: Value,
