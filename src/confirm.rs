@@ -67,9 +67,13 @@ pub fn needs_confirmation(
         return Ok(None);
     }
     let by = if caller.conversation.is_some() { "this conversation" } else { "this MCP client" };
+    let schedule_exists =
+        |conn: &mut Conn| id_of(args).is_some_and(|id| crate::schedules::get(conn, id).is_ok());
     let reason = match tool {
-        "cancel_schedule" => Some("it deletes a schedule".to_string()),
-        "pause_schedule" if args.get("resume").and_then(Value::as_bool) != Some(true) => {
+        "cancel_schedule" if schedule_exists(conn) => Some("it deletes a schedule".to_string()),
+        "pause_schedule"
+            if args.get("resume").and_then(Value::as_bool) != Some(true) && schedule_exists(conn) =>
+        {
             Some("it pauses a schedule".to_string())
         }
         "complete_task" | "update_task" => match id_of(args) {

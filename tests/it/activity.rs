@@ -408,6 +408,10 @@ async fn held_mcp_calls_are_capped() {
     }
     let refused = mcp_call(&app, &token, "cancel_schedule", json!({ "id": schedule })).await;
     assert_eq!(refused["isError"], true, "{refused}");
+    // A call on nothing does not wait: it fails at once.
+    let missing = mcp_call(&app, &token, "cancel_schedule", json!({ "id": 9999 })).await;
+    assert_eq!(missing["isError"], true, "{missing}");
+    assert!(missing["content"][0]["text"].as_str().unwrap().contains("9999"), "{missing}");
     assert!(
         refused["content"][0]["text"].as_str().unwrap().contains("50 requests already wait"),
         "{refused}"
