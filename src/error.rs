@@ -32,6 +32,9 @@ pub enum AppError {
     Unauthorized,
     #[error("{0}")]
     Forbidden(String),
+    /// The request clashes with the current state (an undo whose target changed since): 409.
+    #[error("{0}")]
+    Conflict(String),
     #[error("too many failed attempts; try again in {retry_after} s")]
     Throttled { retry_after: u64 },
     /// A request a program sent that cannot be read at all (malformed JSON): 400.
@@ -64,6 +67,7 @@ impl AppError {
             AppError::NotFound(_) => "not_found",
             AppError::Unauthorized => "unauthorized",
             AppError::Forbidden(_) => "forbidden",
+            AppError::Conflict(_) => "conflict",
             AppError::Throttled { .. } => "too_many_requests",
             AppError::Malformed(_) => "bad_request",
             AppError::PayloadTooLarge(_) => "payload_too_large",
@@ -80,6 +84,7 @@ impl AppError {
             AppError::NotFound(_) => StatusCode::NOT_FOUND,
             AppError::Unauthorized => StatusCode::UNAUTHORIZED,
             AppError::Forbidden(_) => StatusCode::FORBIDDEN,
+            AppError::Conflict(_) => StatusCode::CONFLICT,
             AppError::Throttled { .. } => StatusCode::TOO_MANY_REQUESTS,
             AppError::Malformed(_) => StatusCode::BAD_REQUEST,
             AppError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,

@@ -11,7 +11,10 @@
 //! - [`schedules`] are prompts that fire once, on cron or every period; [`scheduler`] fires
 //!   them and delivers [`runs`] to [`agents`]; [`notifications`] and [`events`] tell the person.
 //! - [`cli`] is the `steward` command line.
+//! - [`confirm`] says which of the agent's and MCP clients' tool calls wait for the person;
+//!   [`activity`] records what they (and API tokens) changed, and undoes it.
 
+pub mod activity;
 pub mod agents;
 pub mod app;
 pub mod auth;
@@ -19,6 +22,7 @@ pub mod chat;
 pub mod cli;
 pub mod clock;
 pub mod config;
+pub mod confirm;
 pub mod dates;
 pub mod db;
 pub mod error;

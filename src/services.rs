@@ -100,26 +100,31 @@ impl Wake {
 pub enum Actor {
     /// The person, on the pages or the command line.
     Person,
-    /// The agent, through a tool: from a chat conversation, or over MCP (no conversation).
-    Agent { conversation: Option<i32> },
-    /// A program holding an API token without the `admin` scope.
-    Api,
+    /// The agent, through a tool: from a chat conversation, or over MCP (no conversation; the
+    /// MCP client's API token instead, when known).
+    Agent { conversation: Option<i32>, token: Option<i32> },
+    /// A program holding an API token without the `admin` scope (its id, recorded in the
+    /// activity log, when known).
+    Api { token: Option<i32> },
     /// A program holding an `admin` API token: it acts for the person (the person's own
     /// scripts), and is recorded as `api`. It still cannot set up `command` agents.
-    AdminToken,
+    AdminToken { token: Option<i32> },
     /// The scheduler firing a schedule.
     Scheduler,
 }
 
 impl Actor {
     /// An agent acting outside any conversation (MCP).
-    pub const AGENT: Actor = Actor::Agent { conversation: None };
+    pub const AGENT: Actor = Actor::Agent { conversation: None, token: None };
+
+    /// A program whose token is not known (stored rows).
+    pub const API: Actor = Actor::Api { token: None };
 
     pub fn as_str(self) -> &'static str {
         match self {
             Actor::Person => "person",
             Actor::Agent { .. } => "agent",
-            Actor::Api | Actor::AdminToken => "api",
+            Actor::Api { .. } | Actor::AdminToken { .. } => "api",
             Actor::Scheduler => "scheduler",
         }
     }
@@ -128,8 +133,8 @@ impl Actor {
     /// Text from no known actor (never written by Steward) reads as the person.
     pub fn stored(created_by: &str, created_in: Option<i32>) -> Actor {
         match created_by {
-            "agent" => Actor::Agent { conversation: created_in },
-            "api" => Actor::Api,
+            "agent" => Actor::Agent { conversation: created_in, token: None },
+            "api" => Actor::API,
             "scheduler" => Actor::Scheduler,
             _ => Actor::Person,
         }
@@ -138,7 +143,15 @@ impl Actor {
     /// The conversation an agent acts from, recorded with what it creates.
     pub fn conversation(self) -> Option<i32> {
         match self {
-            Actor::Agent { conversation } => conversation,
+            Actor::Agent { conversation, .. } => conversation,
+            _ => None,
+        }
+    }
+
+    /// The API token an MCP client or a program acts with, recorded in the activity log.
+    pub fn token(self) -> Option<i32> {
+        match self {
+            Actor::Agent { token, .. } | Actor::Api { token } | Actor::AdminToken { token } => token,
             _ => None,
         }
     }
@@ -151,7 +164,7 @@ impl Actor {
     /// Whether this actor may do what the person may (the person, an `admin` token, the
     /// scheduler carrying out what was set up): it needs no agent's leave to send to it.
     pub fn acts_for_person(self) -> bool {
-        matches!(self, Actor::Person | Actor::AdminToken | Actor::Scheduler)
+        matches!(self, Actor::Person | Actor::AdminToken { .. } | Actor::Scheduler)
     }
 }
 

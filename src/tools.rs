@@ -8,6 +8,9 @@
 //!
 //! Arguments are checked against the tool's schema first (unknown names, missing required ones,
 //! wrong types), so a model gets an error naming the field rather than a serde message.
+//!
+//! [`call`] runs a tool; which calls must first wait for the person is decided by the doors
+//! (the chat engine and `web::mcp`) with the one policy in `crate::confirm`.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -26,19 +29,23 @@ use crate::tasks::{Filter, TaskPatch, query, service as task_service};
 pub struct Caller {
     pub conversation: Option<i32>,
     pub agent: Option<String>,
+    /// The API token of an MCP client (`None` from chat).
+    pub token: Option<i32>,
 }
 
 impl Caller {
-    /// Tools act as the agent, from the caller's conversation (recorded on what they create).
-    fn actor(&self) -> Actor {
-        Actor::Agent { conversation: self.conversation }
+    /// Tools act as the agent, from the caller's conversation or with the MCP client's token
+    /// (recorded on what they create and in the activity log).
+    pub fn actor(&self) -> Actor {
+        Actor::Agent { conversation: self.conversation, token: self.token }
     }
 }
 
 pub struct ToolSpec {
     pub name: &'static str,
     pub description: &'static str,
-    /// Deletes or cancels something: the chat can ask the person first.
+    /// Deletes or cancels something (MCP's `destructiveHint`). Which calls wait for the person
+    /// is `crate::confirm`'s policy, not this flag.
     pub destructive: bool,
     /// A JSON Schema object.
     pub parameters: Value,
@@ -91,6 +98,16 @@ pub async fn call(
         tracing::error!(tool = name, error = format!("{cause:#}"), "a tool call failed");
     }
     result
+}
+
+/// Checks a call's arguments against its tool's schema without running it (the doors check
+/// before asking the person to confirm a call).
+pub fn validate(name: &str, arguments: &Value) -> Result<(), AppError> {
+    let tool = TOOLS
+        .iter()
+        .find(|t| t.name == name)
+        .ok_or_else(|| AppError::NotFound(format!("no tool named {name:?}")))?;
+    check_args(tool.name, &(tool.schema)(), arguments).map(|_| ())
 }
 
 type Reply<'a> = Pin<Box<dyn Future<Output = Result<Value, AppError>> + Send + 'a>>;

@@ -54,10 +54,11 @@ impl ApiToken {
 
     /// Who acts when this token is used: an `admin` token acts for the person.
     pub fn actor(&self) -> crate::services::Actor {
+        let token = Some(self.id);
         if self.scopes().is_admin() {
-            crate::services::Actor::AdminToken
+            crate::services::Actor::AdminToken { token }
         } else {
-            crate::services::Actor::Api
+            crate::services::Actor::Api { token }
         }
     }
 }

@@ -8,6 +8,7 @@
 //! A page that opens later [`Chat::watch`]es: it gets the text so far and then the live events.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -80,7 +81,8 @@ pub struct ChatSettings {
     pub max_steps: i32,
     /// What is sent upstream is trimmed to about this many characters, oldest turns first.
     pub context_chars: i64,
-    /// Destructive tools (cancel a schedule) wait for the person instead of running.
+    /// Far-reaching tool calls wait for the person instead of running (the policy is
+    /// `crate::confirm`); on unless the person turns it off.
     pub confirm_destructive: bool,
 }
 
@@ -94,7 +96,7 @@ impl Default for ChatSettings {
             system_prompt: DEFAULT_SYSTEM_PROMPT.into(),
             max_steps: 8,
             context_chars: 24_000,
-            confirm_destructive: false,
+            confirm_destructive: true,
         }
     }
 }
@@ -102,7 +104,7 @@ impl Default for ChatSettings {
 const SYSTEM_PROMPT: &str = "chat.system_prompt";
 const MAX_STEPS: &str = "chat.max_steps";
 const CONTEXT_CHARS: &str = "chat.context_chars";
-const CONFIRM: &str = "chat.confirm_destructive";
+const CONFIRM: &str = crate::confirm::SETTING;
 
 impl ChatSettings {
     pub fn load(conn: &mut Conn) -> Result<ChatSettings, AppError> {
@@ -368,8 +370,10 @@ impl Chat {
             settings: p.settings,
             events,
             stopped,
-            caller: Caller { conversation: Some(p.c.id), agent: Some(p.c.agent.clone()) },
+            caller: Caller { conversation: Some(p.c.id), agent: Some(p.c.agent.clone()), token: None },
             run_key,
+            calls: AtomicUsize::new(0),
+            changes: AtomicUsize::new(0),
         };
         let done = tokio::spawn(run.run(p.reply, p.system, p.history));
         Ok(Started {
@@ -473,7 +477,14 @@ impl Chat {
         };
         let args: Value = serde_json::from_str(&call.arguments)
             .map_err(|e| AppError::invalid("arguments", format!("are not valid JSON: {e}")))?;
-        let caller = Caller { conversation: Some(conversation), agent: Some(c.agent) };
+        // Claimed before it runs, so that two clicks cannot both run it.
+        let claimed = self.services.db.run(move |conn| claim_held(conn, message_id, CONFIRMED)).await?;
+        if !claimed {
+            return Err(AppError::NotFound(format!(
+                "no tool call waiting for confirmation in message {message_id}"
+            )));
+        }
+        let caller = Caller { conversation: Some(conversation), agent: Some(c.agent), token: None };
         let result = crate::tools::call(&self.services, &caller, &call.name, &args).await;
         let (content, error) = match &result {
             Ok(v) => (v.to_string(), None),
@@ -497,6 +508,52 @@ impl Chat {
     }
 }
 
+/// The hold's mark while a confirmed call runs, and after a declined one.
+const CONFIRMED: &str = "confirmed by the person; running";
+const DECLINED: &str = "the person declined this; nothing was done";
+
+/// Takes a held call out of waiting (`AWAITING_CONFIRMATION` -> `mark`); false when it was
+/// not waiting any more.
+fn claim_held(conn: &mut Conn, message_id: i32, mark: &str) -> Result<bool, AppError> {
+    use crate::db::schema::messages;
+    let n = diesel::update(
+        messages::table
+            .find(message_id)
+            .filter(messages::role.eq("tool"))
+            .filter(messages::error.eq(AWAITING_CONFIRMATION)),
+    )
+    .set(messages::error.eq(mark))
+    .execute(conn)?;
+    Ok(n == 1)
+}
+
+impl Chat {
+    /// The person declines a held tool call: it never runs, and the model sees that in the
+    /// next turn.
+    pub async fn decline_tool(&self, conversation: i32, message_id: i32) -> Result<(), AppError> {
+        let now = self.services.clock.now();
+        self.services
+            .db
+            .run(move |conn| {
+                crate::db::write(conn, |conn| {
+                    let held = super::message(conn, message_id)?;
+                    if held.conversation_id != conversation || !claim_held(conn, message_id, DECLINED)? {
+                        return Err(AppError::NotFound(format!(
+                            "no tool call waiting for confirmation in message {message_id}"
+                        )));
+                    }
+                    let content = json!({ "error": DECLINED }).to_string();
+                    super::save_tool_result(conn, message_id, &content, Some(DECLINED), now)?;
+                    let name = held.tool_name.unwrap_or_default();
+                    let note = format!("You declined {name}.");
+                    let n = NewMessage { role: "notice", content: &note, ..NewMessage::default() };
+                    super::append(conn, conversation, &n, now).map(|_| ())
+                })
+            })
+            .await
+    }
+}
+
 fn busy() -> AppError {
     AppError::invalid("conversation_id", "a reply is still being written there; stop it or wait")
 }
@@ -512,6 +569,9 @@ struct Generation {
     caller: Caller,
     /// The scheduled run's idempotency key, which Letta gets as `otid`.
     run_key: Option<String>,
+    /// Tool calls and changes made so far in this reply (for the caps in `crate::confirm`).
+    calls: AtomicUsize,
+    changes: AtomicUsize,
 }
 
 /// How one model turn ended.
@@ -587,6 +647,14 @@ impl Generation {
                             }
                         }
                     }
+                    if self.calls.load(Ordering::Relaxed) > crate::confirm::MAX_TOOL_CALLS {
+                        let message = format!(
+                            "Stopped: this reply asked for more than {} tool calls, the most one reply may \
+                             make; the rest were not run. Send a new message to go on.",
+                            crate::confirm::MAX_TOOL_CALLS
+                        );
+                        return self.notice_and_stop(reply, message).await;
+                    }
                 }
             }
         }
@@ -594,6 +662,11 @@ impl Generation {
             "Stopped after {} model turns with tools, the limit set in Settings.",
             self.settings.max_steps
         );
+        self.notice_and_stop(reply, message).await
+    }
+
+    /// Ends the reply with a notice for the person (a limit was reached).
+    async fn notice_and_stop(&self, reply: i32, message: String) -> Outcome {
         let now = self.chat.services.clock.now();
         let conversation = self.conversation;
         let m = message.clone();
@@ -652,9 +725,14 @@ impl Generation {
             name: call.name.clone(),
             arguments: call.arguments.clone(),
         });
-        let destructive = crate::tools::specs().iter().any(|s| s.name == call.name && s.destructive);
-        let result = if destructive && self.settings.confirm_destructive {
-            Err(AWAITING_CONFIRMATION.to_string())
+        let made = self.calls.fetch_add(1, Ordering::Relaxed) + 1;
+        let mut waits_because = None;
+        let result = if made > crate::confirm::MAX_TOOL_CALLS {
+            Err(format!(
+                "refused: this reply reached its limit of {} tool calls, so nothing was done; tell the \
+                 person what is left, and they can ask you to go on",
+                crate::confirm::MAX_TOOL_CALLS
+            ))
         } else {
             match serde_json::from_str::<Value>(if call.arguments.trim().is_empty() {
                 "{}"
@@ -662,14 +740,30 @@ impl Generation {
                 &call.arguments
             }) {
                 Err(e) => Err(format!("the arguments are not valid JSON: {e}")),
-                Ok(args) => crate::tools::call(&self.chat.services, &self.caller, &call.name, &args)
-                    .await
-                    .map_err(|e| e.client_message()),
+                Ok(args) => match self.policy(call, &args).await {
+                    Err(e) => Err(e.client_message()),
+                    Ok(Some(reason)) => {
+                        waits_because = Some(reason);
+                        Err(AWAITING_CONFIRMATION.to_string())
+                    }
+                    Ok(None) => {
+                        let done = crate::tools::call(&self.chat.services, &self.caller, &call.name, &args)
+                            .await
+                            .map_err(|e| e.client_message());
+                        if done.is_ok() && crate::confirm::is_change(&call.name) {
+                            self.changes.fetch_add(1, Ordering::Relaxed);
+                        }
+                        done
+                    }
+                },
             }
         };
-        let (content, error) = match &result {
-            Ok(v) => (v.to_string(), None),
-            Err(e) => (json!({ "error": e }).to_string(), Some(e.clone())),
+        let (content, error) = match (&result, &waits_because) {
+            (Ok(v), _) => (v.to_string(), None),
+            (Err(e), Some(reason)) => {
+                (json!({ "error": e, "waits_because": reason }).to_string(), Some(e.clone()))
+            }
+            (Err(e), None) => (json!({ "error": e }).to_string(), Some(e.clone())),
         };
         self.emit(ChatEvent::ToolResult {
             id: call.id.clone(),
@@ -693,6 +787,21 @@ impl Generation {
                 };
                 let id = super::append(conn, conversation, &m, now)?;
                 super::message(conn, id)
+            })
+            .await
+    }
+
+    /// Whether the call must wait for the person (`crate::confirm`); bad arguments are an error
+    /// here already, so nothing waits that could not run.
+    async fn policy(&self, call: &ToolCall, args: &Value) -> Result<Option<String>, AppError> {
+        let (caller, name, args) = (self.caller.clone(), call.name.clone(), args.clone());
+        let changes = self.changes.load(Ordering::Relaxed);
+        self.chat
+            .services
+            .db
+            .run(move |conn| {
+                crate::tools::validate(&name, &args)?;
+                crate::confirm::needs_confirmation(conn, &caller, &name, &args, changes)
             })
             .await
     }

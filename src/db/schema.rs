@@ -179,6 +179,38 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    activity (id) {
+        id -> Integer,
+        created_at -> BigInt,
+        actor -> Text,
+        conversation_id -> Nullable<Integer>,
+        token_id -> Nullable<Integer>,
+        kind -> Text,
+        target_id -> Integer,
+        action -> Text,
+        summary -> Text,
+        before -> Nullable<Text>,
+        after -> Nullable<Text>,
+        undone_at -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    confirmations (id) {
+        id -> Integer,
+        tool -> Text,
+        arguments -> Text,
+        summary -> Text,
+        reason -> Text,
+        token_id -> Nullable<Integer>,
+        state -> Text,
+        result -> Nullable<Text>,
+        created_at -> BigInt,
+        decided_at -> Nullable<BigInt>,
+    }
+}
+
 diesel::joinable!(runs -> schedules (schedule_id));
 diesel::joinable!(messages -> conversations (conversation_id));
 diesel::joinable!(run_attempts -> runs (run_id));
@@ -194,5 +226,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     run_attempts,
     notifications,
     conversations,
-    messages
+    messages,
+    activity,
+    confirmations
 );

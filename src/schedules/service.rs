@@ -476,8 +476,59 @@ pub fn create(
             ))
             .returning(schedules::id)
             .get_result(conn)?;
-        get(conn, id)
+        let s = get(conn, id)?;
+        recorded(conn, ctx, "create", None, &s)?;
+        Ok(s)
     })
+}
+
+/// Records a schedule change in the activity log (when the agent or a program made it).
+fn recorded(
+    conn: &mut Conn,
+    ctx: &Ctx,
+    action: &'static str,
+    before: Option<&Schedule>,
+    after: &Schedule,
+) -> Result<(), AppError> {
+    use crate::activity::{self, Change};
+    if !activity::recorded(ctx.actor) {
+        return Ok(());
+    }
+    let change = Change {
+        kind: "schedule",
+        target: after.id,
+        action,
+        summary: activity::schedule_summary(action, after),
+        before: before.map(activity::schedule_snapshot),
+        after: Some(activity::schedule_snapshot(after)),
+    };
+    activity::record(conn, ctx, change)
+}
+
+/// Brings a deleted schedule back (an undo), paused, then resumed when `active`: it fires next
+/// at its first time after now.
+pub fn undelete(
+    conn: &mut Conn,
+    ctx: &Ctx,
+    config: &Config,
+    id: i32,
+    active: bool,
+) -> Result<Schedule, AppError> {
+    crate::db::write(conn, |conn| {
+        let brought = diesel::update(schedules::table.find(id).filter(schedules::deleted_at.is_not_null()))
+            .set((
+                schedules::deleted_at.eq(None::<i64>),
+                schedules::active.eq(false),
+                schedules::updated_at.eq(to_ms(ctx.now)),
+            ))
+            .execute(conn)?;
+        if brought == 0 {
+            return Err(AppError::NotFound(format!("schedule {id} is not deleted")));
+        }
+        Ok(())
+    })?;
+    let s = if active { set_active(conn, ctx, config, id, true)? } else { get(conn, id)? };
+    Ok(s)
 }
 
 /// Changes fields. A new timing (or zone) counts from now; a new end keeps the timetable.
@@ -507,7 +558,9 @@ pub fn update(
         if d.active && !old.active {
             clear_failures(conn, id)?;
         }
-        get(conn, id)
+        let s = get(conn, id)?;
+        recorded(conn, ctx, "update", Some(&old), &s)?;
+        Ok(s)
     })
 }
 
@@ -545,7 +598,9 @@ pub fn set_active(
                 .set((schedules::active.eq(false), schedules::updated_at.eq(to_ms(ctx.now))))
                 .execute(conn)?;
         }
-        get(conn, id)
+        let s = get(conn, id)?;
+        recorded(conn, ctx, if active { "resume" } else { "pause" }, Some(&old), &s)?;
+        Ok(s)
     })
 }
 
@@ -559,11 +614,13 @@ fn clear_failures(conn: &mut Conn, id: i32) -> Result<(), AppError> {
 /// Deletes a schedule (its run history stays) and cancels its runs still waiting.
 pub fn delete(conn: &mut Conn, ctx: &Ctx, id: i32) -> Result<(), AppError> {
     crate::db::write(conn, |conn| {
-        get(conn, id)?;
+        let old = get(conn, id)?;
         let now = to_ms(ctx.now);
-        diesel::update(schedules::table.find(id))
+        let gone: Schedule = diesel::update(schedules::table.find(id))
             .set((schedules::deleted_at.eq(now), schedules::active.eq(false), schedules::updated_at.eq(now)))
-            .execute(conn)?;
+            .returning(Schedule::as_returning())
+            .get_result(conn)?;
+        recorded(conn, ctx, "delete", Some(&old), &gone)?;
         diesel::update(runs::table.filter(runs::schedule_id.eq(id)).filter(runs::state.eq("queued")))
             .set((
                 runs::state.eq("cancelled"),

@@ -56,7 +56,67 @@ pub fn add_text(conn: &mut Conn, ctx: &Ctx, text: &str) -> Result<Task, AppError
         created: Some(ctx.today()),
         body: parsed.body,
     };
-    db::write(conn, |conn| insert(conn, ctx, &line))
+    db::write(conn, |conn| {
+        let task = insert(conn, ctx, &line)?;
+        recorded(conn, ctx, "create", None, &task, None)?;
+        Ok(task)
+    })
+}
+
+/// Records a task change in the activity log (when the agent or a program made it).
+fn recorded(
+    conn: &mut Conn,
+    ctx: &Ctx,
+    action: &'static str,
+    before: Option<&Task>,
+    after: &Task,
+    next: Option<&Task>,
+) -> Result<(), AppError> {
+    use crate::activity::{self, Change};
+    if !activity::recorded(ctx.actor) {
+        return Ok(());
+    }
+    let mut snapshot = activity::task_snapshot(after);
+    if let (Some(next), Some(obj)) = (next, snapshot.as_object_mut()) {
+        obj.insert("next".into(), activity::task_snapshot(next));
+    }
+    let change = Change {
+        kind: "task",
+        target: after.id,
+        action,
+        summary: activity::task_summary(action, before, after),
+        before: before.map(activity::task_snapshot),
+        after: Some(snapshot),
+    };
+    activity::record(conn, ctx, change)
+}
+
+/// Adds a task from a todo.txt line as written (an undo bringing a purged task back).
+pub fn add_line(conn: &mut Conn, ctx: &Ctx, text: &str) -> Result<Task, AppError> {
+    let line = TodoLine::parse(text);
+    if todotxt::parse_body(&line.body).title.is_empty() {
+        return Err(AppError::invalid("line", "a task needs a title"));
+    }
+    db::write(conn, |conn| {
+        let task = insert(conn, ctx, &line)?;
+        recorded(conn, ctx, "create", None, &task, None)?;
+        Ok(task)
+    })
+}
+
+/// Puts a task's todo.txt line back as written (an undo of an edit or a completion): no
+/// recurrence follows.
+pub fn set_line(conn: &mut Conn, ctx: &Ctx, id: i32, text: &str) -> Result<Task, AppError> {
+    let line = TodoLine::parse(text);
+    if todotxt::parse_body(&line.body).title.is_empty() {
+        return Err(AppError::invalid("line", "a task needs a title"));
+    }
+    db::write(conn, |conn| {
+        let old = get(conn, id)?;
+        let task = save(conn, ctx, id, &line)?;
+        recorded(conn, ctx, "update", Some(&old), &task, None)?;
+        Ok(task)
+    })
 }
 
 /// Adds a task from explicit fields (a title is required).
@@ -76,10 +136,11 @@ pub fn add_fields(conn: &mut Conn, ctx: &Ctx, patch: &TaskPatch) -> Result<Task,
     };
     let line = apply_patch(line, patch, ctx)?;
     db::write(conn, |conn| {
-        let task = insert(conn, ctx, &line)?;
+        let mut task = insert(conn, ctx, &line)?;
         if patch.status.as_deref() == Some("done") {
-            return Ok(set_done_in(conn, ctx, task, true)?.0);
+            task = set_done_in(conn, ctx, task, true)?.0;
         }
+        recorded(conn, ctx, "create", None, &task, None)?;
         Ok(task)
     })
 }
@@ -97,14 +158,21 @@ pub fn get(conn: &mut Conn, id: i32) -> Result<Task, AppError> {
 /// Edits a task's fields; a `status` change completes or reopens it.
 pub fn update(conn: &mut Conn, ctx: &Ctx, id: i32, patch: &TaskPatch) -> Result<Task, AppError> {
     db::write(conn, |conn| {
-        let task = get(conn, id)?;
-        let line = apply_patch(task.line(), patch, ctx)?;
-        let task = save(conn, ctx, task.id, &line)?;
-        match patch.status.as_deref() {
-            Some("done") => Ok(set_done_in(conn, ctx, task, true)?.0),
-            Some("open") => Ok(set_done_in(conn, ctx, task, false)?.0),
-            _ => Ok(task),
-        }
+        let old = get(conn, id)?;
+        let line = apply_patch(old.line(), patch, ctx)?;
+        let task = save(conn, ctx, old.id, &line)?;
+        let (task, next) = match patch.status.as_deref() {
+            Some("done") => set_done_in(conn, ctx, task, true)?,
+            Some("open") => set_done_in(conn, ctx, task, false)?,
+            _ => (task, None),
+        };
+        let action = match (old.done, task.done) {
+            (false, true) => "complete",
+            (true, false) => "reopen",
+            _ => "update",
+        };
+        recorded(conn, ctx, action, Some(&old), &task, next.as_ref())?;
+        Ok(task)
     })
 }
 
@@ -112,8 +180,13 @@ pub fn update(conn: &mut Conn, ctx: &Ctx, id: i32, patch: &TaskPatch) -> Result<
 /// occurrence, which is returned second.
 pub fn set_done(conn: &mut Conn, ctx: &Ctx, id: i32, done: bool) -> Result<(Task, Option<Task>), AppError> {
     db::write(conn, |conn| {
-        let task = get(conn, id)?;
-        set_done_in(conn, ctx, task, done)
+        let old = get(conn, id)?;
+        let (task, next) = set_done_in(conn, ctx, old.clone(), done)?;
+        if old.done != task.done {
+            let action = if done { "complete" } else { "reopen" };
+            recorded(conn, ctx, action, Some(&old), &task, next.as_ref())?;
+        }
+        Ok((task, next))
     })
 }
 
@@ -156,9 +229,13 @@ fn reopened(mut line: TodoLine) -> TodoLine {
 /// Deletes a task; it can be restored within [`UNDO_WINDOW`].
 pub fn delete(conn: &mut Conn, ctx: &Ctx, id: i32) -> Result<(), AppError> {
     db::write(conn, |conn| {
-        get(conn, id)?;
+        let old = get(conn, id)?;
         let now = ctx.now.naive_utc();
-        diesel::update(tasks::table.find(id)).set(tasks::deleted_at.eq(now)).execute(conn)?;
+        let gone: Task = diesel::update(tasks::table.find(id))
+            .set(tasks::deleted_at.eq(now))
+            .returning(Task::as_returning())
+            .get_result(conn)?;
+        recorded(conn, ctx, "delete", Some(&old), &gone, None)?;
         diesel::delete(tasks::table.filter(tasks::deleted_at.lt(now - UNDO_WINDOW))).execute(conn)?;
         Ok(())
     })
@@ -177,7 +254,13 @@ pub fn restore(conn: &mut Conn, ctx: &Ctx, id: i32) -> Result<Task, AppError> {
                 "task {id} cannot be restored (not deleted, or deleted too long ago)"
             )));
         }
-        get(conn, id)
+        let task = get(conn, id)?;
+        if crate::activity::recorded(ctx.actor) {
+            let mut was = task.clone();
+            was.deleted_at = Some(ctx.now.naive_utc());
+            recorded(conn, ctx, "restore", Some(&was), &task, None)?;
+        }
+        Ok(task)
     })
 }
 

@@ -42,6 +42,10 @@ pub struct ToolCard {
     pub error: Option<String>,
     /// What it did, in words, linking to what changed.
     pub line: ToolLine,
+    /// Why it waits for the person (`crate::confirm`), when it does.
+    pub reason: Option<String>,
+    /// It changed something: the card links to the Activity page, where it can be undone.
+    pub changed: bool,
 }
 
 /// A message as a bubble shows it.
@@ -101,7 +105,14 @@ fn items(messages: &[Message], ctx: &crate::services::Ctx) -> Vec<MessageItem> {
                         (Some(_), None) => tool_line::Outcome::Done(&serde_json::Value::Null),
                     };
                     let line = tool_line::line(&c.name, &args, outcome, ctx.tz, ctx.now);
+                    let reason = answer
+                        .filter(|_| awaiting)
+                        .and_then(|a| serde_json::from_str::<serde_json::Value>(&a.content).ok())
+                        .and_then(|v| v.get("waits_because").and_then(|r| r.as_str()).map(str::to_string));
+                    let changed = crate::confirm::is_change(&c.name) && value.is_some();
                     ToolCard {
+                        reason,
+                        changed,
                         result_id: answer.map(|a| a.id),
                         awaiting,
                         name: c.name,
@@ -348,6 +359,18 @@ pub async fn confirm_tool(
     let (id, message) = path.into_inner();
     let confirmed = state.chat.confirm_tool(id, message).await;
     after_start(&req, state, session, id, confirmed).await
+}
+
+/// The person declines a tool call the agent asked for: it never runs.
+pub async fn decline_tool(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    session: CurrentSession,
+    path: web::Path<(i32, i32)>,
+) -> Result<HttpResponse, PageError> {
+    let (id, message) = path.into_inner();
+    let declined = state.chat.decline_tool(id, message).await;
+    after_start(&req, state, session, id, declined).await
 }
 
 pub async fn stop(

@@ -15,7 +15,7 @@
 //!   server keeps no per-session state, so any id (or none) is accepted afterwards.
 
 use actix_web::http::header;
-use actix_web::{HttpRequest, HttpResponse, web};
+use actix_web::{HttpMessage, HttpRequest, HttpResponse, web};
 use serde_json::{Value, json};
 
 use crate::tools::{self, Caller};
@@ -71,7 +71,7 @@ pub async fn post(state: web::Data<AppState>, req: HttpRequest, body: web::Bytes
         }
         "ping" => Ok(json!({})),
         "tools/list" => Ok(tools_list()),
-        "tools/call" => tools_call(&state, &params).await,
+        "tools/call" => tools_call(&state, &req, &params).await,
         other => Err((METHOD_NOT_FOUND, format!("method not found: {other}"))),
     };
     let body = match outcome {
@@ -124,7 +124,7 @@ fn tools_list() -> Value {
 
 /// A tool's own failure (bad arguments, a missing task) is a result with `isError`, so the model
 /// reads it; only a malformed call is a JSON-RPC error.
-async fn tools_call(state: &AppState, params: &Value) -> Result<Value, (i64, String)> {
+async fn tools_call(state: &AppState, req: &HttpRequest, params: &Value) -> Result<Value, (i64, String)> {
     let name = params
         .get("name")
         .and_then(Value::as_str)
@@ -133,8 +133,32 @@ async fn tools_call(state: &AppState, params: &Value) -> Result<Value, (i64, Str
         return Err((INVALID_PARAMS, format!("unknown tool: {name}")));
     }
     let arguments = params.get("arguments").unwrap_or(&Value::Null);
-    let caller = Caller { conversation: None, agent: None };
-    Ok(match tools::call(&state.services, &caller, name, arguments).await {
+    let token = req.extensions().get::<crate::auth::tokens::ApiToken>().map(|t| t.id);
+    let caller = Caller { conversation: None, agent: None, token };
+    // Far-reaching calls wait for the person (`crate::confirm`): held, and the client told so.
+    let held = {
+        let (services, caller, name, args) =
+            (state.services.clone(), caller.clone(), name.to_string(), arguments.clone());
+        state
+            .services
+            .db
+            .run(move |conn| {
+                tools::validate(&name, &args)?;
+                match crate::confirm::needs_confirmation(conn, &caller, &name, &args, 0)? {
+                    Some(reason) => {
+                        crate::confirm::hold(&services, conn, &caller, &name, &args, &reason).map(Some)
+                    }
+                    None => Ok(None),
+                }
+            })
+            .await
+    };
+    let outcome = match held {
+        Ok(Some(pending)) => Ok(crate::confirm::awaiting_answer(&pending)),
+        Ok(None) => tools::call(&state.services, &caller, name, arguments).await,
+        Err(e) => Err(e),
+    };
+    Ok(match outcome {
         Ok(result) => {
             // structuredContent must be an object.
             let structured = if result.is_object() { result.clone() } else { json!({ "result": result }) };

@@ -32,6 +32,8 @@ pub struct NotificationsPage {
     layout: Layout,
     items: Vec<NotificationItem>,
     pager: Pager,
+    /// MCP calls waiting for the person's confirmation (`web::activity`).
+    pending: Vec<super::activity::PendingItem>,
 }
 
 /// Where this page of the list sits: newer pages before it, older after it.
@@ -103,10 +105,12 @@ pub async fn page(
 ) -> Result<HttpResponse, PageError> {
     let page = query.page.as_deref().and_then(|p| p.trim().parse().ok()).unwrap_or(1);
     let (items, pager, unread) = load(&state, page).await?;
+    let pending = state.run_as(Actor::Person, super::activity::pending_items).await?;
     let page = NotificationsPage {
         layout: Layout::new("Notifications", "notifications", &session.0).with_unread(unread),
         items,
         pager,
+        pending,
     };
     html(StatusCode::OK, &page)
 }

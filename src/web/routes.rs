@@ -137,6 +137,22 @@ pub fn configure(cfg: &mut ServiceConfig, https: bool) {
                             .route(web::post().to(api::chat::stop))
                             .default_service(api::not_allowed("POST")),
                     )
+                    // What the agent, MCP clients and tokens changed; undo; held MCP calls.
+                    .service(
+                        web::resource("/activity")
+                            .route(web::get().to(api::activity::list))
+                            .default_service(api::not_allowed("GET")),
+                    )
+                    .service(
+                        web::resource("/activity/{id}/undo")
+                            .route(web::post().to(api::activity::undo))
+                            .default_service(api::not_allowed("POST")),
+                    )
+                    .service(
+                        web::resource("/confirmations/{id}")
+                            .route(web::get().to(api::activity::confirmation))
+                            .default_service(api::not_allowed("GET")),
+                    )
                     .default_service(web::to(api::not_found)),
             )
             // MCP for external agents: bearer token, like the API.
@@ -188,6 +204,7 @@ pub fn configure(cfg: &mut ServiceConfig, https: bool) {
                     .route("/chat/{id}/stream", web::get().to(super::chat::stream))
                     .route("/chat/{id}/stop", web::post().to(super::chat::stop))
                     .route("/chat/{id}/tools/{message}/confirm", web::post().to(super::chat::confirm_tool))
+                    .route("/chat/{id}/tools/{message}/decline", web::post().to(super::chat::decline_tool))
                     .route("/chat/{id}/regenerate", web::post().to(super::chat::regenerate))
                     .route("/chat/{id}/rename", web::post().to(super::chat::rename))
                     .route("/chat/{id}/delete", web::post().to(super::chat::delete))
@@ -210,6 +227,10 @@ pub fn configure(cfg: &mut ServiceConfig, https: bool) {
                     .route("/notifications", web::get().to(super::notifications::page))
                     .route("/notifications/count", web::get().to(super::notifications::count))
                     .route("/notifications/read", web::post().to(super::notifications::mark_read))
+                    .route("/activity", web::get().to(super::activity::page))
+                    .route("/activity/{id}/undo", web::post().to(super::activity::undo))
+                    .route("/confirmations/{id}/confirm", web::post().to(super::activity::confirm))
+                    .route("/confirmations/{id}/decline", web::post().to(super::activity::decline))
                     .route("/agents", web::get().to(super::agents::page))
                     .route("/agents", web::post().to(super::agents::add))
                     .route("/agents/{name}", web::post().to(super::agents::save))

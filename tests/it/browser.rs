@@ -627,6 +627,11 @@ async fn every_page_fits_a_phone_and_a_desktop() {
             steward::notifications::add(&mut conn, &n, chrono::Utc::now()).unwrap();
         }
     }
+    // An MCP client's call waiting for the person, on the Notifications page.
+    let held = json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call",
+                      "params": {"name": "cancel_schedule", "arguments": {"id": ping}}});
+    let res = api.client.post(format!("{}/mcp", app.address)).json(&held).send().await.unwrap();
+    assert_eq!(res.status(), 200);
 
     let folder = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("screenshots");
     std::fs::create_dir_all(&folder).unwrap();
@@ -643,6 +648,7 @@ async fn every_page_fits_a_phone_and_a_desktop() {
         ("agent-edit", "/agents/home-automation-hook/edit".to_string()),
         ("notifications", "/notifications".to_string()),
         ("notifications-older", "/notifications?page=2".to_string()),
+        ("activity", "/activity".to_string()),
         ("settings", "/settings".to_string()),
         ("not-found", "/no/such/page".to_string()),
     ];

@@ -143,12 +143,13 @@ async fn an_mcp_client_lists_tools_and_acts_as_the_agent() {
     assert_eq!(schedule["name"], "Wake-up: check the build");
     assert!(schedule["next_run"].is_string());
 
-    // Pausing and cancelling it.
+    // Pausing and cancelling it wait for the person (tests/it/activity.rs confirms them).
     let result = mcp.call("pause_schedule", json!({ "id": id })).await;
-    assert_eq!(result["structuredContent"]["status"], "paused", "{result}");
+    assert_eq!(result["structuredContent"]["status"], "awaiting_confirmation", "{result}");
     let result = mcp.call("cancel_schedule", json!({ "id": id })).await;
     assert_eq!(result["isError"], false, "{result}");
-    assert_eq!(api.get(&format!("/schedules/{id}")).await.0, 404);
+    assert_eq!(result["structuredContent"]["status"], "awaiting_confirmation", "{result}");
+    assert_eq!(api.get(&format!("/schedules/{id}")).await.0, 200);
 }
 
 #[tokio::test]
@@ -228,7 +229,7 @@ async fn tools_called_from_a_conversation_wake_the_agent_in_it() {
             .await
             .unwrap()
     };
-    let caller = Caller { conversation: Some(conversation.id), agent: Some("bot".into()) };
+    let caller = Caller { conversation: Some(conversation.id), agent: Some("bot".into()), token: None };
 
     // The wake-up goes to the calling agent, into its conversation.
     let woken =

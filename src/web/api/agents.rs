@@ -18,11 +18,11 @@ pub async fn list(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> 
 
 pub async fn create(
     state: web::Data<AppState>,
-    who: super::TokenActor,
+    actor: super::ApiActor,
     body: super::Json<AgentInput>,
 ) -> Result<HttpResponse, ApiError> {
     let now = state.clock.now();
-    let agent = state.db.run(move |conn| agents::add(conn, now, body.into_inner(), who.0)).await?;
+    let agent = state.db.run(move |conn| agents::add(conn, now, body.into_inner(), actor.0)).await?;
     Ok(HttpResponse::Created().json(agent.view()))
 }
 
@@ -35,14 +35,14 @@ pub async fn get(state: web::Data<AppState>, name: web::Path<String>) -> Result<
 /// The agent as it now is; `notes` says what a changed URL dropped (the stored key or secret).
 pub async fn update(
     state: web::Data<AppState>,
-    who: super::TokenActor,
+    actor: super::ApiActor,
     name: web::Path<String>,
     body: super::Json<AgentInput>,
 ) -> Result<HttpResponse, ApiError> {
     let (config, now) = (state.config.clone(), state.clock.now());
     let (agent, dropped) = state
         .db
-        .run(move |conn| agents::update_noting(conn, &config, now, &name, body.into_inner(), who.0))
+        .run(move |conn| agents::update_noting(conn, &config, now, &name, body.into_inner(), actor.0))
         .await?;
     let mut body = serde_json::to_value(agent.view()).map_err(|e| AppError::Internal(e.into()))?;
     if let (Some(obj), Some(note)) = (body.as_object_mut(), agents::dropped_note(&dropped)) {

@@ -33,7 +33,7 @@ fn wants_stream(req: &HttpRequest) -> bool {
 pub async fn send(
     req: HttpRequest,
     state: web::Data<AppState>,
-    who: super::TokenActor,
+    actor: super::ApiActor,
     body: super::Json<ChatRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let ChatRequest { message, conversation_id, agent } = body.into_inner();
@@ -45,7 +45,7 @@ pub async fn send(
                 Some(id) => chat::get(conn, id)?.agent,
                 None => target.unwrap_or_else(|| "default".into()),
             };
-            crate::agents::may_send_to(conn, &name, who.0)
+            crate::agents::may_send_to(conn, &name, actor.0)
         })
         .await?;
     let started = state.chat.send(conversation_id, agent, message, None).await?;
@@ -56,7 +56,7 @@ pub async fn send(
 pub async fn regenerate(
     req: HttpRequest,
     state: web::Data<AppState>,
-    who: super::TokenActor,
+    actor: super::ApiActor,
     id: web::Path<i32>,
 ) -> Result<HttpResponse, ApiError> {
     let id = id.into_inner();
@@ -64,7 +64,7 @@ pub async fn regenerate(
         .db
         .run(move |conn| {
             let name = chat::get(conn, id)?.agent;
-            crate::agents::may_send_to(conn, &name, who.0)
+            crate::agents::may_send_to(conn, &name, actor.0)
         })
         .await?;
     let started = state.chat.regenerate(id).await?;

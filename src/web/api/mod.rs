@@ -7,6 +7,7 @@
 //! ([`json_error`], [`path_error`]); a wrong method on an existing path gets 405 with `Allow`
 //! ([`not_allowed`]).
 
+pub mod activity;
 pub mod agents;
 pub mod chat;
 pub mod schedules;
@@ -25,18 +26,19 @@ use crate::error::{ApiError, AppError};
 use crate::services::Actor;
 
 /// Who acts for this request: the holder of its token (see `middleware::require_token`, which
-/// put the token there): an `admin` token acts for the person, any other as `api`.
-pub struct TokenActor(pub Actor);
+/// put the token there): an `admin` token acts for the person, any other as `api`. The token is
+/// kept so that what it changes is recorded with it in the activity log.
+pub struct ApiActor(pub Actor);
 
-impl FromRequest for TokenActor {
-    type Error = actix_web::Error;
-    type Future = std::future::Ready<Result<TokenActor, actix_web::Error>>;
+impl FromRequest for ApiActor {
+    type Error = ApiError;
+    type Future = std::future::Ready<Result<ApiActor, ApiError>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         use actix_web::HttpMessage;
         // Without a token (a route outside the token gate) nothing is allowed beyond `api`.
-        let actor = req.extensions().get::<ApiToken>().map(ApiToken::actor).unwrap_or(Actor::Api);
-        std::future::ready(Ok(TokenActor(actor)))
+        let actor = req.extensions().get::<ApiToken>().map(ApiToken::actor).unwrap_or(Actor::API);
+        std::future::ready(Ok(ApiActor(actor)))
     }
 }
 

@@ -30,10 +30,10 @@ pub async fn list(state: web::Data<AppState>, q: super::Query<ListQuery>) -> Res
 
 pub async fn create(
     state: web::Data<AppState>,
-    who: super::TokenActor,
+    actor: super::ApiActor,
     body: super::Json<ScheduleInput>,
 ) -> Result<HttpResponse, ApiError> {
-    let s = service::create_checked(&state.services, who.0, body.into_inner()).await?;
+    let s = service::create_checked(&state.services, actor.0, body.into_inner()).await?;
     Ok(HttpResponse::Created().json(s.view(None)))
 }
 
@@ -51,19 +51,23 @@ pub async fn get(state: web::Data<AppState>, id: web::Path<i32>) -> Result<HttpR
 
 pub async fn update(
     state: web::Data<AppState>,
-    who: super::TokenActor,
+    actor: super::ApiActor,
     id: web::Path<i32>,
     body: super::Json<ScheduleInput>,
 ) -> Result<HttpResponse, ApiError> {
     let (id, input, config) = (id.into_inner(), body.into_inner(), state.config.clone());
-    let s = state.run_as(who.0, move |conn, ctx| service::update(conn, ctx, &config, id, &input)).await?;
+    let s = state.run_as(actor.0, move |conn, ctx| service::update(conn, ctx, &config, id, &input)).await?;
     state.wake.poke();
     Ok(HttpResponse::Ok().json(s.view(None)))
 }
 
-pub async fn delete(state: web::Data<AppState>, id: web::Path<i32>) -> Result<HttpResponse, ApiError> {
+pub async fn delete(
+    state: web::Data<AppState>,
+    actor: super::ApiActor,
+    id: web::Path<i32>,
+) -> Result<HttpResponse, ApiError> {
     let id = id.into_inner();
-    state.run_as(Actor::Api, move |conn, ctx| service::delete(conn, ctx, id)).await?;
+    state.run_as(actor.0, move |conn, ctx| service::delete(conn, ctx, id)).await?;
     state.wake.poke();
     Ok(HttpResponse::NoContent().finish())
 }
@@ -71,11 +75,11 @@ pub async fn delete(state: web::Data<AppState>, id: web::Path<i32>) -> Result<Ht
 /// `POST /api/v1/schedules/{id}/run`: fire now, outside the timing.
 pub async fn run_now(
     state: web::Data<AppState>,
-    who: super::TokenActor,
+    actor: super::ApiActor,
     id: web::Path<i32>,
 ) -> Result<HttpResponse, ApiError> {
     let id = id.into_inner();
-    let run = state.run_as(who.0, move |conn, ctx| service::run_now(conn, ctx, id)).await?;
+    let run = state.run_as(actor.0, move |conn, ctx| service::run_now(conn, ctx, id)).await?;
     state.wake.poke();
     Ok(HttpResponse::Accepted().json(run.view(None, None)))
 }
@@ -153,12 +157,12 @@ pub struct TriggerBody {
 /// `POST /api/v1/trigger`: deliver a prompt now, for external events. 202 with the run.
 pub async fn trigger(
     state: web::Data<AppState>,
-    who: super::TokenActor,
+    actor: super::ApiActor,
     body: super::Json<TriggerBody>,
 ) -> Result<HttpResponse, ApiError> {
     let (b, config) = (body.into_inner(), state.config.clone());
     let run = state
-        .run_as(who.0, move |conn, ctx| {
+        .run_as(actor.0, move |conn, ctx| {
             service::trigger(conn, ctx, &config, &b.prompt, b.agent.as_deref(), b.priority.as_deref())
         })
         .await?;

@@ -4,7 +4,6 @@ use actix_web::{HttpResponse, web};
 use serde::Deserialize;
 
 use crate::error::{ApiError, AppError};
-use crate::services::Actor;
 use crate::tasks::{Filter, TaskPatch, query, service};
 use crate::web::AppState;
 
@@ -36,11 +35,12 @@ pub async fn list(
 
 pub async fn create(
     state: web::Data<AppState>,
+    actor: super::ApiActor,
     body: super::Json<serde_json::Value>,
 ) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner();
     let view = state
-        .run_as(Actor::Api, move |conn, ctx| {
+        .run_as(actor.0, move |conn, ctx| {
             let task = match body.get("text") {
                 Some(text) => {
                     let text = text.as_str().ok_or_else(|| AppError::invalid("text", "must be a string"))?;
@@ -72,27 +72,36 @@ pub async fn get(state: web::Data<AppState>, id: web::Path<i32>) -> Result<HttpR
 
 pub async fn update(
     state: web::Data<AppState>,
+    actor: super::ApiActor,
     id: web::Path<i32>,
     patch: super::Json<TaskPatch>,
 ) -> Result<HttpResponse, ApiError> {
     let (id, patch) = (id.into_inner(), patch.into_inner());
     let view = state
-        .run_as(Actor::Api, move |conn, ctx| Ok(service::update(conn, ctx, id, &patch)?.view(ctx.tz)))
+        .run_as(actor.0, move |conn, ctx| Ok(service::update(conn, ctx, id, &patch)?.view(ctx.tz)))
         .await?;
     Ok(HttpResponse::Ok().json(view))
 }
 
-pub async fn delete(state: web::Data<AppState>, id: web::Path<i32>) -> Result<HttpResponse, ApiError> {
+pub async fn delete(
+    state: web::Data<AppState>,
+    actor: super::ApiActor,
+    id: web::Path<i32>,
+) -> Result<HttpResponse, ApiError> {
     let id = id.into_inner();
-    state.run_as(Actor::Api, move |conn, ctx| service::delete(conn, ctx, id)).await?;
+    state.run_as(actor.0, move |conn, ctx| service::delete(conn, ctx, id)).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
 /// Completes a task; for a recurring one the answer also carries the next occurrence.
-pub async fn complete(state: web::Data<AppState>, id: web::Path<i32>) -> Result<HttpResponse, ApiError> {
+pub async fn complete(
+    state: web::Data<AppState>,
+    actor: super::ApiActor,
+    id: web::Path<i32>,
+) -> Result<HttpResponse, ApiError> {
     let id = id.into_inner();
     let (task, next) = state
-        .run_as(Actor::Api, move |conn, ctx| {
+        .run_as(actor.0, move |conn, ctx| {
             let (task, next) = service::set_done(conn, ctx, id, true)?;
             Ok((task.view(ctx.tz), next.map(|n| n.view(ctx.tz))))
         })

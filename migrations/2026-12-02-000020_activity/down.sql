@@ -1,0 +1,2 @@
+DROP TABLE confirmations;
+DROP TABLE activity;
