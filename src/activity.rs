@@ -123,7 +123,7 @@ pub struct EntryView {
 /// Whether what `actor` does is recorded: the agent's and programs' changes, not the person's
 /// or the scheduler's.
 pub fn recorded(actor: Actor) -> bool {
-    matches!(actor, Actor::Agent { .. } | Actor::Api { .. })
+    matches!(actor, Actor::Agent { .. } | Actor::Api { .. } | Actor::AdminToken { .. })
 }
 
 /// Records a change made by `ctx.actor` (nothing for the person or the scheduler).

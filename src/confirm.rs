@@ -97,6 +97,8 @@ pub fn needs_confirmation(
                 ("schedule_wakeup", None) => own.unwrap_or("default").to_string(),
                 _ => "default".to_string(),
             };
+            // An agent closed to this caller refuses at once: nothing for the person to confirm.
+            crate::agents::may_send_to(conn, &agent, caller.actor())?;
             if agent == "notify" || Some(agent.as_str()) == own {
                 None
             } else {

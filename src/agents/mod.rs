@@ -618,7 +618,7 @@ pub fn remove(conn: &mut Conn, config: &Config, name: &str) -> Result<(), AppErr
 /// Only the person (the pages, the CLI) or an `admin` token may add or change agents: their
 /// URLs and secrets decide where prompts and keys go, and who may send to them.
 fn guard_person(by: Actor) -> Result<(), AppError> {
-    if by.is_person() || by == Actor::AdminToken {
+    if matches!(by, Actor::Person | Actor::AdminToken { .. }) {
         return Ok(());
     }
     Err(AppError::Forbidden(
@@ -635,7 +635,7 @@ pub fn may_send(conn: &mut Conn, agent: &Agent, actor: Actor) -> Result<(), AppE
         return Ok(());
     }
     let (open, who, flag) = match actor {
-        Actor::Agent { conversation: Some(id) } => {
+        Actor::Agent { conversation: Some(id), .. } => {
             let own: Option<String> =
                 conversations::table.find(id).select(conversations::agent).first(conn).optional()?;
             if own.as_deref() == Some(agent.name.as_str()) {
@@ -643,7 +643,7 @@ pub fn may_send(conn: &mut Conn, agent: &Agent, actor: Actor) -> Result<(), AppE
             }
             (agent.open_to.chat, "the chat agent", "chat")
         }
-        Actor::Agent { conversation: None } => (agent.open_to.mcp, "MCP clients", "mcp"),
+        Actor::Agent { conversation: None, .. } => (agent.open_to.mcp, "MCP clients", "mcp"),
         _ => (agent.open_to.tokens, "API tokens", "tokens"),
     };
     if open {

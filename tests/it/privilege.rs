@@ -90,7 +90,8 @@ fn file_text(file: &Path) -> String {
 
 #[tokio::test]
 async fn injected_prompts_never_reach_a_command_agent() {
-    let app = spawn_app().await;
+    let mut app = spawn_app().await;
+    app.set_up().await;
     let stdin = app.dir.path().join("cmd-stdin.txt");
     command_agent(&app, "cmd", &stdin);
     let admin = app.api(&app.api_token().await);
@@ -187,7 +188,12 @@ async fn injected_prompts_never_reach_a_command_agent() {
         json!({"agent": "cmd", "prompt": "FROM-MCP", "at": in_ms(300)}),
     )
     .await;
+    // Open to MCP clients, it still waits for the person (confirmation is on by default).
     assert_eq!(answer["result"]["isError"], false, "{answer}");
+    let held = &answer["result"]["structuredContent"];
+    assert_eq!(held["status"], "awaiting_confirmation", "{answer}");
+    let res = app.post_form(&format!("/confirmations/{}/confirm", held["confirmation_id"]), &[]).await;
+    assert!(res.status().is_success() || res.status().is_redirection(), "{}", res.status());
     let (status, _) = write.post("/trigger", json!({"agent": "cmd", "prompt": "INJECTED-STILL"})).await;
     assert_eq!(status, 403, "open to MCP clients is not open to tokens");
     let deadline = Instant::now() + Duration::from_secs(15);

@@ -6,7 +6,6 @@ use serde::Deserialize;
 use crate::error::ApiError;
 use crate::runs::{self, RunFilter};
 use crate::schedules::{self, ScheduleInput, service};
-use crate::services::Actor;
 use crate::web::AppState;
 
 #[derive(Deserialize)]
