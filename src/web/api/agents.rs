@@ -20,7 +20,9 @@ pub async fn create(
     body: super::Json<AgentInput>,
 ) -> Result<HttpResponse, ApiError> {
     let now = state.clock.now();
-    let agent = state.db.run(move |conn| agents::add(conn, now, body.into_inner(), Actor::Api)).await?;
+    let mut input = body.into_inner();
+    agents::letta::settle(&state.http, &mut input, None).await?;
+    let agent = state.db.run(move |conn| agents::add(conn, now, input, Actor::Api)).await?;
     Ok(HttpResponse::Created().json(agent.view()))
 }
 
@@ -36,10 +38,12 @@ pub async fn update(
     body: super::Json<AgentInput>,
 ) -> Result<HttpResponse, ApiError> {
     let (config, now) = (state.config.clone(), state.clock.now());
-    let agent = state
-        .db
-        .run(move |conn| agents::update(conn, &config, now, &name, body.into_inner(), Actor::Api))
-        .await?;
+    let mut input = body.into_inner();
+    let (c, n) = (config.clone(), name.clone());
+    let current = state.db.run(move |conn| agents::get(conn, &c, &n)).await.ok();
+    agents::letta::settle(&state.http, &mut input, current.as_ref()).await?;
+    let agent =
+        state.db.run(move |conn| agents::update(conn, &config, now, &name, input, Actor::Api)).await?;
     Ok(HttpResponse::Ok().json(agent.view()))
 }
 
