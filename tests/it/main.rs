@@ -11,6 +11,7 @@ mod cli;
 mod e2e;
 mod fakes;
 mod helpers;
+mod letta;
 mod logs;
 mod mcp;
 mod schedule_pages;
