@@ -150,6 +150,10 @@ async fn a_letta_retry_after_a_timeout_takes_the_answer_instead_of_sending_again
     assert_eq!(run["state"], "succeeded", "{run}");
     assert_eq!(run["output"], "Hello from Letta", "{run}");
     assert!(run["attempt"].as_i64().unwrap() >= 2, "the first attempt timed out: {run}");
+    // Whatever Letta is still working on is stored when it ends.
+    while !letta.shared.letta.lock().unwrap().active.is_empty() {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     let stored = letta.letta_user_messages(ADA);
     assert_eq!(stored.len(), 1, "Letta got the message once: {stored:?}");
     assert_eq!(stored[0].1, run["idempotency_key"].as_str().unwrap());
