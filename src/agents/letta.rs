@@ -349,10 +349,12 @@ fn known(list: &[(String, String)]) -> String {
 pub async fn check(http: &reqwest::Client, agent: &Agent) -> Result<String, String> {
     let (base, id) = (base(agent), agent_id(agent));
     if !is_agent_id(&id) {
-        let list = agents(http, agent).await?;
+        let has = match agents(http, agent).await {
+            Ok(list) => known(&list),
+            Err(e) => format!("its agents could not be listed: {e}"),
+        };
         return Err(format!(
-            "{id:?} is not a Letta agent id (agent-<uuid4>); the Letta server at {base}: {}",
-            known(&list)
+            "{id:?} is not a Letta agent id (agent-<uuid4>); the Letta server at {base}: {has}"
         ));
     }
     let url = format!("{base}/v1/agents/{id}");

@@ -56,7 +56,7 @@ async fn once(api: &Api, agent: &str, prompt: &str, extra: Value) -> Value {
 
 /// Stores an agent as it is, without asking its server (one set up before ids were checked,
 /// or whose Letta agent was deleted since).
-fn store_agent(app: &TestApp, name: &str, url: &str, agent_id: &str, timeout_secs: u64) {
+pub fn store_agent(app: &TestApp, name: &str, url: &str, agent_id: &str, timeout_secs: u64) {
     let db = steward::db::Db::open(&app.db_path).unwrap();
     let input = steward::agents::AgentInput {
         name: Some(name.into()),
