@@ -221,8 +221,11 @@ pub fn error_detail(body: &str) -> String {
             .filter_map(|k| e.get(*k).filter(|x| !x.is_null()).map(text))
             .filter(|t| !t.trim().is_empty())
             .collect();
-        if !parts.is_empty() {
-            return parts.join(": ");
+        match parts.as_slice() {
+            [message, detail] if message.ends_with(['.', '!', '?']) => return format!("{message} {detail}"),
+            [message, detail] => return format!("{message}: {detail}"),
+            [one] => return one.clone(),
+            _ => {}
         }
     }
     if let Some(Value::Array(problems)) = v.get("detail") {
@@ -408,6 +411,29 @@ mod tests {
         let f = http_failure("http://x", reqwest::StatusCode::SERVICE_UNAVAILABLE, "busy");
         assert!(f.retryable && f.message.contains("503") && f.message.contains("busy"), "{f:?}");
         assert!(http_failure("http://x", reqwest::StatusCode::TOO_MANY_REQUESTS, "").retryable);
+    }
+
+    #[test]
+    fn error_details_keep_the_servers_own_words() {
+        for (body, said) in [
+            (
+                r#"{"error":{"message":"model 'x' not found","type":"invalid_request_error"}}"#,
+                "model 'x' not found",
+            ),
+            (
+                r#"{"error":{"type":"llm_error","message":"An error occurred.","detail":"Connection error."}}"#,
+                "An error occurred. Connection error.",
+            ),
+            (r#"{"detail":"Agent with ID agent-1 not found"}"#, "Agent with ID agent-1 not found"),
+            (
+                r#"{"detail":[{"type":"missing","loc":["body","messages",0,"role"],"msg":"Field required"}]}"#,
+                "body.messages.0.role: Field required",
+            ),
+            (r#"{"error":"bad key"}"#, "bad key"),
+            ("upstream timed out\n", "upstream timed out"),
+        ] {
+            assert_eq!(error_detail(body), said, "{body}");
+        }
     }
 
     #[test]
