@@ -283,6 +283,32 @@ impl Chat {
                 Some(id) => super::get(conn, id)?,
                 None => super::create(conn, &config, agent.as_deref().unwrap_or("default"), &text, now)?,
             };
+            // A retry answers the run's message again when it is still the last one (what the
+            // failed attempt left after it goes; its error stays in the run's attempts), so the
+            // prompt shows once, as it reached the agent.
+            if attempt > 1
+                && let Some(run) = run_id
+            {
+                use crate::db::schema::messages;
+                let last: Option<(i32, Option<i32>)> = messages::table
+                    .filter(messages::conversation_id.eq(c.id))
+                    .filter(messages::role.eq("user"))
+                    .order(messages::id.desc())
+                    .select((messages::id, messages::run_id))
+                    .first(conn)
+                    .optional()?;
+                if let Some((id, Some(r))) = last
+                    && r == run
+                {
+                    diesel::delete(
+                        messages::table
+                            .filter(messages::conversation_id.eq(c.id))
+                            .filter(messages::id.gt(id)),
+                    )
+                    .execute(conn)?;
+                    return Ok((c, id));
+                }
+            }
             let m = NewMessage { role: "user", content: &text, run_id, ..NewMessage::default() };
             let id = super::append(conn, c.id, &m, now)?;
             Ok((c, id))

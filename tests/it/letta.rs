@@ -160,6 +160,16 @@ async fn a_letta_retry_after_a_timeout_takes_the_answer_instead_of_sending_again
     let posts =
         letta.received().iter().filter(|r| r.path.ends_with("/messages") && !r.raw.is_empty()).count();
     assert_eq!(posts, 1, "the retry looked and did not send again");
+    // The schedule's conversation shows the prompt once too, answered.
+    let (_, list) = api.get("/conversations").await;
+    let (_, c) = api.get(&format!("/conversations/{}", list["conversations"][0]["id"])).await;
+    let shown: Vec<(&str, &str)> = c["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| (m["role"].as_str().unwrap(), m["content"].as_str().unwrap()))
+        .collect();
+    assert_eq!(shown, [("user", "Only once, please"), ("assistant", "Hello from Letta")], "{c}");
 }
 
 #[tokio::test]
