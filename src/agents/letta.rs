@@ -54,7 +54,7 @@ pub fn is_agent_id(id: &str) -> bool {
 /// One Letta agent's turn: whether the last request to it was cut off (a timeout, a broken
 /// connection) so that the server may still be working on it.
 #[derive(Default)]
-struct Line {
+pub struct Line {
     unsettled: bool,
 }
 
@@ -67,13 +67,31 @@ fn line(agent: &Agent) -> Arc<tokio::sync::Mutex<Line>> {
     lines.entry(key).or_default().clone()
 }
 
+/// A Letta agent's turn, held while a message is delivered to it.
+pub struct LettaTurn(tokio::sync::OwnedMutexGuard<Line>);
+
+/// Waits until no other delivery to this Letta agent (server and id) is under way.
+pub async fn take_turn(agent: &Agent) -> LettaTurn {
+    LettaTurn(line(agent).lock_owned().await)
+}
+
 /// Delivers the prompt as a user message with `otid` = the idempotency key; the output is the
 /// agent's assistant messages. Waits its turn first (outside the agent's timeout).
 pub async fn deliver(http: &reqwest::Client, agent: &Agent, d: &Delivery) -> Result<String, Failure> {
-    let line = line(agent);
-    let mut line = line.lock().await;
+    let mut turn = take_turn(agent).await;
+    deliver_in(&mut turn, http, agent, d).await
+}
+
+/// [`deliver`] within a turn already taken.
+pub async fn deliver_in(
+    turn: &mut LettaTurn,
+    http: &reqwest::Client,
+    agent: &Agent,
+    d: &Delivery,
+) -> Result<String, Failure> {
+    let line = &mut *turn.0;
     let wait = agent.timeout();
-    match tokio::time::timeout(wait, deliver_in_turn(http, agent, d, &mut line)).await {
+    match tokio::time::timeout(wait, deliver_in_turn(http, agent, d, line)).await {
         Ok(result) => result,
         Err(_) => {
             line.unsettled = true;

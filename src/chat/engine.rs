@@ -933,7 +933,13 @@ impl Generation {
             attempt: self.attempt,
         };
         let mut stopped = self.stopped.clone();
-        let delivery = deliver::deliver(&self.chat.services.http, &self.agent, &d);
+        // Until its turn comes nothing is sent, so Stop still stops.
+        let waited = tokio::select! {
+            t = crate::agents::letta::take_turn(&self.agent) => Some(t),
+            _ = stopped.wait_for(|s| *s) => None,
+        };
+        let Some(mut turn) = waited else { return Turn::Stopped };
+        let delivery = crate::agents::letta::deliver_in(&mut turn, &self.chat.services.http, &self.agent, &d);
         tokio::pin!(delivery);
         let first = tokio::select! {
             a = &mut delivery => Some(a),

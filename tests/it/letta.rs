@@ -488,3 +488,45 @@ async fn a_real_letta_server_gets_each_prompt_exactly_once() {
     assert!(run["error"].as_str().unwrap().contains("has no agent"), "{run}");
     eprintln!("the real Letta test took {:.1} s", began.elapsed().as_secs_f64());
 }
+
+#[tokio::test]
+async fn stop_before_letta_has_the_message_stops_it() {
+    let letta = Receiver::start(Behaviour {
+        letta_slow_first: 1,
+        letta_delay: Duration::from_millis(1500),
+        ..Behaviour::default()
+    })
+    .await;
+    let app = spawn_app().await;
+    store_agent(&app, "ada", &letta.url, ADA, 10);
+    store_agent(&app, "also-ada", &letta.url, ADA, 10);
+    let api = app.api(&app.api_token().await);
+    let send = |message: &'static str, agent: &'static str| {
+        let (client, url) = (api.client.clone(), format!("{}/chat", api.base));
+        tokio::spawn(async move {
+            let res =
+                client.post(url).json(&json!({"message": message, "agent": agent})).send().await.unwrap();
+            res.json::<Value>().await.unwrap()
+        })
+    };
+    let first = send("first", "ada");
+    poll(&api, "/conversations", 5, |b| b["conversations"].as_array().unwrap().len() == 1).await;
+    // The second waits for Letta to finish the first: stopping it then sends nothing.
+    let second = send("second", "also-ada");
+    let list = poll(&api, "/conversations", 5, |b| b["conversations"].as_array().unwrap().len() == 2).await;
+    let waiting = list["conversations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["agent"] == "also-ada")
+        .map(|c| c["id"].clone())
+        .unwrap();
+    let (status, _) = api.post(&format!("/conversations/{waiting}/stop"), json!({})).await;
+    assert_eq!(status, 200);
+    let stopped = second.await.unwrap();
+    assert_eq!(stopped["state"], "stopped", "{stopped}");
+    assert_eq!(first.await.unwrap()["content"], "Hello from Letta");
+    let stored = letta.letta_user_messages(ADA);
+    assert_eq!(stored.len(), 1, "{stored:?}");
+    assert_eq!(stored[0].0, "first");
+}
