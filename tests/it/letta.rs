@@ -338,8 +338,12 @@ impl LettaServer {
         let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
         let log = dir.join("letta.log");
         let out = std::fs::File::create(&log).unwrap();
-        let mut cmd = Command::new(venv.join("bin/letta"));
-        cmd.args(["server", "--host", "127.0.0.1", "--port", &port.to_string()])
+        // At a lower priority: its minute of start-up (Python imports) should not starve the
+        // timing-sensitive tests running beside it. `nice` execs the server (one process).
+        let mut cmd = Command::new("nice");
+        cmd.args(["-n", "10"])
+            .arg(venv.join("bin/letta"))
+            .args(["server", "--host", "127.0.0.1", "--port", &port.to_string()])
             .current_dir(dir)
             .env_clear()
             .env("PATH", format!("{}:/usr/bin:/bin", venv.join("bin").display()))
