@@ -402,7 +402,7 @@ fn run(cli: Cli) -> Result<(), AppError> {
                 ));
             }
             let http = http_client();
-            let list = block_on(async { crate::agents::deliver::letta_agents(&http, &a).await })?
+            let list = block_on(async { crate::agents::letta::agents(&http, &a).await })?
                 .map_err(|m| AppError::invalid("--letta", m))?;
             if json {
                 let list: Vec<_> =
@@ -693,6 +693,9 @@ fn agent(config: &Config, cmd: AgentCommand, json: bool) -> Result<(), AppError>
                     open_to: open_to.map(|w| split_list(&w)),
                 },
             };
+            let mut input = input;
+            let http = http_client();
+            block_on(agents::letta::settle(&http, &mut input, None))??;
             let a = agents::add(&mut conn, SystemClock.now(), input, Actor::Person)?;
             if json {
                 return print_json(&a.view());

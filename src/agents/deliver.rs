@@ -58,10 +58,14 @@ pub trait ConversationDelivery: Send + Sync + 'static {
 /// Delivers the prompt; the output is the agent's answer (for `notify`, the prompt itself: the
 /// caller turns it into a notification in the same transaction that records the run).
 pub async fn deliver(http: &reqwest::Client, agent: &Agent, d: &Delivery) -> Result<String, Failure> {
+    if agent.kind == AgentKind::Letta {
+        // Letta waits its turn per agent, then has its own timeout and exactly-once retries.
+        return super::letta::deliver(http, agent, d).await;
+    }
     let work = async {
         match agent.kind {
             AgentKind::Llm => llm(http, agent, d).await,
-            AgentKind::Letta => letta(http, agent, d).await,
+            AgentKind::Letta => super::letta::deliver(http, agent, d).await,
             AgentKind::Webhook => webhook(http, agent, d).await,
             AgentKind::Command => command(agent, d).await,
             AgentKind::Notify => Ok(d.prompt.clone()),
@@ -99,36 +103,6 @@ async fn llm(http: &reqwest::Client, agent: &Agent, d: &Delivery) -> Result<Stri
         .and_then(Value::as_str)
         .ok_or_else(|| Failure::retry(format!("{url} answered without choices[0].message.content")))?;
     Ok(cap(text.to_string()))
-}
-
-async fn letta(http: &reqwest::Client, agent: &Agent, d: &Delivery) -> Result<String, Failure> {
-    let id = agent.config.agent_id.clone().unwrap_or_default();
-    let url = format!("{}/v1/agents/{id}/messages", url_of(agent));
-    let body = json!({"messages": [{"role": "user", "content": d.prompt, "otid": d.idempotency_key}]});
-    let resp = with_key(http.post(&url), agent).json(&body).send().await.map_err(|e| transport(&url, &e))?;
-    let value = json_body(&url, resp).await?;
-    let said: Vec<String> = value
-        .get("messages")
-        .and_then(Value::as_array)
-        .map(|list| {
-            list.iter()
-                .filter(|m| m.get("message_type").and_then(Value::as_str) == Some("assistant_message"))
-                .filter_map(|m| letta_text(m.get("content")?))
-                .collect()
-        })
-        .unwrap_or_default();
-    Ok(cap(said.join("\n\n")))
-}
-
-/// Letta's `content` is a string or a list of `{"type":"text","text":...}` parts.
-fn letta_text(content: &Value) -> Option<String> {
-    match content {
-        Value::String(s) => Some(s.clone()),
-        Value::Array(parts) => Some(
-            parts.iter().filter_map(|p| p.get("text").and_then(Value::as_str)).collect::<Vec<_>>().join(""),
-        ),
-        _ => None,
-    }
 }
 
 /// `sha256=<hex HMAC of the body>`, the value of `X-Steward-Signature`.
@@ -269,18 +243,52 @@ async fn json_body(url: &str, resp: reqwest::Response) -> Result<Value, Failure>
         .map_err(|e| Failure::retry(format!("{url} answered {status} with malformed JSON ({e})")))
 }
 
+/// The server's own words in an error body: OpenAI's `{"error":{"message"}}`, Letta 0.16's
+/// `{"error":{"type","message","detail"}}` (both kept), FastAPI's `{"detail": "..."}` or its
+/// validation list `{"detail": [{"loc","msg"}]}`, or the start of the body as it is.
+pub fn error_detail(body: &str) -> String {
+    let Ok(v) = serde_json::from_str::<Value>(body) else {
+        return body.trim().chars().take(300).collect();
+    };
+    let text = |m: &Value| m.as_str().map(str::to_string).unwrap_or_else(|| m.to_string());
+    if let Some(e) = v.get("error").filter(|e| e.is_object()) {
+        let parts: Vec<String> = ["message", "detail"]
+            .iter()
+            .filter_map(|k| e.get(*k).filter(|x| !x.is_null()).map(text))
+            .filter(|t| !t.trim().is_empty())
+            .collect();
+        match parts.as_slice() {
+            [message, detail] if message.ends_with(['.', '!', '?']) => return format!("{message} {detail}"),
+            [message, detail] => return format!("{message}: {detail}"),
+            [one] => return one.clone(),
+            _ => {}
+        }
+    }
+    if let Some(Value::Array(problems)) = v.get("detail") {
+        return problems
+            .iter()
+            .map(|p| {
+                let at: Vec<String> = p
+                    .get("loc")
+                    .and_then(Value::as_array)
+                    .map(|l| l.iter().map(text).collect())
+                    .unwrap_or_default();
+                let msg = p.get("msg").map(text).unwrap_or_else(|| p.to_string());
+                if at.is_empty() { msg } else { format!("{}: {msg}", at.join(".")) }
+            })
+            .collect::<Vec<_>>()
+            .join("; ");
+    }
+    v.get("error")
+        .or_else(|| v.get("detail"))
+        .or_else(|| v.get("message"))
+        .map(text)
+        .unwrap_or_else(|| body.trim().chars().take(300).collect())
+}
+
 /// An HTTP error status in words, with the server's own message when it gave one.
 pub fn http_failure(url: &str, status: reqwest::StatusCode, body: &str) -> Failure {
-    let detail = serde_json::from_str::<Value>(body)
-        .ok()
-        .and_then(|v| {
-            v.pointer("/error/message")
-                .or_else(|| v.get("error"))
-                .or_else(|| v.get("detail"))
-                .or_else(|| v.get("message"))
-                .map(|m| m.as_str().map(str::to_string).unwrap_or_else(|| m.to_string()))
-        })
-        .unwrap_or_else(|| body.trim().chars().take(300).collect());
+    let detail = error_detail(body);
     let hint = match status.as_u16() {
         401 | 403 => ": the server refused the credentials; check the API key",
         404 => {
@@ -339,7 +347,7 @@ fn error_chain(e: &dyn std::error::Error) -> String {
     parts.join(": ")
 }
 
-fn cap(mut text: String) -> String {
+pub(crate) fn cap(mut text: String) -> String {
     if text.len() > OUTPUT_CAP {
         let mut end = OUTPUT_CAP;
         while !text.is_char_boundary(end) {
@@ -378,18 +386,7 @@ pub async fn check(http: &reqwest::Client, agent: &Agent) -> Result<String, Stri
                 Err(format!("{} has no model {want:?}; it serves: {}", url_of(agent), ids.join(", ")))
             }
         }
-        AgentKind::Letta => {
-            let id = agent.config.agent_id.clone().unwrap_or_default();
-            let url = format!("{}/v1/agents/{id}", url_of(agent));
-            let resp =
-                with_key(http.get(&url), agent).send().await.map_err(|e| transport(&url, &e).message)?;
-            if resp.status() == reqwest::StatusCode::NOT_FOUND {
-                return Err(format!("the Letta server at {} has no agent {id:?}", url_of(agent)));
-            }
-            let found = json_body(&url, resp).await.map_err(fail)?;
-            let name = found.get("name").and_then(Value::as_str).unwrap_or("?");
-            Ok(format!("the Letta server knows agent {id:?} ({name})"))
-        }
+        AgentKind::Letta => super::letta::check(http, agent).await,
         AgentKind::Webhook => {
             // A HEAD proves the host answers without triggering the receiver's action.
             let url = url_of(agent);
@@ -405,24 +402,6 @@ pub async fn check(http: &reqwest::Client, agent: &Agent) -> Result<String, Stri
             }
         }
     }
-}
-
-/// The agents a Letta server has, as `(id, name)`.
-pub async fn letta_agents(http: &reqwest::Client, agent: &Agent) -> Result<Vec<(String, String)>, String> {
-    let url = format!("{}/v1/agents/", url_of(agent));
-    let resp = with_key(http.get(&url), agent).send().await.map_err(|e| transport(&url, &e).message)?;
-    let list = json_body(&url, resp).await.map_err(|f| f.message)?;
-    Ok(list
-        .as_array()
-        .map(|a| {
-            a.iter()
-                .map(|x| {
-                    let s = |k: &str| x.get(k).and_then(Value::as_str).unwrap_or_default().to_string();
-                    (s("id"), s("name"))
-                })
-                .collect()
-        })
-        .unwrap_or_default())
 }
 
 fn which(program: &str) -> Option<String> {
@@ -476,6 +455,29 @@ mod tests {
         assert_eq!(cut_text(bytes[..2].to_vec(), true), format!("a{CUT_MARK}"));
         assert_eq!(cut_text(bytes.clone(), false), "aé");
         assert_eq!(cut_text(b"ok".to_vec(), false), "ok");
+    }
+
+    #[test]
+    fn error_details_keep_the_servers_own_words() {
+        for (body, said) in [
+            (
+                r#"{"error":{"message":"model 'x' not found","type":"invalid_request_error"}}"#,
+                "model 'x' not found",
+            ),
+            (
+                r#"{"error":{"type":"llm_error","message":"An error occurred.","detail":"Connection error."}}"#,
+                "An error occurred. Connection error.",
+            ),
+            (r#"{"detail":"Agent with ID agent-1 not found"}"#, "Agent with ID agent-1 not found"),
+            (
+                r#"{"detail":[{"type":"missing","loc":["body","messages",0,"role"],"msg":"Field required"}]}"#,
+                "body.messages.0.role: Field required",
+            ),
+            (r#"{"error":"bad key"}"#, "bad key"),
+            ("upstream timed out\n", "upstream timed out"),
+        ] {
+            assert_eq!(error_detail(body), said, "{body}");
+        }
     }
 
     #[test]

@@ -1,7 +1,8 @@
 //! Agents: where prompts go. Configured once, used by many schedules.
 //!
 //! - `llm`: an OpenAI-compatible `/chat/completions` endpoint; the answer is the output.
-//! - `letta`: a Letta server's agent; its assistant messages are the output.
+//! - `letta`: a Letta server's agent; its assistant messages are the output, delivered exactly
+//!   once ([`letta`]).
 //! - `webhook`: a signed JSON `POST`; any 2xx succeeds and the body is the output.
 //! - `command`: a program (argv, no shell) with the prompt on stdin; stdout is the output.
 //! - `notify`: no model; the prompt becomes an in-app notification.
@@ -16,6 +17,7 @@
 //! to from that conversation (a wake-up), and the built-in `notify` is open to all.
 
 pub mod deliver;
+pub mod letta;
 
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;

@@ -197,6 +197,9 @@ pub struct Outcome {
     /// The final assistant text.
     pub text: String,
     pub error: Option<String>,
+    /// The error is one that trying again cannot mend (a refused key, an unknown model or
+    /// agent), so a scheduled run fails at once rather than retrying.
+    pub permanent: bool,
 }
 
 #[derive(Clone)]
@@ -256,6 +259,19 @@ impl Chat {
         text: String,
         run: Option<(i32, String)>,
     ) -> Result<Started, AppError> {
+        self.send_attempt(conversation, agent, text, run, 1).await
+    }
+
+    /// [`Chat::send`] for attempt `attempt` of a scheduled run (a Letta agent is asked whether it
+    /// already has the message before it is sent again).
+    async fn send_attempt(
+        &self,
+        conversation: Option<i32>,
+        agent: Option<String>,
+        text: String,
+        run: Option<(i32, String)>,
+        attempt: i32,
+    ) -> Result<Started, AppError> {
         if text.trim().is_empty() {
             return Err(AppError::invalid("message", "is empty"));
         }
@@ -264,11 +280,37 @@ impl Chat {
         }
         let config = self.services.config.clone();
         let (run_id, run_key) = run.unzip();
-        self.start(conversation, run_key, move |conn, now| {
+        self.start(conversation, run_key, attempt, move |conn, now| {
             let c = match conversation {
                 Some(id) => super::get(conn, id)?,
                 None => super::create(conn, &config, agent.as_deref().unwrap_or("default"), &text, now)?,
             };
+            // A retry answers the run's message again when it is still the last one (what the
+            // failed attempt left after it goes; its error stays in the run's attempts), so the
+            // prompt shows once, as it reached the agent.
+            if attempt > 1
+                && let Some(run) = run_id
+            {
+                use crate::db::schema::messages;
+                let last: Option<(i32, Option<i32>)> = messages::table
+                    .filter(messages::conversation_id.eq(c.id))
+                    .filter(messages::role.eq("user"))
+                    .order(messages::id.desc())
+                    .select((messages::id, messages::run_id))
+                    .first(conn)
+                    .optional()?;
+                if let Some((id, Some(r))) = last
+                    && r == run
+                {
+                    diesel::delete(
+                        messages::table
+                            .filter(messages::conversation_id.eq(c.id))
+                            .filter(messages::id.gt(id)),
+                    )
+                    .execute(conn)?;
+                    return Ok((c, id));
+                }
+            }
             let m = NewMessage { role: "user", content: &text, run_id, ..NewMessage::default() };
             let id = super::append(conn, c.id, &m, now)?;
             Ok((c, id))
@@ -277,8 +319,30 @@ impl Chat {
     }
 
     /// Writes the last reply again: what followed the person's last message goes.
+    ///
+    /// A Letta agent keeps every turn in its memory and has no "regenerate": after an answer,
+    /// this asks again (the person's last message is posted once more, as a new turn that Letta
+    /// keeps beside the first); after a failed reply it retries the same message, which Letta
+    /// gets at most once (see [`crate::agents::letta`]).
     pub async fn regenerate(&self, conversation: i32) -> Result<Started, AppError> {
-        self.start(Some(conversation), None, move |conn, _| {
+        let config = self.services.config.clone();
+        let (letta, failed) = self
+            .services
+            .db
+            .run(move |conn| {
+                let c = super::get(conn, conversation)?;
+                let kind = crate::agents::get(conn, &config, &c.agent).map(|a| a.kind).ok();
+                let last = super::recent_messages(conn, conversation, 1)?;
+                let failed = last.last().is_some_and(|m| m.role != "user" && m.error.is_some());
+                Ok((kind == Some(AgentKind::Letta), failed))
+            })
+            .await?;
+        if letta && !failed {
+            return self.ask_again(conversation).await;
+        }
+        // A retry of a Letta message looks for it on the server before sending it again.
+        let attempt = if letta { 2 } else { 1 };
+        self.start(Some(conversation), None, attempt, move |conn, _| {
             use crate::db::schema::messages;
             let c = super::get(conn, conversation)?;
             let last_user: Option<i32> = messages::table
@@ -299,6 +363,27 @@ impl Chat {
         .await
     }
 
+    /// Posts the person's last message again as a new turn (Letta's "Ask again").
+    async fn ask_again(&self, conversation: i32) -> Result<Started, AppError> {
+        self.start(Some(conversation), None, 1, move |conn, now| {
+            use crate::db::schema::messages;
+            let c = super::get(conn, conversation)?;
+            let last: Option<String> = messages::table
+                .filter(messages::conversation_id.eq(conversation))
+                .filter(messages::role.eq("user"))
+                .order(messages::id.desc())
+                .select(messages::content)
+                .first(conn)
+                .optional()?;
+            let text =
+                last.ok_or_else(|| AppError::invalid("conversation_id", "has no message to answer"))?;
+            let m = NewMessage { role: "user", content: &text, ..NewMessage::default() };
+            let id = super::append(conn, c.id, &m, now)?;
+            Ok((c, id))
+        })
+        .await
+    }
+
     /// Starts a reply after `before` (which stores the person's side and names the
     /// conversation and the message answered). Everything it needs is read in the same trip to
     /// the database, so the first token waits for one transaction only.
@@ -306,6 +391,7 @@ impl Chat {
         &self,
         existing: Option<i32>,
         run_key: Option<String>,
+        attempt: i32,
         before: F,
     ) -> Result<Started, AppError>
     where
@@ -374,6 +460,7 @@ impl Chat {
             run_key,
             calls: AtomicUsize::new(0),
             changes: AtomicUsize::new(0),
+            attempt,
         };
         let done = tokio::spawn(run.run(p.reply, p.system, p.history));
         Ok(Started {
@@ -421,14 +508,17 @@ impl Chat {
             })
             .await
             .map_err(|e| Failure::retry(format!("cannot open the schedule's conversation: {e}")))?;
+        let run = Some((d.run_id, d.idempotency_key.clone()));
         let started = self
-            .send(Some(conversation), None, d.prompt.clone(), Some((d.run_id, d.idempotency_key.clone())))
+            .send_attempt(Some(conversation), None, d.prompt.clone(), run, d.attempt)
             .await
             .map_err(|e| Failure::retry(e.to_string()))?;
         let outcome =
             started.done.await.map_err(|e| Failure::retry(format!("the reply task failed: {e}")))?;
+        // The same classification as a delivery outside a conversation: a refused key, an
+        // unknown model or agent fail at once.
         match outcome.error {
-            Some(e) => Err(Failure::retry(e)),
+            Some(message) => Err(Failure { message, retryable: !outcome.permanent }),
             None => Ok(outcome.text),
         }
     }
@@ -572,6 +662,9 @@ struct Generation {
     /// Tool calls and changes made so far in this reply (for the caps in `crate::confirm`).
     calls: AtomicUsize,
     changes: AtomicUsize,
+    /// Which attempt this is: from the second on, Letta is asked whether it already has the
+    /// message before it is sent.
+    attempt: i32,
 }
 
 /// How one model turn ended.
@@ -582,6 +675,14 @@ enum Turn {
     Tools(Vec<ToolCall>),
     Stopped,
     Failed(String),
+    /// Failed in a way that trying again cannot mend.
+    Refused(String),
+}
+
+impl Turn {
+    fn failed(f: Failure) -> Turn {
+        if f.retryable { Turn::Failed(f.message) } else { Turn::Refused(f.message) }
+    }
 }
 
 impl Generation {
@@ -626,9 +727,13 @@ impl Generation {
                 Turn::Answer => return self.finish(reply, text, calls, None).await,
                 Turn::Stopped => {
                     self.save(reply, &text, &calls, "stopped", None).await;
-                    return Outcome { message_id: reply, text, error: None };
+                    return Outcome { message_id: reply, text, error: None, permanent: false };
                 }
                 Turn::Failed(e) => return self.finish(reply, text, calls, Some(e)).await,
+                Turn::Refused(e) => {
+                    let outcome = self.finish(reply, text, calls, Some(e)).await;
+                    return Outcome { permanent: true, ..outcome };
+                }
                 Turn::Tools(asked) => {
                     self.save(reply, &text, &asked, "done", None).await;
                     let id = reply;
@@ -638,7 +743,7 @@ impl Generation {
                     }
                     for call in &asked {
                         if *self.stopped.borrow() {
-                            return Outcome { message_id: reply, text, error: None };
+                            return Outcome { message_id: reply, text, error: None, permanent: false };
                         }
                         match self.run_tool(call).await {
                             Ok(row) => history.push(row),
@@ -679,7 +784,7 @@ impl Generation {
                 super::append(conn, conversation, &n, now)
             })
             .await;
-        Outcome { message_id: reply, text: String::new(), error: Some(message) }
+        Outcome { message_id: reply, text: String::new(), error: Some(message), permanent: false }
     }
 
     fn set_reply(&self, reply: i32) {
@@ -692,7 +797,7 @@ impl Generation {
     async fn finish(&self, reply: i32, text: String, calls: Vec<ToolCall>, error: Option<String>) -> Outcome {
         let state = if error.is_some() { "failed" } else { "done" };
         self.save(reply, &text, &calls, state, error.as_deref()).await;
-        Outcome { message_id: reply, text, error }
+        Outcome { message_id: reply, text, error, permanent: false }
     }
 
     async fn save(
@@ -846,7 +951,7 @@ impl Generation {
         let status = resp.status();
         if !status.is_success() {
             let body = resp.text().await.unwrap_or_default();
-            return Turn::Failed(deliver::http_failure(&url, status, &body).message);
+            return Turn::failed(deliver::http_failure(&url, status, &body));
         }
         let mut stream = resp.bytes_stream().eventsource();
         // Tool calls arrive in pieces, keyed by index: the first piece has the id and name, the
@@ -922,6 +1027,8 @@ impl Generation {
     }
 
     /// A Letta agent keeps its own memory: it gets the person's last message and answers whole.
+    /// Letta cannot be stopped: once it has the message it finishes and keeps its answer, so
+    /// Stop says so and the answer is shown when it arrives.
     async fn letta_turn(&self, history: &[Message], text: &mut String) -> Turn {
         let Some(last) = history.iter().rev().find(|m| m.role == "user") else {
             return Turn::Failed("there is no message to answer".into());
@@ -932,22 +1039,58 @@ impl Generation {
             idempotency_key: self.run_key.clone().unwrap_or_else(|| format!("m{}", last.id)),
             prompt: last.content.clone(),
             scheduled_for: self.chat.services.clock.now(),
-            attempt: 1,
+            attempt: self.attempt,
         };
         let mut stopped = self.stopped.clone();
-        let answer = tokio::select! {
-            a = deliver::deliver(&self.chat.services.http, &self.agent, &d) => a,
-            _ = stopped.wait_for(|s| *s) => return Turn::Stopped,
+        // Until its turn comes nothing is sent, so Stop still stops.
+        let waited = tokio::select! {
+            t = crate::agents::letta::take_turn(&self.agent) => Some(t),
+            _ = stopped.wait_for(|s| *s) => None,
+        };
+        let Some(mut turn) = waited else { return Turn::Stopped };
+        let delivery = crate::agents::letta::deliver_in(&mut turn, &self.chat.services.http, &self.agent, &d);
+        tokio::pin!(delivery);
+        let first = tokio::select! {
+            a = &mut delivery => Some(a),
+            _ = stopped.wait_for(|s| *s) => None,
+        };
+        let answer = match first {
+            Some(answer) => answer,
+            None => {
+                self.notice(LETTA_STOP).await;
+                delivery.await
+            }
         };
         match answer {
             Ok(answer) => {
                 self.push_text(text, &answer);
                 Turn::Answer
             }
-            Err(f) => Turn::Failed(f.message),
+            Err(f) => Turn::failed(f),
+        }
+    }
+
+    /// Adds a notice to the conversation.
+    async fn notice(&self, text: &'static str) {
+        let (conversation, now) = (self.conversation, self.chat.services.clock.now());
+        let added = self
+            .chat
+            .services
+            .db
+            .run(move |conn| {
+                let n = NewMessage { role: "notice", content: text, ..NewMessage::default() };
+                super::append(conn, conversation, &n, now)
+            })
+            .await;
+        if let Err(e) = added {
+            tracing::error!(error = format!("{e:#}"), conversation, "a notice could not be saved");
         }
     }
 }
+
+/// What Stop says in a Letta conversation.
+pub const LETTA_STOP: &str = "Letta cannot be stopped once it has a message: it finishes and keeps \
+its answer in its memory. Steward shows the answer here when it arrives.";
 
 /// The system prompt with the date, time and today's summary filled in.
 fn system_prompt(

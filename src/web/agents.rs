@@ -442,7 +442,10 @@ pub async fn add(
     form: web::Form<AgentForm>,
 ) -> Result<HttpResponse, PageError> {
     let values = form.into_inner();
-    let input = values.input(false);
+    let input = match values.input(false) {
+        Ok(mut input) => agents::letta::settle(&state.http, &mut input, None).await.map(|()| input),
+        Err(e) => Err(e),
+    };
     let now = state.clock.now();
     let added = state.db.run(move |conn| agents::add(conn, now, input?, Actor::Person)).await;
     match added {
@@ -516,7 +519,14 @@ pub async fn save(
     let name = name.into_inner();
     let mut values = form.into_inner();
     values.name = name.clone();
-    let input = values.input(true);
+    let (st, n) = (state.clone(), name.clone());
+    let current = state.db.run(move |conn| agents::get(conn, &st.config, &n)).await.ok();
+    let input = match values.input(true) {
+        Ok(mut input) => {
+            agents::letta::settle(&state.http, &mut input, current.as_ref()).await.map(|()| input)
+        }
+        Err(e) => Err(e),
+    };
     let (st, n, now) = (state.clone(), name.clone(), state.clock.now());
     let saved = state
         .db

@@ -135,6 +135,9 @@ pub struct MessagesPart {
     messages: Vec<MessageItem>,
     /// A reply is being written: the last bubble streams and Stop shows.
     live: bool,
+    /// The agent is a Letta agent: it keeps every turn, so Regenerate is "Ask again" (a new
+    /// turn) and Stop says that Letta still finishes.
+    letta: bool,
     csrf: String,
 }
 
@@ -147,9 +150,26 @@ impl MessagesPart {
         self.messages.last().filter(|m| m.role != "user").map(|m| m.id)
     }
 
-    /// After an error the same button reads Retry.
+    /// After an error the same button reads Retry; after a Letta answer, Ask again.
     fn regenerate_label(&self) -> &'static str {
-        if self.messages.last().is_some_and(|m| m.error.is_some()) { "Retry" } else { "Regenerate" }
+        if self.messages.last().is_some_and(|m| m.error.is_some()) {
+            "Retry"
+        } else if self.letta {
+            "Ask again"
+        } else {
+            "Regenerate"
+        }
+    }
+
+    /// What the button does, where that is not obvious.
+    fn regenerate_hint(&self) -> &'static str {
+        match (self.letta, self.messages.last().is_some_and(|m| m.error.is_some())) {
+            (true, false) => {
+                "Sends your last message again as a new turn; Letta keeps both answers in its memory."
+            }
+            (true, true) => "Letta is asked first whether it already has the message, so it gets it once.",
+            _ => "",
+        }
     }
 }
 
@@ -204,7 +224,12 @@ async fn page_of(
                 Some(id) => Some((chat::get(conn, id)?, items(&chat::messages(conn, id)?, ctx))),
                 None => None,
             };
-            let agents: Vec<String> = crate::agents::list(conn, &st.config)?
+            let all = crate::agents::list(conn, &st.config)?;
+            let letta = open.as_ref().is_some_and(|(c, _)| {
+                all.iter().any(|a| a.name == c.agent && a.kind == crate::agents::AgentKind::Letta)
+            });
+            let open = open.map(|(c, m)| (c, m, letta));
+            let agents: Vec<String> = all
                 .into_iter()
                 .filter(|a| matches!(a.kind, crate::agents::AgentKind::Llm | crate::agents::AgentKind::Letta))
                 .map(|a| a.name)
@@ -212,17 +237,18 @@ async fn page_of(
             Ok((conversations, open, agents, crate::notifications::unread_count(conn)?))
         })
         .await?;
-    let title = open.as_ref().map(|(c, _)| c.title.clone()).unwrap_or_else(|| "Chat".into());
+    let title = open.as_ref().map(|(c, _, _)| c.title.clone()).unwrap_or_else(|| "Chat".into());
     let default_agent =
         agents.iter().find(|a| *a == "default").or(agents.first()).cloned().unwrap_or_default();
     Ok(ChatPage {
         layout: Layout::new(title, "chat", &session.0).with_unread(unread),
         conversations,
         q,
-        open: open.map(|(conversation, messages)| MessagesPart {
+        open: open.map(|(conversation, messages, letta)| MessagesPart {
             conversation,
             messages,
             live,
+            letta,
             csrf: session.0.csrf_token.clone(),
         }),
         agents,
@@ -275,12 +301,16 @@ pub async fn messages(
 ) -> Result<HttpResponse, PageError> {
     let id = id.into_inner();
     let live = state.chat.is_live(id);
-    let (conversation, messages) = state
+    let config = state.config.clone();
+    let (conversation, messages, letta) = state
         .run_as(Actor::Person, move |conn, ctx| {
-            Ok((chat::get(conn, id)?, items(&chat::messages(conn, id)?, ctx)))
+            let c = chat::get(conn, id)?;
+            let letta = crate::agents::get(conn, &config, &c.agent)
+                .is_ok_and(|a| a.kind == crate::agents::AgentKind::Letta);
+            Ok((c, items(&chat::messages(conn, id)?, ctx), letta))
         })
         .await?;
-    html(StatusCode::OK, &MessagesPart { conversation, messages, live, csrf: session.0.csrf_token })
+    html(StatusCode::OK, &MessagesPart { conversation, messages, live, letta, csrf: session.0.csrf_token })
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -773,3 +773,46 @@ async fn the_tasks_page_fits_a_phone_and_long_titles_clamp() {
     browser.assert_clean_console().await;
     browser.cmd(reqwest::Method::DELETE, "", json!({})).await;
 }
+
+// --- Letta conversations (issue 11) -----------------------------------------------------------
+
+/// Stop's note while Letta works, then Ask again with its note, fit a phone and a desktop.
+#[tokio::test]
+async fn a_letta_conversation_fits_a_phone_and_a_desktop() {
+    use crate::fakes::receiver::{ADA, Behaviour, Receiver};
+    let Some(browser) = Browser::start().await else { return };
+    let letta = Receiver::start(Behaviour {
+        letta_slow_first: 2,
+        letta_delay: Duration::from_secs(3),
+        ..Behaviour::default()
+    })
+    .await;
+    let app = spawn_app().await;
+    browser.set_up(&app).await;
+    crate::letta::store_agent(&app, "letta-assistant", &letta.url, ADA, 30);
+    let api = app.api(&app.api_token().await);
+    for (width, height, label) in [(1366, 900, "desktop"), (390, 844, "phone")] {
+        chat_viewport(&browser, width, height).await;
+        let client = api.client.clone();
+        let url = format!("{}/chat", api.base);
+        let sending = tokio::spawn(async move {
+            let body = json!({"message": "What is on my plate this week?", "agent": "letta-assistant"});
+            client.post(url).json(&body).send().await.unwrap().json::<Value>().await.unwrap()
+        });
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let (_, list) = api.get("/conversations").await;
+        let page = format!("{}/chat/{}", app.address, list["conversations"][0]["id"]);
+        browser.go(&page).await;
+        browser.wait_for("#chat-stop-hint").await;
+        browser.screenshot(&format!("letta-stop-{label}")).await;
+        assert_eq!(browser.script(CHAT_LAYOUT_FAULTS).await, json!([]), "Stop at {width} px");
+        sending.await.unwrap();
+        browser.go(&page).await;
+        browser.wait_for("#chat-regenerate").await;
+        assert_eq!(browser.text("#chat-regenerate").await, "Ask again");
+        browser.screenshot(&format!("letta-ask-again-{label}")).await;
+        assert_eq!(browser.script(CHAT_LAYOUT_FAULTS).await, json!([]), "Ask again at {width} px");
+    }
+    browser.assert_clean_console().await;
+    browser.cmd(reqwest::Method::DELETE, "", json!({})).await;
+}

@@ -425,7 +425,15 @@ async fn a_wakeup_fires_back_into_its_conversation_with_its_context() {
         sent.contains("Remind yourself to check the oven") && sent.contains("I will check back."),
         "{sent}"
     );
-    let (_, run) = api.get(&format!("/runs/{}", woken["run_id"])).await;
+    // The scheduler records the run on its next turn, a moment after the reply is stored.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let run = loop {
+        let (_, run) = api.get(&format!("/runs/{}", woken["run_id"])).await;
+        if run["state"] != "running" || Instant::now() > deadline {
+            break run;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
     assert_eq!(
         (run["state"].as_str(), run["output"].as_str()),
         (Some("succeeded"), Some("The oven is fine.")),

@@ -14,6 +14,7 @@ mod fakes;
 mod helpers;
 // Issue 12's holes: login redirects, bounded notifications and events, slow bodies, search caps.
 mod holes;
+mod letta;
 mod logs;
 mod mcp;
 mod privilege;

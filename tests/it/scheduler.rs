@@ -1,5 +1,5 @@
 //! Scheduled prompts end to end: real deliveries to a loopback receiver, retries, per-agent
-//! concurrency, misfire policies across a restart, the Letta and command targets, bad input.
+//! concurrency, misfire policies across a restart, the command target, bad input (Letta: letta.rs).
 
 use std::time::{Duration, Instant};
 
@@ -212,60 +212,6 @@ async fn misfire_policies_after_downtime() {
     tokio::time::sleep(Duration::from_millis(300)).await;
     let (_, again) = api.get(&count("all")).await;
     assert_eq!(again["runs"].as_array().unwrap().len(), 10);
-}
-
-#[tokio::test]
-async fn letta_agents_are_checked_listed_and_messaged() {
-    let letta = Receiver::start(Behaviour::default()).await;
-    let app = spawn_app().await;
-    let api = app.api(&app.api_token().await);
-    let (status, body) = api
-        .post(
-            "/agents",
-            json!({"name": "ada", "kind": "letta", "url": letta.url, "api_key": "pw", "agent_id": "agent-1"}),
-        )
-        .await;
-    assert_eq!(status, 201, "{body}");
-    assert_eq!(body["has_api_key"], true);
-    assert!(body.get("api_key").is_none(), "secrets are never shown back: {body}");
-    api.post("/agents", json!({"name": "ghost", "kind": "letta", "url": letta.url, "agent_id": "agent-9"}))
-        .await;
-
-    // Creating a schedule asks the server whether the agent exists...
-    let (status, err) =
-        api.post("/schedules", json!({"prompt": "hi", "agent": "ghost", "cron": "@daily"})).await;
-    assert_eq!(status, 422, "{err}");
-    assert!(err["error"]["message"].as_str().unwrap().contains("no agent \"agent-9\""), "{err}");
-    // ...unless told not to.
-    let (status, _) = api
-        .post(
-            "/schedules",
-            json!({"prompt": "hi", "agent": "ghost", "cron": "@daily", "skip_validation": true}),
-        )
-        .await;
-    assert_eq!(status, 201);
-
-    let (status, _) =
-        api.post("/schedules", json!({"prompt": "Say hello", "agent": "ada", "at": in_ms(200)})).await;
-    assert_eq!(status, 201);
-    let runs = poll(&api, "/runs?state=succeeded", 10, |b| !b["runs"].as_array().unwrap().is_empty()).await;
-    assert_eq!(runs["runs"][0]["output"], "Hello from Letta");
-    let sent = letta.received().into_iter().find(|r| r.path.ends_with("/messages")).unwrap();
-    assert_eq!(sent.path, "/v1/agents/agent-1/messages");
-    assert_eq!(sent.header("authorization"), Some("Bearer pw"));
-    assert_eq!(sent.body["messages"][0]["role"], "user");
-    assert_eq!(sent.body["messages"][0]["content"], "Say hello");
-    assert_eq!(sent.body["messages"][0]["otid"], runs["runs"][0]["idempotency_key"]);
-
-    // `steward agents --letta ada` lists the server's agents.
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_steward"))
-        .arg("--db")
-        .arg(&app.db_path)
-        .args(["agents", "--letta", "ada"])
-        .output()
-        .unwrap();
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success() && text.contains("agent-1  Ada") && text.contains("agent-2  Bo"), "{text}");
 }
 
 #[tokio::test]

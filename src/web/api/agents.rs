@@ -22,7 +22,9 @@ pub async fn create(
     body: super::Json<AgentInput>,
 ) -> Result<HttpResponse, ApiError> {
     let now = state.clock.now();
-    let agent = state.db.run(move |conn| agents::add(conn, now, body.into_inner(), actor.0)).await?;
+    let mut input = body.into_inner();
+    agents::letta::settle(&state.http, &mut input, None).await?;
+    let agent = state.db.run(move |conn| agents::add(conn, now, input, actor.0)).await?;
     Ok(HttpResponse::Created().json(agent.view()))
 }
 
@@ -40,9 +42,13 @@ pub async fn update(
     body: super::Json<AgentInput>,
 ) -> Result<HttpResponse, ApiError> {
     let (config, now) = (state.config.clone(), state.clock.now());
+    let mut input = body.into_inner();
+    let (c, n) = (config.clone(), name.clone());
+    let current = state.db.run(move |conn| agents::get(conn, &c, &n)).await.ok();
+    agents::letta::settle(&state.http, &mut input, current.as_ref()).await?;
     let (agent, dropped) = state
         .db
-        .run(move |conn| agents::update_noting(conn, &config, now, &name, body.into_inner(), actor.0))
+        .run(move |conn| agents::update_noting(conn, &config, now, &name, input, actor.0))
         .await?;
     let mut body = serde_json::to_value(agent.view()).map_err(|e| AppError::Internal(e.into()))?;
     if let (Some(obj), Some(note)) = (body.as_object_mut(), agents::dropped_note(&dropped)) {

@@ -30,6 +30,11 @@ pub enum Reply {
     NoDone(Vec<&'static str>),
     /// Streams the text slowly: one piece every `Duration`.
     Slow(Duration, Vec<&'static str>),
+    /// Letta's way to speak: a whole (not streamed) answer calling `send_message` with the text,
+    /// after a wait.
+    LettaSay(Duration, &'static str),
+    /// A whole (not streamed) answer with text and no tool call.
+    Plain(&'static str),
 }
 
 #[derive(Clone)]
@@ -73,15 +78,22 @@ impl ScriptedModel {
     }
 
     async fn serve(&self, mut socket: TcpStream) {
-        let Some(body) = read_request(&mut socket).await else { return };
+        let Some((head, body)) = read_request(&mut socket).await else { return };
+        if head.starts_with("get ") {
+            // `GET /v1/models` (Letta asks at start-up); it takes nothing from the script.
+            let list = json!({"object": "list", "data": [{"id": "scripted", "object": "model", "owned_by": "steward"}]});
+            let _ = write_json(&mut socket, 200, &list).await;
+            return;
+        }
         self.requests.lock().unwrap().push(body);
         let reply = self.next();
         let _ = respond(&mut socket, reply).await;
     }
 }
 
-/// Reads one request's head and body (by Content-Length); returns the body as JSON.
-async fn read_request(socket: &mut TcpStream) -> Option<Value> {
+/// Reads one request's head (lower-cased) and body (by Content-Length, as JSON; `null` when
+/// empty).
+async fn read_request(socket: &mut TcpStream) -> Option<(String, Value)> {
     let mut buf = Vec::new();
     let mut chunk = [0u8; 8192];
     let head_end = loop {
@@ -107,7 +119,29 @@ async fn read_request(socket: &mut TcpStream) -> Option<Value> {
         }
         buf.extend_from_slice(&chunk[..n]);
     }
-    serde_json::from_slice(&buf[head_end..head_end + length]).ok()
+    let body = &buf[head_end..head_end + length];
+    if body.is_empty() {
+        return Some((head, Value::Null));
+    }
+    serde_json::from_slice(body).ok().map(|b| (head, b))
+}
+
+async fn write_json(socket: &mut TcpStream, code: u16, body: &Value) -> std::io::Result<()> {
+    let body = body.to_string();
+    let head = format!(
+        "HTTP/1.1 {code} OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
+        body.len()
+    );
+    socket.write_all(head.as_bytes()).await?;
+    socket.write_all(body.as_bytes()).await
+}
+
+fn completion(message: Value, finish: &str) -> Value {
+    json!({
+        "id": "c", "object": "chat.completion", "created": 0, "model": "scripted",
+        "choices": [{"index": 0, "message": message, "finish_reason": finish}],
+        "usage": {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15}
+    })
 }
 
 fn text_chunk(text: &str) -> String {
@@ -196,6 +230,17 @@ async fn respond(socket: &mut TcpStream, reply: Reply) -> std::io::Result<()> {
             }
             socket.write_all(b"data: {\"choices\": [{\"delta\": {\"content\": \"oops\"\n\n").await?;
             tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        Reply::LettaSay(wait, text) => {
+            tokio::time::sleep(wait).await;
+            let args = json!({"message": text, "request_heartbeat": false}).to_string();
+            let call = json!({"id": "call_say", "type": "function", "function": {"name": "send_message", "arguments": args}});
+            let message = json!({"role": "assistant", "content": null, "tool_calls": [call]});
+            write_json(socket, 200, &completion(message, "tool_calls")).await?;
+        }
+        Reply::Plain(text) => {
+            write_json(socket, 200, &completion(json!({"role": "assistant", "content": text}), "stop"))
+                .await?;
         }
         Reply::NoDone(pieces) => {
             socket.write_all(SSE.as_bytes()).await?;
