@@ -18,6 +18,8 @@ use crate::error::AppError;
 use crate::services::{Actor, Ctx, Services, http_client};
 use crate::tasks::{Filter, Task, query, service};
 
+mod feed;
+
 #[derive(Parser)]
 #[command(name = "steward", version, about = "A self-hosted home base shared with your AI agent")]
 pub struct Cli {
@@ -70,6 +72,9 @@ enum Command {
     /// Manage scheduled prompts
     #[command(subcommand)]
     Schedule(ScheduleCommand),
+    /// Calendar subscription feeds for phones and desktop calendars
+    #[command(subcommand)]
+    Feed(feed::FeedCommand),
     /// List runs, newest first
     Runs {
         #[arg(long)]
@@ -379,6 +384,7 @@ fn run(cli: Cli) -> Result<(), AppError> {
             Ok(())
         }
         Command::Schedule(cmd) => schedule(&config, cmd, json),
+        Command::Feed(cmd) => feed::run(&config, cmd, json),
         Command::Runs { schedule, state, limit } => {
             let db = open(&config)?;
             let mut conn = conn(&db)?;

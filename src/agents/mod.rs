@@ -30,6 +30,9 @@ pub enum AgentKind {
     Webhook,
     Command,
     Notify,
+    /// Steward's own periodic work (refreshing subscribed calendars): the built-in agent
+    /// `system`, whose prompts are jobs it knows (see `calendar::subscriptions`).
+    System,
 }
 
 impl AgentKind {
@@ -43,6 +46,7 @@ impl AgentKind {
             AgentKind::Webhook => "webhook",
             AgentKind::Command => "command",
             AgentKind::Notify => "notify",
+            AgentKind::System => "system",
         }
     }
 
@@ -181,7 +185,7 @@ impl Agent {
                 Some([program, ..]) if !program.trim().is_empty() => {}
                 _ => return Err(AppError::invalid("argv", "a command agent needs a program to run")),
             },
-            AgentKind::Notify => {}
+            AgentKind::Notify | AgentKind::System => {}
         }
         if let Some(url) = &c.url {
             validate_url(url)?;
@@ -238,6 +242,14 @@ fn builtins(config: &Config) -> Vec<Agent> {
         builtin: true,
         created_at: None,
     }];
+    list.push(Agent {
+        name: crate::calendar::subscriptions::SYSTEM_AGENT.into(),
+        kind: AgentKind::System,
+        config: AgentConfig::default(),
+        concurrency: 2,
+        builtin: true,
+        created_at: None,
+    });
     if let (Some(url), Some(model)) = (&config.llm_base_url, &config.llm_model) {
         list.insert(
             0,

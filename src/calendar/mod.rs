@@ -12,9 +12,11 @@
 //!   scope, calendars, occurrences in a range);
 //! - [`ics`]: reading and writing iCalendar files.
 
+pub mod feeds;
 pub mod ics;
 pub mod recur;
 pub mod service;
+pub mod subscriptions;
 
 use chrono::{DateTime, Duration, LocalResult, NaiveDate, NaiveDateTime, NaiveTime, Offset, TimeZone, Utc};
 use chrono_tz::Tz;

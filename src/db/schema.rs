@@ -223,6 +223,20 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    calendar_feeds (id) {
+        id -> Integer,
+        name -> Text,
+        token_hash -> Text,
+        hint -> Text,
+        include_tasks -> Bool,
+        include_schedules -> Bool,
+        schedule_days -> Integer,
+        created_at -> BigInt,
+        last_used_at -> Nullable<BigInt>,
+    }
+}
+
 diesel::joinable!(runs -> schedules (schedule_id));
 diesel::joinable!(messages -> conversations (conversation_id));
 diesel::joinable!(run_attempts -> runs (run_id));
@@ -241,5 +255,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     conversations,
     messages,
     calendars,
-    events
+    events,
+    calendar_feeds
 );

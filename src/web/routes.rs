@@ -1,4 +1,5 @@
-//! Every route, in one place. Public: `/login`, `/setup`, `/healthz`, `/static/...`.
+//! Every route, in one place. Public: `/login`, `/setup`, `/healthz`, `/static/...`, and the
+//! calendar feeds `/feeds/<token>.ics` (the token is the credential).
 //! Everything else needs a session (pages) or a bearer token (`/api/v1`, `/mcp`).
 
 use actix_web::middleware::{Compress, from_fn};
@@ -22,6 +23,9 @@ pub fn configure(cfg: &mut ServiceConfig, https: bool) {
             .route("/login", web::post().to(login::login))
             .route("/setup", web::get().to(login::setup_page))
             .route("/setup", web::post().to(login::setup))
+            // A calendar feed: the token in the path is the credential (never logged, see
+            // middleware::loggable_path); a wrong one gets a bare 404.
+            .route("/feeds/{token}", web::get().to(super::calendar_sharing::feed))
             // The JSON API: bearer token.
             .service(
                 web::scope("/api/v1")
@@ -175,6 +179,25 @@ pub fn configure(cfg: &mut ServiceConfig, https: bool) {
                     .route("/settings/sessions/{id}/revoke", web::post().to(settings::revoke_session))
                     .route("/settings/tokens", web::post().to(settings::create_token))
                     .route("/settings/tokens/{id}/revoke", web::post().to(settings::revoke_token))
+                    // Calendar feeds and subscriptions (a Settings sub-page).
+                    .route("/settings/calendars", web::get().to(super::calendar_sharing::page))
+                    .route("/settings/calendars/feeds", web::post().to(super::calendar_sharing::create_feed))
+                    .route(
+                        "/settings/calendars/feeds/{id}/revoke",
+                        web::post().to(super::calendar_sharing::revoke_feed),
+                    )
+                    .route(
+                        "/settings/calendars/subscriptions",
+                        web::post().to(super::calendar_sharing::subscribe),
+                    )
+                    .route(
+                        "/settings/calendars/subscriptions/{id}/refresh",
+                        web::post().to(super::calendar_sharing::refresh),
+                    )
+                    .route(
+                        "/settings/calendars/subscriptions/{id}/remove",
+                        web::post().to(super::calendar_sharing::unsubscribe),
+                    )
                     // An address a form once left in the history (`/settings/tokens`) reloads
                     // as the page, not as a 404.
                     .route("/settings/{form:.+}", web::get().to(settings::back_to_page))
