@@ -20,6 +20,13 @@ use crate::schedules::{self, ScheduleInput, service as schedule_service};
 use crate::services::{Actor, Services};
 use crate::tasks::{Filter, TaskPatch, query, service as task_service};
 
+mod calendar;
+
+/// Every tool: the ones below, then the calendar's (in their own module).
+fn all() -> impl Iterator<Item = &'static Tool> {
+    TOOLS.iter().chain(calendar::TOOLS.iter())
+}
+
 /// Who calls: "agent" from chat (with its conversation and agent name) or "agent" over MCP (no
 /// conversation).
 #[derive(Clone, Debug)]
@@ -45,8 +52,7 @@ pub struct ToolSpec {
 }
 
 pub fn specs() -> Vec<ToolSpec> {
-    TOOLS
-        .iter()
+    all()
         .map(|t| ToolSpec {
             name: t.name,
             description: t.description,
@@ -80,8 +86,7 @@ pub async fn call(
     name: &str,
     arguments: &Value,
 ) -> Result<Value, AppError> {
-    let tool = TOOLS
-        .iter()
+    let tool = all()
         .find(|t| t.name == name)
         .ok_or_else(|| AppError::NotFound(format!("no tool named {name:?}")))?;
     let args = check_args(tool.name, &(tool.schema)(), arguments)?;
@@ -681,7 +686,7 @@ mod tests {
     fn openai_tools_have_the_function_shape() {
         let tools = openai_tools();
         let tools = tools.as_array().unwrap();
-        assert_eq!(tools.len(), TOOLS.len());
+        assert_eq!(tools.len(), all().count());
         for tool in tools {
             assert_eq!(tool["type"], "function");
             let f = &tool["function"];
@@ -720,7 +725,7 @@ mod tests {
     }
 
     fn check(tool: &str, args: Value) -> Result<Args, AppError> {
-        let t = TOOLS.iter().find(|t| t.name == tool).unwrap();
+        let t = all().find(|t| t.name == tool).unwrap();
         check_args(t.name, &(t.schema)(), &args)
     }
 

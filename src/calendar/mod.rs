@@ -17,6 +17,7 @@ pub mod ics;
 pub mod recur;
 pub mod service;
 pub mod subscriptions;
+pub mod today;
 
 use chrono::{DateTime, Duration, LocalResult, NaiveDate, NaiveDateTime, NaiveTime, Offset, TimeZone, Utc};
 use chrono_tz::Tz;

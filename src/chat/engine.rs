@@ -891,7 +891,14 @@ fn today_summary(conn: &mut Conn, ctx: &crate::services::Ctx) -> Result<String, 
             }
         }
     }
-    let next = crate::schedules::service::upcoming(conn, 5)?;
+    out.push_str(&crate::calendar::today::summary(conn, ctx)?);
+    // Steward's own work (calendar refreshes) is no news to the agent.
+    let system = crate::calendar::subscriptions::SYSTEM_AGENT;
+    let next: Vec<_> = crate::schedules::service::upcoming(conn, 10)?
+        .into_iter()
+        .filter(|s| s.agent != system)
+        .take(5)
+        .collect();
     if !next.is_empty() {
         out.push_str("Next scheduled prompts:\n");
         for s in next {

@@ -7,6 +7,7 @@ mod api;
 mod auth;
 mod browser;
 mod calendar_feeds;
+mod calendar_tools;
 mod chat;
 mod cli;
 mod e2e;
