@@ -13,8 +13,12 @@
 //! - [`ics`]: reading and writing iCalendar files.
 
 pub mod ics;
+#[cfg(test)]
+mod ics_tests;
 pub mod recur;
 pub mod service;
+#[cfg(test)]
+mod tests;
 
 use chrono::{DateTime, Duration, LocalResult, NaiveDate, NaiveDateTime, NaiveTime, Offset, TimeZone, Utc};
 use chrono_tz::Tz;
