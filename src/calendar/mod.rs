@@ -14,9 +14,13 @@
 
 pub mod feeds;
 pub mod ics;
+#[cfg(test)]
+mod ics_tests;
 pub mod recur;
 pub mod service;
 pub mod subscriptions;
+#[cfg(test)]
+mod tests;
 pub mod today;
 
 use chrono::{DateTime, Duration, LocalResult, NaiveDate, NaiveDateTime, NaiveTime, Offset, TimeZone, Utc};
