@@ -224,9 +224,104 @@ pub fn schedule_horizon(feed: &Feed) -> Duration {
     Duration::days(i64::from(feed.schedule_days.clamp(1, MAX_SCHEDULE_DAYS)))
 }
 
-/// The feed's ICS text: the person's own calendars' events, and by the feed's options the tasks
-/// with a due date and the coming firings of scheduled prompts.
+/// The most tasks and firings a feed carries (a calendar app copes with many more events, but
+/// a feed is fetched every half hour).
+const MOST_EXTRAS: usize = 2000;
+
+/// The feed's ICS text: the person's own calendars' events (subscribed ones are left out: the
+/// phone can subscribe to those itself), and by the feed's options the open tasks with a due
+/// date and the coming firings of scheduled prompts, written by [`super::ics::write`] with
+/// stable UIDs, SEQUENCE and a VTIMEZONE for every zone used.
 pub fn render(conn: &mut Conn, ctx: &crate::services::Ctx, feed: &Feed) -> Result<String, AppError> {
-    let _ = (conn, ctx, feed);
-    Ok("BEGIN:VCALENDAR\r\nVERSION:2.0\r\nEND:VCALENDAR\r\n".into())
+    let own: Vec<i32> = super::service::list_calendars(conn)?
+        .into_iter()
+        .filter(|c| !c.is_subscribed())
+        .map(|c| c.id)
+        .collect();
+    let stamp = stamp(ctx.now);
+    let mut extra_vevents = Vec::new();
+    if feed.include_tasks {
+        for task in due_tasks(conn)? {
+            extra_vevents.push(task_vevent(&task, &stamp));
+        }
+    }
+    if feed.include_schedules {
+        for (schedule, at) in schedule_firings(conn, ctx.now, ctx.now + schedule_horizon(feed), MOST_EXTRAS)?
+        {
+            extra_vevents.push(firing_vevent(&schedule, at, &stamp));
+        }
+    }
+    let options = super::ics::WriteOptions {
+        name: Some("Steward".into()),
+        refresh: Some(Duration::minutes(30)),
+        extra_vevents,
+        zones: Vec::new(),
+    };
+    super::ics::export(conn, ctx, Some(&own), &options)
+}
+
+fn stamp(t: DateTime<Utc>) -> String {
+    t.format("%Y%m%dT%H%M%SZ").to_string()
+}
+
+/// Open tasks with a due date, soonest first.
+fn due_tasks(conn: &mut Conn) -> Result<Vec<crate::tasks::Task>, AppError> {
+    use crate::db::schema::tasks;
+    Ok(tasks::table
+        .filter(tasks::done.eq(false))
+        .filter(tasks::deleted_at.is_null())
+        .filter(tasks::due_date.is_not_null())
+        .order((tasks::due_date.asc(), tasks::id.asc()))
+        .limit(MOST_EXTRAS as i64)
+        .select(crate::tasks::Task::as_select())
+        .load(conn)?)
+}
+
+/// A task as an event on its due day (all-day), or at its due time (15 minutes).
+fn task_vevent(task: &crate::tasks::Task, stamp: &str) -> Vec<String> {
+    let mut lines = vec![
+        "BEGIN:VEVENT".to_string(),
+        format!("UID:task-{}@steward", task.id),
+        format!("DTSTAMP:{stamp}"),
+        // Tasks have no SEQUENCE of their own: their last change, in seconds, only grows.
+        format!("SEQUENCE:{}", task.updated_at.and_utc().timestamp().clamp(0, i64::from(i32::MAX))),
+    ];
+    match (task.due_at, task.due_date) {
+        (Some(at), _) => {
+            let at = at.and_utc();
+            lines.push(format!("DTSTART:{}", stamp_of(at)));
+            lines.push(format!("DTEND:{}", stamp_of(at + Duration::minutes(15))));
+        }
+        (None, Some(day)) => {
+            lines.push(format!("DTSTART;VALUE=DATE:{}", day.format("%Y%m%d")));
+            lines.push(format!("DTEND;VALUE=DATE:{}", (day + Duration::days(1)).format("%Y%m%d")));
+        }
+        (None, None) => {}
+    }
+    lines.push(format!("SUMMARY:{}", super::ics::escape(&format!("Due: {}", task.title))));
+    lines.push("CATEGORIES:Task".to_string());
+    lines.push("TRANSP:TRANSPARENT".to_string());
+    lines.push("END:VEVENT".to_string());
+    lines
+}
+
+/// A scheduled prompt's firing as a short event at that instant.
+fn firing_vevent(schedule: &crate::schedules::Schedule, at: DateTime<Utc>, stamp: &str) -> Vec<String> {
+    vec![
+        "BEGIN:VEVENT".to_string(),
+        format!("UID:schedule-{}-{}@steward", schedule.id, to_ms(at)),
+        format!("DTSTAMP:{stamp}"),
+        "SEQUENCE:0".to_string(),
+        format!("DTSTART:{}", stamp_of(at)),
+        format!("DTEND:{}", stamp_of(at + Duration::minutes(5))),
+        format!("SUMMARY:{}", super::ics::escape(&format!("Prompt: {}", schedule.name))),
+        format!("DESCRIPTION:{}", super::ics::escape(&format!("To {}: {}", schedule.agent, schedule.prompt))),
+        "CATEGORIES:Scheduled prompt".to_string(),
+        "TRANSP:TRANSPARENT".to_string(),
+        "END:VEVENT".to_string(),
+    ]
+}
+
+fn stamp_of(t: DateTime<Utc>) -> String {
+    stamp(t)
 }

@@ -83,7 +83,10 @@ pub fn normalise_url(text: &str) -> Result<String, AppError> {
     if !matches!(parsed.scheme(), "http" | "https") {
         return Err(AppError::invalid(
             "url",
-            format!("{}: addresses are not calendar feeds; use https:// or webcal://", parsed.scheme()),
+            format!(
+                "an address starting {}: is not a calendar feed; use https:// or webcal://",
+                parsed.scheme()
+            ),
         ));
     }
     if parsed.host_str().is_none_or(str::is_empty) {
@@ -95,7 +98,10 @@ pub fn normalise_url(text: &str) -> Result<String, AppError> {
 /// The address as it may be shown: `https://calendar.google.com/…`.
 pub fn redacted(url: &str) -> String {
     match reqwest::Url::parse(url) {
-        Ok(u) => format!("{}://{}/…", u.scheme(), u.host_str().unwrap_or("?")),
+        Ok(u) => {
+            let port = u.port().map(|p| format!(":{p}")).unwrap_or_default();
+            format!("{}://{}{port}/…", u.scheme(), u.host_str().unwrap_or("?"))
+        }
         Err(_) => "(an address)".into(),
     }
 }
@@ -118,10 +124,6 @@ fn schedule_of(conn: &mut Conn, calendar_id: i32) -> Result<Option<(i32, bool)>,
 /// Subscribes: a read-only calendar and its refresh schedule, which fires at once (the first
 /// copy arrives within moments; wake the scheduler after this).
 pub fn subscribe(conn: &mut Conn, ctx: &Ctx, input: &SubscribeInput) -> Result<super::Calendar, AppError> {
-    let name = input.name.trim();
-    if name.is_empty() || name.chars().count() > 80 {
-        return Err(AppError::invalid("name", "a calendar needs a name of 1 to 80 characters"));
-    }
     let url = normalise_url(&input.url)?;
     let minutes = input.refresh_minutes.unwrap_or(DEFAULT_REFRESH_MINUTES);
     if !(5..=7 * 24 * 60).contains(&minutes) {
@@ -130,31 +132,22 @@ pub fn subscribe(conn: &mut Conn, ctx: &Ctx, input: &SubscribeInput) -> Result<s
             format!("{minutes} minutes is not between 5 and 10080 (a week)"),
         ));
     }
-    let colour = match input.colour.as_deref().map(str::trim).filter(|c| !c.is_empty()) {
-        Some(c) if c.len() == 7 && c.starts_with('#') && c[1..].chars().all(|h| h.is_ascii_hexdigit()) => {
-            c.to_string()
-        }
-        Some(c) => return Err(AppError::invalid("colour", format!("{c:?} is not a colour like #3b82f6"))),
-        None => "#8b5cf6".to_string(),
-    };
     let now = to_ms(ctx.now);
-    crate::db::write(conn, |conn| {
-        let taken = calendars::table.filter(calendars::name.eq(name)).count().get_result::<i64>(conn)? > 0;
-        if taken {
-            return Err(AppError::invalid("name", format!("a calendar named {name:?} exists already")));
-        }
-        let calendar: super::Calendar = diesel::insert_into(calendars::table)
-            .values((
-                calendars::name.eq(name),
-                calendars::colour.eq(&colour),
-                calendars::visible.eq(true),
-                calendars::source_url.eq(&url),
-                calendars::refresh_minutes.eq(minutes),
-                calendars::created_at.eq(now),
-                calendars::updated_at.eq(now),
-            ))
+    // The calendar as any other (its name and colour checked the same way), then made a
+    // subscription with its refresh schedule. (Two transactions: the service's is its own. A
+    // crash between them leaves an empty calendar of that name, nothing worse.)
+    let colour = Some(input.colour.clone().unwrap_or_else(|| "#8b5cf6".into()));
+    let made = super::service::create_calendar(
+        conn,
+        ctx,
+        &super::service::CalendarInput { name: Some(input.name.clone()), colour, visible: Some(true) },
+    )?;
+    let done = crate::db::write(conn, |conn| {
+        let calendar: super::Calendar = diesel::update(calendars::table.find(made.id))
+            .set((calendars::source_url.eq(&url), calendars::refresh_minutes.eq(minutes)))
             .returning(super::Calendar::as_returning())
             .get_result(conn)?;
+        let name = &calendar.name;
         diesel::insert_into(schedules::table)
             .values((
                 schedules::name.eq(format!("Refresh calendar “{name}”")),
@@ -177,7 +170,11 @@ pub fn subscribe(conn: &mut Conn, ctx: &Ctx, input: &SubscribeInput) -> Result<s
             ))
             .execute(conn)?;
         Ok(calendar)
-    })
+    });
+    if done.is_err() {
+        let _ = diesel::delete(calendars::table.find(made.id)).execute(conn);
+    }
+    done
 }
 
 /// Subscribed calendars, with their refresh state.
@@ -405,6 +402,29 @@ pub async fn refresh(services: &Services, calendar_id: i32) -> Result<String, Fa
     outcome.map(|(_, summary)| format!("{}: {summary}", cal.name))
 }
 
+/// An ICS file's bytes as text: folds are undone on the bytes first (RFC 5545 folds at 75
+/// octets, and writers that count bytes split a UTF-8 character across the fold: undoing the
+/// fold after decoding would leave two replacement characters), then the text is read as UTF-8
+/// with any invalid byte replaced.
+pub fn decode(bytes: &[u8]) -> String {
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let fold = match bytes[i] {
+            b'\r' if bytes.get(i + 1) == Some(&b'\n') && matches!(bytes.get(i + 2), Some(b' ' | b'\t')) => 3,
+            b'\n' if matches!(bytes.get(i + 1), Some(b' ' | b'\t')) => 2,
+            _ => 0,
+        };
+        if fold > 0 {
+            i += fold;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
 /// Replaces a subscribed calendar's events with the feed's, in one transaction: events whose
 /// UID is in the feed are written as the feed has them, the rest disappear. `Ok(Err(reason))`
 /// when the body is not a calendar (the last good copy stays).
@@ -414,11 +434,91 @@ fn apply(
     calendar_id: i32,
     bytes: &[u8],
 ) -> Result<Result<String, String>, AppError> {
-    let _ = (conn, ctx, calendar_id, bytes);
-    Ok(Err("not yet".into()))
+    let text = decode(bytes);
+    let options = super::ics::ImportOptions { origin: super::service::Origin::Subscription, prune: true };
+    match super::ics::import_with(conn, ctx, calendar_id, &text, options) {
+        Ok(report) => {
+            let mut summary = format!(
+                "{} new, {} changed, {} removed, {} unchanged",
+                report.imported, report.updated, report.removed, report.unchanged
+            );
+            if !report.skipped.is_empty() {
+                summary.push_str(&format!(", {} skipped", report.skipped.len()));
+            }
+            Ok(Ok(summary))
+        }
+        // Not a calendar at all: the last good copy stays.
+        Err(AppError::Invalid { message, .. }) => Ok(Err(format!("the feed is not a calendar: {message}"))),
+        Err(e) => Err(e),
+    }
 }
 
 /// The instant of a refresh as shown on pages.
 pub fn when(at: Option<i64>) -> Option<DateTime<Utc>> {
     at.map(from_ms)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn feed_addresses_are_normalised_and_shown_without_their_secret() {
+        let cases = [
+            (
+                "webcal://p01-caldav.icloud.com/published/2/SECRET",
+                Ok("https://p01-caldav.icloud.com/published/2/SECRET"),
+            ),
+            ("WEBCAL://example.org/a.ics", Ok("https://example.org/a.ics")),
+            ("webcals://example.org/a.ics", Ok("https://example.org/a.ics")),
+            (
+                "  https://calendar.google.com/calendar/ical/x%40group/private-abc/basic.ics ",
+                Ok("https://calendar.google.com/calendar/ical/x%40group/private-abc/basic.ics"),
+            ),
+            ("http://127.0.0.1:8000/cal.ics", Ok("http://127.0.0.1:8000/cal.ics")),
+            (
+                "ftp://example.org/a.ics",
+                Err("an address starting ftp: is not a calendar feed; use https:// or webcal://"),
+            ),
+            (
+                "calendar.google.com/basic.ics",
+                Err("is not a web address (it should start with https:// or webcal://)"),
+            ),
+            (
+                "file:///etc/passwd",
+                Err("an address starting file: is not a calendar feed; use https:// or webcal://"),
+            ),
+            ("", Err("is not a web address (it should start with https:// or webcal://)")),
+        ];
+        for (given, want) in cases {
+            match (normalise_url(given), want) {
+                (Ok(url), Ok(want)) => assert_eq!(url, want, "{given}"),
+                (Err(AppError::Invalid { field, message }), Err(want)) => {
+                    assert_eq!((field.as_str(), message.as_str()), ("url", want), "{given}");
+                    assert!(!message.contains("SECRET"));
+                }
+                (got, want) => panic!("{given}: {got:?}, expected {want:?}"),
+            }
+        }
+        assert_eq!(
+            redacted("https://calendar.google.com/calendar/ical/private-abc/basic.ics"),
+            "https://calendar.google.com/…"
+        );
+        assert_eq!(redacted("http://127.0.0.1:8000/secret/cal.ics"), "http://127.0.0.1:8000/…");
+        assert_eq!(redacted("not a url"), "(an address)");
+    }
+
+    #[test]
+    fn folds_are_undone_before_the_bytes_are_read_as_utf8() {
+        let cases: [(&[u8], &str); 5] = [
+            (b"SUMMARY:F\xc3\r\n \xaate\r\n", "SUMMARY:F\u{ea}te\r\n"),
+            (b"SUMMARY:F\xc3\n\t\xaate\n", "SUMMARY:F\u{ea}te\n"),
+            (b"A:1\r\nB:2\r\n", "A:1\r\nB:2\r\n"),
+            (b"A:bad \xff byte", "A:bad \u{fffd} byte"),
+            (b"A:end\r\n ", "A:end"),
+        ];
+        for (bytes, want) in cases {
+            assert_eq!(decode(bytes), want, "{bytes:?}");
+        }
+    }
 }

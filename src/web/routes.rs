@@ -26,6 +26,7 @@ pub fn configure(cfg: &mut ServiceConfig, https: bool) {
             // A calendar feed: the token in the path is the credential (never logged, see
             // middleware::loggable_path); a wrong one gets a bare 404.
             .route("/feeds/{token}", web::get().to(super::calendar_sharing::feed))
+            .route("/feeds/{token}", web::head().to(super::calendar_sharing::feed))
             // The JSON API: bearer token.
             .service(
                 web::scope("/api/v1")

@@ -612,6 +612,35 @@ async fn every_page_fits_a_phone_and_a_desktop() {
     assert_eq!(status, 200, "{chat}");
     let conversation = chat["conversation_id"].as_i64().unwrap();
 
+    // A calendar feed, and a subscription whose feed is down (its error shows on the page).
+    {
+        let db = steward::db::Db::open(&app.db_path).unwrap();
+        let mut conn = db.conn().unwrap();
+        let options = steward::calendar::feeds::FeedOptions {
+            include_tasks: true,
+            include_schedules: true,
+            schedule_days: None,
+        };
+        steward::calendar::feeds::create(
+            &mut conn,
+            "Phone of a rather long name",
+            &options,
+            chrono::Utc::now(),
+        )
+        .unwrap();
+        let ctx = steward::services::Ctx {
+            now: chrono::Utc::now(),
+            tz: chrono_tz::Europe::Berlin,
+            actor: steward::services::Actor::Person,
+        };
+        let input = steward::calendar::subscriptions::SubscribeInput {
+            name: "Holidays in a country with a long name".into(),
+            url: "http://127.0.0.1:9/calendar/ical/a-very-long-secret-address-0123456789abcdef/basic.ics"
+                .into(),
+            ..Default::default()
+        };
+        steward::calendar::subscriptions::subscribe(&mut conn, &ctx, &input).unwrap();
+    }
     let folder = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("screenshots");
     std::fs::create_dir_all(&folder).unwrap();
     let pages = [
@@ -627,6 +656,7 @@ async fn every_page_fits_a_phone_and_a_desktop() {
         ("agent-edit", "/agents/home-automation-hook/edit".to_string()),
         ("notifications", "/notifications".to_string()),
         ("settings", "/settings".to_string()),
+        ("calendar-sharing", "/settings/calendars".to_string()),
         ("not-found", "/no/such/page".to_string()),
     ];
     let mut problems = Vec::new();

@@ -114,6 +114,11 @@ async fn a_feed_is_outside_the_login_and_a_wrong_or_revoked_token_gets_a_bare_40
     assert_eq!(res.headers()["content-type"], "text/calendar; charset=utf-8");
     let body = res.text().await.unwrap();
     assert!(body.starts_with("BEGIN:VCALENDAR\r\n"), "{body}");
+    // Some calendar apps ask with HEAD first.
+    let res = anonymous.head(app.url(&format!("/feeds/{token}.ics"))).send().await.unwrap();
+    assert_eq!(res.status(), 200);
+    let res = anonymous.head(app.url("/feeds/stf_nothing.ics")).send().await.unwrap();
+    assert_eq!(res.status(), 404);
 
     for wrong in [
         format!("/feeds/{}x.ics", token),
@@ -229,7 +234,332 @@ async fn a_feed_token_never_reaches_the_log() {
     assert!(!logged.contains(&token[4..16]), "part of the token is in the log");
 }
 
-#[allow(dead_code)]
-fn unused(_: Value, _: IcsFeed, _: Mode) -> Value {
-    json!(null)
+/// Waits until the subscription's refresh schedule has `n` finished runs; returns them, newest
+/// first.
+async fn finished_runs(api: &crate::helpers::Api, schedule: i64, n: usize) -> Vec<Value> {
+    let started = Instant::now();
+    loop {
+        let (_, body) = api.get(&format!("/runs?schedule={schedule}&limit=50")).await;
+        let runs: Vec<Value> = body["runs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|r| ["succeeded", "failed", "retrying"].contains(&r["state"].as_str().unwrap()))
+            .cloned()
+            .collect();
+        if runs.len() >= n {
+            return runs;
+        }
+        assert!(started.elapsed() < Duration::from_secs(20), "waiting for {n} runs: {body}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// The titles and UTC starts of the calendar's occurrences in 2030.
+fn held(app: &TestApp, calendar: &str) -> Vec<(String, String)> {
+    let db = steward::db::Db::open(&app.db_path).unwrap();
+    let mut conn = db.conn().unwrap();
+    let cal = steward::calendar::service::find_calendar(&mut conn, calendar).unwrap();
+    let ctx = steward::services::Ctx {
+        now: chrono::Utc::now(),
+        tz: "Europe/Berlin".parse().unwrap(),
+        actor: steward::services::Actor::Person,
+    };
+    let from = chrono::DateTime::parse_from_rfc3339("2030-01-01T00:00:00Z").unwrap().to_utc();
+    let to = chrono::DateTime::parse_from_rfc3339("2031-01-01T00:00:00Z").unwrap().to_utc();
+    let (list, _) =
+        steward::calendar::service::occurrences(&mut conn, &ctx, from, to, Some(&[cal.id])).unwrap();
+    list.iter().map(|o| (o.title.clone(), o.start_at.format("%m-%dT%H:%MZ").to_string())).collect()
+}
+
+fn feed_v1() -> String {
+    [
+        "BEGIN:VCALENDAR",
+        "VERSION:2.0",
+        "PRODID:-//Example//Feed//EN",
+        "BEGIN:VEVENT",
+        "UID:standup@example.org",
+        "DTSTAMP:20300101T000000Z",
+        "DTSTART;TZID=Europe/Berlin:20300107T093000",
+        "DTEND;TZID=Europe/Berlin:20300107T094500",
+        "RRULE:FREQ=WEEKLY;COUNT=3",
+        "SUMMARY:Standup",
+        "END:VEVENT",
+        "BEGIN:VEVENT",
+        "UID:party@example.org",
+        "DTSTAMP:20300101T000000Z",
+        "DTSTART:20300110T180000Z",
+        "DTEND:20300110T230000Z",
+        "SUMMARY:Party",
+        "END:VEVENT",
+        "END:VCALENDAR",
+        "",
+    ]
+    .join("\r\n")
+}
+
+#[tokio::test]
+async fn a_subscribed_calendar_follows_its_feed_and_keeps_its_last_good_copy() {
+    let feed =
+        IcsFeed::start(Mode::Serve { body: feed_v1(), etag: Some("\"v1\"".into()), last_modified: None })
+            .await;
+    let app = logged_in_app().await;
+    let api = app.api(&app.api_token().await);
+
+    let res = app
+        .post_form(
+            "/settings/calendars/subscriptions",
+            &[("name", "Team"), ("url", &feed.url), ("refresh_minutes", "30")],
+        )
+        .await;
+    assert_eq!(res.status(), 303);
+    let schedule = {
+        let (_, list) = api.get("/schedules").await;
+        let s =
+            list["schedules"].as_array().unwrap().iter().find(|s| s["agent"] == "system").unwrap().clone();
+        assert_eq!(s["name"], "Refresh calendar “Team”");
+        assert!(!s.to_string().contains("/secret/"), "the address is not in the schedule: {s}");
+        s["id"].as_i64().unwrap()
+    };
+    // The first copy comes at once, as a run of the system agent.
+    let runs = finished_runs(&api, schedule, 1).await;
+    assert_eq!(runs[0]["state"], "succeeded", "{runs:?}");
+    assert_eq!(runs[0]["agent"], "system");
+    assert!(runs[0]["output"].as_str().unwrap().contains("Team: 2 new"), "{runs:?}");
+    assert_eq!(
+        held(&app, "Team"),
+        [
+            ("Standup".into(), "01-07T08:30Z".into()),
+            ("Party".into(), "01-10T18:00Z".into()),
+            ("Standup".into(), "01-14T08:30Z".into()),
+            ("Standup".into(), "01-21T08:30Z".into())
+        ]
+    );
+    // The page shows the host only, when it was refreshed and that nothing is wrong.
+    let page = app.get("/settings/calendars").await.text().await.unwrap();
+    assert!(
+        page.contains("Team")
+            && page.contains(&format!("{}/…", feed.url.trim_end_matches("/secret/basic.ics"))),
+        "{page}"
+    );
+    assert!(!page.contains("/secret/basic.ics"), "the address is a secret: {page}");
+    // Read-only here.
+    {
+        let db = steward::db::Db::open(&app.db_path).unwrap();
+        let ctx = steward::services::Ctx {
+            now: chrono::Utc::now(),
+            tz: "Europe/Berlin".parse().unwrap(),
+            actor: steward::services::Actor::Person,
+        };
+        let input = steward::calendar::service::EventInput {
+            title: Some("Mine".into()),
+            start: Some("2030-01-08T10:00".into()),
+            calendar: Some("Team".into()),
+            ..Default::default()
+        };
+        let refused = steward::calendar::service::create(&mut db.conn().unwrap(), &ctx, &input).unwrap_err();
+        assert!(refused.client_message().contains("read-only"), "{}", refused.client_message());
+    }
+    let cal_id = {
+        let db = steward::db::Db::open(&app.db_path).unwrap();
+        steward::calendar::service::find_calendar(&mut db.conn().unwrap(), "Team").unwrap().id
+    };
+    let refresh = format!("/settings/calendars/subscriptions/{cal_id}/refresh");
+
+    // Unchanged: a conditional GET, answered 304.
+    assert_eq!(app.post_form(&refresh, &[]).await.status(), 303);
+    let runs = finished_runs(&api, schedule, 2).await;
+    assert!(runs[0]["output"].as_str().unwrap().contains("not modified"), "{runs:?}");
+    let seen = feed.seen();
+    assert_eq!((seen[1].if_none_match.as_deref(), seen[1].status), (Some("\"v1\""), 304));
+    assert_eq!(held(&app, "Team").len(), 4);
+
+    // Changed: the standup moves and is renamed, the party is gone.
+    let v2 = feed_v1()
+        .replace("SUMMARY:Standup", "SUMMARY:Daily standup")
+        .replace("T093000", "T100000")
+        .replace("T094500", "T101500");
+    let v2 = {
+        let start = v2.find("BEGIN:VEVENT\r\nUID:party").unwrap();
+        let end = v2[start..].find("END:VEVENT\r\n").unwrap() + start + "END:VEVENT\r\n".len();
+        format!("{}{}", &v2[..start], &v2[end..])
+    };
+    feed.set(Mode::Serve { body: v2, etag: Some("\"v2\"".into()), last_modified: None });
+    app.post_form(&refresh, &[]).await;
+    let runs = finished_runs(&api, schedule, 3).await;
+    assert!(runs[0]["output"].as_str().unwrap().contains("1 removed"), "{runs:?}");
+    assert_eq!(
+        held(&app, "Team"),
+        [
+            ("Daily standup".into(), "01-07T09:00Z".into()),
+            ("Daily standup".into(), "01-14T09:00Z".into()),
+            ("Daily standup".into(), "01-21T09:00Z".into())
+        ]
+    );
+    let good = held(&app, "Team");
+
+    // A failing feed: the error is shown, the last good copy stays.
+    feed.set(Mode::Status(500));
+    app.post_form(&refresh, &[]).await;
+    let runs = finished_runs(&api, schedule, 4).await;
+    assert!(runs[0]["error"].as_str().unwrap_or_default().contains("HTTP 500"), "{runs:?}");
+    assert_eq!(held(&app, "Team"), good);
+    let page = app.get("/settings/calendars").await.text().await.unwrap();
+    assert!(page.contains("the feed answered HTTP 500"), "{page}");
+
+    // Garbage: not a calendar; the copy stays too.
+    feed.set(Mode::Serve {
+        body: "<html><body>Sign in</body></html>".into(),
+        etag: Some("\"v3\"".into()),
+        last_modified: None,
+    });
+    // (the 500's retry may be queued still: the next run is this one or that one)
+    app.post_form(&refresh, &[]).await;
+    let started = Instant::now();
+    loop {
+        let page = app.get("/settings/calendars").await.text().await.unwrap();
+        if page.contains("not a calendar") {
+            break;
+        }
+        assert!(started.elapsed() < Duration::from_secs(20), "{page}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(held(&app, "Team"), good);
+    // The feed's address never reached a run's output or error.
+    let (_, all) = api.get(&format!("/runs?schedule={schedule}&limit=50")).await;
+    assert!(!all.to_string().contains("/secret/"), "{all}");
+
+    // Unsubscribing removes the calendar, its events and its schedule.
+    let res = app.post_form(&format!("/settings/calendars/subscriptions/{cal_id}/remove"), &[]).await;
+    assert_eq!(res.status(), 303);
+    let (status, _) = api.get(&format!("/schedules/{schedule}")).await;
+    assert_eq!(status, 404);
+    let page = app.get("/settings/calendars").await.text().await.unwrap();
+    assert!(
+        page.contains("Unsubscribed from “Team”") && page.contains("No subscribed calendars yet"),
+        "{page}"
+    );
+}
+
+#[tokio::test]
+async fn subscribing_refuses_what_is_not_a_feed_address_without_echoing_it() {
+    let app = logged_in_app().await;
+    for (url, says) in [
+        ("ftp://example.org/cal.ics", "starting ftp: is not a calendar feed"),
+        ("not an address", "is not a web address"),
+    ] {
+        let res = app.post_htmx("/settings/calendars/subscriptions", &[("name", "X"), ("url", url)]).await;
+        assert_eq!(res.status(), 422);
+        let html = res.text().await.unwrap();
+        assert!(html.contains(says), "{url}: {html}");
+    }
+    let res = app
+        .post_htmx(
+            "/settings/calendars/subscriptions",
+            &[("name", "X"), ("url", "https://h.example/secret-path-123.ics"), ("refresh_minutes", "1")],
+        )
+        .await;
+    assert_eq!(res.status(), 422);
+    let html = res.text().await.unwrap();
+    assert!(
+        html.contains("refresh_minutes") || html.contains("1 minutes is not between 5 and 10080"),
+        "{html}"
+    );
+    assert!(!html.contains("secret-path-123"), "a refused address is not shown back");
+}
+
+/// The feed's content: events with stable UIDs and SEQUENCE, VTIMEZONE, refresh hints, and by
+/// the feed's options due tasks and scheduled-prompt firings.
+#[tokio::test]
+async fn a_feed_carries_events_due_tasks_and_coming_prompts() {
+    let app = logged_in_app().await;
+    let api = app.api(&app.api_token().await);
+    let (status, _) = api.post("/tasks", json!({"title": "File taxes", "due": "2099-04-30"})).await;
+    assert_eq!(status, 201);
+    let (status, s) = api
+        .post(
+            "/schedules",
+            json!({"name": "Morning digest", "prompt": "Summarise", "cron": "0 7 * * *", "agent": "notify"}),
+        )
+        .await;
+    assert_eq!(status, 201, "{s}");
+    let event = {
+        let db = steward::db::Db::open(&app.db_path).unwrap();
+        let ctx = steward::services::Ctx {
+            now: chrono::Utc::now(),
+            tz: "Europe/Berlin".parse().unwrap(),
+            actor: steward::services::Actor::Person,
+        };
+        let input = steward::calendar::service::EventInput {
+            title: Some("Choir, then dinner".into()),
+            start: Some("2030-01-07T19:00".into()),
+            end: Some("2030-01-07T21:00".into()),
+            zone: Some(Some("America/New_York".into())),
+            rrule: Some(Some("FREQ=WEEKLY;COUNT=10".into())),
+            ..Default::default()
+        };
+        steward::calendar::service::create(&mut db.conn().unwrap(), &ctx, &input).unwrap()
+    };
+    let everything = make_feed(&app, "All", true, true);
+    let plain = make_feed(&app, "Plain", false, false);
+    let anonymous = crate::helpers::client();
+    let get = |token: String| {
+        let (anonymous, url) = (anonymous.clone(), app.url(&format!("/feeds/{token}.ics")));
+        async move { anonymous.get(url).send().await.unwrap().text().await.unwrap() }
+    };
+    let body = get(everything.clone()).await;
+    let unfolded = body.replace("\r\n ", "");
+    assert!(
+        unfolded.contains("REFRESH-INTERVAL;VALUE=DURATION:PT30M")
+            && unfolded.contains("X-PUBLISHED-TTL:PT30M"),
+        "{body}"
+    );
+    assert!(unfolded.contains("BEGIN:VTIMEZONE\r\nTZID:America/New_York"), "{body}");
+    assert!(unfolded.contains(&format!("UID:{}", event.uid)), "{body}");
+    assert!(unfolded.contains("DTSTART;TZID=America/New_York:20300107T190000"), "{body}");
+    assert!(unfolded.contains("SUMMARY:Choir\\, then dinner"), "{body}");
+    assert!(
+        unfolded.contains("SUMMARY:Due: File taxes") && unfolded.contains("DTSTART;VALUE=DATE:20990430"),
+        "{body}"
+    );
+    let firings = unfolded.matches("SUMMARY:Prompt: Morning digest").count();
+    assert!((6..=8).contains(&firings), "7 days of a daily prompt: {firings}\n{body}");
+    assert!(body.lines().all(|l| l.len() <= 75), "folded at 75 octets");
+    // Stable: the same feed twice gives the same UIDs.
+    let again = get(everything).await.replace("\r\n ", "");
+    let uids =
+        |text: &str| text.lines().filter(|l| l.starts_with("UID:")).map(str::to_string).collect::<Vec<_>>();
+    assert_eq!(uids(&unfolded), uids(&again));
+    // An edit raises SEQUENCE.
+    let seq = |text: &str| {
+        text.split(&format!("UID:{}", event.uid))
+            .nth(1)
+            .unwrap()
+            .lines()
+            .find(|l| l.starts_with("SEQUENCE:"))
+            .unwrap()
+            .to_string()
+    };
+    let before = seq(&unfolded);
+    {
+        let db = steward::db::Db::open(&app.db_path).unwrap();
+        let ctx = steward::services::Ctx {
+            now: chrono::Utc::now(),
+            tz: "Europe/Berlin".parse().unwrap(),
+            actor: steward::services::Actor::Person,
+        };
+        let input =
+            steward::calendar::service::EventInput { title: Some("Choir".into()), ..Default::default() };
+        steward::calendar::service::update(
+            &mut db.conn().unwrap(),
+            &ctx,
+            event.id,
+            &input,
+            steward::calendar::service::Target::ALL,
+        )
+        .unwrap();
+    }
+    let plain_body = get(plain).await.replace("\r\n ", "");
+    assert_ne!(seq(&plain_body), before, "SEQUENCE went up");
+    assert!(!plain_body.contains("Due: File taxes") && !plain_body.contains("Prompt:"), "{plain_body}");
 }
