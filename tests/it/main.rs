@@ -6,6 +6,7 @@
 mod api;
 mod auth;
 mod browser;
+mod calendar_corpus;
 mod calendar_feeds;
 mod calendar_tools;
 mod chat;
