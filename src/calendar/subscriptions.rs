@@ -404,8 +404,9 @@ pub async fn refresh(services: &Services, calendar_id: i32) -> Result<String, Fa
 
 /// An ICS file's bytes as text: folds are undone on the bytes first (RFC 5545 folds at 75
 /// octets, and writers that count bytes split a UTF-8 character across the fold: undoing the
-/// fold after decoding would leave two replacement characters), then the text is read as UTF-8
-/// with any invalid byte replaced.
+/// fold after decoding would leave two replacement characters), then the bytes are read as
+/// UTF-8; a file with no UTF-8 in it at all is read as Latin-1 (old Windows exports), one with
+/// a stray invalid byte gets a replacement character there.
 pub fn decode(bytes: &[u8]) -> String {
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
@@ -422,7 +423,18 @@ pub fn decode(bytes: &[u8]) -> String {
             i += 1;
         }
     }
-    String::from_utf8_lossy(&out).into_owned()
+    match String::from_utf8(out) {
+        Ok(text) => text,
+        Err(e) => {
+            let bytes = e.into_bytes();
+            let lossy = String::from_utf8_lossy(&bytes);
+            if lossy.chars().any(|c| !c.is_ascii() && c != char::REPLACEMENT_CHARACTER) {
+                lossy.into_owned()
+            } else {
+                bytes.iter().map(|&b| char::from(b)).collect()
+            }
+        }
+    }
 }
 
 /// Replaces a subscribed calendar's events with the feed's, in one transaction: events whose
@@ -510,11 +522,12 @@ mod tests {
 
     #[test]
     fn folds_are_undone_before_the_bytes_are_read_as_utf8() {
-        let cases: [(&[u8], &str); 5] = [
+        let cases: [(&[u8], &str); 6] = [
             (b"SUMMARY:F\xc3\r\n \xaate\r\n", "SUMMARY:F\u{ea}te\r\n"),
             (b"SUMMARY:F\xc3\n\t\xaate\n", "SUMMARY:F\u{ea}te\n"),
             (b"A:1\r\nB:2\r\n", "A:1\r\nB:2\r\n"),
-            (b"A:bad \xff byte", "A:bad \u{fffd} byte"),
+            (b"A:Caf\xe9 cr\xe8me", "A:Caf\u{e9} cr\u{e8}me"),
+            (b"A:Caf\xc3\xa9 and a bad \xff byte", "A:Caf\u{e9} and a bad \u{fffd} byte"),
             (b"A:end\r\n ", "A:end"),
         ];
         for (bytes, want) in cases {
