@@ -6,6 +6,7 @@
 mod api;
 mod auth;
 mod browser;
+mod calendar_api;
 mod chat;
 mod cli;
 mod e2e;
