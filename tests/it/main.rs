@@ -7,6 +7,7 @@ mod api;
 mod auth;
 mod browser;
 mod calendar_api;
+mod calendar_check;
 mod calendar_cli;
 mod chat;
 mod cli;
