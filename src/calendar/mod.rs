@@ -12,6 +12,8 @@
 //!   scope, calendars, occurrences in a range);
 //! - [`ics`]: reading and writing iCalendar files.
 
+#[cfg(test)]
+mod fuzz_tests;
 pub mod ics;
 #[cfg(test)]
 mod ics_tests;

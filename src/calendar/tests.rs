@@ -382,13 +382,18 @@ fn splitting_a_series_keeps_every_occurrence_once() {
             let tail = rows.iter().max_by_key(|r| r.id).unwrap();
             let later = keys.iter().copied().filter(|k| *k > split).nth(1);
             if let Some(later) = later {
-                service::update(&mut other, &ctx, tail.id, &input(json!({})), Target::following(later)).unwrap();
+                service::update(&mut other, &ctx, tail.id, &input(json!({})), Target::following(later))
+                    .unwrap();
                 assert_eq!(show(&mut other), before, "{event} split twice at {later:?}");
             }
             let (_dir3, mut third) = db();
             let e3 = service::create(&mut third, &ctx, &input(event.clone())).unwrap();
             service::delete(&mut third, &ctx, e3.id, Target::following(split)).unwrap();
-            let cut = before.iter().take(keys.iter().position(|k| *k == split).unwrap()).cloned().collect::<Vec<_>>();
+            let cut = before
+                .iter()
+                .take(keys.iter().position(|k| *k == split).unwrap())
+                .cloned()
+                .collect::<Vec<_>>();
             assert_eq!(show(&mut third), cut, "{event} deleted from {split:?}");
         }
         let _ = e;
