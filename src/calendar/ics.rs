@@ -73,6 +73,15 @@ impl Component {
     }
 }
 
+/// A file's bytes as text: UTF-8 (with or without a BOM), else Windows-1252/Latin-1 as some
+/// old exporters write.
+pub fn decode(bytes: &[u8]) -> String {
+    match std::str::from_utf8(bytes) {
+        Ok(text) => text.to_string(),
+        Err(_) => bytes.iter().map(|&b| char::from(b)).collect(),
+    }
+}
+
 /// Unfolds a file's text into logical lines: BOM dropped, any line end, a line beginning with a
 /// space or tab continuing the one before.
 pub fn unfold(text: &str) -> Vec<String> {
@@ -566,6 +575,23 @@ impl ImportReport {
     /// "3 imported, 1 updated, 2 skipped".
     pub fn summary(&self) -> String {
         format!("{} imported, {} updated, {} skipped", self.imported, self.updated, self.skipped.len())
+    }
+
+    /// As the API and `--json` give it: counts, the summary line, each skipped event named.
+    pub fn to_json(&self) -> serde_json::Value {
+        let skipped: Vec<_> = self
+            .skipped
+            .iter()
+            .map(|(uid, reason)| serde_json::json!({"uid": uid, "reason": reason}))
+            .collect();
+        serde_json::json!({
+            "imported": self.imported,
+            "updated": self.updated,
+            "unchanged": self.unchanged,
+            "removed": self.removed,
+            "skipped": skipped,
+            "summary": self.summary(),
+        })
     }
 }
 

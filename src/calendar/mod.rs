@@ -13,6 +13,8 @@
 //! - [`ics`]: reading and writing iCalendar files.
 
 pub mod feeds;
+#[cfg(test)]
+mod fuzz_tests;
 pub mod ics;
 #[cfg(test)]
 mod ics_tests;

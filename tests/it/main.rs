@@ -6,6 +6,9 @@
 mod api;
 mod auth;
 mod browser;
+mod calendar_api;
+mod calendar_check;
+mod calendar_cli;
 mod calendar_corpus;
 mod calendar_feeds;
 mod calendar_tools;
