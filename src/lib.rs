@@ -15,6 +15,7 @@
 pub mod agents;
 pub mod app;
 pub mod auth;
+pub mod calendar;
 pub mod chat;
 pub mod cli;
 pub mod clock;

@@ -1,0 +1,3 @@
+//! The calendar: events, recurrence, ICS, and the quick-add grammar.
+
+pub mod quickadd;
