@@ -14,6 +14,9 @@ pub enum Event {
     Run { id: i32, schedule_id: Option<i32>, state: &'static str },
     /// A new notification.
     Notification { id: i32, title: String, body: String, level: String },
+    /// Events or calendars changed (one calendar's, or several when `None`): calendar pages
+    /// reload what they show.
+    CalendarChanged { calendar_id: Option<i32> },
 }
 
 impl Event {
@@ -21,6 +24,7 @@ impl Event {
         match self {
             Event::Run { .. } => "run",
             Event::Notification { .. } => "notification",
+            Event::CalendarChanged { .. } => "calendar",
         }
     }
 }
