@@ -22,6 +22,7 @@
 use chrono::{DateTime, Datelike, Days, Duration, NaiveDate, NaiveDateTime, NaiveTime, Timelike, Weekday};
 use chrono_tz::Tz;
 
+use crate::calendar::service::EventInput;
 use crate::dates::{
     self, Length, Meaning, ParseError, Unit, bare_clock, day_of_month, match_length, match_phrase,
     match_repeat, match_time, resolve_local,
@@ -86,6 +87,39 @@ impl Draft {
             }
         }
     }
+}
+
+impl Draft {
+    /// The event this draft describes, as the service takes it (in the person's calendar
+    /// unless `calendar` names one).
+    pub fn to_input(&self) -> EventInput {
+        let (start, end) = self.start_end_text();
+        EventInput {
+            title: Some(self.title.clone()),
+            start: Some(start),
+            end: Some(end),
+            all_day: Some(self.all_day()),
+            zone: if self.all_day() { None } else { Some(Some(self.zone.name().to_string())) },
+            rrule: self.rrule.clone().map(Some),
+            location: self.location.clone().map(Some),
+            ..Default::default()
+        }
+    }
+}
+
+/// Creates the event `text` describes (the API's and the CLI's `{"text": ...}`, the agent's
+/// `add_event` with text). A text that cannot be read is refused naming the word, under `text`.
+pub fn create_from_text(
+    conn: &mut crate::db::Conn,
+    ctx: &crate::services::Ctx,
+    text: &str,
+    calendar: Option<&str>,
+) -> Result<crate::calendar::Event, crate::error::AppError> {
+    let draft =
+        parse(text, ctx.local_now()).map_err(|e| crate::error::AppError::invalid("text", e.to_string()))?;
+    let mut input = draft.to_input();
+    input.calendar = calendar.map(str::to_string);
+    crate::calendar::service::create(conn, ctx, &input)
 }
 
 fn preview(text: &str) -> String {
