@@ -253,7 +253,8 @@ pub struct DayColumn {
 
 pub struct AgendaDay {
     pub date: NaiveDate,
-    pub label: String,
+    /// "Today", "Tomorrow" or "Yesterday".
+    pub relative: Option<&'static str>,
     pub today: bool,
     pub items: Vec<Item>,
     pub new_url: String,
@@ -669,7 +670,12 @@ fn build_body(view: View, date: NaiveDate, loaded: &Loaded, ctx: &Ctx, csrf: Str
                 }
                 body.agenda.push(AgendaDay {
                     date: d,
-                    label: crate::web::view::day(d, today),
+                    relative: match (d - today).num_days() {
+                        0 => Some("Today"),
+                        1 => Some("Tomorrow"),
+                        -1 => Some("Yesterday"),
+                        _ => None,
+                    },
                     today: d == today,
                     items,
                     new_url: new_url(d, Some("09:00")),
