@@ -326,12 +326,15 @@ pub struct CalPage {
     view: &'static str,
 }
 
+/// A task on the grid: id, title, done, due day or due instant (UTC).
+type TaskDue = (i32, String, bool, Option<NaiveDate>, Option<NaiveDateTime>);
+
 /// Everything one view needs, read in one trip.
 struct Loaded {
     calendars: Vec<Calendar>,
     occurrences: Vec<Occurrence>,
     truncated: bool,
-    tasks: Vec<(i32, String, bool, Option<NaiveDate>, Option<NaiveDateTime>)>,
+    tasks: Vec<TaskDue>,
     firings: Vec<(i32, String, DateTime<Utc>)>,
     tasks_on: bool,
     prompts_on: bool,
@@ -764,7 +767,7 @@ pub async fn page(
         })
         .await?;
     if is_htmx(&req) && htmx::target(&req) == Some("cal-body") {
-        return Ok(html(StatusCode::OK, &body)?);
+        return html(StatusCode::OK, &body);
     }
     let page = CalPage {
         layout: Layout::new("Calendar", "calendar", &session.0),
@@ -773,7 +776,7 @@ pub async fn page(
         side,
         quick: QuickAdd { csrf, ..Default::default() },
     };
-    Ok(html(StatusCode::OK, &page)?)
+    html(StatusCode::OK, &page)
 }
 
 /// `/calendar/style.css`: each calendar's colour, and the time-grid's position classes.
