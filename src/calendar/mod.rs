@@ -13,9 +13,13 @@
 //! - [`ics`]: reading and writing iCalendar files.
 
 pub mod ics;
+#[cfg(test)]
+mod ics_tests;
 pub mod quickadd;
 pub mod recur;
 pub mod service;
+#[cfg(test)]
+mod tests;
 
 use chrono::{DateTime, Duration, LocalResult, NaiveDate, NaiveDateTime, NaiveTime, Offset, TimeZone, Utc};
 use chrono_tz::Tz;

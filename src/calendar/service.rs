@@ -410,19 +410,23 @@ fn length_of(e: &Event) -> Length {
     }
 }
 
-/// An occurrence starting at wall time `start` of row `e` (an instance of its series, or the
-/// row itself), read in the person's zone `tz` where it floats.
-fn occurrence_of(
-    e: &Event,
-    series_id: i32,
-    start: Wall,
-    end: Option<Wall>,
-    key: Option<Wall>,
-    tz: Tz,
-) -> Occurrence {
+/// One start of a series: its wall time (the occurrence's key), an RDATE period's own end, and
+/// the exact instant when the wall time alone cannot say it (a sub-daily rule's second 01:30 on
+/// a fall-back night).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Start {
+    pub at: Wall,
+    pub end: Option<Wall>,
+    pub exact: Option<DateTime<Utc>>,
+}
+
+/// An occurrence of row `e` (an instance of its series, or the row itself), read in the
+/// person's zone `tz` where it floats.
+fn occurrence_of(e: &Event, series_id: i32, s: Start, key: Option<Wall>, tz: Tz) -> Occurrence {
     let zone = e.tz();
-    let start_at = start.instant(zone, tz);
-    let (end_wall, end_at) = match (end, length_of(e)) {
+    let start = s.at;
+    let start_at = s.exact.unwrap_or_else(|| start.instant(zone, tz));
+    let (end_wall, end_at) = match (s.end, length_of(e)) {
         (Some(end), _) => (end, end.instant(zone, tz)),
         (None, Length::Days(n)) => {
             let d = Wall::Date(start.date() + Duration::days(n));
@@ -455,16 +459,30 @@ fn occurrence_of(
     }
 }
 
-/// The wall-clock starts of a series (rule instances, then RDATEs; EXDATEs removed; not
-/// overrides) that may overlap `[from, to)`, plus whether the work bound cut it short. With no
-/// window, every start up to `limit`.
+/// Whether a zoned rule steps in elapsed time: HOURLY, MINUTELY and SECONDLY rules without
+/// BYxxx parts ("every 2 hours" means 2 hours, also across a DST change: rust-rrule#115,
+/// rrule-go#63). Every other rule steps in wall-clock time.
+fn elapsed_steps(rule: &Rule) -> bool {
+    matches!(rule.freq, recur::Freq::Hourly | recur::Freq::Minutely | recur::Freq::Secondly)
+        && rule.by_hour.is_empty()
+        && rule.by_minute.is_empty()
+        && rule.by_second.is_empty()
+        && rule.by_day.is_empty()
+        && rule.by_month.is_empty()
+        && rule.by_month_day.is_empty()
+        && rule.by_year_day.is_empty()
+}
+
+/// The starts of a series (rule instances and RDATEs; EXDATEs removed; not overrides) that may
+/// overlap `[from, to)`, plus whether the work bound cut it short. With no window, every start
+/// up to `limit`.
 pub fn series_starts(
     e: &Event,
     window: Option<(DateTime<Utc>, DateTime<Utc>)>,
     tz: Tz,
     limit: usize,
-) -> (Vec<(Wall, Option<Wall>)>, bool) {
-    let zone = e.tz();
+) -> (Vec<Start>, bool) {
+    let zone = if e.all_day { None } else { e.tz() };
     let start = e.start();
     let frame = |t: DateTime<Utc>| -> NaiveDateTime {
         match zone {
@@ -482,19 +500,41 @@ pub fn series_starts(
         }
         None => (None, None),
     };
-    let mut out: Vec<(Wall, Option<Wall>)> = Vec::new();
+    let mut out: Vec<Start> = Vec::new();
     let mut truncated = false;
     let wrap = |t: NaiveDateTime| if start.is_date() { Wall::Date(t.date()) } else { Wall::DateTime(t) };
-    if let Some(rule) = e.rrule.as_deref().and_then(|r| Rule::parse(r).ok()) {
-        let check: Box<dyn UntilCheck> = match zone {
-            Some(z) if !e.all_day => Box::new(Zoned(z)),
-            _ => Box::new(Floating),
-        };
-        let x = recur::expand_window(&rule, start.naive(), lo, hi, limit, check.as_ref());
-        truncated = x.truncated;
-        out.extend(x.starts.into_iter().map(|t| (wrap(t), None)));
-    } else {
-        out.push((start, None));
+    match (e.rrule.as_deref().and_then(|r| Rule::parse(r).ok()), zone) {
+        (Some(rule), Some(z)) if elapsed_steps(&rule) => {
+            // Expanded in UTC, each instant read back in the zone.
+            let mut utc_rule = rule.clone();
+            if let Some(Until::Local(t)) = rule.until {
+                utc_rule.until = Some(Until::Utc(resolve(z, t).naive_utc()));
+            }
+            let to_utc = |t: NaiveDateTime| resolve(z, t).naive_utc();
+            let x = recur::expand_window(
+                &utc_rule,
+                to_utc(start.naive()),
+                lo.map(to_utc),
+                hi.map(to_utc),
+                limit,
+                &Floating,
+            );
+            truncated = x.truncated;
+            out.extend(x.starts.into_iter().map(|t| {
+                let at = t.and_utc();
+                Start { at: Wall::DateTime(at.with_timezone(&z).naive_local()), end: None, exact: Some(at) }
+            }));
+        }
+        (Some(rule), _) => {
+            let check: Box<dyn UntilCheck> = match zone {
+                Some(z) => Box::new(Zoned(z)),
+                None => Box::new(Floating),
+            };
+            let x = recur::expand_window(&rule, start.naive(), lo, hi, limit, check.as_ref());
+            truncated = x.truncated;
+            out.extend(x.starts.into_iter().map(|t| Start { at: wrap(t), end: None, exact: None }));
+        }
+        (None, _) => out.push(Start { at: start, end: None, exact: None }),
     }
     for r in e.rdate_list() {
         let s = r.start();
@@ -502,24 +542,26 @@ pub fn series_starts(
         if lo.is_some_and(|lo| s.naive() < lo) || hi.is_some_and(|hi| s.naive() >= hi) {
             continue;
         }
-        if out.iter().any(|(w, _)| *w == s) {
+        if out.iter().any(|o| o.at == s) {
             continue;
         }
-        out.push((
-            s,
-            match r {
-                RDate::Period(_, end) => Some(end),
-                RDate::At(_) => None,
-            },
-        ));
+        let end = match r {
+            RDate::Period(_, end) => Some(end),
+            RDate::At(_) => None,
+        };
+        out.push(Start { at: s, end, exact: None });
     }
     let ex = e.exdate_list();
     if !ex.is_empty() {
-        out.retain(|(w, _)| {
-            !ex.iter().any(|x| x == w || (x.is_date() && !w.is_date() && x.date() == w.date()))
+        out.retain(|o| {
+            let w = o.at;
+            !ex.iter().any(|x| *x == w || (x.is_date() && !w.is_date() && x.date() == w.date()))
         });
     }
-    out.sort();
+    out.sort_by(|a, b| match (a.exact, b.exact) {
+        (Some(x), Some(y)) => x.cmp(&y),
+        _ => a.at.cmp(&b.at),
+    });
     (out, truncated)
 }
 
@@ -585,7 +627,8 @@ pub fn expand_rows(
                 continue;
             }
             let series = masters.get(&(r.calendar_id, r.uid.as_str())).copied().unwrap_or(r.id);
-            let o = occurrence_of(r, series, r.start(), Some(r.end()), r.recurrence_key(), tz);
+            let s = Start { at: r.start(), end: Some(r.end()), exact: None };
+            let o = occurrence_of(r, series, s, r.recurrence_key(), tz);
             if overlaps(&o) {
                 out.push(o);
             }
@@ -595,7 +638,8 @@ pub fn expand_rows(
             continue;
         }
         if !r.is_recurring() {
-            let o = occurrence_of(r, r.id, r.start(), Some(r.end()), None, tz);
+            let s = Start { at: r.start(), end: Some(r.end()), exact: None };
+            let o = occurrence_of(r, r.id, s, None, tz);
             if overlaps(&o) {
                 out.push(o);
             }
@@ -604,11 +648,11 @@ pub fn expand_rows(
         let (starts, cut) = series_starts(r, Some((from, to)), tz, MAX_OCCURRENCES + 1);
         truncated |= cut;
         let skip = overridden.get(&(r.calendar_id, r.uid.as_str()));
-        for (s, end) in starts {
-            if skip.is_some_and(|keys| keys.contains(&s)) {
+        for s in starts {
+            if skip.is_some_and(|keys| keys.contains(&s.at)) {
                 continue;
             }
-            let o = occurrence_of(r, r.id, s, end, Some(s), tz);
+            let o = occurrence_of(r, r.id, s, Some(s.at), tz);
             if overlaps(&o) {
                 out.push(o);
             }
@@ -746,9 +790,12 @@ fn last_end_ms(e: &Event) -> Option<i64> {
     let zone = if e.all_day { None } else { e.tz() };
     let last = starts
         .iter()
-        .map(|(s, end)| match end {
+        .map(|s| match s.end {
             Some(end) => end.index_ms(zone),
-            None => s.index_ms(zone) + length.num_milliseconds(),
+            None => {
+                s.exact.map(|t| t.timestamp_millis()).unwrap_or_else(|| s.at.index_ms(zone))
+                    + length.num_milliseconds()
+            }
         })
         .max()?;
     Some(last.max(e.end_at))
@@ -1079,7 +1126,7 @@ fn check_occurrence(conn: &mut Conn, master: &Event, key: Wall) -> Result<(), Ap
     let at = key.instant(zone, Tz::UTC);
     let (starts, _) =
         series_starts(master, Some((at - Duration::days(2), at + Duration::days(2))), Tz::UTC, 10_000);
-    if starts.iter().any(|(s, _)| *s == key) {
+    if starts.iter().any(|s| s.at == key) {
         return Ok(());
     }
     Err(AppError::invalid(

@@ -1621,6 +1621,7 @@ pub async fn toggle_task(
 struct ImportReportView {
     imported: usize,
     updated: usize,
+    unchanged: usize,
     skipped: Vec<(String, String)>,
 }
 
@@ -1655,9 +1656,11 @@ pub async fn import(
     let done = state
         .run_as(Actor::Person, move |conn, ctx| {
             let text = String::from_utf8_lossy(&bytes).into_owned();
-            // FIXME(calcore): the import service's name once merged.
-            let _ = (conn, ctx, text, calendar);
-            Err::<ImportReportStub, AppError>(AppError::invalid("file", "import is not wired yet"))
+            let into = match calendar.as_deref() {
+                Some(c) => cal::find_calendar(conn, c)?.id,
+                None => cal::default_calendar(conn)?.id,
+            };
+            crate::calendar::ics::import(conn, ctx, into, &text)
         })
         .await;
     match done {
@@ -1669,7 +1672,8 @@ pub async fn import(
             let view = ImportReportView {
                 imported: report.imported,
                 updated: report.updated,
-                skipped: report.skipped.iter().map(|s| (s.uid.clone(), s.reason.clone())).collect(),
+                unchanged: report.unchanged,
+                skipped: report.skipped.clone(),
             };
             let message = format!(
                 "{} imported, {} updated, {} skipped",
@@ -1684,17 +1688,6 @@ pub async fn import(
         }
         Err(e) => Err(e.into()),
     }
-}
-
-// FIXME(calcore): replaced by the import service's report.
-pub struct ImportReportStub {
-    pub imported: usize,
-    pub updated: usize,
-    pub skipped: Vec<SkipStub>,
-}
-pub struct SkipStub {
-    pub uid: String,
-    pub reason: String,
 }
 
 #[cfg(test)]
