@@ -73,6 +73,15 @@ impl Component {
     }
 }
 
+/// A file's bytes as text: UTF-8 (with or without a BOM), else Windows-1252/Latin-1 as some
+/// old exporters write.
+pub fn decode(bytes: &[u8]) -> String {
+    match std::str::from_utf8(bytes) {
+        Ok(text) => text.to_string(),
+        Err(_) => bytes.iter().map(|&b| char::from(b)).collect(),
+    }
+}
+
 /// Unfolds a file's text into logical lines: BOM dropped, any line end, a line beginning with a
 /// space or tab continuing the one before.
 pub fn unfold(text: &str) -> Vec<String> {

@@ -135,6 +135,42 @@ pub fn configure(cfg: &mut ServiceConfig, https: bool) {
                             .route(web::post().to(api::chat::stop))
                             .default_service(api::not_allowed("POST")),
                     )
+                    // The calendar (issue 13).
+                    .service(
+                        web::resource("/events")
+                            .route(web::get().to(api::events::list))
+                            .route(web::post().to(api::events::create))
+                            .default_service(api::not_allowed("GET, POST")),
+                    )
+                    .service(
+                        web::resource("/events/{id}")
+                            .route(web::get().to(api::events::get))
+                            .route(web::patch().to(api::events::update))
+                            .route(web::delete().to(api::events::delete))
+                            .default_service(api::not_allowed("GET, PATCH, DELETE")),
+                    )
+                    .service(
+                        web::resource("/occurrences")
+                            .route(web::get().to(api::events::occurrences))
+                            .default_service(api::not_allowed("GET")),
+                    )
+                    .service(
+                        web::resource("/calendars")
+                            .route(web::get().to(api::events::calendars))
+                            .route(web::post().to(api::events::create_calendar))
+                            .default_service(api::not_allowed("GET, POST")),
+                    )
+                    .service(
+                        web::resource("/calendar/import")
+                            .app_data(web::PayloadConfig::new(crate::calendar::ics::MAX_BYTES))
+                            .route(web::post().to(api::events::import))
+                            .default_service(api::not_allowed("POST")),
+                    )
+                    .service(
+                        web::resource("/calendar.ics")
+                            .route(web::get().to(api::events::export))
+                            .default_service(api::not_allowed("GET")),
+                    )
                     .default_service(web::to(api::not_found)),
             )
             // MCP for external agents: bearer token, like the API.

@@ -6,6 +6,7 @@
 mod api;
 mod auth;
 mod browser;
+mod calendar_api;
 mod calendar_page;
 mod chat;
 mod cli;

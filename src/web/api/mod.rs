@@ -9,6 +9,7 @@
 
 pub mod agents;
 pub mod chat;
+pub mod events;
 pub mod schedules;
 pub mod tasks;
 
