@@ -3,7 +3,8 @@
 //! `GET /calendar?view=month` (target p99 < 15 ms), and of the week and agenda views, with the
 //! tasks overlay on, and the server's RSS before and after.
 //!
-//! Run: `cargo run --release --example bench_calendar_page [-- --events N --requests N]`
+//! Run: `cargo run --release --example bench_calendar_page [-- --events N --requests N --dense]`
+//! (`--dense`: every series runs for years, about 6,400 occurrences in one month's grid.)
 //!
 //! The server runs in a child process (this same binary, re-executed as `steward serve`) over
 //! real loopback HTTP, so the figures include routing, the session check, the one database trip,
@@ -50,7 +51,8 @@ fn main() -> anyhow::Result<()> {
     let (mut child, _) = start(&db_path)?;
     stop(&mut child);
     let t = Instant::now();
-    let session = seed(&db_path, events)?;
+    let dense = args.iter().any(|a| a == "--dense");
+    let session = seed(&db_path, events, dense)?;
     let seeded = t.elapsed();
 
     println!(
@@ -143,7 +145,7 @@ fn main() -> anyhow::Result<()> {
 /// 5,000 events over three years around today: 90% single events (timed, a few all-day), 10%
 /// series (daily, weekly on two days, monthly) starting up to two years back, some counted,
 /// some with an end; a few due tasks for the overlay; a password and a session.
-fn seed(db_path: &Path, count: usize) -> anyhow::Result<String> {
+fn seed(db_path: &Path, count: usize, dense: bool) -> anyhow::Result<String> {
     let db = Db::open(db_path)?;
     let mut conn = db.conn()?;
     let now = Utc::now();
@@ -153,9 +155,17 @@ fn seed(db_path: &Path, count: usize) -> anyhow::Result<String> {
     for i in 0..count {
         let input = if i % 10 == 0 {
             let start = today - Span::days(((i * 7) % 700) as i64);
-            let rrule = match (i / 10) % 3 {
-                0 => "FREQ=DAILY;COUNT=400".to_string(),
-                1 => "FREQ=WEEKLY;BYDAY=MO,TH".to_string(),
+            let rrule = match ((i / 10) % 3, dense) {
+                // --dense: every series runs for years, so ~6,400 occurrences fall in one month's grid.
+                (0, true) => "FREQ=DAILY;COUNT=400".to_string(),
+                (1, true) => "FREQ=WEEKLY;BYDAY=MO,TH".to_string(),
+                // A person's series: daily ones are short (a course, a trip), weekly ones last a
+                // season to two years, monthly ones run on.
+                (0, false) => format!("FREQ=DAILY;COUNT={}", 5 + i % 56),
+                (1, false) => format!(
+                    "FREQ=WEEKLY;BYDAY=MO,TH;UNTIL={}",
+                    (start + Span::days(90 + ((i * 13) % 640) as i64)).format("%Y%m%d")
+                ),
                 _ => format!("FREQ=MONTHLY;UNTIL={}", (today + Span::days(900)).format("%Y%m%d")),
             };
             EventInput {
