@@ -59,7 +59,11 @@ fn main() -> anyhow::Result<()> {
         "Steward calendar page benchmark: {events} events ({} recurring), {requests} requests per view",
         events / 10
     );
-    println!("machine: {} cores; seeding took {:.1} s", std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1), seeded.as_secs_f64());
+    println!(
+        "machine: {} cores; seeding took {:.1} s",
+        std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
+        seeded.as_secs_f64()
+    );
     // The expansion alone (the calendar service), in this process, for the month grid's range.
     {
         let db = Db::open(&db_path)?;
@@ -73,7 +77,8 @@ fn main() -> anyhow::Result<()> {
         let mut n = 0;
         for _ in 0..50 {
             let t = Instant::now();
-            let (occ, _) = service::occurrences(&mut conn, &ctx, from, to, None).map_err(|e| anyhow::anyhow!("{e}"))?;
+            let (occ, _) =
+                service::occurrences(&mut conn, &ctx, from, to, None).map_err(|e| anyhow::anyhow!("{e}"))?;
             times.push(t.elapsed());
             n = occ.len();
         }

@@ -315,3 +315,55 @@ END:VCALENDAR\r\n";
     assert!(html.contains("todo@test"), "the skipped VTODO is named: {html}");
     assert!(page(&app, "/calendar?view=week&date=2026-11-23").await.contains("Imported one"));
 }
+
+#[tokio::test]
+async fn the_api_takes_quick_add_text() {
+    let app = app_on_monday().await;
+    let api = app.api(&app.api_token().await);
+    let (status, e) = api.post("/events", json!({"text": "Dentist fri 3pm for 1h at Main St"})).await;
+    assert_eq!(status, 201, "{e}");
+    assert_eq!(
+        (
+            e["title"].as_str(),
+            e["start"].as_str(),
+            e["end"].as_str(),
+            e["location"].as_str(),
+            e["zone"].as_str()
+        ),
+        (
+            Some("Dentist"),
+            Some("2026-11-27T15:00"),
+            Some("2026-11-27T16:00"),
+            Some("Main St"),
+            Some("Europe/Berlin")
+        )
+    );
+    let (status, e) = api.post("/events", json!({"text": "Standup every weekday 9:30 for 15m"})).await;
+    assert_eq!(status, 201, "{e}");
+    assert_eq!(e["rrule"], "FREQ=WEEKLY;BYDAY=MO,TU,WE,TH,FR");
+    let (status, e) = api.post("/events", json!({"text": "Trip dec 20-27"})).await;
+    assert_eq!(status, 201, "{e}");
+    assert_eq!(
+        (e["all_day"].as_bool(), e["start"].as_str(), e["end"].as_str()),
+        (Some(true), Some("2026-12-20"), Some("2026-12-28"))
+    );
+    let (status, e) = api.post("/events", json!({"text": "Call tomorrow 9:00 New York"})).await;
+    assert_eq!(status, 201, "{e}");
+    assert_eq!(
+        (e["start"].as_str(), e["zone"].as_str()),
+        (Some("2026-11-24T09:00"), Some("America/New_York"))
+    );
+
+    let (status, e) = api.post("/events", json!({"text": "Lunch feb 30"})).await;
+    assert_eq!(status, 422, "{e}");
+    assert_eq!(e["error"]["field"], "text");
+    assert!(
+        e["error"]["message"].as_str().unwrap().to_lowercase().contains("feb 30: february has no day 30"),
+        "{e}"
+    );
+    let (status, e) = api.post("/events", json!({"text": "Dentist"})).await;
+    assert_eq!(status, 422, "{e}");
+    assert!(e["error"]["message"].as_str().unwrap().contains("needs a day or a time"), "{e}");
+    let (status, _) = api.post("/events", json!({"text": "Dentist fri 3pm", "title": "x"})).await;
+    assert_eq!(status, 422);
+}
