@@ -576,6 +576,23 @@ impl ImportReport {
     pub fn summary(&self) -> String {
         format!("{} imported, {} updated, {} skipped", self.imported, self.updated, self.skipped.len())
     }
+
+    /// As the API and `--json` give it: counts, the summary line, each skipped event named.
+    pub fn to_json(&self) -> serde_json::Value {
+        let skipped: Vec<_> = self
+            .skipped
+            .iter()
+            .map(|(uid, reason)| serde_json::json!({"uid": uid, "reason": reason}))
+            .collect();
+        serde_json::json!({
+            "imported": self.imported,
+            "updated": self.updated,
+            "unchanged": self.unchanged,
+            "removed": self.removed,
+            "skipped": skipped,
+            "summary": self.summary(),
+        })
+    }
 }
 
 /// How an import writes.

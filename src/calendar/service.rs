@@ -12,7 +12,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use chrono::{DateTime, Duration, NaiveDateTime, Utc};
+use chrono::{DateTime, Duration, NaiveDate, NaiveDateTime, Utc};
 use chrono_tz::Tz;
 use diesel::prelude::*;
 use serde::{Deserialize, Deserializer, Serialize};
@@ -1454,6 +1454,21 @@ pub fn restore(conn: &mut Conn, ctx: &Ctx, id: i32) -> Result<Event, AppError> {
         .execute(conn)?;
         get(conn, id)
     })
+}
+
+/// An RFC 3339 instant, or a date (its midnight in the person's zone).
+pub fn parse_instant(field: &str, text: &str, tz: Tz) -> Result<DateTime<Utc>, AppError> {
+    let text = text.trim();
+    if let Ok(t) = DateTime::parse_from_rfc3339(text) {
+        return Ok(t.to_utc());
+    }
+    if let Ok(d) = NaiveDate::parse_from_str(text, "%Y-%m-%d") {
+        return Ok(crate::calendar::resolve(tz, d.and_time(chrono::NaiveTime::MIN)));
+    }
+    Err(AppError::invalid(
+        field,
+        format!("{text:?} is not an RFC 3339 date-time (2026-03-02T00:00:00+01:00) or a date"),
+    ))
 }
 
 /// Names of calendars by id, for views.

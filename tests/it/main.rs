@@ -7,6 +7,8 @@ mod api;
 mod auth;
 mod browser;
 mod calendar_api;
+mod calendar_check;
+mod calendar_cli;
 mod calendar_page;
 mod chat;
 mod cli;

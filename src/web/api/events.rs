@@ -4,8 +4,6 @@
 
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
-use chrono::{DateTime, NaiveDate, Utc};
-use chrono_tz::Tz;
 use serde::Deserialize;
 
 use crate::calendar::service::{self, CalendarInput, EventInput, Target};
@@ -162,21 +160,6 @@ pub struct RangeQuery {
     calendar: Option<String>,
 }
 
-/// An RFC 3339 instant, or a date (its midnight in the person's zone).
-pub fn parse_instant(field: &str, text: &str, tz: Tz) -> Result<DateTime<Utc>, AppError> {
-    let text = text.trim();
-    if let Ok(t) = DateTime::parse_from_rfc3339(text) {
-        return Ok(t.to_utc());
-    }
-    if let Ok(d) = NaiveDate::parse_from_str(text, "%Y-%m-%d") {
-        return Ok(crate::calendar::resolve(tz, d.and_time(chrono::NaiveTime::MIN)));
-    }
-    Err(AppError::invalid(
-        field,
-        format!("{text:?} is not an RFC 3339 date-time (2026-03-02T00:00:00+01:00) or a date"),
-    ))
-}
-
 /// Every occurrence overlapping `[from, to)`, sorted by start, at most 10,000.
 pub async fn occurrences(
     state: web::Data<AppState>,
@@ -185,8 +168,8 @@ pub async fn occurrences(
     let q = q.into_inner();
     let body = state
         .run_as(Actor::Api, move |conn, ctx| {
-            let from = parse_instant("from", &q.from, ctx.tz)?;
-            let to = parse_instant("to", &q.to, ctx.tz)?;
+            let from = service::parse_instant("from", &q.from, ctx.tz)?;
+            let to = service::parse_instant("to", &q.to, ctx.tz)?;
             if to <= from {
                 return Err(AppError::invalid("to", format!("{} is not after from ({})", q.to, q.from)));
             }
@@ -254,23 +237,7 @@ pub async fn import(
         })
         .await?;
     service::announce(&state.events, Some(calendar_id));
-    Ok(HttpResponse::Ok().json(report_json(&report)))
-}
-
-/// The import report as JSON: counts, the summary line, and each skipped event named.
-pub fn report_json(report: &ics::ImportReport) -> serde_json::Value {
-    let skipped: Vec<_> = report
-        .skipped
-        .iter()
-        .map(|(uid, reason)| serde_json::json!({"uid": uid, "reason": reason}))
-        .collect();
-    serde_json::json!({
-        "imported": report.imported,
-        "updated": report.updated,
-        "unchanged": report.unchanged,
-        "skipped": skipped,
-        "summary": report.summary(),
-    })
+    Ok(HttpResponse::Ok().json(report.to_json()))
 }
 
 #[derive(Deserialize)]
