@@ -55,7 +55,10 @@ async fn recurring_ical_events_expands_the_export_as_steward_does() {
     };
     let standup = add(json!({"title": "Standup", "start": "2026-03-02T09:30", "end": "2026-03-02T09:45", "zone": "Europe/Berlin", "rrule": "FREQ=WEEKLY;BYDAY=MO,WE,FR", "exdates": ["2026-03-04T09:30"]})).await;
     let (s, _) = api
-        .patch(&format!("/events/{standup}?scope=this&occurrence=2026-03-27T09:30"), json!({"start": "2026-03-31T10:00", "end": "2026-03-31T10:30", "title": "Standup moved"}))
+        .patch(
+            &format!("/events/{standup}?scope=this&occurrence=2026-03-27T09:30"),
+            json!({"start": "2026-03-31T10:00", "end": "2026-03-31T10:30", "title": "Standup moved"}),
+        )
         .await;
     assert_eq!(s, 200);
     add(json!({"title": "Rent", "start": "2026-01-30T08:00", "zone": "America/New_York", "rrule": "FREQ=MONTHLY;BYDAY=MO,TU,WE,TH,FR;BYSETPOS=-1;COUNT=18"})).await;
@@ -70,12 +73,16 @@ async fn recurring_ical_events_expands_the_export_as_steward_does() {
     add(json!({"title": "Fortnight", "start": "2026-01-04T17:00", "zone": "America/Los_Angeles", "rrule": "FREQ=WEEKLY;INTERVAL=2;BYDAY=SU,TU;WKST=SU"})).await;
     let club = add(json!({"title": "Book club", "start": "2026-01-15T19:00", "zone": "Europe/Berlin", "rrule": "FREQ=MONTHLY;BYMONTHDAY=15;COUNT=12"})).await;
     let (s, _) = api
-        .patch(&format!("/events/{club}?scope=following&occurrence=2026-06-15T19:00"), json!({"start": "2026-06-15T20:00", "end": "2026-06-15T21:00", "title": "Book club late"}))
+        .patch(
+            &format!("/events/{club}?scope=following&occurrence=2026-06-15T19:00"),
+            json!({"start": "2026-06-15T20:00", "end": "2026-06-15T21:00", "title": "Book club late"}),
+        )
         .await;
     assert_eq!(s, 200);
     add(json!({"title": "Trip", "start": "2026-12-20", "end": "2026-12-28"})).await;
 
-    let ics = api.client.get(format!("{}/calendar.ics", api.base)).send().await.unwrap().text().await.unwrap();
+    let ics =
+        api.client.get(format!("{}/calendar.ics", api.base)).send().await.unwrap().text().await.unwrap();
     let path = app.dir.path().join("steward.ics");
     std::fs::write(&path, &ics).unwrap();
     let (from, to) = ("2026-01-01T00:00:00+00:00", "2028-01-01T00:00:00+00:00");
@@ -97,7 +104,11 @@ async fn recurring_ical_events_expands_the_export_as_steward_does() {
             let start = if o["all_day"] == true {
                 start.to_string()
             } else {
-                chrono::DateTime::parse_from_rfc3339(start).unwrap().to_utc().format("%Y-%m-%dT%H:%M:%SZ").to_string()
+                chrono::DateTime::parse_from_rfc3339(start)
+                    .unwrap()
+                    .to_utc()
+                    .format("%Y-%m-%dT%H:%M:%SZ")
+                    .to_string()
             };
             format!("{start} {}", o["title"].as_str().unwrap())
         })
@@ -106,5 +117,8 @@ async fn recurring_ical_events_expands_the_export_as_steward_does() {
     assert!(ours.len() > 300, "{}", ours.len());
     let only_ours: Vec<&String> = ours.iter().filter(|o| !theirs.contains(o)).collect();
     let only_theirs: Vec<&String> = theirs.iter().filter(|t| !ours.contains(t)).collect();
-    assert!(only_ours.is_empty() && only_theirs.is_empty(), "only Steward: {only_ours:?}\nonly recurring-ical-events: {only_theirs:?}");
+    assert!(
+        only_ours.is_empty() && only_theirs.is_empty(),
+        "only Steward: {only_ours:?}\nonly recurring-ical-events: {only_theirs:?}"
+    );
 }

@@ -367,3 +367,44 @@ async fn the_api_takes_quick_add_text() {
     let (status, _) = api.post("/events", json!({"text": "Dentist fri 3pm", "title": "x"})).await;
     assert_eq!(status, 422);
 }
+
+#[test]
+fn the_cli_adds_an_event_in_words() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("s.db");
+    let run = |args: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_steward"))
+            .arg("--db")
+            .arg(&db)
+            .args(args)
+            .env("STEWARD_TIMEZONE", "Europe/Berlin")
+            .output()
+            .unwrap()
+    };
+    let out = run(&["event", "add", "Dentist fri 3pm for 1h at Main St", "--json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let e: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!((e["title"].as_str(), e["location"].as_str()), (Some("Dentist"), Some("Main St")));
+    assert!(
+        e["start"].as_str().unwrap().ends_with("T15:00") && e["end"].as_str().unwrap().ends_with("T16:00"),
+        "{e}"
+    );
+    // Unquoted words work too; the calendar flag goes with them.
+    let out =
+        run(&["event", "add", "Standup", "every", "weekday", "9:30", "for", "15m", "--calendar", "Personal"]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        said.starts_with("Added #2")
+            && said.contains("Standup")
+            && said.contains("FREQ=WEEKLY;BYDAY=MO,TU,WE,TH,FR"),
+        "{said}"
+    );
+    // A word that cannot be a date is named; words and fields together are refused.
+    let out = run(&["event", "add", "Lunch feb 30"]);
+    assert_ne!(out.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&out.stderr).to_lowercase().contains("february has no day 30"));
+    let out = run(&["event", "add", "Lunch tomorrow", "--title", "Lunch"]);
+    assert_ne!(out.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not both"));
+}
