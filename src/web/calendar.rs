@@ -1043,7 +1043,8 @@ pub async fn create(
     session: CurrentSession,
     form: web::Form<EventForm>,
 ) -> Result<HttpResponse, PageError> {
-    let form = form.into_inner();
+    let mut form = form.into_inner();
+    exclusive_end(&mut form);
     let csrf = session.0.csrf_token.clone();
     let quick = form.text.is_some();
     let text = form.text.clone().unwrap_or_default();

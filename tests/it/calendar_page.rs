@@ -408,3 +408,64 @@ fn the_cli_adds_an_event_in_words() {
     assert_ne!(out.status.code(), Some(0));
     assert!(String::from_utf8_lossy(&out.stderr).contains("not both"));
 }
+
+#[tokio::test]
+async fn a_click_on_an_empty_slot_starts_an_event_there() {
+    let mut app = app_on_monday().await;
+    app.refresh_csrf().await;
+    let form = page(&app, "/calendar/new?start=2026-11-24T14:00").await;
+    assert!(
+        form.contains("New event")
+            && form.contains("value=\"2026-11-24T14:00\"")
+            && form.contains("value=\"2026-11-24T15:00\""),
+        "{form}"
+    );
+    assert!(form.contains("value=\"Europe/Berlin\""));
+    let res = app
+        .post_htmx(
+            "/calendar/events",
+            &[
+                ("title", "Coffee with Ana"),
+                ("start", "2026-11-24T14:00"),
+                ("end", "2026-11-24T14:30"),
+                ("zone", "Europe/Berlin"),
+                ("calendar", "1"),
+                ("location", "Café Roma"),
+                ("categories", "friends, coffee"),
+                ("notes", "Bring the book"),
+                ("rrule", ""),
+            ],
+        )
+        .await;
+    assert_eq!(res.status(), 200, "{}", res.text().await.unwrap());
+    let week = page(&app, "/calendar?view=week&date=2026-11-24").await;
+    assert!(week.contains("Coffee with Ana") && week.contains("t-168 h-6"), "14:00 for half an hour");
+    // A day cell of the month starts an all-day event; the form's end is the last day.
+    let form = page(&app, "/calendar/new?start=2026-11-26").await;
+    assert!(form.contains("type=\"date\" name=\"start\" value=\"2026-11-26\""), "{form}");
+    let res = app
+        .post_htmx(
+            "/calendar/events",
+            &[
+                ("title", "Conference"),
+                ("all_day", "on"),
+                ("start", "2026-11-26"),
+                ("end", "2026-11-27"),
+                ("calendar", "1"),
+            ],
+        )
+        .await;
+    assert_eq!(res.status(), 200, "{}", res.text().await.unwrap());
+    let agenda = page(&app, "/calendar?view=agenda&date=2026-11-23").await;
+    assert_eq!(agenda.matches(">Conference<").count(), 2, "Thursday and Friday");
+    // Its dialog shows Friday as its last day again.
+    let dialog = page(&app, "/calendar/events/2/edit").await;
+    assert!(dialog.contains("Conference"));
+    assert!(dialog.contains("name=\"end\" value=\"2026-11-27\""), "{dialog}");
+    // A bad field is refused in words, nothing is added.
+    let res = app
+        .post_htmx("/calendar/events", &[("title", "Bad"), ("start", "tomorrow-ish"), ("calendar", "1")])
+        .await;
+    assert_eq!(res.status(), 422);
+    assert!(res.text().await.unwrap().to_lowercase().contains("start"));
+}
