@@ -931,6 +931,17 @@ async fn the_calendar_works_in_a_real_browser() {
             "document.querySelector('.agenda') && location.search.includes('view=agenda')",
         )
         .await;
+    // The dialog on a phone: a recurring event's, light and dark; it fits.
+    browser.click(".agenda .ev-timed").await;
+    browser.until("the dialog", "document.getElementById('event-dialog').open").await;
+    for theme in ["light", "dark"] {
+        browser.script(&format!("document.documentElement.dataset.theme = '{theme}';")).await;
+        browser.screenshot(&format!("calendar-dialog-390-{theme}")).await;
+    }
+    let wide = browser
+        .script("const d = document.getElementById('event-dialog'); return d.scrollWidth - d.clientWidth;")
+        .await;
+    assert_eq!(wide, json!(0), "the dialog fits a phone");
 
     browser.assert_clean_console().await;
     browser.cmd(reqwest::Method::DELETE, "", json!({})).await;
