@@ -18,6 +18,7 @@ mod fuzz_tests;
 pub mod ics;
 #[cfg(test)]
 mod ics_tests;
+pub mod quickadd;
 pub mod recur;
 pub mod service;
 pub mod subscriptions;

@@ -11,6 +11,7 @@ mod calendar_check;
 mod calendar_cli;
 mod calendar_corpus;
 mod calendar_feeds;
+mod calendar_page;
 mod calendar_tools;
 mod chat;
 mod cli;
