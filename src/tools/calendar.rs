@@ -37,14 +37,24 @@ pub(super) static TOOLS: [Tool; 4] = [
     },
     Tool {
         name: "add_event",
-        description: "Add an event to the person's calendar from fields: title and start required; start/end \
+        description: "Add an event to the person's calendar. Either `text` in the event quick-add grammar, \
+            e.g. \"Dentist fri 3pm for 1h at Main St\", \"Trip dec 20-27\", \"Standup every weekday 9:30 for \
+            15m\", \"Mom's birthday every year on jun 3\", \"Lunch with Ana tomorrow 12:30-14:00\" (with an \
+            optional calendar), or the fields (title and start required), not both. start/end \
             are local date-times like 2026-03-02T09:30 read in `zone` (default the person's zone), or \
             dates (2026-03-02) for all-day events (end exclusive; default one hour, or one day). \
             Recurrence: rrule as in RFC 5545, e.g. \"FREQ=WEEKLY;BYDAY=MO,WE\", \
             \"FREQ=MONTHLY;BYDAY=-1FR;COUNT=6\", \"FREQ=YEARLY\"; exdates lists occurrences to skip. \
             Returns the event.",
         destructive: false,
-        schema: || object(Value::Object(event_fields()), &["title", "start"]),
+        schema: || {
+            let mut fields = event_fields();
+            fields.insert(
+                "text".into(),
+                json!({ "type": "string", "description": "The event in the quick-add grammar." }),
+            );
+            object(Value::Object(fields), &[])
+        },
         run: |services, caller, args| Box::pin(add_event(services, caller, args)),
     },
     Tool {
@@ -112,6 +122,15 @@ fn scope_fields(fields: &mut Map<String, Value>) {
 }
 
 impl Args {
+    /// `text` (the quick-add grammar, with an optional calendar), when that is what was given.
+    fn quick_add(&self) -> Result<Option<(String, Option<String>)>, AppError> {
+        let Some(text) = self.str("text") else { return Ok(None) };
+        if self.0.keys().any(|k| k != "text" && k != "calendar") {
+            return Err(AppError::invalid("text", "give either text (quick-add) or the fields, not both"));
+        }
+        Ok(Some((text, self.str("calendar"))))
+    }
+
     /// The event fields as the API reads them (`id`, `scope`, `occurrence` are not fields).
     fn event_input(mut self) -> Result<EventInput, AppError> {
         for key in ["id", "scope", "occurrence"] {
@@ -178,10 +197,30 @@ fn view(conn: &mut crate::db::Conn, e: &crate::calendar::Event) -> Result<Value,
 }
 
 async fn add_event(services: &Services, caller: &Caller, args: Args) -> Result<Value, AppError> {
-    let input = args.event_input()?;
+    let quick = args.quick_add()?;
+    let input = match quick {
+        Some(_) => EventInput::default(),
+        None => {
+            let input = args.event_input()?;
+            for (field, given) in [("title", input.title.is_some()), ("start", input.start.is_some())] {
+                if !given {
+                    return Err(AppError::invalid(
+                        field,
+                        "is required (or give text in the quick-add grammar)",
+                    ));
+                }
+            }
+            input
+        }
+    };
     let (event, calendar_id) = services
         .run_as(caller.actor(), move |conn, ctx| {
-            let e = calendar::create(conn, ctx, &input)?;
+            let e = match quick {
+                Some((text, calendar)) => {
+                    crate::calendar::quickadd::create_from_text(conn, ctx, &text, calendar.as_deref())?
+                }
+                None => calendar::create(conn, ctx, &input)?,
+            };
             Ok((view(conn, &e)?, e.calendar_id))
         })
         .await?;

@@ -28,7 +28,7 @@ use crate::services::Actor;
 use crate::web::AppState;
 
 #[derive(Template, WebTemplate)]
-#[template(path = "calendar_sharing.html")]
+#[template(path = "sharing.html")]
 pub struct SharingPage {
     layout: Layout,
     feeds: Vec<FeedView>,
