@@ -719,9 +719,9 @@ mod tests {
     }
 
     #[test]
-    fn only_cancel_is_destructive() {
+    fn only_cancel_and_delete_are_destructive() {
         let destructive: Vec<&str> = specs().iter().filter(|s| s.destructive).map(|s| s.name).collect();
-        assert_eq!(destructive, ["cancel_schedule"]);
+        assert_eq!(destructive, ["cancel_schedule", "delete_event"]);
     }
 
     fn check(tool: &str, args: Value) -> Result<Args, AppError> {
