@@ -563,3 +563,87 @@ async fn a_feed_carries_events_due_tasks_and_coming_prompts() {
     assert_ne!(seq(&plain_body), before, "SEQUENCE went up");
     assert!(!plain_body.contains("Due: File taxes") && !plain_body.contains("Prompt:"), "{plain_body}");
 }
+
+/// Python's icalendar + recurring-ical-events read the feed (events, due tasks, firings) and
+/// find what Steward shows: each occurrence of a weekly series in New York (across both DST
+/// changes), the task on its day, and the coming firings. Skipped where the packages are
+/// missing; CI installs them.
+#[tokio::test]
+async fn an_independent_reader_finds_steward_s_occurrences_in_the_feed() {
+    let ready = Command::new("python3")
+        .args(["-c", "import icalendar, recurring_ical_events"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !ready {
+        assert!(std::env::var_os("CI").is_none(), "CI must install icalendar and recurring-ical-events");
+        eprintln!("skipping: pip install icalendar recurring-ical-events to run this check");
+        return;
+    }
+    let app = logged_in_app().await;
+    let api = app.api(&app.api_token().await);
+    let (status, e) = api
+        .post(
+            "/events",
+            json!({"title": "Choir", "start": "2030-03-04T19:00", "end": "2030-03-04T21:00", "zone": "America/New_York",
+                   "rrule": "FREQ=WEEKLY;UNTIL=20301201T000000Z", "exdates": ["2030-03-18T19:00"]}),
+        )
+        .await;
+    assert_eq!(status, 201, "{e}");
+    let (status, _) = api.post("/tasks", json!({"title": "Renew passport", "due": "2030-06-14"})).await;
+    assert_eq!(status, 201);
+    let (status, s) = api
+        .post(
+            "/schedules",
+            json!({"name": "Check-in", "prompt": "How are you?", "every": "1d", "agent": "notify"}),
+        )
+        .await;
+    assert_eq!(status, 201, "{s}");
+    let token = make_feed(&app, "Python", true, true);
+    let body = crate::helpers::client()
+        .get(app.url(&format!("/feeds/{token}.ics")))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("feed.ics");
+    std::fs::write(&file, &body).unwrap();
+    let script = r#"
+import sys, json, datetime
+import icalendar, recurring_ical_events
+cal = icalendar.Calendar.from_ical(open(sys.argv[1], 'rb').read())
+out = []
+for ev in recurring_ical_events.of(cal).between(datetime.date(2020, 1, 1), datetime.date(2031, 1, 1)):
+    s = ev['DTSTART'].dt
+    key = s.astimezone(datetime.timezone.utc).strftime('%Y-%m-%dT%H:%MZ') if isinstance(s, datetime.datetime) else s.isoformat()
+    out.append(key + ' ' + str(ev['SUMMARY']))
+print(json.dumps(sorted(out)))
+"#;
+    let out = Command::new("python3").args(["-c", script]).arg(&file).output().unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let python: Vec<String> = serde_json::from_slice(&out.stdout).unwrap();
+
+    let (_, occ) = api.get("/occurrences?from=2030-01-01T00:00:00Z&to=2031-01-01T00:00:00Z").await;
+    let steward: Vec<String> = occ["occurrences"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| {
+            let start = chrono::DateTime::parse_from_rfc3339(o["start"].as_str().unwrap()).unwrap().to_utc();
+            format!("{} {}", start.format("%Y-%m-%dT%H:%MZ"), o["title"].as_str().unwrap())
+        })
+        .collect();
+    assert_eq!(steward.len(), 38, "weekly from March 4 to November 25, less one: {steward:?}");
+    let choir: Vec<&String> = python.iter().filter(|p| p.ends_with(" Choir")).collect();
+    assert_eq!(choir, steward.iter().collect::<Vec<_>>(), "the reader's occurrences are Steward's");
+    assert!(steward.contains(&"2030-03-11T23:00Z Choir".to_string()), "EDT from March 10");
+    assert!(
+        steward.contains(&"2030-11-05T00:00Z Choir".to_string()),
+        "EST from November 3 (Monday 19:00 is Tuesday 00:00 UTC)"
+    );
+    assert!(python.contains(&"2030-06-14 Due: Renew passport".to_string()), "{python:?}");
+    let firings = python.iter().filter(|p| p.ends_with(" Prompt: Check-in")).count();
+    assert!((6..=8).contains(&firings), "a week of daily firings: {firings}");
+}
