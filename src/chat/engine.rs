@@ -892,13 +892,7 @@ fn today_summary(conn: &mut Conn, ctx: &crate::services::Ctx) -> Result<String, 
         }
     }
     out.push_str(&crate::calendar::today::summary(conn, ctx)?);
-    // Steward's own work (calendar refreshes) is no news to the agent.
-    let system = crate::calendar::subscriptions::SYSTEM_AGENT;
-    let next: Vec<_> = crate::schedules::service::upcoming(conn, 10)?
-        .into_iter()
-        .filter(|s| s.agent != system)
-        .take(5)
-        .collect();
+    let next = crate::schedules::service::upcoming(conn, 5)?;
     if !next.is_empty() {
         out.push_str("Next scheduled prompts:\n");
         for s in next {

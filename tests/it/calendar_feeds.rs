@@ -321,6 +321,9 @@ async fn a_subscribed_calendar_follows_its_feed_and_keeps_its_last_good_copy() {
         assert!(!s.to_string().contains("/secret/"), "the address is not in the schedule: {s}");
         s["id"].as_i64().unwrap()
     };
+    // Steward's own work is not a coming prompt (the API, the calendar's overlay, the chat).
+    let (_, upcoming) = api.get("/schedules/upcoming").await;
+    assert!(!upcoming.to_string().contains("Refresh calendar"), "{upcoming}");
     // The first copy comes at once, as a run of the system agent.
     let runs = finished_runs(&api, schedule, 1).await;
     assert_eq!(runs[0]["state"], "succeeded", "{runs:?}");
