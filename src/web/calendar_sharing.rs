@@ -214,6 +214,9 @@ pub async fn subscribe(
                 .run_as(Actor::Person, move |conn, ctx| subscriptions::subscribe(conn, ctx, &input))
                 .await;
             state.wake.poke();
+            if let Ok(c) = &done {
+                crate::calendar::service::announce(&state.events, Some(c.id));
+            }
             done.map(|c| Some(format!("Subscribed to “{}”. Its events arrive in a moment.", c.name)))
         }
         Err(e) => Err(e),
@@ -248,6 +251,9 @@ pub async fn unsubscribe(
         .await
         .map(|name| Some(format!("Unsubscribed from “{name}”; its events are gone.")));
     state.wake.poke();
+    if outcome.is_ok() {
+        crate::calendar::service::announce(&state.events, Some(id));
+    }
     answer(&req, &state, &session.0, "subscriptions", outcome, &[], None).await
 }
 
