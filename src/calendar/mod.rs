@@ -17,6 +17,7 @@ mod fuzz_tests;
 pub mod ics;
 #[cfg(test)]
 mod ics_tests;
+pub mod quickadd;
 pub mod recur;
 pub mod service;
 #[cfg(test)]

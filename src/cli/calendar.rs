@@ -15,7 +15,8 @@ use crate::error::AppError;
 
 #[derive(Subcommand)]
 pub enum EventCommand {
-    /// Add an event: steward event add --title Dentist --start 2026-03-02T09:30 --end 2026-03-02T10:30
+    /// Add an event: steward event add "Dentist fri 3pm for 1h at Main St", or with fields:
+    /// steward event add --title Dentist --start 2026-03-02T09:30 --end 2026-03-02T10:30
     Add(AddArgs),
     /// List occurrences from --from (default today) to --to (default a week later)
     List {
@@ -42,6 +43,9 @@ pub enum EventCommand {
 
 #[derive(clap::Args, Default)]
 pub struct AddArgs {
+    /// The event in words (quick-add): "Standup every weekday 9:30 for 15m", "Trip dec 20-27"
+    #[arg(value_name = "TEXT")]
+    pub text: Vec<String>,
     #[arg(long)]
     pub title: Option<String>,
     /// 2026-03-02T09:30 (in --zone), or 2026-03-02 for an all-day event
@@ -123,7 +127,32 @@ pub fn event(config: &Config, cmd: EventCommand, json: bool) -> Result<(), AppEr
     let ctx = ctx(config, &mut conn)?;
     match cmd {
         EventCommand::Add(args) => {
-            let e = service::create(&mut conn, &ctx, &args.input())?;
+            let e = if args.text.is_empty() {
+                service::create(&mut conn, &ctx, &args.input())?
+            } else {
+                let fields = [
+                    &args.title,
+                    &args.start,
+                    &args.end,
+                    &args.zone,
+                    &args.rrule,
+                    &args.location,
+                    &args.notes,
+                ];
+                let lists = [&args.exdates, &args.rdates, &args.categories];
+                if args.all_day || fields.iter().any(|f| f.is_some()) || lists.iter().any(|l| !l.is_empty()) {
+                    return Err(AppError::invalid(
+                        "text",
+                        "give the event in words or with --title/--start/..., not both (--calendar goes with either)",
+                    ));
+                }
+                crate::calendar::quickadd::create_from_text(
+                    &mut conn,
+                    &ctx,
+                    &args.text.join(" "),
+                    args.calendar.as_deref(),
+                )?
+            };
             if json {
                 let names = service::calendar_names(&mut conn)?;
                 return print_json(&e.view(names.get(&e.calendar_id).map(String::as_str).unwrap_or("")));

@@ -5,6 +5,7 @@
 pub mod agents;
 pub mod api;
 pub mod assets;
+pub mod calendar;
 pub mod chat;
 pub mod events;
 pub mod flash;

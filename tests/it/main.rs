@@ -9,6 +9,7 @@ mod browser;
 mod calendar_api;
 mod calendar_check;
 mod calendar_cli;
+mod calendar_page;
 mod chat;
 mod cli;
 mod e2e;

@@ -68,13 +68,14 @@ pub async fn create(
             let event = match body.get("text") {
                 Some(text) => {
                     let text = text.as_str().ok_or_else(|| AppError::invalid("text", "must be a string"))?;
-                    if body.as_object().is_some_and(|o| o.len() > 1) {
+                    if body.as_object().is_some_and(|o| o.keys().any(|k| k != "text" && k != "calendar")) {
                         return Err(AppError::invalid(
                             "text",
-                            "send either text (quick-add) or fields, not both",
+                            "send either text (quick-add, with an optional calendar) or fields, not both",
                         ));
                     }
-                    quick_add(conn, ctx, text)?
+                    let calendar = body.get("calendar").and_then(|c| c.as_str());
+                    quick_add(conn, ctx, text, calendar)?
                 }
                 None => service::create(conn, ctx, &super::from_json::<EventInput>(body)?)?,
             };
@@ -86,8 +87,13 @@ pub async fn create(
 }
 
 /// `{"text": ...}`: the event quick-add grammar (`crate::calendar::quickadd`, wired there).
-fn quick_add(_conn: &mut Conn, _ctx: &crate::services::Ctx, _text: &str) -> Result<Event, AppError> {
-    Err(AppError::invalid("text", "quick-add for events is not available yet; send title and start"))
+fn quick_add(
+    conn: &mut Conn,
+    ctx: &crate::services::Ctx,
+    text: &str,
+    calendar: Option<&str>,
+) -> Result<Event, AppError> {
+    crate::calendar::quickadd::create_from_text(conn, ctx, text, calendar)
 }
 
 pub async fn get(state: web::Data<AppState>, id: web::Path<i32>) -> Result<HttpResponse, ApiError> {
