@@ -206,7 +206,7 @@ fn random_rules_never_panic_or_hang() {
         let x = recur::expand_window(&rule, start, None, end, 10_001, &Floating);
         assert!(x.starts.len() <= 10_001);
         assert!(x.starts.windows(2).all(|w| w[0] < w[1]), "{text}: not ascending");
-        assert!(one.elapsed() < Duration::from_secs(3), "{text} took {:?}", one.elapsed());
+        assert!(one.elapsed() < Duration::from_secs(5), "{text} took {:?}", one.elapsed());
     }
     eprintln!("{runs} rules");
     assert!(runs >= 200, "only {runs} rules in the time bound");

@@ -153,7 +153,7 @@ impl Event {
     }
 
     pub fn is_recurring(&self) -> bool {
-        self.rrule.is_some() || !self.rdate_list().is_empty()
+        self.rrule.is_some() || (self.rdates != "[]" && !self.rdate_list().is_empty())
     }
 
     pub fn is_override(&self) -> bool {
