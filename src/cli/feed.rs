@@ -42,6 +42,13 @@ pub fn run(config: &Config, cmd: FeedCommand, json: bool) -> Result<(), AppError
                 return print_json(&serde_json::json!({ "feed": feed.view(), "url": url }));
             }
             println!("{url}");
+            if config.public_url.is_none() {
+                eprintln!(
+                    "Note: STEWARD_PUBLIC_URL is not set, so the address uses the bind address ({}); \
+                     set it to the address your phone reaches Steward at.",
+                    config.bind
+                );
+            }
             Ok(())
         }
         FeedCommand::List => {

@@ -61,6 +61,7 @@ fn feed_commands_print_the_address_once_list_without_it_and_revoke() {
         "{}",
         text(&out.stdout)
     );
+    assert!(text(&out.stderr).contains("STEWARD_PUBLIC_URL is not set"), "{}", text(&out.stderr));
 
     // The same name twice: refused, naming the field.
     let out = steward(&db, &["feed", "create", "--name", "Phone"], &[]);
