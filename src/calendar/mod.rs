@@ -12,6 +12,8 @@
 //!   scope, calendars, occurrences in a range);
 //! - [`ics`]: reading and writing iCalendar files.
 
+#[cfg(test)]
+mod fuzz_tests;
 pub mod ics;
 #[cfg(test)]
 mod ics_tests;
@@ -148,7 +150,7 @@ impl Event {
     }
 
     pub fn is_recurring(&self) -> bool {
-        self.rrule.is_some() || !self.rdate_list().is_empty()
+        self.rrule.is_some() || (self.rdates != "[]" && !self.rdate_list().is_empty())
     }
 
     pub fn is_override(&self) -> bool {

@@ -395,6 +395,12 @@ pub fn expand_window(
     if !push(dtstart, &mut out) {
         return out;
     }
+    if !rule.by_set_pos.is_empty()
+        && rule.by_set_pos.iter().all(|p| p.unsigned_abs() as usize > max_set_size(rule))
+    {
+        // No period can have that many candidates: DTSTART is the only occurrence.
+        return out;
+    }
     let mut period = match window_start {
         Some(ws) if rule.count.is_none() && ws > dtstart => skip_periods(rule, dtstart, ws),
         _ => 0,
@@ -443,6 +449,21 @@ pub fn expand(
     expand_window(rule, dtstart, None, window_end, limit, until_check)
 }
 
+/// The most candidates one period can hold (an upper bound), for BYSETPOS.
+fn max_set_size(rule: &Rule) -> usize {
+    let days = match rule.freq {
+        Freq::Yearly => 366,
+        Freq::Monthly => 31,
+        Freq::Weekly => 7,
+        _ => 1,
+    };
+    let sub_daily = matches!(rule.freq, Freq::Hourly | Freq::Minutely | Freq::Secondly);
+    let n = |v: &Vec<u32>, fixed: bool| if fixed || v.is_empty() { 1 } else { v.len() };
+    days * n(&rule.by_hour, sub_daily)
+        * n(&rule.by_minute, matches!(rule.freq, Freq::Minutely | Freq::Secondly))
+        * n(&rule.by_second, rule.freq == Freq::Secondly)
+}
+
 /// How many whole periods lie before the one holding `ws` (one fewer, to be safe).
 fn skip_periods(rule: &Rule, dtstart: NaiveDateTime, ws: NaiveDateTime) -> i64 {
     let d0 = dtstart.date();
@@ -480,7 +501,9 @@ fn period_set(rule: &Rule, dtstart: NaiveDateTime, n: i64) -> Option<PeriodSet> 
         Freq::Yearly => 366,
         Freq::Monthly => 31,
         Freq::Weekly => 7,
-        _ => 1,
+        Freq::Daily => 1,
+        // A sub-daily period costs as much as a few days: it allocates as much.
+        _ => 4,
     };
     // Sub-daily frequencies fix the date (and the hour / minute) of the period.
     let mut fixed_hour = None;

@@ -420,13 +420,13 @@ pub struct Start {
     pub exact: Option<DateTime<Utc>>,
 }
 
-/// An occurrence of row `e` (an instance of its series, or the row itself), read in the
-/// person's zone `tz` where it floats.
-fn occurrence_of(e: &Event, series_id: i32, s: Start, key: Option<Wall>, tz: Tz) -> Occurrence {
+/// When an occurrence of row `e` starting at `s` starts and ends (instants, and the end's wall
+/// time), read in the person's zone `tz` where it floats.
+fn timing(e: &Event, s: Start, length: Length, tz: Tz) -> (DateTime<Utc>, DateTime<Utc>, Wall) {
     let zone = e.tz();
     let start = s.at;
     let start_at = s.exact.unwrap_or_else(|| start.instant(zone, tz));
-    let (end_wall, end_at) = match (s.end, length_of(e)) {
+    let (end_wall, end_at) = match (s.end, length) {
         (Some(end), _) => (end, end.instant(zone, tz)),
         (None, Length::Days(n)) => {
             let d = Wall::Date(start.date() + Duration::days(n));
@@ -441,22 +441,18 @@ fn occurrence_of(e: &Event, series_id: i32, s: Start, key: Option<Wall>, tz: Tz)
             (wall, if zone.is_some() { at } else { wall.instant(None, tz) })
         }
     };
-    Occurrence {
-        event_id: e.id,
-        series_id,
-        uid: e.uid.clone(),
-        calendar_id: e.calendar_id,
-        title: e.title.clone(),
-        all_day: e.all_day,
-        start_at,
-        end_at: end_at.max(start_at),
-        start,
-        end: end_wall,
-        zone: e.zone.clone(),
-        recurrence_id: key,
-        location: e.location.clone(),
-        recurring: key.is_some(),
-    }
+    (start_at, end_at.max(start_at), end_wall)
+}
+
+/// An occurrence found, before it is built (cheap to sort and cut).
+struct Found {
+    row: usize,
+    series_id: i32,
+    start: Wall,
+    key: Option<Wall>,
+    start_at: DateTime<Utc>,
+    end_at: DateTime<Utc>,
+    end: Wall,
 }
 
 /// Whether a zoned rule steps in elapsed time: HOURLY, MINUTELY and SECONDLY rules without
@@ -612,36 +608,33 @@ pub fn expand_rows(
             }
         }
     }
-    let mut out = Vec::new();
+    let mut found: Vec<Found> = Vec::new();
     let mut truncated = false;
-    let overlaps = |o: &Occurrence| {
-        o.start_at < to && (o.end_at > from || (o.end_at == o.start_at && o.start_at >= from))
+    let overlaps = |start_at: DateTime<Utc>, end_at: DateTime<Utc>| {
+        start_at < to && (end_at > from || (end_at == start_at && start_at >= from))
     };
-    for r in rows {
-        if out.len() > MAX_OCCURRENCES {
-            truncated = true;
-            break;
-        }
-        if r.recurrence_id.is_some() {
-            if r.cancelled() {
-                continue;
-            }
-            let series = masters.get(&(r.calendar_id, r.uid.as_str())).copied().unwrap_or(r.id);
-            let s = Start { at: r.start(), end: Some(r.end()), exact: None };
-            let o = occurrence_of(r, series, s, r.recurrence_key(), tz);
-            if overlaps(&o) {
-                out.push(o);
-            }
-            continue;
-        }
+    for (i, r) in rows.iter().enumerate() {
         if r.cancelled() {
             continue;
         }
-        if !r.is_recurring() {
+        let length = length_of(r);
+        if r.recurrence_id.is_some() || !r.is_recurring() {
+            let series = match r.recurrence_id {
+                Some(_) => masters.get(&(r.calendar_id, r.uid.as_str())).copied().unwrap_or(r.id),
+                None => r.id,
+            };
             let s = Start { at: r.start(), end: Some(r.end()), exact: None };
-            let o = occurrence_of(r, r.id, s, None, tz);
-            if overlaps(&o) {
-                out.push(o);
+            let (start_at, end_at, end) = timing(r, s, length, tz);
+            if overlaps(start_at, end_at) {
+                found.push(Found {
+                    row: i,
+                    series_id: series,
+                    start: s.at,
+                    key: r.recurrence_key(),
+                    start_at,
+                    end_at,
+                    end,
+                });
             }
             continue;
         }
@@ -652,19 +645,52 @@ pub fn expand_rows(
             if skip.is_some_and(|keys| keys.contains(&s.at)) {
                 continue;
             }
-            let o = occurrence_of(r, r.id, s, Some(s.at), tz);
-            if overlaps(&o) {
-                out.push(o);
+            let (start_at, end_at, end) = timing(r, s, length, tz);
+            if overlaps(start_at, end_at) {
+                found.push(Found {
+                    row: i,
+                    series_id: r.id,
+                    start: s.at,
+                    key: Some(s.at),
+                    start_at,
+                    end_at,
+                    end,
+                });
             }
         }
     }
-    out.sort_by(|a, b| {
-        a.start_at.cmp(&b.start_at).then_with(|| a.title.cmp(&b.title)).then(a.event_id.cmp(&b.event_id))
+    found.sort_by(|a, b| {
+        a.start_at
+            .cmp(&b.start_at)
+            .then_with(|| rows[a.row].title.cmp(&rows[b.row].title))
+            .then(rows[a.row].id.cmp(&rows[b.row].id))
     });
-    if out.len() > MAX_OCCURRENCES {
-        out.truncate(MAX_OCCURRENCES);
+    if found.len() > MAX_OCCURRENCES {
+        found.truncate(MAX_OCCURRENCES);
         truncated = true;
     }
+    let out = found
+        .into_iter()
+        .map(|f| {
+            let e = &rows[f.row];
+            Occurrence {
+                event_id: e.id,
+                series_id: f.series_id,
+                uid: e.uid.clone(),
+                calendar_id: e.calendar_id,
+                title: e.title.clone(),
+                all_day: e.all_day,
+                start_at: f.start_at,
+                end_at: f.end_at,
+                start: f.start,
+                end: f.end,
+                zone: e.zone.clone(),
+                recurrence_id: f.key,
+                location: e.location.clone(),
+                recurring: f.key.is_some(),
+            }
+        })
+        .collect();
     (out, truncated)
 }
 

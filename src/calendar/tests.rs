@@ -342,3 +342,60 @@ fn runaway_rules_are_bounded() {
         assert!(started.elapsed() < std::time::Duration::from_secs(10), "{rule}: {:?}", started.elapsed());
     }
 }
+
+/// "This and following" splits a series without losing or doubling an occurrence, whatever the
+/// rule (COUNT-limited, UNTIL, unbounded, BYSETPOS, RDATE, EXDATE, all-day, floating), and
+/// "delete following" keeps exactly the ones before.
+#[test]
+fn splitting_a_series_keeps_every_occurrence_once() {
+    let series = [
+        json!({"title": "s", "start": "2026-03-02T09:30", "zone": "Europe/Berlin", "rrule": "FREQ=DAILY;COUNT=20"}),
+        json!({"title": "s", "start": "2026-03-02T09:30", "zone": "Europe/Berlin", "rrule": "FREQ=WEEKLY;BYDAY=MO,WE,FR;UNTIL=20260501T000000Z", "exdates": ["2026-03-25T09:30"]}),
+        json!({"title": "s", "start": "2026-01-30T17:00", "zone": "America/New_York", "rrule": "FREQ=MONTHLY;BYDAY=MO,TU,WE,TH,FR;BYSETPOS=-1;COUNT=8"}),
+        json!({"title": "s", "start": "2026-03-01", "rrule": "FREQ=WEEKLY;INTERVAL=2;COUNT=6", "rdates": ["2026-03-20"]}),
+        json!({"title": "s", "start": "2026-03-02T07:00", "zone": null, "rrule": "FREQ=DAILY;INTERVAL=3"}),
+    ];
+    let window = ("2026-01-01T00:00:00Z", "2026-09-01T00:00:00Z");
+    for event in series {
+        let (_dir, mut conn) = db();
+        let ctx = ctx("2026-01-01T00:00:00Z", "Europe/Berlin");
+        let e = service::create(&mut conn, &ctx, &input(event.clone())).unwrap();
+        let all = service::occurrences(&mut conn, &ctx, at(window.0), at(window.1), None).unwrap().0;
+        let keys: Vec<Wall> = all.iter().filter_map(|o| o.recurrence_id).collect();
+        assert!(keys.len() >= 6, "{event}");
+        let show = |conn: &mut crate::db::Conn| -> Vec<String> {
+            service::occurrences(conn, &ctx, at(window.0), at(window.1), None)
+                .unwrap()
+                .0
+                .iter()
+                .map(|o| format!("{} {}", o.start_at.to_rfc3339(), o.end_at.to_rfc3339()))
+                .collect()
+        };
+        let before = show(&mut conn);
+        for split in [keys[1], keys[keys.len() / 2], keys[keys.len() - 2]] {
+            let (_dir2, mut other) = db();
+            let e2 = service::create(&mut other, &ctx, &input(event.clone())).unwrap();
+            service::update(&mut other, &ctx, e2.id, &input(json!({})), Target::following(split)).unwrap();
+            assert_eq!(show(&mut other), before, "{event} split at {split:?}");
+            // And a second split of the second part.
+            let rows = service::list(&mut other, None).unwrap();
+            let tail = rows.iter().max_by_key(|r| r.id).unwrap();
+            let later = keys.iter().copied().filter(|k| *k > split).nth(1);
+            if let Some(later) = later {
+                service::update(&mut other, &ctx, tail.id, &input(json!({})), Target::following(later))
+                    .unwrap();
+                assert_eq!(show(&mut other), before, "{event} split twice at {later:?}");
+            }
+            let (_dir3, mut third) = db();
+            let e3 = service::create(&mut third, &ctx, &input(event.clone())).unwrap();
+            service::delete(&mut third, &ctx, e3.id, Target::following(split)).unwrap();
+            let cut = before
+                .iter()
+                .take(keys.iter().position(|k| *k == split).unwrap())
+                .cloned()
+                .collect::<Vec<_>>();
+            assert_eq!(show(&mut third), cut, "{event} deleted from {split:?}");
+        }
+        let _ = e;
+    }
+}
