@@ -13,7 +13,7 @@ use crate::calendar::{Event, Occurrence, ics};
 use crate::config::Config;
 use crate::error::AppError;
 
-// Parsed once per run: the size of the `add` variant does not matter (as in cli.rs).
+// Parsed once per process: the size of the largest variant costs nothing.
 #[allow(clippy::large_enum_variant)]
 #[derive(Subcommand)]
 pub enum EventCommand {

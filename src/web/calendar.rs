@@ -41,6 +41,9 @@ const MONTH_CELL_ITEMS: usize = 3;
 const AGENDA_DAYS: u64 = 30;
 /// The most firings one schedule adds to a view (a schedule firing every minute stays bounded).
 const MAX_FIRINGS_PER_SCHEDULE: usize = 500;
+/// The most steps walked through one schedule's firings for a view (a counted schedule walked
+/// from its next firing to the range).
+const MAX_FIRING_STEPS: usize = 5000;
 /// Firings of one schedule on one day beyond this are shown as one entry ("×48").
 const FIRINGS_PER_DAY: usize = 3;
 /// The largest .ics file the page accepts.
@@ -393,9 +396,15 @@ fn firings(
         let until = s.until_at.map(from_ms);
         let mut left = s.max_count.map(|m| usize::try_from(m.saturating_sub(s.fired_count)).unwrap_or(0));
         let mut at = Some(first);
-        let mut n = 0;
+        let (mut n, mut steps) = (0, 0);
         while let Some(t) = at {
-            if t >= to || n >= MAX_FIRINGS_PER_SCHEDULE || until.is_some_and(|u| t > u) || left == Some(0) {
+            steps += 1;
+            if t >= to
+                || n >= MAX_FIRINGS_PER_SCHEDULE
+                || steps > MAX_FIRING_STEPS
+                || until.is_some_and(|u| t > u)
+                || left == Some(0)
+            {
                 break;
             }
             if t >= from && t >= ctx.now {
@@ -403,13 +412,10 @@ fn firings(
                 n += 1;
             }
             left = left.map(|l| l.saturating_sub(1));
-            // Jump straight to the range when the stored firing is far before it.
-            let after = if t < from { from - Duration::milliseconds(1) } else { t };
+            // Jump straight to the range when the stored firing is before it; a counted
+            // schedule is walked firing by firing instead, to keep its count (bounded).
+            let after = if t < from && left.is_none() { from - Duration::milliseconds(1) } else { t };
             at = spec.next_after(after, tz, anchor).filter(|next| *next > t);
-            if t < from && left.is_some() {
-                // A counted schedule must be walked firing by firing to keep its count.
-                at = spec.next_after(t, tz, anchor).filter(|next| *next > t);
-            }
         }
     }
     Ok(out)
@@ -1211,6 +1217,10 @@ fn dialog_for(
     let calendars = cal::list_calendars(conn)?;
     let this_cal = calendars.iter().find(|c| c.id == e.calendar_id);
     let read_only = this_cal.is_some_and(Calendar::is_subscribed);
+    // A moved or changed occurrence (an override row) belongs to its series: the dialog offers
+    // the same choices, with the series' rule.
+    let series = series_of(conn, &e)?;
+    let occurrence = occurrence.or(e.recurrence_key());
     // The occurrence's own start and end: the series' length from its original start.
     let (start, end) = match occurrence.filter(|_| e.is_recurring()) {
         Some(o) => {
@@ -1259,10 +1269,10 @@ fn dialog_for(
         location: e.location.clone().unwrap_or_default(),
         notes: e.notes.clone().unwrap_or_default(),
         categories: e.category_list().join(", "),
-        rrule: e.rrule.clone().unwrap_or_default(),
-        rrule_words: e.rrule.as_deref().map(rrule_words).unwrap_or_default(),
-        recurring: e.is_recurring(),
-        occurrence: occurrence.filter(|_| e.is_recurring()).map(|w| w.to_api()).unwrap_or_default(),
+        rrule: series.rrule.clone().unwrap_or_default(),
+        rrule_words: series.rrule.as_deref().map(rrule_words).unwrap_or_default(),
+        recurring: series.is_recurring(),
+        occurrence: occurrence.filter(|_| series.is_recurring()).map(|w| w.to_api()).unwrap_or_default(),
         read_only,
         calendar_name: this_cal.map(|c| c.name.clone()).unwrap_or_default(),
         csrf,
@@ -1282,6 +1292,14 @@ pub async fn edit(
     let occurrence = q.into_inner().occurrence.as_deref().and_then(Wall::parse);
     let csrf = session.0.csrf_token.clone();
     Ok(state.run_as(Actor::Person, move |conn, ctx| dialog_for(conn, ctx, id, occurrence, csrf)).await?)
+}
+
+/// The series an override row belongs to (the row itself otherwise).
+fn series_of(conn: &mut Conn, e: &Event) -> Result<Event, AppError> {
+    if !e.is_override() {
+        return Ok(e.clone());
+    }
+    Ok(cal::by_uid(conn, e.calendar_id, &e.uid, None)?.unwrap_or_else(|| e.clone()))
 }
 
 /// An all-day form's end is its last day; the store's is the day after.
@@ -1332,14 +1350,19 @@ pub async fn save(
     let csrf = session.0.csrf_token.clone();
     let saved = state
         .run_as(Actor::Person, move |conn, ctx| {
-            let e = cal::get(conn, id)?;
+            let row = cal::get(conn, id)?;
+            // Changes to a series go to its master row, with the occurrence they start from.
+            let e = series_of(conn, &row)?;
             let target = Target::parse(form.scope.as_deref(), form.occurrence.as_deref())?;
-            let target = if e.is_recurring() { target } else { Target::ALL };
+            let (id, target) = if e.is_recurring() { (e.id, target) } else { (row.id, Target::ALL) };
             let mut input = form.input(target.scope != Scope::This);
             if target.scope == Scope::All
                 && let Some(o) = target.occurrence
             {
-                let (s, en) = shift_series(&e, o, &form);
+                // The change is what the person did to the times the form showed: an override's
+                // own (moved) times, or the occurrence's.
+                let shown = if row.is_override() { row.start() } else { o };
+                let (s, en) = shift_series(&e, shown, &form);
                 input.start = s;
                 input.end = en;
             }

@@ -469,3 +469,57 @@ async fn a_click_on_an_empty_slot_starts_an_event_there() {
     assert_eq!(res.status(), 422);
     assert!(res.text().await.unwrap().to_lowercase().contains("start"));
 }
+
+#[tokio::test]
+async fn a_moved_occurrence_opens_with_its_series_choices() {
+    let mut app = app_on_monday().await;
+    app.refresh_csrf().await;
+    let made = add_event(&app, json!({"title": "Standup", "start": "2026-11-24T09:30", "end": "2026-11-24T09:45", "rrule": "FREQ=DAILY;COUNT=5"})).await;
+    let id = made["id"].as_i64().unwrap().to_string();
+    let fields = |title: &'static str,
+                  start: &'static str,
+                  end: &'static str,
+                  scope: &'static str,
+                  occurrence: &'static str| {
+        vec![
+            ("title", title),
+            ("start", start),
+            ("end", end),
+            ("zone", "Europe/Berlin"),
+            ("calendar", "1"),
+            ("rrule", "FREQ=DAILY;COUNT=5"),
+            ("scope", scope),
+            ("occurrence", occurrence),
+        ]
+    };
+    let res = app
+        .post_htmx(
+            &format!("/calendar/events/{id}"),
+            &fields("Standup, later", "2026-11-25T10:00", "2026-11-25T10:15", "this", "2026-11-25T09:30"),
+        )
+        .await;
+    assert_eq!(res.status(), 200);
+    // The week links the moved one to its own row, with its original start.
+    let week = page(&app, "/calendar?view=week&date=2026-11-23").await;
+    let at = week.find("Standup, later").unwrap();
+    let link = week[..at].rfind("/calendar/events/").unwrap();
+    let href = week[link..].split('"').next().unwrap().replace("&#38;", "&");
+    let dialog = page(&app, &href).await;
+    assert!(dialog.contains("This and following") && dialog.contains("FREQ=DAILY;COUNT=5"), "{dialog}");
+    assert!(dialog.contains("value=\"2026-11-25T10:00\""), "its own moved time");
+    // "All" from it renames the series and keeps every time as it was.
+    let occurrence =
+        dialog.split("name=\"occurrence\" value=\"").nth(1).unwrap().split('"').next().unwrap().to_string();
+    assert_eq!(occurrence, "2026-11-25T09:30");
+    let override_id = href.split('/').nth(3).unwrap().to_string();
+    let res = app
+        .post_htmx(
+            &format!("/calendar/events/{override_id}"),
+            &fields("Daily sync", "2026-11-25T10:00", "2026-11-25T10:15", "all", "2026-11-25T09:30"),
+        )
+        .await;
+    assert_eq!(res.status(), 200, "{}", res.text().await.unwrap());
+    let week = page(&app, "/calendar?view=week&date=2026-11-23").await;
+    assert!(week.contains("t-114 h-3"), "the others still at 09:30: {week}");
+    assert_eq!(week.matches("class=\"tgrid-ev").count(), 5, "no occurrence lost or doubled");
+}
