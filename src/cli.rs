@@ -18,6 +18,9 @@ use crate::error::AppError;
 use crate::services::{Actor, Ctx, Services, http_client};
 use crate::tasks::{Filter, Task, query, service};
 
+mod calendar;
+mod feed;
+
 #[derive(Parser)]
 #[command(name = "steward", version, about = "A self-hosted home base shared with your AI agent")]
 pub struct Cli {
@@ -50,12 +53,15 @@ enum Command {
     /// Manage tasks
     #[command(subcommand)]
     Task(TaskCommand),
-    /// Import tasks
+    /// Import tasks or events
     #[command(subcommand)]
     Import(ImportCommand),
-    /// Export tasks
+    /// Export tasks or events
     #[command(subcommand)]
     Export(ExportCommand),
+    /// Manage calendar events
+    #[command(subcommand)]
+    Event(calendar::EventCommand),
     /// Write a consistent copy of the live database to PATH (safe while the server runs)
     Backup { path: PathBuf },
     /// Manage agents (where scheduled prompts go)
@@ -70,6 +76,9 @@ enum Command {
     /// Manage scheduled prompts
     #[command(subcommand)]
     Schedule(ScheduleCommand),
+    /// Calendar subscription feeds for phones and desktop calendars
+    #[command(subcommand)]
+    Feed(feed::FeedCommand),
     /// List runs, newest first
     Runs {
         #[arg(long)]
@@ -285,12 +294,25 @@ enum TaskCommand {
 enum ImportCommand {
     /// Import a todo.txt file
     Todotxt { file: PathBuf },
+    /// Import an iCalendar (.ics) file: prints "N imported, M updated, K skipped"
+    Ics {
+        file: PathBuf,
+        /// A calendar's name or id (default: your first calendar)
+        #[arg(long)]
+        calendar: Option<String>,
+    },
 }
 
 #[derive(Subcommand)]
 enum ExportCommand {
     /// Export every task as todo.txt (to standard output without FILE)
     Todotxt { file: Option<PathBuf> },
+    /// Export events as an iCalendar file (to standard output without FILE)
+    Ics {
+        file: Option<PathBuf>,
+        #[arg(long)]
+        calendar: Option<String>,
+    },
 }
 
 pub fn main() -> ExitCode {
@@ -391,6 +413,13 @@ fn run(cli: Cli) -> Result<(), AppError> {
                 }
             }
         }
+        Command::Import(ImportCommand::Ics { file, calendar }) => {
+            calendar::import_ics(&config, file, calendar, json)
+        }
+        Command::Export(ExportCommand::Ics { file, calendar }) => {
+            calendar::export_ics(&config, file, calendar)
+        }
+        Command::Event(cmd) => calendar::event(&config, cmd, json),
         Command::Agent(cmd) => agent(&config, cmd, json),
         Command::Agents { letta } => {
             let db = open(&config)?;
@@ -415,6 +444,7 @@ fn run(cli: Cli) -> Result<(), AppError> {
             Ok(())
         }
         Command::Schedule(cmd) => schedule(&config, cmd, json),
+        Command::Feed(cmd) => feed::run(&config, cmd, json),
         Command::Runs { schedule, state, limit } => {
             let db = open(&config)?;
             let mut conn = conn(&db)?;

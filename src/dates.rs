@@ -968,6 +968,105 @@ pub fn match_repeat(
     Ok(Some((n, Repeat { every, unit, strict, start, time })))
 }
 
+// ---- Event pieces (used by the calendar's quick-add) ----
+
+/// A time phrase at `words[at]` (`5pm`, `17:00`, `at 9`, `noon`): the words it used, the
+/// time, and whether it carried am/pm (`Some(true)` for pm). `Ok(None)` when none starts there.
+pub fn match_time(words: &[&str], at: usize) -> Result<Option<(usize, NaiveTime, Option<bool>)>, ParseError> {
+    let Some(p) = time_at(words, at)? else { return Ok(None) };
+    let Meaning::Time { time, .. } = p.meaning else { return Ok(None) };
+    let lead = usize::from(is(word(words, at), &["at", "@"]));
+    let last = piece(words, at + lead, p.words - lead).to_ascii_lowercase();
+    let meridiem = if last.ends_with("pm") || last.ends_with("p.m.") {
+        Some(true)
+    } else if last.ends_with("am") || last.ends_with("a.m.") {
+        Some(false)
+    } else {
+        None
+    };
+    Ok(Some((p.words, time, meridiem)))
+}
+
+/// A bare clock word without am/pm: `3` or `9:30` -> (hour, minute).
+pub fn bare_clock(w: &str) -> Option<(u32, u32)> {
+    let (h, m) = hour_minute(w)?;
+    Some((h, m.unwrap_or(0))).filter(|(h, m)| *h <= 23 && *m <= 59)
+}
+
+/// A length of time, as an event's duration is written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Length {
+    Minutes(i64),
+    Days(u32),
+}
+
+/// The longest length accepted: a year of days, or as many minutes.
+const MAX_LENGTH_DAYS: u64 = 366;
+
+/// A length at `words[at]`: `1h`, `15m`, `1h30m`, `90 min`, `2 hours`, `an hour`,
+/// `half an hour`, `3 days`, `2 weeks`. `Ok(None)` when none starts there; `Err` for a
+/// length of zero or one longer than a year.
+pub fn match_length(words: &[&str], at: usize) -> Result<Option<(usize, Length)>, ParseError> {
+    let w0 = word(words, at);
+    if is(w0, &["half"]) && is(word(words, at + 1), &["an"]) && is(word(words, at + 2), &["hour"]) {
+        return Ok(Some((3, Length::Minutes(30))));
+    }
+    let (n, spans) = if let Some(spans) = w0.and_then(attached_spans) {
+        (1, spans)
+    } else if let (Some(count), Some(unit)) = (
+        if is(w0, &["a", "an"]) {
+            Some(1)
+        } else {
+            w0.filter(|w| !w.is_empty() && w.bytes().all(|b| b.is_ascii_digit()))
+                .map(|w| w.parse::<u64>().unwrap_or(u64::MAX))
+        },
+        word(words, at + 1).and_then(span_of),
+    ) {
+        (2, vec![(count, unit)])
+    } else {
+        return Ok(None);
+    };
+    let bad = |m: &str| ParseError::new(piece(words, at, n), m.to_string());
+    let mut minutes: u64 = 0;
+    let mut days: u64 = 0;
+    for (count, span) in spans {
+        let (m, d) = match span {
+            Span::Minutes => (count, 0),
+            Span::Hours => (count.saturating_mul(60), 0),
+            Span::Days => (0, count),
+            Span::Weeks => (0, count.saturating_mul(7)),
+            Span::Months | Span::Years => return Ok(None),
+        };
+        minutes = minutes.saturating_add(m);
+        days = days.saturating_add(d);
+    }
+    if minutes == 0 && days == 0 {
+        return Err(bad("is no time at all; an event lasts at least a minute"));
+    }
+    if days > MAX_LENGTH_DAYS || minutes > MAX_LENGTH_DAYS * 24 * 60 {
+        return Err(bad("is longer than a year"));
+    }
+    let length = if days > 0 {
+        if minutes > 0 {
+            return Ok(None);
+        }
+        Length::Days(u32::try_from(days).unwrap_or(1))
+    } else {
+        Length::Minutes(i64::try_from(minutes).unwrap_or(60))
+    };
+    Ok(Some((n, length)))
+}
+
+/// A bare day of the month (`27`, `27th`) at `words[at]`, as the end of a range (`dec 20-27`).
+pub fn day_of_month(w: &str) -> Option<u32> {
+    day_number(Some(w)).filter(|d| (1..=31).contains(d))
+}
+
+/// A month name (`dec`, `December`) -> 1..=12.
+pub fn month_number(w: &str) -> Option<u32> {
+    month_of(Some(w))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -19,6 +19,9 @@ pub enum Event {
     Run { id: i32, schedule_id: Option<i32>, state: &'static str },
     /// A new notification.
     Notification { id: i32, title: String, body: String, level: String },
+    /// Events or calendars changed (one calendar's, or several when `None`): calendar pages
+    /// reload what they show.
+    CalendarChanged { calendar_id: Option<i32> },
 }
 
 /// The most events the hub holds for subscribers that have not read them yet.
@@ -40,6 +43,7 @@ impl Event {
         match self {
             Event::Run { .. } => "run",
             Event::Notification { .. } => "notification",
+            Event::CalendarChanged { .. } => "calendar",
         }
     }
 }

@@ -10,6 +10,8 @@
 //! - [`db`] is the store (SQLite through diesel); [`config`] the settings read at start-up.
 //! - [`schedules`] are prompts that fire once, on cron or every period; [`scheduler`] fires
 //!   them and delivers [`runs`] to [`agents`]; [`notifications`] and [`events`] tell the person.
+//! - [`calendar`] holds calendars and events: RFC 5545 recurrence exact across DST, ICS in and
+//!   out, and the service every door calls.
 //! - [`cli`] is the `steward` command line.
 //! - [`confirm`] says which of the agent's and MCP clients' tool calls wait for the person;
 //!   [`activity`] records what they (and API tokens) changed, and undoes it.
@@ -18,6 +20,7 @@ pub mod activity;
 pub mod agents;
 pub mod app;
 pub mod auth;
+pub mod calendar;
 pub mod chat;
 pub mod cli;
 pub mod clock;

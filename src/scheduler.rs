@@ -433,6 +433,11 @@ impl Scheduler {
             (AgentKind::Llm | AgentKind::Letta, Some(schedule)) => {
                 self.conversations.deliver_run(schedule, &delivery).await
             }
+            // Steward's own periodic work (calendar subscriptions): a run like any other, so it
+            // is claimed crash-safely, retried, and shown in the run history.
+            (AgentKind::System, _) => {
+                crate::calendar::subscriptions::system_job(&self.services, &delivery).await
+            }
             _ => deliver::deliver(&self.services.http, &started.agent, &delivery).await,
         };
         Finished { started, result, at: self.services.clock.now() }

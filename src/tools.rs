@@ -23,6 +23,13 @@ use crate::schedules::{self, ScheduleInput, service as schedule_service};
 use crate::services::{Actor, Services};
 use crate::tasks::{Filter, TaskPatch, query, service as task_service};
 
+mod calendar;
+
+/// Every tool: the ones below, then the calendar's (in their own module).
+fn all() -> impl Iterator<Item = &'static Tool> {
+    TOOLS.iter().chain(calendar::TOOLS.iter())
+}
+
 /// Who calls: "agent" from chat (with its conversation and agent name) or "agent" over MCP (no
 /// conversation).
 #[derive(Clone, Debug)]
@@ -52,8 +59,7 @@ pub struct ToolSpec {
 }
 
 pub fn specs() -> Vec<ToolSpec> {
-    TOOLS
-        .iter()
+    all()
         .map(|t| ToolSpec {
             name: t.name,
             description: t.description,
@@ -87,8 +93,7 @@ pub async fn call(
     name: &str,
     arguments: &Value,
 ) -> Result<Value, AppError> {
-    let tool = TOOLS
-        .iter()
+    let tool = all()
         .find(|t| t.name == name)
         .ok_or_else(|| AppError::NotFound(format!("no tool named {name:?}")))?;
     let args = check_args(tool.name, &(tool.schema)(), arguments)?;
@@ -702,7 +707,7 @@ mod tests {
     fn openai_tools_have_the_function_shape() {
         let tools = openai_tools();
         let tools = tools.as_array().unwrap();
-        assert_eq!(tools.len(), TOOLS.len());
+        assert_eq!(tools.len(), all().count());
         for tool in tools {
             assert_eq!(tool["type"], "function");
             let f = &tool["function"];
@@ -735,13 +740,13 @@ mod tests {
     }
 
     #[test]
-    fn only_cancel_is_destructive() {
+    fn only_cancel_and_delete_are_destructive() {
         let destructive: Vec<&str> = specs().iter().filter(|s| s.destructive).map(|s| s.name).collect();
-        assert_eq!(destructive, ["cancel_schedule"]);
+        assert_eq!(destructive, ["cancel_schedule", "delete_event"]);
     }
 
     fn check(tool: &str, args: Value) -> Result<Args, AppError> {
-        let t = TOOLS.iter().find(|t| t.name == tool).unwrap();
+        let t = all().find(|t| t.name == tool).unwrap();
         check_args(t.name, &(t.schema)(), &args)
     }
 

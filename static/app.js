@@ -172,6 +172,8 @@
       source = new EventSource("/events");
       source.addEventListener("run", function (e) { var d = parse(e); if (d) onRun(d); });
       source.addEventListener("notification", function (e) { var d = parse(e); if (d) onNotification(d); });
+      // The Calendar page redraws itself (calendar.js).
+      source.addEventListener("calendar", function () { document.dispatchEvent(new CustomEvent("steward:calendar")); });
       source.addEventListener("lagged", reloadLists);
       source.addEventListener("error", function () { broken = true; });
       source.addEventListener("open", function () {

@@ -69,6 +69,8 @@ pub async fn deliver(http: &reqwest::Client, agent: &Agent, d: &Delivery) -> Res
             AgentKind::Webhook => webhook(http, agent, d).await,
             AgentKind::Command => command(agent, d).await,
             AgentKind::Notify => Ok(d.prompt.clone()),
+            // The scheduler does this work itself (it never sends it here).
+            AgentKind::System => Err(Failure::permanent("the system agent takes no prompts")),
         }
     };
     match tokio::time::timeout(agent.timeout(), work).await {
@@ -369,6 +371,7 @@ pub async fn check(http: &reqwest::Client, agent: &Agent) -> Result<String, Stri
     let fail = |f: Failure| f.message;
     match agent.kind {
         AgentKind::Notify => Ok("in-app notifications need no connection".into()),
+        AgentKind::System => Ok("Steward's own worker needs no connection".into()),
         AgentKind::Llm => {
             let url = format!("{}/models", url_of(agent));
             let resp =

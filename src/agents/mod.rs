@@ -38,6 +38,9 @@ pub enum AgentKind {
     Webhook,
     Command,
     Notify,
+    /// Steward's own periodic work (refreshing subscribed calendars): the built-in agent
+    /// `system`, whose prompts are jobs it knows (see `calendar::subscriptions`).
+    System,
 }
 
 impl AgentKind {
@@ -51,6 +54,7 @@ impl AgentKind {
             AgentKind::Webhook => "webhook",
             AgentKind::Command => "command",
             AgentKind::Notify => "notify",
+            AgentKind::System => "system",
         }
     }
 
@@ -260,7 +264,7 @@ impl Agent {
                 Some([program, ..]) if !program.trim().is_empty() => {}
                 _ => return Err(AppError::invalid("argv", "a command agent needs a program to run")),
             },
-            AgentKind::Notify => {}
+            AgentKind::Notify | AgentKind::System => {}
         }
         if let Some(url) = &c.url {
             validate_url(url)?;
@@ -318,6 +322,16 @@ fn builtins(config: &Config) -> Vec<Agent> {
         created_at: None,
         open_to: OpenTo { chat: true, mcp: true, tokens: true },
     }];
+    list.push(Agent {
+        name: crate::calendar::subscriptions::SYSTEM_AGENT.into(),
+        kind: AgentKind::System,
+        config: AgentConfig::default(),
+        concurrency: 2,
+        builtin: true,
+        created_at: None,
+        // Only the scheduler sends to it (its refresh jobs); nothing the agent or a token could ask.
+        open_to: OpenTo { chat: false, mcp: false, tokens: false },
+    });
     if let (Some(url), Some(model)) = (&config.llm_base_url, &config.llm_model) {
         list.insert(
             0,

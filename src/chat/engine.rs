@@ -1143,6 +1143,7 @@ fn today_summary(conn: &mut Conn, ctx: &crate::services::Ctx) -> Result<String, 
             }
         }
     }
+    out.push_str(&crate::calendar::today::summary(conn, ctx)?);
     let next = crate::schedules::service::upcoming(conn, 5)?;
     if !next.is_empty() {
         out.push_str("Next scheduled prompts:\n");

@@ -197,6 +197,23 @@ diesel::table! {
 }
 
 diesel::table! {
+    calendars (id) {
+        id -> Integer,
+        name -> Text,
+        colour -> Text,
+        visible -> Bool,
+        source_url -> Nullable<Text>,
+        refresh_minutes -> Nullable<Integer>,
+        etag -> Nullable<Text>,
+        last_modified -> Nullable<Text>,
+        last_refresh_at -> Nullable<BigInt>,
+        last_error -> Nullable<Text>,
+        created_at -> BigInt,
+        updated_at -> BigInt,
+    }
+}
+
+diesel::table! {
     confirmations (id) {
         id -> Integer,
         tool -> Text,
@@ -211,9 +228,56 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    events (id) {
+        id -> Integer,
+        calendar_id -> Integer,
+        uid -> Text,
+        recurrence_id -> Nullable<Text>,
+        sequence -> Integer,
+        title -> Text,
+        all_day -> Bool,
+        zone -> Nullable<Text>,
+        start_local -> Text,
+        end_local -> Text,
+        start_at -> BigInt,
+        end_at -> BigInt,
+        last_end_at -> Nullable<BigInt>,
+        rrule -> Nullable<Text>,
+        exdates -> Text,
+        rdates -> Text,
+        location -> Nullable<Text>,
+        notes -> Nullable<Text>,
+        categories -> Text,
+        alarms -> Text,
+        status -> Nullable<Text>,
+        extra -> Nullable<Text>,
+        created_by -> Text,
+        created_in -> Nullable<Integer>,
+        created_at -> BigInt,
+        updated_at -> BigInt,
+        deleted_at -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    calendar_feeds (id) {
+        id -> Integer,
+        name -> Text,
+        token_hash -> Text,
+        hint -> Text,
+        include_tasks -> Bool,
+        include_schedules -> Bool,
+        schedule_days -> Integer,
+        created_at -> BigInt,
+        last_used_at -> Nullable<BigInt>,
+    }
+}
+
 diesel::joinable!(runs -> schedules (schedule_id));
 diesel::joinable!(messages -> conversations (conversation_id));
 diesel::joinable!(run_attempts -> runs (run_id));
+diesel::joinable!(events -> calendars (calendar_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     settings,
@@ -228,5 +292,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     conversations,
     messages,
     activity,
-    confirmations
+    confirmations,
+    calendars,
+    events,
+    calendar_feeds
 );

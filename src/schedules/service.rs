@@ -727,12 +727,14 @@ pub fn views(conn: &mut Conn, list: &[Schedule]) -> Result<Vec<super::ScheduleVi
     Ok(list.iter().map(|s| s.view(last.remove(&s.id))).collect())
 }
 
-/// The next firings across active schedules, soonest first.
+/// The next firings across active schedules, soonest first. Steward's own work (the `system`
+/// agent's calendar refreshes) is not a prompt and is left out.
 pub fn upcoming(conn: &mut Conn, limit: i64) -> Result<Vec<Schedule>, AppError> {
     Ok(schedules::table
         .filter(schedules::active) // bare, for the partial index `schedules_due`
         .filter(schedules::deleted_at.is_null())
         .filter(schedules::next_fire_at.is_not_null())
+        .filter(schedules::agent.ne(crate::calendar::subscriptions::SYSTEM_AGENT))
         .order(schedules::next_fire_at.asc())
         .limit(limit.clamp(1, 500))
         .select(Schedule::as_select())

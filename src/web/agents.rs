@@ -103,6 +103,7 @@ fn kind_label(kind: AgentKind) -> &'static str {
         AgentKind::Webhook => "webhook",
         AgentKind::Command => "command on this machine",
         AgentKind::Notify => "in-app notification",
+        AgentKind::System => "Steward's own work (calendar refreshes)",
     }
 }
 
@@ -210,7 +211,7 @@ impl AgentForm {
             AgentKind::Command => {
                 config.argv = Some(self.argv.split_whitespace().map(String::from).collect());
             }
-            AgentKind::Notify => {}
+            AgentKind::Notify | AgentKind::System => {}
         }
         Ok(AgentInput {
             name: (!editing).then(|| self.name.clone()),

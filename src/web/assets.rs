@@ -30,6 +30,7 @@ const ASSETS: &[Asset] = &[
     asset!("htmx-2.0.11.min.js", "text/javascript; charset=utf-8", true),
     asset!("app.js", "text/javascript; charset=utf-8", false),
     asset!("app.css", "text/css; charset=utf-8", false),
+    asset!("calendar.js", "text/javascript; charset=utf-8", false),
     asset!("icon.svg", "image/svg+xml", false),
 ];
 

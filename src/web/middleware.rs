@@ -29,7 +29,8 @@ pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 /// complaint to the log.
 ///
 /// - Only the path is logged, never the query: it can carry secrets (the setup link's token).
-///   No route has a secret in its path; one that does must not be logged as it is.
+///   The one route with a secret in its path, a calendar feed (`/feeds/<token>.ics`), is logged
+///   as `/feeds/…` ([`loggable_path`]).
 /// - A failed request is logged here, once, on this line: a 5xx at error level with the whole
 ///   cause chain (`error`), a refused one (4xx) with the reason its client was told. Neither the
 ///   handlers nor [`AppError::client_message`] log the errors they answer with.
@@ -42,7 +43,7 @@ pub async fn request_log(
 ) -> Result<ServiceResponse<BoxBody>, Error> {
     let started = Instant::now();
     let id = crate::auth::random_token(6);
-    let (method, path) = (req.method().clone(), req.path().to_string());
+    let (method, path) = (req.method().clone(), loggable_path(req.path()));
     let result = next.call(req).instrument(tracing::info_span!("request", id = %id)).await;
     let ms = (started.elapsed().as_secs_f64() * 10_000.0).round() / 10.0;
     let line = RequestLine { id: &id, method: &method, path: &path, ms };
@@ -61,6 +62,14 @@ pub async fn request_log(
             line.log(e.as_response_error().status_code(), Some(&e));
             Err(Identified { error: e, id }.into())
         }
+    }
+}
+
+/// The path as the log may show it: a feed's token (a read-only secret) is left out.
+pub fn loggable_path(path: &str) -> String {
+    match path.strip_prefix("/feeds/") {
+        Some(_) => "/feeds/…".to_string(),
+        None => path.to_string(),
     }
 }
 

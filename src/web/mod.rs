@@ -7,6 +7,8 @@ pub mod agents;
 pub mod api;
 pub mod assets;
 pub mod body_timeout;
+pub mod calendar;
+pub mod calendar_sharing;
 pub mod chat;
 pub mod events;
 pub mod flash;

@@ -1,4 +1,5 @@
-//! Every route, in one place. Public: `/login`, `/setup`, `/healthz`, `/static/...`.
+//! Every route, in one place. Public: `/login`, `/setup`, `/healthz`, `/static/...`, and the
+//! calendar feeds `/feeds/<token>.ics` (the token is the credential).
 //! Everything else needs a session (pages) or a bearer token (`/api/v1`, `/mcp`).
 
 use actix_web::middleware::{Compress, from_fn};
@@ -24,6 +25,10 @@ pub fn configure(cfg: &mut ServiceConfig, https: bool) {
             .route("/login", web::post().to(login::login))
             .route("/setup", web::get().to(login::setup_page))
             .route("/setup", web::post().to(login::setup))
+            // A calendar feed: the token in the path is the credential (never logged, see
+            // middleware::loggable_path); a wrong one gets a bare 404.
+            .route("/feeds/{token}", web::get().to(super::calendar_sharing::feed))
+            .route("/feeds/{token}", web::head().to(super::calendar_sharing::feed))
             // The JSON API: bearer token.
             .service(
                 web::scope("/api/v1")
@@ -153,6 +158,42 @@ pub fn configure(cfg: &mut ServiceConfig, https: bool) {
                             .route(web::get().to(api::activity::confirmation))
                             .default_service(api::not_allowed("GET")),
                     )
+                    // The calendar (issue 13).
+                    .service(
+                        web::resource("/events")
+                            .route(web::get().to(api::events::list))
+                            .route(web::post().to(api::events::create))
+                            .default_service(api::not_allowed("GET, POST")),
+                    )
+                    .service(
+                        web::resource("/events/{id}")
+                            .route(web::get().to(api::events::get))
+                            .route(web::patch().to(api::events::update))
+                            .route(web::delete().to(api::events::delete))
+                            .default_service(api::not_allowed("GET, PATCH, DELETE")),
+                    )
+                    .service(
+                        web::resource("/occurrences")
+                            .route(web::get().to(api::events::occurrences))
+                            .default_service(api::not_allowed("GET")),
+                    )
+                    .service(
+                        web::resource("/calendars")
+                            .route(web::get().to(api::events::calendars))
+                            .route(web::post().to(api::events::create_calendar))
+                            .default_service(api::not_allowed("GET, POST")),
+                    )
+                    .service(
+                        web::resource("/calendar/import")
+                            .app_data(web::PayloadConfig::new(crate::calendar::ics::MAX_BYTES))
+                            .route(web::post().to(api::events::import))
+                            .default_service(api::not_allowed("POST")),
+                    )
+                    .service(
+                        web::resource("/calendar.ics")
+                            .route(web::get().to(api::events::export))
+                            .default_service(api::not_allowed("GET")),
+                    )
                     .default_service(web::to(api::not_found)),
             )
             // MCP for external agents: bearer token, like the API.
@@ -193,6 +234,25 @@ pub fn configure(cfg: &mut ServiceConfig, https: bool) {
                     .route("/settings/sessions/{id}/revoke", web::post().to(settings::revoke_session))
                     .route("/settings/tokens", web::post().to(settings::create_token))
                     .route("/settings/tokens/{id}/revoke", web::post().to(settings::revoke_token))
+                    // Calendar feeds and subscriptions (a Settings sub-page).
+                    .route("/settings/calendars", web::get().to(super::calendar_sharing::page))
+                    .route("/settings/calendars/feeds", web::post().to(super::calendar_sharing::create_feed))
+                    .route(
+                        "/settings/calendars/feeds/{id}/revoke",
+                        web::post().to(super::calendar_sharing::revoke_feed),
+                    )
+                    .route(
+                        "/settings/calendars/subscriptions",
+                        web::post().to(super::calendar_sharing::subscribe),
+                    )
+                    .route(
+                        "/settings/calendars/subscriptions/{id}/refresh",
+                        web::post().to(super::calendar_sharing::refresh),
+                    )
+                    .route(
+                        "/settings/calendars/subscriptions/{id}/remove",
+                        web::post().to(super::calendar_sharing::unsubscribe),
+                    )
                     // An address a form once left in the history (`/settings/tokens`) reloads
                     // as the page, not as a 404.
                     .route("/settings/{form:.+}", web::get().to(settings::back_to_page))
@@ -224,6 +284,21 @@ pub fn configure(cfg: &mut ServiceConfig, https: bool) {
                     .route("/runs", web::get().to(super::runs::page))
                     .route("/runs/{id}/row", web::get().to(super::runs::row))
                     .route("/events", web::get().to(super::events::stream))
+                    // The calendar page.
+                    .route("/calendar", web::get().to(super::calendar::page))
+                    .route("/calendar/style.css", web::get().to(super::calendar::style))
+                    .route("/calendar/preview", web::get().to(super::calendar::preview))
+                    .route("/calendar/new", web::get().to(super::calendar::new_event))
+                    .route("/calendar/events", web::post().to(super::calendar::create))
+                    .route("/calendar/events/{id}", web::post().to(super::calendar::save))
+                    .route("/calendar/events/{id}/edit", web::get().to(super::calendar::edit))
+                    .route("/calendar/events/{id}/delete", web::post().to(super::calendar::delete))
+                    .route("/calendar/events/{id}/undo", web::post().to(super::calendar::undo))
+                    .route("/calendar/calendars", web::post().to(super::calendar::create_calendar))
+                    .route("/calendar/calendars/{id}", web::post().to(super::calendar::update_calendar))
+                    .route("/calendar/overlays", web::post().to(super::calendar::overlay))
+                    .route("/calendar/tasks/{id}/toggle", web::post().to(super::calendar::toggle_task))
+                    .route("/calendar/import", web::post().to(super::calendar::import))
                     .route("/notifications", web::get().to(super::notifications::page))
                     .route("/notifications/count", web::get().to(super::notifications::count))
                     .route("/notifications/read", web::post().to(super::notifications::mark_read))

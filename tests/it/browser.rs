@@ -608,6 +608,17 @@ async fn every_page_fits_a_phone_and_a_desktop() {
     let ping = made["id"].as_i64().unwrap();
     let (status, _) = api.post(&format!("/schedules/{ping}/run"), json!({})).await;
     assert_eq!(status, 202);
+    // Calendar: events with long titles and places, overlapping, all-day ranges, another zone.
+    for text in [
+        "Quarterly planning with the whole extended leadership team and guests tomorrow 10:00-11:30 at Conference room Donaudampfschifffahrt",
+        "Dentist tomorrow 10:30 for 1h at Main St",
+        "Call with the New York office tomorrow 9:00 New York",
+        "Standup every weekday 9:30 for 15m",
+        "Team offsite in the mountains with a very long name dec 20-27",
+        "Mom's birthday every year on jun 3",
+    ] {
+        crate::calendar_page::add_event_at(&app, chrono::Utc::now(), json!({ "text": text }));
+    }
     let (status, chat) = api.post("/chat", json!({ "message": "Add milk to my list, please" })).await;
     assert_eq!(status, 200, "{chat}");
     let conversation = chat["conversation_id"].as_i64().unwrap();
@@ -633,6 +644,35 @@ async fn every_page_fits_a_phone_and_a_desktop() {
     let res = api.client.post(format!("{}/mcp", app.address)).json(&held).send().await.unwrap();
     assert_eq!(res.status(), 200);
 
+    // A calendar feed, and a subscription whose feed is down (its error shows on the page).
+    {
+        let db = steward::db::Db::open(&app.db_path).unwrap();
+        let mut conn = db.conn().unwrap();
+        let options = steward::calendar::feeds::FeedOptions {
+            include_tasks: true,
+            include_schedules: true,
+            schedule_days: None,
+        };
+        steward::calendar::feeds::create(
+            &mut conn,
+            "Phone of a rather long name",
+            &options,
+            chrono::Utc::now(),
+        )
+        .unwrap();
+        let ctx = steward::services::Ctx {
+            now: chrono::Utc::now(),
+            tz: chrono_tz::Europe::Berlin,
+            actor: steward::services::Actor::Person,
+        };
+        let input = steward::calendar::subscriptions::SubscribeInput {
+            name: "Holidays in a country with a long name".into(),
+            url: "http://127.0.0.1:9/calendar/ical/a-very-long-secret-address-0123456789abcdef/basic.ics"
+                .into(),
+            ..Default::default()
+        };
+        steward::calendar::subscriptions::subscribe(&mut conn, &ctx, &input).unwrap();
+    }
     let folder = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("screenshots");
     std::fs::create_dir_all(&folder).unwrap();
     let pages = [
@@ -650,7 +690,11 @@ async fn every_page_fits_a_phone_and_a_desktop() {
         ("notifications-older", "/notifications?page=2".to_string()),
         ("activity", "/activity".to_string()),
         ("settings", "/settings".to_string()),
+        ("calendar-sharing", "/settings/calendars".to_string()),
         ("not-found", "/no/such/page".to_string()),
+        ("calendar-month", "/calendar?view=month".to_string()),
+        ("calendar-week", "/calendar?view=week".to_string()),
+        ("calendar-agenda", "/calendar?view=agenda".to_string()),
     ];
     let mut problems = Vec::new();
     for (width, height) in [(390, 844), (1366, 900)] {
@@ -813,6 +857,188 @@ async fn a_letta_conversation_fits_a_phone_and_a_desktop() {
         browser.screenshot(&format!("letta-ask-again-{label}")).await;
         assert_eq!(browser.script(CHAT_LAYOUT_FAULTS).await, json!([]), "Ask again at {width} px");
     }
+    browser.assert_clean_console().await;
+    browser.cmd(reqwest::Method::DELETE, "", json!({})).await;
+}
+
+/// The Calendar in a real browser, on a fixed clock (Monday 23 November 2026, 08:00 in Berlin):
+/// the month, week and agenda views with their keys, quick-add with its preview, one occurrence
+/// of a recurring event edited from the week, a delete undone, and a scheduled prompt's coming
+/// firings drawn on the grid. Screenshots at a phone's and a desktop's width, light and dark.
+#[tokio::test]
+async fn the_calendar_works_in_a_real_browser() {
+    let Some(browser) = Browser::start().await else { return };
+    let clock = steward::clock::FixedClock::new("2026-11-23T07:00:00Z".parse().unwrap());
+    let mut app = spawn_app_at(&clock, |_| {}).await;
+    browser.set_up(&app).await;
+    let api = app.api(&app.api_token().await);
+    let now = "2026-11-23T07:00:00Z".parse().unwrap();
+    let add = |body| crate::calendar_page::add_event_at(&app, now, body);
+    add(
+        json!({"title": "Standup", "start": "2026-11-24T09:30", "end": "2026-11-24T09:45", "rrule": "FREQ=DAILY;COUNT=5"}),
+    );
+    add(json!({"title": "Trip to the sea", "start": "2026-11-27", "end": "2026-11-30", "all_day": true}));
+    let (status, body) = api
+        .post("/schedules", json!({"name": "Morning digest", "prompt": "Summarise my day", "cron": "0 8 * * *", "agent": "notify"}))
+        .await;
+    assert_eq!(status, 201, "{body}");
+    let (status, body) = api.post("/tasks", json!({"text": "Pay the rent on wed"})).await;
+    assert_eq!(status, 201, "{body}");
+    let base = format!("{}/calendar", app.address);
+
+    // Month: the series' five days, the trip, the prompt's firings and the task's due day.
+    browser.cmd(reqwest::Method::POST, "/window/rect", json!({"width": 1366, "height": 900})).await;
+    browser.go(&format!("{base}?view=month&date=2026-11-23")).await;
+    browser.wait_for(".month").await;
+    let count = |css: &str| format!("return document.querySelectorAll('{css}').length;");
+    assert_eq!(browser.script(&count(".month .ev-timed")).await, json!(5), "five standups");
+    assert!(browser.text(".month").await.contains("Trip to the sea"));
+    assert!(browser.text(".month").await.contains("Pay the rent"));
+    let firings = browser.script(&count(".month .ev-firing")).await.as_i64().unwrap();
+    assert!(firings >= 7, "the digest fires every morning from tomorrow: {firings}");
+    assert!(browser.text(".month .ev-firing").await.contains("Morning digest"));
+
+    // Keys: w, a, m switch views (the URL follows), arrows move, t comes back.
+    browser.script("window.notReloaded = true;").await;
+    browser.click(".cal-title").await;
+    browser.type_into("body", "w").await;
+    browser
+        .until("the week", "document.querySelector('.tgrid') && location.search.includes('view=week')")
+        .await;
+    assert_eq!(browser.script(&count(".tgrid-col")).await, json!(7));
+    assert_eq!(browser.script(&count(".tgrid-col .ev-timed")).await, json!(5));
+    // The firing sits on the grid at 08:00, and leads to its schedule.
+    let firing = browser
+        .script("return document.querySelector('.tgrid-col .ev-firing').closest('.tgrid-ev').className;")
+        .await;
+    assert!(firing.as_str().unwrap().contains("t-96"), "08:00 is slot 96: {firing}");
+    let href =
+        browser.script("return document.querySelector('.tgrid .ev-firing').getAttribute('href');").await;
+    assert!(href.as_str().unwrap().starts_with("/schedules"), "{href}");
+    assert!(browser.find(".tgrid-col.today .now-line").await.is_some(), "the now-line on today");
+    browser.type_into("body", "\u{E014}").await; // →
+    browser.until("the next week", "location.search.includes('date=2026-11-30')").await;
+    browser.type_into("body", "t").await;
+    browser.until("back to today", "location.search.includes('date=2026-11-23')").await;
+    browser.type_into("body", "a").await;
+    browser
+        .until("the agenda", "document.querySelector('.agenda') && location.search.includes('view=agenda')")
+        .await;
+    assert!(browser.text(".agenda").await.contains("Standup"));
+    assert_eq!(browser.script("return window.notReloaded === true;").await, json!(true));
+
+    // Quick-add: n focuses it, the preview reads the text, Enter adds it in place.
+    browser.type_into("body", "n").await;
+    browser.until("n to focus quick-add", "document.activeElement.id === 'quick-add-text'").await;
+    browser.type_into("#quick-add-text", "Dentist fri 3pm for 1h at Main St").await;
+    browser.until("the preview", "document.querySelector('#quick-add-preview .preview-chips')").await;
+    let preview = browser.text("#quick-add-preview").await;
+    assert!(
+        preview.contains("Dentist") && preview.contains("15:00 – 16:00") && preview.contains("Main St"),
+        "{preview}"
+    );
+    browser.type_into("#quick-add-text", "\u{E007}").await;
+    browser.until("the new event", "document.querySelector('.agenda').textContent.includes('Dentist')").await;
+    browser.until("an empty quick-add", "document.getElementById('quick-add-text').value === ''").await;
+    // A bad date is named next to the field.
+    browser.type_into("#quick-add-text", "Lunch feb 30\u{E007}").await;
+    browser.until("the inline error", "document.getElementById('quick-add-error')").await;
+    assert!(browser.text("#quick-add-error").await.contains("February has no day 30"));
+    browser
+        .script("document.getElementById('quick-add-text').value = ''; document.activeElement.blur();")
+        .await;
+
+    // Edit one occurrence of the series from the week: Wednesday's standup moves to 10:00.
+    browser.go(&format!("{base}?view=week&date=2026-11-23")).await;
+    browser.wait_for(".tgrid").await;
+    browser.click(".tgrid-col[data-date='2026-11-25'] .ev-timed").await;
+    browser.until("the dialog", "document.getElementById('event-dialog').open").await;
+    assert!(browser.text(".ev-scope").await.contains("This occurrence"));
+    browser.screenshot("calendar-dialog-1366").await;
+    browser
+        .script(
+            "const f = document.querySelector('.ev-form');
+             f.title.value = 'Standup, later';
+             f.start.value = '2026-11-25T10:00'; f.end.value = '2026-11-25T10:15';",
+        )
+        .await;
+    browser.click(".ev-form button.primary").await;
+    browser.until("the dialog closed", "!document.getElementById('event-dialog').open").await;
+    browser.until("the moved one", "document.querySelector('.tgrid-col[data-date=\"2026-11-25\"]').textContent.includes('Standup, later')").await;
+    assert_eq!(
+        browser.script(&count(".tgrid-col .ev-timed")).await,
+        json!(6),
+        "five standups and the dentist"
+    );
+    let moved = browser
+        .script("return document.querySelector('.tgrid-col[data-date=\"2026-11-25\"] .ev-timed').closest('.tgrid-ev').className;")
+        .await;
+    assert!(moved.as_str().unwrap().contains("t-120"), "10:00 is slot 120: {moved}");
+    let thursday = browser.text(".tgrid-col[data-date='2026-11-26'] .ev-timed").await;
+    assert!(
+        thursday.contains("Standup") && !thursday.contains("later"),
+        "the others keep theirs: {thursday}"
+    );
+
+    // Delete Thursday's occurrence, then Undo.
+    browser.click(".tgrid-col[data-date='2026-11-26'] .ev-timed").await;
+    browser.until("the dialog", "document.getElementById('event-dialog').open").await;
+    browser.click(".ev-form .danger-button").await;
+    browser.until("gone", "!document.querySelector('.tgrid-col[data-date=\"2026-11-26\"] .ev-timed')").await;
+    browser.click("#toasts [data-undo] button").await;
+    browser.until("back", "document.querySelector('.tgrid-col[data-date=\"2026-11-26\"] .ev-timed')").await;
+
+    // A change made elsewhere (another tab) appears without a reload.
+    browser.script("window.notReloaded = true;").await;
+    let res = app.login_with(&app.client, PASSWORD).await;
+    assert_eq!(res.status(), 303);
+    app.refresh_csrf().await;
+    let res = app.post_htmx("/calendar/events", &[("text", "Made elsewhere tue 14:00")]).await;
+    assert_eq!(res.status(), 200);
+    browser
+        .until("the live event", "document.querySelector('.tgrid').textContent.includes('Made elsewhere')")
+        .await;
+    assert_eq!(browser.script("return window.notReloaded === true;").await, json!(true));
+
+    // Pictures: month, week and agenda at a phone's and a desktop's width, light and dark.
+    for (width, height, name) in [(390, 844, "390"), (1366, 900, "1366")] {
+        browser.cmd(reqwest::Method::POST, "/window/rect", json!({"width": width, "height": height})).await;
+        for theme in ["light", "dark"] {
+            for view in ["month", "week", "agenda"] {
+                browser.go(&format!("{base}?view={view}&date=2026-11-23")).await;
+                browser.wait_for(&format!(".view-{view}")).await;
+                browser.script(&format!("document.documentElement.dataset.theme = '{theme}';")).await;
+                let wide = browser
+                    .script(
+                        "return document.documentElement.scrollWidth - document.documentElement.clientWidth;",
+                    )
+                    .await;
+                browser.screenshot(&format!("calendar-{view}-{name}-{theme}")).await;
+                assert_eq!(wide, json!(0), "{view} at {name} px scrolls sideways by {wide} px");
+            }
+        }
+    }
+    // A phone opening /calendar without a view gets the agenda.
+    browser.cmd(reqwest::Method::POST, "/window/rect", json!({"width": 390, "height": 844})).await;
+    browser.go(&base).await;
+    browser
+        .until(
+            "the agenda on a phone",
+            "document.querySelector('.agenda') && location.search.includes('view=agenda')",
+        )
+        .await;
+    // The dialog on a phone: a recurring event's, light and dark; it fits.
+    browser.click(".agenda .ev-timed").await;
+    browser.until("the dialog", "document.getElementById('event-dialog').open").await;
+    for theme in ["light", "dark"] {
+        browser.script(&format!("document.documentElement.dataset.theme = '{theme}';")).await;
+        browser.screenshot(&format!("calendar-dialog-390-{theme}")).await;
+    }
+    let wide = browser
+        .script("const d = document.getElementById('event-dialog'); return d.scrollWidth - d.clientWidth;")
+        .await;
+    assert_eq!(wide, json!(0), "the dialog fits a phone");
+
     browser.assert_clean_console().await;
     browser.cmd(reqwest::Method::DELETE, "", json!({})).await;
 }

@@ -10,6 +10,7 @@
 pub mod activity;
 pub mod agents;
 pub mod chat;
+pub mod events;
 pub mod schedules;
 pub mod tasks;
 

@@ -2,5 +2,6 @@
 //! OpenAI-compatible model that can misbehave on purpose (the chat tests), [`receiver`] a
 //! webhook / Letta / OpenAI receiver that records what it was sent (the scheduler tests).
 
+pub mod icsfeed;
 pub mod openai;
 pub mod receiver;
