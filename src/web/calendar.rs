@@ -633,6 +633,8 @@ fn build_body(view: View, date: NaiveDate, loaded: &Loaded, ctx: &Ctx, csrf: Str
                 let mut week = Vec::with_capacity(7);
                 for _ in 0..7 {
                     let mut items = by_day.remove(&d).unwrap_or_default();
+                    // A cell shows the person's events first; the overlays fill what is left.
+                    items.sort_by_key(|i| (month_rank(i), i.start));
                     let more = items.len().saturating_sub(MONTH_CELL_ITEMS + 1);
                     if more > 0 {
                         items.truncate(MONTH_CELL_ITEMS);
@@ -693,6 +695,16 @@ fn build_body(view: View, date: NaiveDate, loaded: &Loaded, ctx: &Ctx, csrf: Str
         }
     }
     body
+}
+
+/// The order of a month cell: all-day events, timed events, tasks, then prompts' firings.
+fn month_rank(item: &Item) -> u8 {
+    match (item.kind, item.all_day) {
+        ("event", true) => 0,
+        ("event", false) => 1,
+        ("task", _) => 2,
+        _ => 3,
+    }
 }
 
 fn side(loaded: &Loaded, csrf: String) -> CalSide {
