@@ -183,9 +183,23 @@ pub struct Item {
     /// Firings folded into this one entry (a schedule firing often), 1 otherwise.
     pub times: usize,
     pub read_only: bool,
+    /// In a month cell or the all-day row: it began on an earlier day / goes on to a later
+    /// one (drawn as one bar across the days).
+    pub cont_before: bool,
+    pub cont_after: bool,
 }
 
 impl Item {
+    /// The bar's classes for a day of a multi-day all-day event.
+    pub fn span_class(&self) -> &'static str {
+        match (self.cont_before, self.cont_after) {
+            (false, false) => "",
+            (true, false) => " cont-before",
+            (false, true) => " cont-after",
+            (true, true) => " cont-before cont-after",
+        }
+    }
+
     pub fn is_event(&self) -> bool {
         self.kind == "event"
     }
@@ -477,6 +491,8 @@ fn items(loaded: &Loaded, ctx: &Ctx) -> Vec<Item> {
             done: false,
             times: 1,
             read_only: subscribed.contains(&o.calendar_id),
+            cont_before: false,
+            cont_after: false,
         });
     }
     for (id, title, done, due_date, due_at) in &loaded.tasks {
@@ -502,6 +518,8 @@ fn items(loaded: &Loaded, ctx: &Ctx) -> Vec<Item> {
             done: *done,
             times: 1,
             read_only: false,
+            cont_before: false,
+            cont_after: false,
         });
     }
     // Firings: a schedule firing often on one day is one entry (`×48`).
@@ -532,6 +550,8 @@ fn items(loaded: &Loaded, ctx: &Ctx) -> Vec<Item> {
                 done: false,
                 times: if folded { times.len() } else { 1 },
                 read_only: true,
+                cont_before: false,
+                cont_after: false,
             });
         }
     }
@@ -598,7 +618,13 @@ fn build_body(view: View, date: NaiveDate, loaded: &Loaded, ctx: &Ctx, csrf: Str
         let (first, last) = item.days();
         let mut d = first.max(from);
         while d <= last && d < to {
-            by_day.entry(d).or_default().push(item.clone());
+            let mut copy = item.clone();
+            if item.all_day && first != last {
+                // The title starts the bar, and again at each week's start.
+                copy.cont_before = d > first && d.weekday() != Weekday::Mon;
+                copy.cont_after = d < last && d.weekday() != Weekday::Sun;
+            }
+            by_day.entry(d).or_default().push(copy);
             match d.succ_opt() {
                 Some(n) => d = n,
                 None => break,
@@ -633,6 +659,8 @@ fn build_body(view: View, date: NaiveDate, loaded: &Loaded, ctx: &Ctx, csrf: Str
                 let mut week = Vec::with_capacity(7);
                 for _ in 0..7 {
                     let mut items = by_day.remove(&d).unwrap_or_default();
+                    // A cell shows the person's events first; the overlays fill what is left.
+                    items.sort_by_key(|i| (month_rank(i), i.start));
                     let more = items.len().saturating_sub(MONTH_CELL_ITEMS + 1);
                     if more > 0 {
                         items.truncate(MONTH_CELL_ITEMS);
@@ -693,6 +721,16 @@ fn build_body(view: View, date: NaiveDate, loaded: &Loaded, ctx: &Ctx, csrf: Str
         }
     }
     body
+}
+
+/// The order of a month cell: all-day events, timed events, tasks, then prompts' firings.
+fn month_rank(item: &Item) -> u8 {
+    match (item.kind, item.all_day) {
+        ("event", true) => 0,
+        ("event", false) => 1,
+        ("task", _) => 2,
+        _ => 3,
+    }
 }
 
 fn side(loaded: &Loaded, csrf: String) -> CalSide {
@@ -1778,6 +1816,8 @@ mod tests {
             done: false,
             times: 1,
             read_only: false,
+            cont_before: false,
+            cont_after: false,
         }
     }
 

@@ -271,6 +271,17 @@ async fn calendars_overlays_tasks_and_firings() {
     if status == 201 {
         assert!(week.contains("Every minute ×"), "a frequent schedule is folded per day");
     }
+    // A month cell lists the person's events before the overlays.
+    let month = page(&app, "/calendar?view=month&date=2026-11-23").await;
+    let cell = month
+        .split("New event on Tuesday 24 November")
+        .nth(1)
+        .unwrap()
+        .split("role=\"gridcell\"")
+        .next()
+        .unwrap();
+    let (review, digest) = (cell.find("Review").unwrap(), cell.find("Morning digest").unwrap());
+    assert!(review < digest, "the 11:00 event before the 08:00 firing: {cell}");
     let task_id = task["id"].as_i64().unwrap();
     let res = app.post_htmx(&format!("/calendar/tasks/{task_id}/toggle"), &[]).await;
     assert_eq!(res.status(), 200);
