@@ -422,37 +422,38 @@ pub struct Start {
 
 /// When an occurrence of row `e` starting at `s` starts and ends (instants, and the end's wall
 /// time), read in the person's zone `tz` where it floats.
-fn timing(e: &Event, s: Start, length: Length, tz: Tz) -> (DateTime<Utc>, DateTime<Utc>, Wall) {
-    let zone = e.tz();
+fn timing(zone: Option<Tz>, s: Start, length: Length, tz: Tz) -> (DateTime<Utc>, DateTime<Utc>) {
     let start = s.at;
     let start_at = s.exact.unwrap_or_else(|| start.instant(zone, tz));
-    let (end_wall, end_at) = match (s.end, length) {
-        (Some(end), _) => (end, end.instant(zone, tz)),
-        (None, Length::Days(n)) => {
-            let d = Wall::Date(start.date() + Duration::days(n));
-            (d, d.instant(zone, tz))
-        }
-        (None, Length::Exact(len)) => {
-            let at = start_at + len;
-            let wall = match zone {
-                Some(z) => Wall::DateTime(at.with_timezone(&z).naive_local()),
-                None => Wall::DateTime(start.naive() + len),
-            };
-            (wall, if zone.is_some() { at } else { wall.instant(None, tz) })
-        }
+    let end_at = match (s.end, length) {
+        (Some(end), _) => end.instant(zone, tz),
+        (None, Length::Days(n)) => Wall::Date(start.date() + Duration::days(n)).instant(zone, tz),
+        (None, Length::Exact(len)) if zone.is_some() => start_at + len,
+        (None, Length::Exact(len)) => Wall::DateTime(start.naive() + len).instant(None, tz),
     };
-    (start_at, end_at.max(start_at), end_wall)
+    (start_at, end_at.max(start_at))
+}
+
+/// The end's wall time of an occurrence (for the occurrences kept only: it costs a zone lookup).
+fn end_wall(zone: Option<Tz>, s: Start, length: Length, end_at: DateTime<Utc>) -> Wall {
+    match (s.end, length) {
+        (Some(end), _) => end,
+        (None, Length::Days(n)) => Wall::Date(s.at.date() + Duration::days(n)),
+        (None, Length::Exact(len)) => match zone {
+            Some(z) => Wall::DateTime(end_at.with_timezone(&z).naive_local()),
+            None => Wall::DateTime(s.at.naive() + len),
+        },
+    }
 }
 
 /// An occurrence found, before it is built (cheap to sort and cut).
 struct Found {
     row: usize,
     series_id: i32,
-    start: Wall,
+    start: Start,
     key: Option<Wall>,
     start_at: DateTime<Utc>,
     end_at: DateTime<Utc>,
-    end: Wall,
 }
 
 /// Whether a zoned rule steps in elapsed time: HOURLY, MINUTELY and SECONDLY rules without
@@ -618,22 +619,22 @@ pub fn expand_rows(
             continue;
         }
         let length = length_of(r);
+        let zone = r.tz();
         if r.recurrence_id.is_some() || !r.is_recurring() {
             let series = match r.recurrence_id {
                 Some(_) => masters.get(&(r.calendar_id, r.uid.as_str())).copied().unwrap_or(r.id),
                 None => r.id,
             };
             let s = Start { at: r.start(), end: Some(r.end()), exact: None };
-            let (start_at, end_at, end) = timing(r, s, length, tz);
+            let (start_at, end_at) = timing(zone, s, length, tz);
             if overlaps(start_at, end_at) {
                 found.push(Found {
                     row: i,
                     series_id: series,
-                    start: s.at,
+                    start: s,
                     key: r.recurrence_key(),
                     start_at,
                     end_at,
-                    end,
                 });
             }
             continue;
@@ -645,17 +646,9 @@ pub fn expand_rows(
             if skip.is_some_and(|keys| keys.contains(&s.at)) {
                 continue;
             }
-            let (start_at, end_at, end) = timing(r, s, length, tz);
+            let (start_at, end_at) = timing(zone, s, length, tz);
             if overlaps(start_at, end_at) {
-                found.push(Found {
-                    row: i,
-                    series_id: r.id,
-                    start: s.at,
-                    key: Some(s.at),
-                    start_at,
-                    end_at,
-                    end,
-                });
+                found.push(Found { row: i, series_id: r.id, start: s, key: Some(s.at), start_at, end_at });
             }
         }
     }
@@ -673,6 +666,7 @@ pub fn expand_rows(
         .into_iter()
         .map(|f| {
             let e = &rows[f.row];
+            let end = end_wall(e.tz(), f.start, length_of(e), f.end_at);
             Occurrence {
                 event_id: e.id,
                 series_id: f.series_id,
@@ -682,8 +676,8 @@ pub fn expand_rows(
                 all_day: e.all_day,
                 start_at: f.start_at,
                 end_at: f.end_at,
-                start: f.start,
-                end: f.end,
+                start: f.start.at,
+                end,
                 zone: e.zone.clone(),
                 recurrence_id: f.key,
                 location: e.location.clone(),

@@ -13,6 +13,8 @@ use crate::calendar::{Event, Occurrence, ics};
 use crate::config::Config;
 use crate::error::AppError;
 
+// Parsed once per run: the size of the `add` variant does not matter.
+#[allow(clippy::large_enum_variant)]
 #[derive(Subcommand)]
 pub enum EventCommand {
     /// Add an event: steward event add "Dentist fri 3pm for 1h at Main St", or with fields:
