@@ -591,7 +591,9 @@ pub fn occurrences(
     Ok(expand_rows(&rows, ctx.tz, from, to))
 }
 
-/// Occurrences of already loaded rows (masters and their overrides) overlapping `[from, to)`.
+/// Occurrences of already loaded rows (masters and their overrides) overlapping `[from, to)`,
+/// the earliest [`MAX_OCCURRENCES`]. A long range is expanded a month at a time, stopping once
+/// that many are found (a year of daily series need not all be generated to keep 10,000).
 pub fn expand_rows(
     rows: &[Event],
     tz: Tz,
@@ -609,12 +611,89 @@ pub fn expand_rows(
             }
         }
     }
+    let chunk = Duration::days(31);
+    let mut found: Vec<Found> = Vec::new();
+    let mut truncated = false;
+    let mut chunk_from = from;
+    while chunk_from < to {
+        let chunk_to = if to - chunk_from > chunk + chunk { chunk_from + chunk } else { to };
+        // Rows that may have an occurrence starting in this chunk (index bounds, as the query's).
+        let (lo, hi) = (to_ms(chunk_from - FLOATING_SLACK), to_ms(chunk_to + FLOATING_SLACK));
+        let first = chunk_from == from;
+        let picked: Vec<usize> = (0..rows.len())
+            .filter(|&i| {
+                let r = &rows[i];
+                r.start_at < hi
+                    && (r.last_end_at.is_none_or(|l| l > lo) || r.recurrence_id.is_some() || first)
+            })
+            .collect();
+        let (mut part, cut) = found_in(
+            rows,
+            &picked,
+            &masters,
+            &overridden,
+            tz,
+            (chunk_from, chunk_to),
+            (!first).then_some(chunk_from),
+        );
+        truncated |= cut;
+        found.append(&mut part);
+        if found.len() > MAX_OCCURRENCES {
+            break;
+        }
+        chunk_from = chunk_to;
+    }
+    if found.len() > MAX_OCCURRENCES {
+        found.truncate(MAX_OCCURRENCES);
+        truncated = true;
+    }
+    let out = found
+        .into_iter()
+        .map(|f| {
+            let e = &rows[f.row];
+            let end = end_wall(e.tz(), f.start, length_of(e), f.end_at);
+            Occurrence {
+                event_id: e.id,
+                series_id: f.series_id,
+                uid: e.uid.clone(),
+                calendar_id: e.calendar_id,
+                title: e.title.clone(),
+                all_day: e.all_day,
+                start_at: f.start_at,
+                end_at: f.end_at,
+                start: f.start.at,
+                end,
+                zone: e.zone.clone(),
+                recurrence_id: f.key,
+                location: e.location.clone(),
+                recurring: f.key.is_some(),
+            }
+        })
+        .collect();
+    (out, truncated)
+}
+
+/// The occurrences of rows `picked` overlapping `[from, to)` (and starting at or after
+/// `min_start`, for the chunks after the first), sorted.
+#[allow(clippy::type_complexity)]
+fn found_in(
+    rows: &[Event],
+    picked: &[usize],
+    masters: &HashMap<(i32, &str), i32>,
+    overridden: &HashMap<(i32, &str), Vec<Wall>>,
+    tz: Tz,
+    (from, to): (DateTime<Utc>, DateTime<Utc>),
+    min_start: Option<DateTime<Utc>>,
+) -> (Vec<Found>, bool) {
     let mut found: Vec<Found> = Vec::new();
     let mut truncated = false;
     let overlaps = |start_at: DateTime<Utc>, end_at: DateTime<Utc>| {
-        start_at < to && (end_at > from || (end_at == start_at && start_at >= from))
+        start_at < to
+            && (end_at > from || (end_at == start_at && start_at >= from))
+            && min_start.is_none_or(|m| start_at >= m)
     };
-    for (i, r) in rows.iter().enumerate() {
+    for &i in picked {
+        let r = &rows[i];
         if r.cancelled() {
             continue;
         }
@@ -658,34 +737,7 @@ pub fn expand_rows(
             .then_with(|| rows[a.row].title.cmp(&rows[b.row].title))
             .then(rows[a.row].id.cmp(&rows[b.row].id))
     });
-    if found.len() > MAX_OCCURRENCES {
-        found.truncate(MAX_OCCURRENCES);
-        truncated = true;
-    }
-    let out = found
-        .into_iter()
-        .map(|f| {
-            let e = &rows[f.row];
-            let end = end_wall(e.tz(), f.start, length_of(e), f.end_at);
-            Occurrence {
-                event_id: e.id,
-                series_id: f.series_id,
-                uid: e.uid.clone(),
-                calendar_id: e.calendar_id,
-                title: e.title.clone(),
-                all_day: e.all_day,
-                start_at: f.start_at,
-                end_at: f.end_at,
-                start: f.start.at,
-                end,
-                zone: e.zone.clone(),
-                recurrence_id: f.key,
-                location: e.location.clone(),
-                recurring: f.key.is_some(),
-            }
-        })
-        .collect();
-    (out, truncated)
+    (found, truncated)
 }
 
 // ---------------------------------------------------------------------------------------------
