@@ -576,6 +576,18 @@ fn period_set(rule: &Rule, dtstart: NaiveDateTime, n: i64) -> Option<PeriodSet> 
             }
         }
     }
+    // The common case: one time of day (DTSTART's), days already ascending.
+    if fixed_hour.is_none()
+        && rule.by_hour.is_empty()
+        && rule.by_minute.is_empty()
+        && rule.by_second.is_empty()
+    {
+        let mut times: Vec<NaiveDateTime> = days.iter().map(|d| d.and_time(time0)).collect();
+        if !rule.by_set_pos.is_empty() {
+            times = set_pos(&rule.by_set_pos, times);
+        }
+        return Some(PeriodSet { period_start, times, cost });
+    }
     // Times of day.
     let hours: Vec<u32> = match fixed_hour {
         Some(h) if rule.by_hour.is_empty() || rule.by_hour.contains(&h) => vec![h],
@@ -611,20 +623,24 @@ fn period_set(rule: &Rule, dtstart: NaiveDateTime, n: i64) -> Option<PeriodSet> 
     times.sort();
     times.dedup();
     if !rule.by_set_pos.is_empty() {
-        let len = times.len() as i32;
-        let mut picked: Vec<NaiveDateTime> = rule
-            .by_set_pos
-            .iter()
-            .filter_map(|&p| {
-                let i = if p > 0 { p - 1 } else { len + p };
-                (0..len).contains(&i).then(|| times[i as usize])
-            })
-            .collect();
-        picked.sort();
-        picked.dedup();
-        times = picked;
+        times = set_pos(&rule.by_set_pos, times);
     }
     Some(PeriodSet { period_start, times, cost })
+}
+
+/// BYSETPOS: the chosen positions of a period's ascending candidates.
+fn set_pos(positions: &[i32], times: Vec<NaiveDateTime>) -> Vec<NaiveDateTime> {
+    let len = times.len() as i32;
+    let mut picked: Vec<NaiveDateTime> = positions
+        .iter()
+        .filter_map(|&p| {
+            let i = if p > 0 { p - 1 } else { len + p };
+            (0..len).contains(&i).then(|| times[i as usize])
+        })
+        .collect();
+    picked.sort();
+    picked.dedup();
+    picked
 }
 
 fn sorted<T: Ord>(mut v: Vec<T>) -> Vec<T> {

@@ -422,37 +422,38 @@ pub struct Start {
 
 /// When an occurrence of row `e` starting at `s` starts and ends (instants, and the end's wall
 /// time), read in the person's zone `tz` where it floats.
-fn timing(e: &Event, s: Start, length: Length, tz: Tz) -> (DateTime<Utc>, DateTime<Utc>, Wall) {
-    let zone = e.tz();
+fn timing(zone: Option<Tz>, s: Start, length: Length, tz: Tz) -> (DateTime<Utc>, DateTime<Utc>) {
     let start = s.at;
     let start_at = s.exact.unwrap_or_else(|| start.instant(zone, tz));
-    let (end_wall, end_at) = match (s.end, length) {
-        (Some(end), _) => (end, end.instant(zone, tz)),
-        (None, Length::Days(n)) => {
-            let d = Wall::Date(start.date() + Duration::days(n));
-            (d, d.instant(zone, tz))
-        }
-        (None, Length::Exact(len)) => {
-            let at = start_at + len;
-            let wall = match zone {
-                Some(z) => Wall::DateTime(at.with_timezone(&z).naive_local()),
-                None => Wall::DateTime(start.naive() + len),
-            };
-            (wall, if zone.is_some() { at } else { wall.instant(None, tz) })
-        }
+    let end_at = match (s.end, length) {
+        (Some(end), _) => end.instant(zone, tz),
+        (None, Length::Days(n)) => Wall::Date(start.date() + Duration::days(n)).instant(zone, tz),
+        (None, Length::Exact(len)) if zone.is_some() => start_at + len,
+        (None, Length::Exact(len)) => Wall::DateTime(start.naive() + len).instant(None, tz),
     };
-    (start_at, end_at.max(start_at), end_wall)
+    (start_at, end_at.max(start_at))
+}
+
+/// The end's wall time of an occurrence (for the occurrences kept only: it costs a zone lookup).
+fn end_wall(zone: Option<Tz>, s: Start, length: Length, end_at: DateTime<Utc>) -> Wall {
+    match (s.end, length) {
+        (Some(end), _) => end,
+        (None, Length::Days(n)) => Wall::Date(s.at.date() + Duration::days(n)),
+        (None, Length::Exact(len)) => match zone {
+            Some(z) => Wall::DateTime(end_at.with_timezone(&z).naive_local()),
+            None => Wall::DateTime(s.at.naive() + len),
+        },
+    }
 }
 
 /// An occurrence found, before it is built (cheap to sort and cut).
 struct Found {
     row: usize,
     series_id: i32,
-    start: Wall,
+    start: Start,
     key: Option<Wall>,
     start_at: DateTime<Utc>,
     end_at: DateTime<Utc>,
-    end: Wall,
 }
 
 /// Whether a zoned rule steps in elapsed time: HOURLY, MINUTELY and SECONDLY rules without
@@ -590,7 +591,9 @@ pub fn occurrences(
     Ok(expand_rows(&rows, ctx.tz, from, to))
 }
 
-/// Occurrences of already loaded rows (masters and their overrides) overlapping `[from, to)`.
+/// Occurrences of already loaded rows (masters and their overrides) overlapping `[from, to)`,
+/// the earliest [`MAX_OCCURRENCES`]. A long range is expanded a month at a time, stopping once
+/// that many are found (a year of daily series need not all be generated to keep 10,000).
 pub fn expand_rows(
     rows: &[Event],
     tz: Tz,
@@ -608,32 +611,109 @@ pub fn expand_rows(
             }
         }
     }
+    let chunk = Duration::days(31);
+    let mut found: Vec<Found> = Vec::new();
+    let mut truncated = false;
+    let mut chunk_from = from;
+    while chunk_from < to {
+        let chunk_to = if to - chunk_from > chunk + chunk { chunk_from + chunk } else { to };
+        // Rows that may have an occurrence starting in this chunk (index bounds, as the query's).
+        let (lo, hi) = (to_ms(chunk_from - FLOATING_SLACK), to_ms(chunk_to + FLOATING_SLACK));
+        let first = chunk_from == from;
+        let picked: Vec<usize> = (0..rows.len())
+            .filter(|&i| {
+                let r = &rows[i];
+                r.start_at < hi
+                    && (r.last_end_at.is_none_or(|l| l > lo) || r.recurrence_id.is_some() || first)
+            })
+            .collect();
+        let (mut part, cut) = found_in(
+            rows,
+            &picked,
+            &masters,
+            &overridden,
+            tz,
+            (chunk_from, chunk_to),
+            (!first).then_some(chunk_from),
+        );
+        truncated |= cut;
+        found.append(&mut part);
+        if found.len() > MAX_OCCURRENCES {
+            break;
+        }
+        chunk_from = chunk_to;
+    }
+    if found.len() > MAX_OCCURRENCES {
+        found.truncate(MAX_OCCURRENCES);
+        truncated = true;
+    }
+    let out = found
+        .into_iter()
+        .map(|f| {
+            let e = &rows[f.row];
+            let end = end_wall(e.tz(), f.start, length_of(e), f.end_at);
+            Occurrence {
+                event_id: e.id,
+                series_id: f.series_id,
+                uid: e.uid.clone(),
+                calendar_id: e.calendar_id,
+                title: e.title.clone(),
+                all_day: e.all_day,
+                start_at: f.start_at,
+                end_at: f.end_at,
+                start: f.start.at,
+                end,
+                zone: e.zone.clone(),
+                recurrence_id: f.key,
+                location: e.location.clone(),
+                recurring: f.key.is_some(),
+            }
+        })
+        .collect();
+    (out, truncated)
+}
+
+/// The occurrences of rows `picked` overlapping `[from, to)` (and starting at or after
+/// `min_start`, for the chunks after the first), sorted.
+#[allow(clippy::type_complexity)]
+fn found_in(
+    rows: &[Event],
+    picked: &[usize],
+    masters: &HashMap<(i32, &str), i32>,
+    overridden: &HashMap<(i32, &str), Vec<Wall>>,
+    tz: Tz,
+    (from, to): (DateTime<Utc>, DateTime<Utc>),
+    min_start: Option<DateTime<Utc>>,
+) -> (Vec<Found>, bool) {
     let mut found: Vec<Found> = Vec::new();
     let mut truncated = false;
     let overlaps = |start_at: DateTime<Utc>, end_at: DateTime<Utc>| {
-        start_at < to && (end_at > from || (end_at == start_at && start_at >= from))
+        start_at < to
+            && (end_at > from || (end_at == start_at && start_at >= from))
+            && min_start.is_none_or(|m| start_at >= m)
     };
-    for (i, r) in rows.iter().enumerate() {
+    for &i in picked {
+        let r = &rows[i];
         if r.cancelled() {
             continue;
         }
         let length = length_of(r);
+        let zone = r.tz();
         if r.recurrence_id.is_some() || !r.is_recurring() {
             let series = match r.recurrence_id {
                 Some(_) => masters.get(&(r.calendar_id, r.uid.as_str())).copied().unwrap_or(r.id),
                 None => r.id,
             };
             let s = Start { at: r.start(), end: Some(r.end()), exact: None };
-            let (start_at, end_at, end) = timing(r, s, length, tz);
+            let (start_at, end_at) = timing(zone, s, length, tz);
             if overlaps(start_at, end_at) {
                 found.push(Found {
                     row: i,
                     series_id: series,
-                    start: s.at,
+                    start: s,
                     key: r.recurrence_key(),
                     start_at,
                     end_at,
-                    end,
                 });
             }
             continue;
@@ -645,17 +725,9 @@ pub fn expand_rows(
             if skip.is_some_and(|keys| keys.contains(&s.at)) {
                 continue;
             }
-            let (start_at, end_at, end) = timing(r, s, length, tz);
+            let (start_at, end_at) = timing(zone, s, length, tz);
             if overlaps(start_at, end_at) {
-                found.push(Found {
-                    row: i,
-                    series_id: r.id,
-                    start: s.at,
-                    key: Some(s.at),
-                    start_at,
-                    end_at,
-                    end,
-                });
+                found.push(Found { row: i, series_id: r.id, start: s, key: Some(s.at), start_at, end_at });
             }
         }
     }
@@ -665,33 +737,7 @@ pub fn expand_rows(
             .then_with(|| rows[a.row].title.cmp(&rows[b.row].title))
             .then(rows[a.row].id.cmp(&rows[b.row].id))
     });
-    if found.len() > MAX_OCCURRENCES {
-        found.truncate(MAX_OCCURRENCES);
-        truncated = true;
-    }
-    let out = found
-        .into_iter()
-        .map(|f| {
-            let e = &rows[f.row];
-            Occurrence {
-                event_id: e.id,
-                series_id: f.series_id,
-                uid: e.uid.clone(),
-                calendar_id: e.calendar_id,
-                title: e.title.clone(),
-                all_day: e.all_day,
-                start_at: f.start_at,
-                end_at: f.end_at,
-                start: f.start,
-                end: f.end,
-                zone: e.zone.clone(),
-                recurrence_id: f.key,
-                location: e.location.clone(),
-                recurring: f.key.is_some(),
-            }
-        })
-        .collect();
-    (out, truncated)
+    (found, truncated)
 }
 
 // ---------------------------------------------------------------------------------------------

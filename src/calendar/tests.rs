@@ -399,3 +399,39 @@ fn splitting_a_series_keeps_every_occurrence_once() {
         let _ = e;
     }
 }
+
+#[test]
+fn a_long_range_keeps_the_earliest_ten_thousand_once_each() {
+    let (_dir, mut conn) = db();
+    let ctx = ctx("2026-01-01T00:00:00Z", "Europe/Berlin");
+    // 40 daily series: 14,600 occurrences in a year; plus a five-day event across a month's end
+    // and a single event late in the year.
+    for i in 0..40 {
+        service::create(&mut conn, &ctx, &input(json!({"title": format!("s{i:02}"), "start": format!("2025-06-01T{:02}:00", 6 + i % 12), "rrule": "FREQ=DAILY"}))).unwrap();
+    }
+    service::create(
+        &mut conn,
+        &ctx,
+        &input(json!({"title": "long", "start": "2026-01-30", "end": "2026-02-04"})),
+    )
+    .unwrap();
+    service::create(&mut conn, &ctx, &input(json!({"title": "late", "start": "2026-12-30T10:00"}))).unwrap();
+    let (occ, truncated) =
+        service::occurrences(&mut conn, &ctx, at("2026-01-01T00:00:00Z"), at("2027-01-01T00:00:00Z"), None)
+            .unwrap();
+    assert!(truncated);
+    assert_eq!(occ.len(), crate::calendar::MAX_OCCURRENCES);
+    assert!(occ.windows(2).all(|w| w[0].start_at <= w[1].start_at));
+    assert_eq!(occ.iter().filter(|o| o.title == "long").count(), 1);
+    // The first 10,000 by start: 250 whole days of 40 a day.
+    assert_eq!(occ.last().unwrap().start_at.date_naive().to_string(), "2026-09-07");
+    let (short, truncated) =
+        service::occurrences(&mut conn, &ctx, at("2026-12-01T00:00:00Z"), at("2027-01-01T00:00:00Z"), None)
+            .unwrap();
+    assert!(!truncated);
+    assert_eq!(short.len(), 31 * 40 + 1);
+    let (mid, _) =
+        service::occurrences(&mut conn, &ctx, at("2026-02-01T00:00:00Z"), at("2026-05-01T00:00:00Z"), None)
+            .unwrap();
+    assert_eq!(mid.len(), (28 + 31 + 30) * 40 + 1, "the long event once, from before the range");
+}
