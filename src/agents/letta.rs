@@ -424,6 +424,7 @@ pub async fn settle(
         concurrency: 1,
         builtin: false,
         created_at: None,
+        open_to: super::OpenTo::default_for(kind),
     });
     input.config.clone().apply(&mut probe.config);
     let Some(url) = probe.config.url.clone() else { return Ok(()) };
