@@ -68,6 +68,26 @@ pub fn configure(cfg: &mut ServiceConfig, https: bool) {
                             .route(web::post().to(api::agents::check))
                             .default_service(api::not_allowed("POST")),
                     )
+                    // --- channels ---
+                    .service(
+                        web::resource("/channels")
+                            .route(web::get().to(api::channels::list))
+                            .route(web::post().to(api::channels::create))
+                            .default_service(api::not_allowed("GET, POST")),
+                    )
+                    .service(
+                        web::resource("/channels/{name}")
+                            .route(web::get().to(api::channels::get))
+                            .route(web::patch().to(api::channels::update))
+                            .route(web::delete().to(api::channels::delete))
+                            .default_service(api::not_allowed("GET, PATCH, DELETE")),
+                    )
+                    .service(
+                        web::resource("/channels/{name}/test")
+                            .route(web::post().to(api::channels::test))
+                            .default_service(api::not_allowed("POST")),
+                    )
+                    // --- end channels ---
                     .service(
                         web::resource("/schedules")
                             .route(web::get().to(api::schedules::list))

@@ -7,6 +7,7 @@ mod activity;
 mod api;
 mod auth;
 mod browser;
+mod channels;
 mod chat;
 mod cli;
 mod e2e;
