@@ -849,3 +849,8 @@ pub fn of_notification(conn: &mut Conn, id: i32) -> Result<Vec<DeliveryRow>, App
     Ok(of_notifications(conn, &[id])?.remove(&id).unwrap_or_default())
 }
 
+
+/// The secret field named `name`, as a `'static` name (for notes carried in a query string).
+pub fn fields_of_secret(name: &str) -> Option<&'static str> {
+    ["token", "bot_token", "webhook_url", "password", "secret"].into_iter().find(|f| *f == name)
+}

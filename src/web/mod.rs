@@ -7,6 +7,7 @@ pub mod agents;
 pub mod api;
 pub mod assets;
 pub mod body_timeout;
+pub mod channels;
 pub mod chat;
 pub mod events;
 pub mod flash;

@@ -257,6 +257,15 @@ pub fn configure(cfg: &mut ServiceConfig, https: bool) {
                     .route("/agents/{name}/edit", web::get().to(super::agents::edit))
                     .route("/agents/{name}/check", web::post().to(super::agents::check))
                     .route("/agents/{name}/remove", web::post().to(super::agents::remove))
+                    // --- channels ---
+                    .route("/channels", web::get().to(super::channels::page))
+                    .route("/channels", web::post().to(super::channels::add))
+                    .route("/channels/{name}", web::post().to(super::channels::save))
+                    .route("/channels/{name}/edit", web::get().to(super::channels::edit))
+                    .route("/channels/{name}/test", web::post().to(super::channels::test))
+                    .route("/channels/{name}/remove", web::post().to(super::channels::remove))
+                    .route("/notifications/deliveries/{id}/resend", web::post().to(super::notifications::resend))
+                    // --- end channels ---
                     .default_service(web::to(tasks::not_found)),
             ),
     );
