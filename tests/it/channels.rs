@@ -429,3 +429,132 @@ async fn email_arrives_as_multipart_text_and_html_through_a_real_smtp_server() {
     let (_, r) = api.post("/channels/mail/test", json!({})).await;
     assert_eq!(r["message"], "could not connect to the mail server at 127.0.0.1:9: connection refused", "{r}");
 }
+
+fn cli(db: &std::path::Path, args: &[&str], secret: Option<&str>) -> std::process::Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_steward"));
+    cmd.arg("--db").arg(db).args(args).env("STEWARD_LOG", "trace").env_remove("STEWARD_LOG_FORMAT");
+    match secret {
+        Some(s) => cmd.env("STEWARD_CHANNEL_SECRET", s),
+        None => cmd.env_remove("STEWARD_CHANNEL_SECRET"),
+    };
+    cmd.output().unwrap()
+}
+
+/// `steward channel add|list|test|rm`, logging at trace: the secrets reach neither the output
+/// nor the log, though the Telegram token travels in the request's path.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_cli_adds_lists_tests_and_removes_channels_without_showing_secrets() {
+    let stand_in = StandIn::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("steward.db");
+    let api_base = format!("{}/tg", stand_in.url);
+    let db2 = db.clone();
+    let out = tokio::task::spawn_blocking(move || {
+        let mut all = Vec::new();
+        all.push(cli(
+            &db2,
+            &["channel", "add", "tg", "--kind", "telegram", "--chat-id", "4242", "--api-base", &api_base, "--receives", "notify,run_failures"],
+            Some(BOT_TOKEN),
+        ));
+        all.push(cli(&db2, &["--json", "channel", "list"], None));
+        all.push(cli(&db2, &["channel", "test", "tg"], None));
+        all.push(cli(&db2, &["channel", "rm", "tg"], None));
+        all.push(cli(&db2, &["channel", "list"], None));
+        all
+    })
+    .await
+    .unwrap();
+    let text = |o: &std::process::Output| {
+        format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
+    };
+    for o in &out {
+        assert!(o.status.success(), "{}", text(o));
+        assert_no_secret("the CLI's output or log", &text(o));
+    }
+    assert!(String::from_utf8_lossy(&out[0].stdout).contains("Added channel tg (telegram)"), "{}", text(&out[0]));
+    let list: Value = serde_json::from_slice(&out[1].stdout).unwrap();
+    assert_eq!(list[0]["bot_token"], "set", "{list}");
+    assert_eq!(list[0]["receives"], json!(["notify", "run_failures"]));
+    assert!(String::from_utf8_lossy(&out[2].stdout).contains("Sent a test message to tg."), "{}", text(&out[2]));
+    assert_eq!(stand_in.got("/tg/").len(), 1);
+    assert!(String::from_utf8_lossy(&out[4].stdout).contains("No channels yet"), "{}", text(&out[4]));
+}
+
+/// The page: add with only the kind's fields, a bad value named next to its field, a blank
+/// secret keeps the stored one, Test as a toast, and on Notifications where each message went,
+/// with Resend.
+#[tokio::test]
+async fn the_channels_page_adds_edits_tests_and_the_notifications_page_shows_the_trace() {
+    let stand_in = StandIn::start().await;
+    let app = crate::helpers::logged_in_app().await;
+    let page = app.get("/channels").await.text().await.unwrap();
+    assert!(page.contains("href=\"/channels?kind=ntfy#channel-form\""), "{page}");
+    let settings = app.get("/settings").await.text().await.unwrap();
+    assert!(settings.contains("href=\"/channels\""));
+    let form = app.get("/channels?kind=ntfy").await.text().await.unwrap();
+    assert!(form.contains("name=\"topic\"") && form.contains("name=\"token\""), "{form}");
+    assert!(!form.contains("name=\"smtp_host\"") && !form.contains("name=\"chat_id\""), "{form}");
+
+    let ntfy = format!("{}/ntfy", stand_in.url);
+    let res = app
+        .post_form(
+            "/channels",
+            &[("kind", "ntfy"), ("name", "phone"), ("url", &ntfy), ("topic", "bad topic"), ("token", NTFY_TOKEN), ("receives", "notify")],
+        )
+        .await;
+    assert_eq!(res.status(), 422);
+    let page = res.text().await.unwrap();
+    assert!(page.contains("&#34;bad topic&#34; is not an ntfy topic") || page.contains("is not an ntfy topic"), "{page}");
+    assert_no_secret("the form shown again", &page);
+
+    let res = app
+        .post_form(
+            "/channels",
+            &[("kind", "ntfy"), ("name", "phone"), ("url", &ntfy), ("topic", "steward"), ("token", NTFY_TOKEN), ("receives", "notify")],
+        )
+        .await;
+    assert_eq!(res.status(), 303);
+    assert_eq!(res.headers()["location"], "/channels?added=phone");
+    let page = app.get("/channels/phone/edit").await.text().await.unwrap();
+    assert!(page.contains("placeholder=\"set — leave blank to keep\""), "{page}");
+    assert_no_secret("the edit form", &page);
+    // Saving with the token left blank keeps it; the narrowed topics stay as ticked.
+    let res = app
+        .post_form("/channels/phone", &[("url", &ntfy), ("topic", "steward"), ("token", ""), ("receives", "notify"), ("receives", "run_failures")])
+        .await;
+    assert_eq!(res.status(), 303);
+    let db = steward::db::Db::open(&app.db_path).unwrap();
+    let ch = steward::notify::get(&mut db.conn().unwrap(), "phone").unwrap();
+    assert_eq!(ch.secret.as_deref(), Some(NTFY_TOKEN));
+    assert_eq!(ch.receives, ["notify", "run_failures"]);
+
+    // Test: the outcome as a toast.
+    let res = app.post_htmx("/channels/phone/test", &[]).await;
+    assert_eq!(res.status(), 200);
+    let toast = res.text().await.unwrap();
+    assert!(toast.contains("Sent a test message to phone."), "{toast}");
+    assert_eq!(stand_in.got("/ntfy").last().unwrap().header("authorization"), Some(format!("Bearer {NTFY_TOKEN}").as_str()));
+
+    // A notify run: Notifications shows it went to phone, with Resend.
+    let api = app.api(&app.api_token().await);
+    let (_, s) = api.post("/schedules", json!({"prompt": "Stretch", "agent": "notify", "every": "1d"})).await;
+    api.post(&format!("/schedules/{}/run", s["id"]), json!({})).await;
+    poll(&api, "/channels", 10, |_| stand_in.got("/ntfy").len() == 2).await;
+    let until = Instant::now() + Duration::from_secs(5);
+    let page = loop {
+        let page = app.get("/notifications").await.text().await.unwrap();
+        if page.contains("delivery-sent") || Instant::now() > until {
+            break page;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert!(page.contains("<span class=\"delivery-channel\">phone</span>: <span class=\"delivery-text\">sent</span>"), "{page}");
+    let id = deliveries(&app.db_path)[0].id;
+    let res = app.post_form(&format!("/notifications/deliveries/{id}/resend"), &[]).await;
+    assert_eq!(res.status(), 303);
+    poll(&api, "/channels", 10, |_| stand_in.got("/ntfy").len() == 3).await;
+
+    let res = app.post_form("/channels/phone/remove", &[]).await;
+    assert_eq!(res.status(), 303);
+    assert!(steward::notify::list(&mut db.conn().unwrap()).unwrap().is_empty());
+}
