@@ -385,7 +385,9 @@ fn validate(ch: &mut Channel) -> Result<(), AppError> {
                 other => {
                     return Err(AppError::invalid(
                         "tls",
-                        format!("{other:?} is not a security setting: use none (localhost only), starttls or tls"),
+                        format!(
+                            "{other:?} is not a security setting: use none (localhost only), starttls or tls"
+                        ),
                     ));
                 }
             };
@@ -472,7 +474,10 @@ pub fn add(conn: &mut Conn, now: DateTime<Utc>, input: ChannelInput) -> Result<C
     check_name(&name)?;
     let kind = clean(&input.kind).unwrap_or_default().to_ascii_lowercase();
     if !KINDS.contains(&kind.as_str()) {
-        return Err(AppError::invalid("kind", format!("{kind:?} is not a channel kind: use {}", KINDS.join(", "))));
+        return Err(AppError::invalid(
+            "kind",
+            format!("{kind:?} is not a channel kind: use {}", KINDS.join(", ")),
+        ));
     }
     let mut ch = Channel {
         id: 0,
@@ -594,7 +599,12 @@ pub fn send(
 }
 
 /// Queues a stored notification for the channels that receive `topic`; how many.
-pub fn queue(conn: &mut Conn, notification: i32, topic: Topic, now: DateTime<Utc>) -> Result<usize, AppError> {
+pub fn queue(
+    conn: &mut Conn,
+    notification: i32,
+    topic: Topic,
+    now: DateTime<Utc>,
+) -> Result<usize, AppError> {
     let names: Vec<String> = list(conn)?
         .into_iter()
         .filter(|c| c.receives.iter().any(|r| r == topic.as_str()))
@@ -687,7 +697,11 @@ pub fn next_due(conn: &mut Conn) -> Result<Option<i64>, AppError> {
 }
 
 /// Claims due deliveries, in the scheduler's turn: marks them `sending`, one more attempt.
-pub fn claim_due(conn: &mut Conn, now: DateTime<Utc>, public_url: Option<&str>) -> Result<Vec<Claimed>, AppError> {
+pub fn claim_due(
+    conn: &mut Conn,
+    now: DateTime<Utc>,
+    public_url: Option<&str>,
+) -> Result<Vec<Claimed>, AppError> {
     if next_due(conn)?.is_none_or(|t| t > to_ms(now)) {
         return Ok(Vec::new());
     }
@@ -793,13 +807,17 @@ pub fn record(
                 .execute(conn)?;
             tracing::error!(delivery = c.id, channel = %c.channel.name, attempts = c.attempt,
                 error = %f.message, "notification not sent");
-            let tries = if c.attempt == 1 { "1 attempt".to_string() } else { format!("{} attempts", c.attempt) };
+            let tries =
+                if c.attempt == 1 { "1 attempt".to_string() } else { format!("{} attempts", c.attempt) };
             // In-app only: telling the channels that a channel failed could loop.
             Ok(Some(notifications::add(
                 conn,
                 &NewNotification {
                     title: format!("Channel “{}” could not be reached", c.channel.name),
-                    body: format!("After {tries}, “{}” was not sent to {}: {}", c.message.title, c.channel.name, f.message),
+                    body: format!(
+                        "After {tries}, “{}” was not sent to {}: {}",
+                        c.message.title, c.channel.name, f.message
+                    ),
                     level: "error",
                     run_id: None,
                     schedule_id: None,
@@ -848,7 +866,6 @@ pub async fn test(http: &reqwest::Client, ch: &Channel, public_url: Option<&str>
 pub fn of_notification(conn: &mut Conn, id: i32) -> Result<Vec<DeliveryRow>, AppError> {
     Ok(of_notifications(conn, &[id])?.remove(&id).unwrap_or_default())
 }
-
 
 /// The secret field named `name`, as a `'static` name (for notes carried in a query string).
 pub fn fields_of_secret(name: &str) -> Option<&'static str> {

@@ -178,7 +178,11 @@ async fn telegram(http: &reqwest::Client, ch: &Channel, m: &Message) -> Result<(
         text.push_str(&format!("\n<a href=\"{}\">Open Steward</a>", html_escape(link)));
     }
     if text.chars().count() > 4096 {
-        text = format!("<b>{}</b>\n{}…", html_escape(&m.title), html_escape(&m.body.chars().take(3500).collect::<String>()));
+        text = format!(
+            "<b>{}</b>\n{}…",
+            html_escape(&m.title),
+            html_escape(&m.body.chars().take(3500).collect::<String>())
+        );
     }
     let body = json!({
         "chat_id": ch.settings.chat_id,
@@ -313,7 +317,11 @@ fn smtp_failure(at: &str, e: &lettre::transport::smtp::Error) -> Failure {
     if let Some(code) = e.status() {
         let text = e.source().map(|s| s.to_string()).unwrap_or_default();
         let msg = format!("the mail server at {at} answered {code} {}", quote(&text));
-        return if e.is_permanent() { Failure::permanent(msg.trim_end().to_string()) } else { Failure::retry(msg.trim_end().to_string()) };
+        return if e.is_permanent() {
+            Failure::permanent(msg.trim_end().to_string())
+        } else {
+            Failure::retry(msg.trim_end().to_string())
+        };
     }
     let mut source: Option<&dyn std::error::Error> = e.source();
     while let Some(s) = source {

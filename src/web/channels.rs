@@ -95,7 +95,9 @@ fn field_meta(name: &str) -> (&'static str, &'static str, &'static str, bool, &'
         "webhook_url" => ("Webhook URL", "password", "Server Settings → Integrations → Webhooks", true, &[]),
         "smtp_host" => ("SMTP host", "text", "", true, &[]),
         "smtp_port" => ("Port", "number", "Default 587 (starttls), 465 (tls), 25 (none)", false, &[]),
-        "tls" => ("Security", "select", "none is allowed to localhost only", true, &["starttls", "tls", "none"]),
+        "tls" => {
+            ("Security", "select", "none is allowed to localhost only", true, &["starttls", "tls", "none"])
+        }
         "username" => ("Username", "text", "Optional", false, &[]),
         "password" => ("Password", "password", "Optional", false, &[]),
         "from" => ("From", "email", "", true, &[]),
@@ -158,7 +160,11 @@ fn form_for(kind: &str, ch: Option<&Channel>, given: Option<&[(String, String)]>
         fields,
         topics: notify::TOPICS
             .iter()
-            .map(|t| TopicBox { name: t, label: notify::topic_label(t), checked: receives.iter().any(|r| r == t) })
+            .map(|t| TopicBox {
+                name: t,
+                label: notify::topic_label(t),
+                checked: receives.iter().any(|r| r == t),
+            })
             .collect(),
         error: None,
     }
@@ -379,7 +385,9 @@ pub async fn test(
     if is_htmx(&req) {
         return match outcome {
             Ok(message) => htmx::with_toast(&[], &message),
-            Err(why) => htmx::error_toast(StatusCode::OK, &format!("The test of “{}” failed: {why}", ch.name)),
+            Err(why) => {
+                htmx::error_toast(StatusCode::OK, &format!("The test of “{}” failed: {why}", ch.name))
+            }
         };
     }
     let notice = match outcome {

@@ -41,7 +41,8 @@ pub struct DeliveryItem {
 
 impl DeliveryItem {
     fn new(d: crate::notify::DeliveryRow) -> DeliveryItem {
-        let tries = if d.attempts == 1 { "1 attempt".to_string() } else { format!("{} attempts", d.attempts) };
+        let tries =
+            if d.attempts == 1 { "1 attempt".to_string() } else { format!("{} attempts", d.attempts) };
         let text = match d.state.as_str() {
             "sent" => "sent".to_string(),
             "failed" => format!("failed after {tries}: {}", d.error.as_deref().unwrap_or("unknown error")),
@@ -119,7 +120,12 @@ async fn load(
             let items = list
                 .into_iter()
                 .map(|n| NotificationItem {
-                    deliveries: trips.remove(&n.id).unwrap_or_default().into_iter().map(DeliveryItem::new).collect(),
+                    deliveries: trips
+                        .remove(&n.id)
+                        .unwrap_or_default()
+                        .into_iter()
+                        .map(DeliveryItem::new)
+                        .collect(),
                     id: n.id,
                     unread: n.read_at.is_none(),
                     when: view::instant(n.created(), ctx.tz, ctx.now),

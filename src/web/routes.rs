@@ -264,7 +264,10 @@ pub fn configure(cfg: &mut ServiceConfig, https: bool) {
                     .route("/channels/{name}/edit", web::get().to(super::channels::edit))
                     .route("/channels/{name}/test", web::post().to(super::channels::test))
                     .route("/channels/{name}/remove", web::post().to(super::channels::remove))
-                    .route("/notifications/deliveries/{id}/resend", web::post().to(super::notifications::resend))
+                    .route(
+                        "/notifications/deliveries/{id}/resend",
+                        web::post().to(super::notifications::resend),
+                    )
                     // --- end channels ---
                     .default_service(web::to(tasks::not_found)),
             ),

@@ -60,7 +60,8 @@ async fn answer(req: HttpRequest, raw: web::Bytes, seen: web::Data<Seen>) -> Htt
         return if path == format!("/tg/bot{BOT_TOKEN}/sendMessage") {
             HttpResponse::Ok().json(json!({"ok": true, "result": {"message_id": 1}}))
         } else {
-            HttpResponse::Unauthorized().json(json!({"ok": false, "error_code": 401, "description": "Unauthorized"}))
+            HttpResponse::Unauthorized()
+                .json(json!({"ok": false, "error_code": 401, "description": "Unauthorized"}))
         };
     }
     if path.starts_with("/api/webhooks/") {
@@ -78,11 +79,12 @@ impl StandIn {
         let data = web::Data::from(seen.clone());
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let port = listener.local_addr().unwrap().port();
-        let server = HttpServer::new(move || App::new().app_data(data.clone()).default_service(web::to(answer)))
-            .workers(1)
-            .listen(listener)
-            .unwrap()
-            .run();
+        let server =
+            HttpServer::new(move || App::new().app_data(data.clone()).default_service(web::to(answer)))
+                .workers(1)
+                .listen(listener)
+                .unwrap()
+                .run();
         tokio::spawn(server);
         StandIn { url: format!("http://127.0.0.1:{port}"), seen }
     }
@@ -128,16 +130,28 @@ async fn the_api_checks_each_kinds_fields_and_never_shows_a_secret() {
     for (body, field) in [
         (json!({"name": "a", "kind": "ntfy", "url": "https://ntfy.example", "topic": "no spaces"}), "topic"),
         (json!({"name": "a", "kind": "ntfy", "url": "ftp://x", "topic": "t"}), "url"),
-        (json!({"name": "a", "kind": "ntfy", "url": "https://n.example", "topic": "t", "chat_id": "1"}), "chat_id"),
+        (
+            json!({"name": "a", "kind": "ntfy", "url": "https://n.example", "topic": "t", "chat_id": "1"}),
+            "chat_id",
+        ),
         (json!({"name": "a", "kind": "telegram", "chat_id": "12"}), "bot_token"),
         (json!({"name": "a", "kind": "telegram", "bot_token": "x", "chat_id": "twelve"}), "chat_id"),
         (json!({"name": "a", "kind": "discord"}), "webhook_url"),
         (json!({"name": "a", "kind": "webhook", "url": "https://h.example"}), "secret"),
-        (json!({"name": "a", "kind": "email", "smtp_host": "mail.example", "tls": "none", "from": "a@b.example", "to": "c@d.example"}), "tls"),
-        (json!({"name": "a", "kind": "email", "smtp_host": "mail.example", "from": "nobody", "to": "c@d.example"}), "from"),
+        (
+            json!({"name": "a", "kind": "email", "smtp_host": "mail.example", "tls": "none", "from": "a@b.example", "to": "c@d.example"}),
+            "tls",
+        ),
+        (
+            json!({"name": "a", "kind": "email", "smtp_host": "mail.example", "from": "nobody", "to": "c@d.example"}),
+            "from",
+        ),
         (json!({"name": "a", "kind": "pigeon"}), "kind"),
         (json!({"name": "bad name", "kind": "discord", "webhook_url": "https://d.example/x"}), "name"),
-        (json!({"name": "a", "kind": "discord", "webhook_url": "https://d.example/x", "receives": ["gossip"]}), "receives"),
+        (
+            json!({"name": "a", "kind": "discord", "webhook_url": "https://d.example/x", "receives": ["gossip"]}),
+            "receives",
+        ),
         (json!({"name": "phone", "kind": "discord", "webhook_url": "https://d.example/x"}), "name"),
     ] {
         let (status, err) = api.post("/channels", body.clone()).await;
@@ -153,12 +167,16 @@ async fn the_api_checks_each_kinds_fields_and_never_shows_a_secret() {
     let (_, ch) = api.patch("/channels/phone", json!({"url": "https://other-ntfy.example"})).await;
     assert_eq!(ch["token"], "not set", "{ch}");
     assert!(ch["notes"][0].as_str().unwrap().contains("token was removed"), "{ch}");
-    let (_, ch) = api.patch("/channels/phone", json!({"url": "https://ntfy.example", "token": NTFY_TOKEN})).await;
+    let (_, ch) =
+        api.patch("/channels/phone", json!({"url": "https://ntfy.example", "token": NTFY_TOKEN})).await;
     assert_eq!(ch["token"], "set", "{ch}");
 
     // A webhook cannot work without its secret: a new URL needs it again.
     let (status, _) = api
-        .post("/channels", json!({"name": "hook", "kind": "webhook", "url": "https://h.example/a", "secret": HOOK_SECRET}))
+        .post(
+            "/channels",
+            json!({"name": "hook", "kind": "webhook", "url": "https://h.example/a", "secret": HOOK_SECRET}),
+        )
         .await;
     assert_eq!(status, 201);
     let (status, err) = api.patch("/channels/hook", json!({"url": "https://elsewhere.example/a"})).await;
@@ -266,7 +284,11 @@ fn deliveries(db: &std::path::Path) -> Vec<steward::notify::DeliveryRow> {
     use diesel::prelude::*;
     use steward::db::schema::deliveries::dsl::*;
     let db = steward::db::Db::open(db).unwrap();
-    deliveries.order(id.asc()).select(steward::notify::DeliveryRow::as_select()).load(&mut db.conn().unwrap()).unwrap()
+    deliveries
+        .order(id.asc())
+        .select(steward::notify::DeliveryRow::as_select())
+        .load(&mut db.conn().unwrap())
+        .unwrap()
 }
 
 #[tokio::test]
@@ -282,8 +304,9 @@ async fn notifications_go_to_the_channels_that_receive_them_retry_then_fail_in_a
         assert_eq!(api.post("/channels", body).await.0, 201);
     }
     // A `notify` run: its message goes to "hook" and "down", not to "failures-only".
-    let (status, s) =
-        api.post("/schedules", json!({"prompt": "Water the plants", "agent": "notify", "cron": "0 9 * * *"})).await;
+    let (status, s) = api
+        .post("/schedules", json!({"prompt": "Water the plants", "agent": "notify", "cron": "0 9 * * *"}))
+        .await;
     assert_eq!(status, 201, "{s}");
     let (status, _) = api.post(&format!("/schedules/{}/run", s["id"]), json!({})).await;
     assert_eq!(status, 202);
@@ -370,7 +393,9 @@ fn start_smtp() -> Option<Smtp> {
     let found = Command::new("python3").args(["-c", "import aiosmtpd"]).status().is_ok_and(|s| s.success());
     if !found {
         assert!(std::env::var_os("CI").is_none(), "CI must install aiosmtpd (see .ci/run)");
-        eprintln!("skipping: PyPI's aiosmtpd is not installed (python3 -m pip install aiosmtpd, as .ci/run does)");
+        eprintln!(
+            "skipping: PyPI's aiosmtpd is not installed (python3 -m pip install aiosmtpd, as .ci/run does)"
+        );
         return None;
     }
     let dir = tempfile::tempdir().unwrap();
@@ -381,7 +406,8 @@ fn start_smtp() -> Option<Smtp> {
         .spawn()
         .unwrap();
     let mut line = String::new();
-    std::io::BufRead::read_line(&mut std::io::BufReader::new(child.stdout.take().unwrap()), &mut line).unwrap();
+    std::io::BufRead::read_line(&mut std::io::BufReader::new(child.stdout.take().unwrap()), &mut line)
+        .unwrap();
     let port = line.trim().parse().expect("aiosmtpd says its port");
     Some(Smtp { child, port, dir })
 }
@@ -427,7 +453,10 @@ async fn email_arrives_as_multipart_text_and_html_through_a_real_smtp_server() {
     // Nothing listening: said so.
     let (_, _) = api.patch("/channels/mail", json!({"smtp_port": 9, "to": "me@example.org"})).await;
     let (_, r) = api.post("/channels/mail/test", json!({})).await;
-    assert_eq!(r["message"], "could not connect to the mail server at 127.0.0.1:9: connection refused", "{r}");
+    assert_eq!(
+        r["message"], "could not connect to the mail server at 127.0.0.1:9: connection refused",
+        "{r}"
+    );
 }
 
 fn cli(db: &std::path::Path, args: &[&str], secret: Option<&str>) -> std::process::Output {
@@ -450,17 +479,30 @@ async fn the_cli_adds_lists_tests_and_removes_channels_without_showing_secrets()
     let api_base = format!("{}/tg", stand_in.url);
     let db2 = db.clone();
     let out = tokio::task::spawn_blocking(move || {
-        let mut all = Vec::new();
-        all.push(cli(
+        let add = cli(
             &db2,
-            &["channel", "add", "tg", "--kind", "telegram", "--chat-id", "4242", "--api-base", &api_base, "--receives", "notify,run_failures"],
+            &[
+                "channel",
+                "add",
+                "tg",
+                "--kind",
+                "telegram",
+                "--chat-id",
+                "4242",
+                "--api-base",
+                &api_base,
+                "--receives",
+                "notify,run_failures",
+            ],
             Some(BOT_TOKEN),
-        ));
-        all.push(cli(&db2, &["--json", "channel", "list"], None));
-        all.push(cli(&db2, &["channel", "test", "tg"], None));
-        all.push(cli(&db2, &["channel", "rm", "tg"], None));
-        all.push(cli(&db2, &["channel", "list"], None));
-        all
+        );
+        vec![
+            add,
+            cli(&db2, &["--json", "channel", "list"], None),
+            cli(&db2, &["channel", "test", "tg"], None),
+            cli(&db2, &["channel", "rm", "tg"], None),
+            cli(&db2, &["channel", "list"], None),
+        ]
     })
     .await
     .unwrap();
@@ -471,11 +513,19 @@ async fn the_cli_adds_lists_tests_and_removes_channels_without_showing_secrets()
         assert!(o.status.success(), "{}", text(o));
         assert_no_secret("the CLI's output or log", &text(o));
     }
-    assert!(String::from_utf8_lossy(&out[0].stdout).contains("Added channel tg (telegram)"), "{}", text(&out[0]));
+    assert!(
+        String::from_utf8_lossy(&out[0].stdout).contains("Added channel tg (telegram)"),
+        "{}",
+        text(&out[0])
+    );
     let list: Value = serde_json::from_slice(&out[1].stdout).unwrap();
     assert_eq!(list[0]["bot_token"], "set", "{list}");
     assert_eq!(list[0]["receives"], json!(["notify", "run_failures"]));
-    assert!(String::from_utf8_lossy(&out[2].stdout).contains("Sent a test message to tg."), "{}", text(&out[2]));
+    assert!(
+        String::from_utf8_lossy(&out[2].stdout).contains("Sent a test message to tg."),
+        "{}",
+        text(&out[2])
+    );
     assert_eq!(stand_in.got("/tg/").len(), 1);
     assert!(String::from_utf8_lossy(&out[4].stdout).contains("No channels yet"), "{}", text(&out[4]));
 }
@@ -499,18 +549,35 @@ async fn the_channels_page_adds_edits_tests_and_the_notifications_page_shows_the
     let res = app
         .post_form(
             "/channels",
-            &[("kind", "ntfy"), ("name", "phone"), ("url", &ntfy), ("topic", "bad topic"), ("token", NTFY_TOKEN), ("receives", "notify")],
+            &[
+                ("kind", "ntfy"),
+                ("name", "phone"),
+                ("url", &ntfy),
+                ("topic", "bad topic"),
+                ("token", NTFY_TOKEN),
+                ("receives", "notify"),
+            ],
         )
         .await;
     assert_eq!(res.status(), 422);
     let page = res.text().await.unwrap();
-    assert!(page.contains("&#34;bad topic&#34; is not an ntfy topic") || page.contains("is not an ntfy topic"), "{page}");
+    assert!(
+        page.contains("&#34;bad topic&#34; is not an ntfy topic") || page.contains("is not an ntfy topic"),
+        "{page}"
+    );
     assert_no_secret("the form shown again", &page);
 
     let res = app
         .post_form(
             "/channels",
-            &[("kind", "ntfy"), ("name", "phone"), ("url", &ntfy), ("topic", "steward"), ("token", NTFY_TOKEN), ("receives", "notify")],
+            &[
+                ("kind", "ntfy"),
+                ("name", "phone"),
+                ("url", &ntfy),
+                ("topic", "steward"),
+                ("token", NTFY_TOKEN),
+                ("receives", "notify"),
+            ],
         )
         .await;
     assert_eq!(res.status(), 303);
@@ -520,7 +587,16 @@ async fn the_channels_page_adds_edits_tests_and_the_notifications_page_shows_the
     assert_no_secret("the edit form", &page);
     // Saving with the token left blank keeps it; the narrowed topics stay as ticked.
     let res = app
-        .post_form("/channels/phone", &[("url", &ntfy), ("topic", "steward"), ("token", ""), ("receives", "notify"), ("receives", "run_failures")])
+        .post_form(
+            "/channels/phone",
+            &[
+                ("url", &ntfy),
+                ("topic", "steward"),
+                ("token", ""),
+                ("receives", "notify"),
+                ("receives", "run_failures"),
+            ],
+        )
         .await;
     assert_eq!(res.status(), 303);
     let db = steward::db::Db::open(&app.db_path).unwrap();
@@ -533,7 +609,10 @@ async fn the_channels_page_adds_edits_tests_and_the_notifications_page_shows_the
     assert_eq!(res.status(), 200);
     let toast = res.text().await.unwrap();
     assert!(toast.contains("Sent a test message to phone."), "{toast}");
-    assert_eq!(stand_in.got("/ntfy").last().unwrap().header("authorization"), Some(format!("Bearer {NTFY_TOKEN}").as_str()));
+    assert_eq!(
+        stand_in.got("/ntfy").last().unwrap().header("authorization"),
+        Some(format!("Bearer {NTFY_TOKEN}").as_str())
+    );
 
     // A notify run: Notifications shows it went to phone, with Resend.
     let api = app.api(&app.api_token().await);
@@ -548,7 +627,12 @@ async fn the_channels_page_adds_edits_tests_and_the_notifications_page_shows_the
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     };
-    assert!(page.contains("<span class=\"delivery-channel\">phone</span>: <span class=\"delivery-text\">sent</span>"), "{page}");
+    assert!(
+        page.contains(
+            "<span class=\"delivery-channel\">phone</span>: <span class=\"delivery-text\">sent</span>"
+        ),
+        "{page}"
+    );
     let id = deliveries(&app.db_path)[0].id;
     let res = app.post_form(&format!("/notifications/deliveries/{id}/resend"), &[]).await;
     assert_eq!(res.status(), 303);

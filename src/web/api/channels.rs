@@ -13,7 +13,10 @@ pub async fn list(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> 
     Ok(HttpResponse::Ok().json(serde_json::json!({ "channels": views })))
 }
 
-pub async fn create(state: web::Data<AppState>, body: super::Json<ChannelInput>) -> Result<HttpResponse, ApiError> {
+pub async fn create(
+    state: web::Data<AppState>,
+    body: super::Json<ChannelInput>,
+) -> Result<HttpResponse, ApiError> {
     let now = state.clock.now();
     let input = body.into_inner();
     let ch = state.db.run(move |conn| notify::add(conn, now, input)).await?;
