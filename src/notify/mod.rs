@@ -871,3 +871,117 @@ pub fn of_notification(conn: &mut Conn, id: i32) -> Result<Vec<DeliveryRow>, App
 pub fn fields_of_secret(name: &str) -> Option<&'static str> {
     ["token", "bot_token", "webhook_url", "password", "secret"].into_iter().find(|f| *f == name)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::agents::deliver::Failure;
+    use crate::db::Db;
+
+    fn at(s: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
+    }
+
+    fn channel(conn: &mut Conn, name: &str, receives: &[&str]) {
+        let input = ChannelInput {
+            name: Some(name.into()),
+            kind: Some("webhook".into()),
+            url: Some("http://127.0.0.1:9/hook".into()),
+            secret: Some("s".into()),
+            receives: Some(receives.iter().map(|r| r.to_string()).collect()),
+            ..ChannelInput::default()
+        };
+        add(conn, at("2026-12-02T08:00:00Z"), input).unwrap();
+    }
+
+    fn note(title: &str) -> NewNotification {
+        NewNotification {
+            title: title.into(),
+            body: "b".into(),
+            level: "error",
+            run_id: None,
+            schedule_id: None,
+        }
+    }
+
+    #[test]
+    fn deliveries_queue_by_topic_survive_a_crash_retry_with_backoff_then_fail_in_app() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::open(&dir.path().join("t.db")).unwrap();
+        let mut conn = db.conn().unwrap();
+        channel(&mut conn, "all", &TOPICS);
+        channel(&mut conn, "failures", &["run_failures"]);
+        let t0 = at("2026-12-02T09:00:00Z");
+        let n = send(&mut conn, &note("Stretch"), Topic::Notify, t0).unwrap();
+        let rows = of_notification(&mut conn, n.id).unwrap();
+        assert_eq!(rows.iter().map(|d| d.channel.as_str()).collect::<Vec<_>>(), ["all"]);
+        assert_eq!(next_due(&mut conn).unwrap(), Some(to_ms(t0)));
+
+        // Nothing is due a millisecond early.
+        assert!(claim_due(&mut conn, t0 - Duration::milliseconds(1), None).unwrap().is_empty());
+        let claimed = claim_due(&mut conn, t0, Some("https://steward.example/")).unwrap();
+        assert_eq!(claimed.len(), 1);
+        assert_eq!(claimed[0].message.link.as_deref(), Some("https://steward.example/notifications"));
+        assert_eq!(of_notification(&mut conn, n.id).unwrap()[0].state, "sending");
+        // A crash while sending: the next start queues it again, due at once.
+        assert_eq!(release(&mut conn, t0 + Duration::seconds(5)).unwrap(), 1);
+        let events = Events::default();
+        let mut now = t0 + Duration::seconds(5);
+        for attempt in 2..=MAX_ATTEMPTS {
+            let c = claim_due(&mut conn, now, None).unwrap().remove(0);
+            assert_eq!(c.attempt, attempt);
+            record(&mut conn, &c, Err(Failure::retry("could not connect")), now, 30_000, &events).unwrap();
+            let d = of_notification(&mut conn, n.id).unwrap().remove(0);
+            if attempt < MAX_ATTEMPTS {
+                assert_eq!(d.state, "queued");
+                // 30 s × 4^(attempt-1), ±20 %.
+                let wait = d.not_before - to_ms(now);
+                let base = 30_000i64 << (2 * (attempt - 1));
+                assert!(wait >= base * 8 / 10 && wait <= base * 12 / 10, "attempt {attempt}: {wait}");
+                assert!(claim_due(&mut conn, now, None).unwrap().is_empty(), "not before its time");
+                now = from_ms(d.not_before);
+            } else {
+                assert_eq!((d.state.as_str(), d.attempts), ("failed", MAX_ATTEMPTS));
+            }
+        }
+        let told = notifications::list(&mut conn, 10).unwrap();
+        assert_eq!(told[0].title, "Channel “all” could not be reached");
+        assert!(
+            told[0].body.starts_with("After 4 attempts, “Stretch” was not sent to all: could not connect")
+        );
+        // The failure notice goes to no channel.
+        assert!(of_notification(&mut conn, told[0].id).unwrap().is_empty());
+
+        // A permanent failure does not retry; a resent one starts over.
+        let first = of_notification(&mut conn, n.id).unwrap()[0].id;
+        let d = resend(&mut conn, first, now).unwrap();
+        assert_eq!((d.state.as_str(), d.attempts), ("queued", 0));
+        let c = claim_due(&mut conn, now, None).unwrap().remove(0);
+        record(&mut conn, &c, Err(Failure::permanent("401")), now, 30_000, &events).unwrap();
+        assert_eq!(of_notification(&mut conn, n.id).unwrap()[0].state, "failed");
+
+        // A removed channel's queued delivery fails with that reason.
+        let n2 = send(&mut conn, &note("Backup failed"), Topic::RunFailures, now).unwrap();
+        remove(&mut conn, "failures").unwrap();
+        let claimed = claim_due(&mut conn, now, None).unwrap();
+        assert_eq!(claimed.len(), 1);
+        let gone = of_notification(&mut conn, n2.id).unwrap();
+        let gone = gone.iter().find(|d| d.channel == "failures").unwrap();
+        assert_eq!(gone.state, "failed");
+        assert!(gone.error.as_deref().unwrap().contains("removed"));
+    }
+
+    #[test]
+    fn only_localhost_may_go_without_tls() {
+        for (host, ok) in [
+            ("localhost", true),
+            ("127.0.0.1", true),
+            ("::1", true),
+            ("[::1]", true),
+            ("mail.example", false),
+            ("10.0.0.1", false),
+        ] {
+            assert_eq!(is_loopback_host(host), ok, "{host}");
+        }
+    }
+}
