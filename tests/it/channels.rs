@@ -527,6 +527,8 @@ async fn the_cli_adds_lists_tests_and_removes_channels_without_showing_secrets()
         text(&out[2])
     );
     assert_eq!(stand_in.got("/tg/").len(), 1);
+    // The log was on at trace (hyper's connection lines), so the check above means something.
+    assert!(String::from_utf8_lossy(&out[2].stderr).contains("TRACE"), "{}", text(&out[2]));
     assert!(String::from_utf8_lossy(&out[4].stdout).contains("No channels yet"), "{}", text(&out[4]));
 }
 
