@@ -153,6 +153,7 @@ async fn the_api_checks_each_kinds_fields_and_never_shows_a_secret() {
             "receives",
         ),
         (json!({"name": "phone", "kind": "discord", "webhook_url": "https://d.example/x"}), "name"),
+        (json!({"name": "a", "kind": "ntfy", "url": "https://n.example", "topik": "t"}), "topik"),
     ] {
         let (status, err) = api.post("/channels", body.clone()).await;
         assert_eq!(status, 422, "{body} → {err}");
