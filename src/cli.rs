@@ -67,6 +67,9 @@ enum Command {
     /// Manage agents (where scheduled prompts go)
     #[command(subcommand)]
     Agent(AgentCommand),
+    /// Manage notification channels (ntfy, telegram, discord, email, webhook)
+    #[command(subcommand)]
+    Channel(ChannelCommand),
     /// List the agents a Letta server has: steward agents --letta NAME
     Agents {
         /// A configured letta agent whose server to ask
@@ -421,6 +424,7 @@ fn run(cli: Cli) -> Result<(), AppError> {
         }
         Command::Event(cmd) => calendar::event(&config, cmd, json),
         Command::Agent(cmd) => agent(&config, cmd, json),
+        Command::Channel(cmd) => channel(&config, cmd, json),
         Command::Agents { letta } => {
             let db = open(&config)?;
             let a = crate::agents::get(&mut *conn(&db)?, &config, &letta)?;
@@ -983,3 +987,163 @@ fn describe(task: &Task) -> String {
 fn split_list(text: &str) -> Vec<String> {
     text.split([',', ' ']).map(str::trim).filter(|p| !p.is_empty()).map(String::from).collect()
 }
+
+// --- channels: `steward channel add|list|test|rm` ---
+
+#[derive(Subcommand, Debug)]
+#[allow(clippy::large_enum_variant)]
+enum ChannelCommand {
+    /// Add a channel: steward channel add phone --kind ntfy --url https://ntfy.sh --topic my-steward.
+    /// Its secret (ntfy token, Telegram bot token, Discord webhook URL, SMTP password, webhook
+    /// secret) comes from STEWARD_CHANNEL_SECRET, so that it stays out of the process list.
+    Add {
+        name: String,
+        /// ntfy, telegram, discord, email or webhook
+        #[arg(long)]
+        kind: String,
+        /// ntfy: the server; webhook: the target URL
+        #[arg(long)]
+        url: Option<String>,
+        /// ntfy: the topic
+        #[arg(long)]
+        topic: Option<String>,
+        /// telegram: the chat id
+        #[arg(long)]
+        chat_id: Option<String>,
+        /// telegram: the Bot API's address (default https://api.telegram.org)
+        #[arg(long)]
+        api_base: Option<String>,
+        #[arg(long)]
+        smtp_host: Option<String>,
+        #[arg(long)]
+        smtp_port: Option<u16>,
+        /// email: none (localhost only), starttls or tls
+        #[arg(long)]
+        tls: Option<String>,
+        #[arg(long)]
+        username: Option<String>,
+        #[arg(long)]
+        from: Option<String>,
+        #[arg(long)]
+        to: Option<String>,
+        /// What it receives, comma-separated (default: everything): reminders, run_failures,
+        /// notify, briefings, answers
+        #[arg(long)]
+        receives: Option<String>,
+        /// The kind's secret [env: STEWARD_CHANNEL_SECRET]
+        #[arg(long, env = "STEWARD_CHANNEL_SECRET", hide_env_values = true)]
+        secret: Option<String>,
+    },
+    /// List channels (secrets show as set or not set)
+    List,
+    /// Send a test message to a channel now
+    Test { name: String },
+    /// Remove a channel
+    Rm { name: String },
+}
+
+fn channel(config: &Config, cmd: ChannelCommand, json: bool) -> Result<(), AppError> {
+    use crate::notify::{self, ChannelInput};
+    let db = open(config)?;
+    let mut conn = conn(&db)?;
+    match cmd {
+        ChannelCommand::Add {
+            name,
+            kind,
+            url,
+            topic,
+            chat_id,
+            api_base,
+            smtp_host,
+            smtp_port,
+            tls,
+            username,
+            from,
+            to,
+            receives,
+            secret,
+        } => {
+            let mut input = ChannelInput {
+                name: Some(name),
+                url,
+                topic,
+                chat_id,
+                api_base,
+                smtp_host,
+                smtp_port,
+                tls,
+                username,
+                from,
+                to,
+                receives: receives.map(|r| split_list(&r)),
+                ..ChannelInput::default()
+            };
+            match kind.as_str() {
+                "ntfy" => input.token = secret,
+                "telegram" => input.bot_token = secret,
+                "discord" => input.webhook_url = secret,
+                "email" => input.password = secret,
+                _ => input.secret = secret,
+            }
+            input.kind = Some(kind);
+            let ch = notify::add(&mut conn, SystemClock.now(), input)?;
+            if json {
+                return print_json(&ch.view());
+            }
+            println!("Added channel {} ({}); it receives {}.", ch.name, ch.kind, ch.receives.join(", "));
+            Ok(())
+        }
+        ChannelCommand::List => {
+            let list = notify::list(&mut conn)?;
+            if json {
+                return print_json(&list.iter().map(notify::Channel::view).collect::<Vec<_>>());
+            }
+            if list.is_empty() {
+                println!(
+                    "No channels yet: steward channel add NAME --kind ntfy|telegram|discord|email|webhook"
+                );
+            }
+            for ch in list {
+                let secret = if ch.secret.is_some() { "set" } else { "not set" };
+                println!(
+                    "{}\t{}\t{} {secret}\treceives {}",
+                    ch.name,
+                    ch.kind,
+                    notify::secret_field(&ch.kind),
+                    ch.receives.join(", ")
+                );
+            }
+            Ok(())
+        }
+        ChannelCommand::Test { name } => {
+            let ch = notify::get(&mut conn, &name)?;
+            let http = http_client();
+            let outcome = block_on(notify::test(&http, &ch, config.public_url.as_deref()))?;
+            if json {
+                let (ok, message) = match &outcome {
+                    Ok(m) => (true, m.clone()),
+                    Err(m) => (false, m.clone()),
+                };
+                print_json(&serde_json::json!({ "channel": ch.name, "ok": ok, "message": message }))?;
+            }
+            match outcome {
+                Ok(m) => {
+                    if !json {
+                        println!("{m}");
+                    }
+                    Ok(())
+                }
+                Err(m) => Err(AppError::invalid("channel", format!("the test of {name} failed: {m}"))),
+            }
+        }
+        ChannelCommand::Rm { name } => {
+            notify::remove(&mut conn, &name)?;
+            if json {
+                return print_json(&serde_json::json!({ "removed": name }));
+            }
+            println!("Removed channel {name}.");
+            Ok(())
+        }
+    }
+}
+// --- end channels ---

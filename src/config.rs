@@ -38,6 +38,9 @@ pub struct Config {
     /// connection closed.
     pub body_timeout_public_secs: u64,
     pub body_timeout_secs: u64,
+    /// Milliseconds before a notification channel's first retry (`channel_retry_ms` in the
+    /// file, default 30 000); each later wait is four times longer.
+    pub channel_retry_ms: u64,
 }
 
 impl Default for Config {
@@ -55,6 +58,7 @@ impl Default for Config {
             scheduler: true,
             body_timeout_public_secs: 10,
             body_timeout_secs: 60,
+            channel_retry_ms: 30_000,
         }
     }
 }

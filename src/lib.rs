@@ -31,6 +31,7 @@ pub mod db;
 pub mod error;
 pub mod events;
 pub mod notifications;
+pub mod notify;
 pub mod runs;
 pub mod scheduler;
 pub mod schedules;

@@ -119,6 +119,8 @@ struct Finished {
 #[derive(Debug, Default)]
 struct Turn {
     started: Vec<Started>,
+    /// Notification deliveries to channels claimed this turn (see `crate::notify`).
+    sends: Vec<crate::notify::Claimed>,
     /// More schedules are due than one batch claimed: go again at once.
     more_due: bool,
     next_wake: Option<DateTime<Utc>>,
@@ -260,6 +262,10 @@ impl Scheduler {
                     }
                 }
             };
+            for claimed in turn.sends {
+                let services = self.services.clone();
+                inflight.spawn(async move { crate::notify::deliver(&services, claimed).await });
+            }
             for started in turn.started {
                 *busy.entry(started.agent.name.clone()).or_default() += 1;
                 let me = self.clone();
@@ -319,6 +325,11 @@ impl Scheduler {
 
     /// At start-up, with the lock held: runs marked running belong to a process that died.
     async fn recover(&self) -> Result<(), AppError> {
+        let now = self.services.clock.now();
+        let sends = self.services.db.run(move |conn| crate::notify::release(conn, now)).await?;
+        if sends > 0 {
+            tracing::warn!(deliveries = sends, "queued again notifications interrupted by a stop");
+        }
         let n = self.release("the process delivering this run stopped (crash or kill)").await?;
         if n > 0 {
             tracing::warn!(runs = n, "queued again runs interrupted by a stop");
@@ -385,7 +396,8 @@ impl Scheduler {
                 let turn = crate::db::write(conn, |conn| {
                     let more_due = claim_due(conn, now)?;
                     let started = start_ready(conn, &config, now, &busy, free, &instance)?;
-                    Ok(Turn { started, more_due, next_wake: None })
+                    let sends = crate::notify::claim_due(conn, now, config.public_url.as_deref())?;
+                    Ok(Turn { started, sends, more_due, next_wake: None })
                 })?;
                 for s in &turn.started {
                     events.send(Event::Run {
@@ -458,6 +470,9 @@ impl Scheduler {
         let mut seen = std::collections::HashSet::new();
         loop {
             let turn = me.turn(None, Vec::new(), &HashMap::new(), me.workers).await?;
+            for claimed in turn.sends {
+                crate::notify::deliver(&me.services, claimed).await;
+            }
             if turn.started.is_empty() && !turn.more_due {
                 break;
             }
@@ -539,7 +554,8 @@ fn next_wake(conn: &mut Conn, now: DateTime<Utc>) -> Result<Option<DateTime<Utc>
         .filter(runs::not_before.gt(to_ms(now)))
         .select(diesel::dsl::min(runs::not_before))
         .get_result(conn)?;
-    Ok([next_fire(conn)?, retry].into_iter().flatten().min().map(from_ms))
+    let send = crate::notify::next_due(conn)?;
+    Ok([next_fire(conn)?, retry, send].into_iter().flatten().min().map(from_ms))
 }
 
 /// The first firing of `s` strictly after `after` that respects its `until` and `count`.
@@ -858,7 +874,7 @@ fn record(conn: &mut Conn, f: &Finished, streaks: &mut Streaks) -> Result<Record
                     .execute(conn)?;
             }
             if agent.kind == AgentKind::Notify {
-                notes.push(notifications::add(
+                notes.push(crate::notify::send(
                     conn,
                     &NewNotification {
                         title,
@@ -867,6 +883,7 @@ fn record(conn: &mut Conn, f: &Finished, streaks: &mut Streaks) -> Result<Record
                         run_id: Some(run.id),
                         schedule_id: run.schedule_id,
                     },
+                    crate::notify::Topic::Notify,
                     now,
                 )?);
             }
@@ -907,7 +924,7 @@ fn record(conn: &mut Conn, f: &Finished, streaks: &mut Streaks) -> Result<Record
             );
             let tries =
                 if run.attempt == 1 { "1 attempt".to_string() } else { format!("{} attempts", run.attempt) };
-            notes.push(notifications::add(
+            notes.push(crate::notify::send(
                 conn,
                 &NewNotification {
                     title: format!("{title} failed"),
@@ -916,6 +933,7 @@ fn record(conn: &mut Conn, f: &Finished, streaks: &mut Streaks) -> Result<Record
                     run_id: Some(run.id),
                     schedule_id: run.schedule_id,
                 },
+                crate::notify::Topic::RunFailures,
                 now,
             )?);
             if let Some(id) = run.schedule_id {
@@ -951,7 +969,7 @@ fn count_failure(
         return Ok(None);
     }
     tracing::warn!(schedule = %title, schedule_id = id, failed_runs = streak, "schedule paused itself");
-    Ok(Some(notifications::add(
+    Ok(Some(crate::notify::send(
         conn,
         &NewNotification {
             title: format!("{title} paused"),
@@ -960,6 +978,7 @@ fn count_failure(
             run_id: None,
             schedule_id: Some(id),
         },
+        crate::notify::Topic::RunFailures,
         now,
     )?))
 }

@@ -673,7 +673,8 @@ async fn list_runs(services: &Services, _: &Caller, args: Args) -> Result<Value,
         .await
 }
 
-/// Stores the notification and tells open pages, as the scheduler does for `notify` runs.
+/// Stores the notification, tells open pages and queues it for the channels, as the scheduler
+/// does for `notify` runs.
 async fn notify(services: &Services, _: &Caller, args: Args) -> Result<Value, AppError> {
     let title = args.str("title").unwrap_or_default().trim().to_string();
     if title.is_empty() {
@@ -688,8 +689,13 @@ async fn notify(services: &Services, _: &Caller, args: Args) -> Result<Value, Ap
     };
     let now = services.clock.now();
     let sizes = (new.title.chars().count(), new.body.len());
-    let n = services.db.run(move |conn| crate::notifications::add(conn, &new, now)).await?;
+    let n = services
+        .db
+        .run(move |conn| crate::notify::send(conn, &new, crate::notify::Topic::Notify, now))
+        .await?;
     services.events.send(Event::notification(&n));
+    // Channels that receive the agent's notify tool get it on the scheduler's next turn.
+    services.wake.poke();
     let cut = crate::notifications::cut_note(sizes.0, sizes.1);
     Ok(match cut {
         Some(note) => json!({ "id": n.id, "sent": true, "cut": note }),

@@ -297,3 +297,36 @@ diesel::allow_tables_to_appear_in_same_query!(
     events,
     calendar_feeds
 );
+
+// --- channels (notification channels and their deliveries) ---
+diesel::table! {
+    channels (id) {
+        id -> Integer,
+        name -> Text,
+        kind -> Text,
+        config -> Text,
+        secret -> Nullable<Text>,
+        receives -> Text,
+        created_at -> BigInt,
+        updated_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    deliveries (id) {
+        id -> Integer,
+        notification_id -> Integer,
+        channel -> Text,
+        state -> Text,
+        attempts -> Integer,
+        max_attempts -> Integer,
+        not_before -> BigInt,
+        error -> Nullable<Text>,
+        created_at -> BigInt,
+        updated_at -> BigInt,
+    }
+}
+
+diesel::joinable!(deliveries -> notifications (notification_id));
+diesel::allow_tables_to_appear_in_same_query!(channels, deliveries, notifications);
+// --- end channels ---

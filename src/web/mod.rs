@@ -9,6 +9,7 @@ pub mod assets;
 pub mod body_timeout;
 pub mod calendar;
 pub mod calendar_sharing;
+pub mod channels;
 pub mod chat;
 pub mod events;
 pub mod flash;

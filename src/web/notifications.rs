@@ -24,6 +24,42 @@ pub struct NotificationItem {
     pub when_utc: String,
     pub run_id: Option<i32>,
     pub schedule_id: Option<i32>,
+    /// Where it went besides the app: one line per channel.
+    pub deliveries: Vec<DeliveryItem>,
+}
+
+/// A notification's trip to one channel, in words.
+pub struct DeliveryItem {
+    pub id: i32,
+    pub channel: String,
+    /// queued, sending, sent, failed.
+    pub state: String,
+    pub text: String,
+    /// Resend is offered once it has failed or been sent.
+    pub resend: bool,
+}
+
+impl DeliveryItem {
+    fn new(d: crate::notify::DeliveryRow) -> DeliveryItem {
+        let tries =
+            if d.attempts == 1 { "1 attempt".to_string() } else { format!("{} attempts", d.attempts) };
+        let text = match d.state.as_str() {
+            "sent" => "sent".to_string(),
+            "failed" => format!("failed after {tries}: {}", d.error.as_deref().unwrap_or("unknown error")),
+            "sending" => "sending…".to_string(),
+            _ if d.attempts > 0 => {
+                format!("will retry ({tries} so far): {}", d.error.as_deref().unwrap_or_default())
+            }
+            _ => "queued".to_string(),
+        };
+        DeliveryItem {
+            id: d.id,
+            resend: d.state == "failed" || d.state == "sent",
+            channel: d.channel,
+            state: d.state,
+            text,
+        }
+    }
 }
 
 #[derive(Template, WebTemplate)]
@@ -79,9 +115,17 @@ async fn load(
             let (list, older) = notifications::page(conn, page)?;
             let unseen: Vec<i32> = list.iter().filter(|n| n.read_at.is_none()).map(|n| n.id).collect();
             notifications::mark_read(conn, &unseen, ctx.now)?;
+            let ids: Vec<i32> = list.iter().map(|n| n.id).collect();
+            let mut trips = crate::notify::of_notifications(conn, &ids)?;
             let items = list
                 .into_iter()
                 .map(|n| NotificationItem {
+                    deliveries: trips
+                        .remove(&n.id)
+                        .unwrap_or_default()
+                        .into_iter()
+                        .map(DeliveryItem::new)
+                        .collect(),
                     id: n.id,
                     unread: n.read_at.is_none(),
                     when: view::instant(n.created(), ctx.tz, ctx.now),
@@ -125,5 +169,13 @@ pub async fn count(state: web::Data<AppState>, session: CurrentSession) -> Resul
 pub async fn mark_read(state: web::Data<AppState>) -> Result<HttpResponse, PageError> {
     let now = state.clock.now();
     state.db.run(move |conn| notifications::mark_all_read(conn, now)).await?;
+    Ok(see_other("/notifications"))
+}
+
+/// Sends one notification to one channel again, from its first attempt.
+pub async fn resend(state: web::Data<AppState>, id: web::Path<i32>) -> Result<HttpResponse, PageError> {
+    let (now, id) = (state.clock.now(), id.into_inner());
+    state.db.run(move |conn| crate::notify::resend(conn, id, now)).await?;
+    state.wake.poke();
     Ok(see_other("/notifications"))
 }

@@ -73,6 +73,26 @@ pub fn configure(cfg: &mut ServiceConfig, https: bool) {
                             .route(web::post().to(api::agents::check))
                             .default_service(api::not_allowed("POST")),
                     )
+                    // --- channels ---
+                    .service(
+                        web::resource("/channels")
+                            .route(web::get().to(api::channels::list))
+                            .route(web::post().to(api::channels::create))
+                            .default_service(api::not_allowed("GET, POST")),
+                    )
+                    .service(
+                        web::resource("/channels/{name}")
+                            .route(web::get().to(api::channels::get))
+                            .route(web::patch().to(api::channels::update))
+                            .route(web::delete().to(api::channels::delete))
+                            .default_service(api::not_allowed("GET, PATCH, DELETE")),
+                    )
+                    .service(
+                        web::resource("/channels/{name}/test")
+                            .route(web::post().to(api::channels::test))
+                            .default_service(api::not_allowed("POST")),
+                    )
+                    // --- end channels ---
                     .service(
                         web::resource("/schedules")
                             .route(web::get().to(api::schedules::list))
@@ -312,6 +332,18 @@ pub fn configure(cfg: &mut ServiceConfig, https: bool) {
                     .route("/agents/{name}/edit", web::get().to(super::agents::edit))
                     .route("/agents/{name}/check", web::post().to(super::agents::check))
                     .route("/agents/{name}/remove", web::post().to(super::agents::remove))
+                    // --- channels ---
+                    .route("/channels", web::get().to(super::channels::page))
+                    .route("/channels", web::post().to(super::channels::add))
+                    .route("/channels/{name}", web::post().to(super::channels::save))
+                    .route("/channels/{name}/edit", web::get().to(super::channels::edit))
+                    .route("/channels/{name}/test", web::post().to(super::channels::test))
+                    .route("/channels/{name}/remove", web::post().to(super::channels::remove))
+                    .route(
+                        "/notifications/deliveries/{id}/resend",
+                        web::post().to(super::notifications::resend),
+                    )
+                    // --- end channels ---
                     .default_service(web::to(tasks::not_found)),
             ),
     );

@@ -591,6 +591,15 @@ async fn every_page_fits_a_phone_and_a_desktop() {
         )
         .await;
     assert_eq!(status, 201, "{body}");
+    // --- channels: the Ping run below goes to them, so Notifications shows where it went ---
+    for body in [
+        json!({"name": "phone-with-a-rather-long-channel-name", "kind": "ntfy", "url": "http://127.0.0.1:9/a/long/ntfy/server/path", "topic": "steward-alerts-for-the-whole-household", "token": "tk_x"}),
+        json!({"name": "mail", "kind": "email", "smtp_host": "127.0.0.1", "smtp_port": 9, "tls": "none", "from": "steward@example.org", "to": "someone.with.a.long.address@example.org", "receives": ["run_failures"]}),
+    ] {
+        let (status, made) = api.post("/channels", body).await;
+        assert_eq!(status, 201, "{made}");
+    }
+    // --- end channels ---
     let mut schedule = 0;
     for body in [
         json!({"name": "Morning digest of everything that happened overnight", "prompt": "Summarise my day", "cron": "0 9 * * 1-5", "agent": "notify"}),
@@ -686,6 +695,9 @@ async fn every_page_fits_a_phone_and_a_desktop() {
         ("runs", "/runs".to_string()),
         ("agents", "/agents".to_string()),
         ("agent-edit", "/agents/home-automation-hook/edit".to_string()),
+        ("channels", "/channels".to_string()),
+        ("channel-add", "/channels?kind=email".to_string()),
+        ("channel-edit", "/channels/phone-with-a-rather-long-channel-name/edit".to_string()),
         ("notifications", "/notifications".to_string()),
         ("notifications-older", "/notifications?page=2".to_string()),
         ("activity", "/activity".to_string()),

@@ -14,6 +14,7 @@ mod calendar_corpus;
 mod calendar_feeds;
 mod calendar_page;
 mod calendar_tools;
+mod channels;
 mod chat;
 mod cli;
 mod e2e;

@@ -1,0 +1,352 @@
+//! Sending one message to one channel, by kind. Failures say why in words and whether a retry
+//! could help; they never quote a secret (Telegram's URL holds the bot token, Discord's webhook
+//! URL is itself the secret), so HTTP errors name the host only.
+
+use std::time::Duration;
+
+use lettre::message::{Mailbox, MultiPart};
+use lettre::transport::smtp::authentication::Credentials;
+use lettre::transport::smtp::client::{Tls, TlsParameters};
+use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
+use serde_json::json;
+
+use super::{Channel, TELEGRAM_API};
+use crate::agents::deliver::{Failure, signature};
+use crate::notifications::Notification;
+
+/// How long one send may take.
+const TIMEOUT: Duration = Duration::from_secs(20);
+/// How much of an error body is quoted.
+const QUOTE: usize = 300;
+
+/// What goes out.
+#[derive(Debug, Clone)]
+pub struct Message {
+    pub id: i32,
+    pub title: String,
+    pub body: String,
+    pub level: String,
+    /// Where the message leads in Steward (needs `STEWARD_PUBLIC_URL`).
+    pub link: Option<String>,
+    pub created_at: i64,
+}
+
+impl Message {
+    pub fn of(n: &Notification, public_url: Option<&str>) -> Message {
+        Message {
+            id: n.id,
+            title: n.title.clone(),
+            body: n.body.clone(),
+            level: n.level.clone(),
+            link: public_url.map(|u| format!("{}/notifications", u.trim_end_matches('/'))),
+            created_at: n.created_at,
+        }
+    }
+}
+
+pub async fn send(http: &reqwest::Client, ch: &Channel, m: &Message) -> Result<(), Failure> {
+    let work = async {
+        match ch.kind.as_str() {
+            "ntfy" => ntfy(http, ch, m).await,
+            "telegram" => telegram(http, ch, m).await,
+            "discord" => discord(http, ch, m).await,
+            "email" => email(ch, m).await,
+            "webhook" => webhook(http, ch, m).await,
+            other => Err(Failure::permanent(format!("{other:?} is not a channel kind"))),
+        }
+    };
+    match tokio::time::timeout(TIMEOUT, work).await {
+        Ok(r) => r,
+        Err(_) => Err(Failure::retry(format!("no answer within {} s", TIMEOUT.as_secs()))),
+    }
+}
+
+fn host_of(url: &str) -> String {
+    reqwest::Url::parse(url)
+        .ok()
+        .and_then(|u| {
+            u.host_str().map(|h| match u.port() {
+                Some(p) => format!("{h}:{p}"),
+                None => h.to_string(),
+            })
+        })
+        .unwrap_or_else(|| "the server".into())
+}
+
+/// A transport error in words, naming the host only.
+fn transport(host: &str, e: &reqwest::Error) -> Failure {
+    let mut source: Option<&dyn std::error::Error> = Some(e);
+    while let Some(s) = source {
+        if let Some(io) = s.downcast_ref::<std::io::Error>() {
+            let why = match io.kind() {
+                std::io::ErrorKind::ConnectionRefused => "connection refused".to_string(),
+                std::io::ErrorKind::TimedOut => "timed out".to_string(),
+                _ => io.to_string(),
+            };
+            return Failure::retry(format!("could not connect to {host}: {why}"));
+        }
+        source = s.source();
+    }
+    if e.is_timeout() {
+        return Failure::retry(format!("{host} did not answer in time"));
+    }
+    if e.is_connect() {
+        return Failure::retry(format!("could not connect to {host}"));
+    }
+    // Without the URL: it may hold a secret.
+    let e = e.to_string();
+    let e = e.split(" for url (").next().unwrap_or_default();
+    Failure::retry(format!("sending to {host} failed: {e}"))
+}
+
+fn quote(text: &str) -> String {
+    let t = text.trim();
+    if t.chars().count() <= QUOTE {
+        return t.to_string();
+    }
+    let cut: String = t.chars().take(QUOTE).collect();
+    format!("{cut}…")
+}
+
+/// A status that is not success: 429 and 5xx may pass, other 4xx will not.
+fn status_failure(host: &str, status: reqwest::StatusCode, body: &str) -> Failure {
+    let msg = if body.trim().is_empty() {
+        format!("{host} answered {status}")
+    } else {
+        format!("{host} answered {status}: {}", quote(body))
+    };
+    if status.as_u16() == 429 || status.is_server_error() {
+        Failure::retry(msg)
+    } else {
+        Failure::permanent(msg)
+    }
+}
+
+async fn post_json(
+    req: reqwest::RequestBuilder,
+    host: &str,
+    body: &serde_json::Value,
+) -> Result<(reqwest::StatusCode, String), Failure> {
+    let resp = req.json(body).send().await.map_err(|e| transport(host, &e))?;
+    let status = resp.status();
+    let text = resp.text().await.unwrap_or_default();
+    Ok((status, text))
+}
+
+fn ntfy_priority(level: &str) -> u8 {
+    match level {
+        "error" => 4,
+        _ => 3,
+    }
+}
+
+/// ntfy's JSON publishing: POST the server's root with the topic in the body.
+async fn ntfy(http: &reqwest::Client, ch: &Channel, m: &Message) -> Result<(), Failure> {
+    let base = ch.settings.url.clone().unwrap_or_default();
+    let host = host_of(&base);
+    let mut body = json!({
+        "topic": ch.settings.topic,
+        "title": m.title,
+        "message": m.body,
+        "priority": ntfy_priority(&m.level),
+        "tags": [if m.level == "error" { "warning" } else { "bell" }],
+    });
+    if let (Some(link), Some(obj)) = (&m.link, body.as_object_mut()) {
+        obj.insert("click".into(), link.clone().into());
+    }
+    let mut req = http.post(base.trim_end_matches('/').to_string() + "/");
+    if let Some(token) = &ch.secret {
+        req = req.bearer_auth(token);
+    }
+    let (status, text) = post_json(req, &host, &body).await?;
+    if status.is_success() { Ok(()) } else { Err(status_failure(&host, status, &text)) }
+}
+
+/// Text for Telegram's HTML parse mode.
+pub fn html_escape(s: &str) -> String {
+    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+}
+
+async fn telegram(http: &reqwest::Client, ch: &Channel, m: &Message) -> Result<(), Failure> {
+    let base = ch.settings.api_base.clone().unwrap_or_else(|| TELEGRAM_API.into());
+    let host = host_of(&base);
+    let token = ch.secret.clone().unwrap_or_default();
+    let url = format!("{}/bot{token}/sendMessage", base.trim_end_matches('/'));
+    // Telegram allows 4096 characters.
+    let mut text = format!("<b>{}</b>\n{}", html_escape(&m.title), html_escape(&m.body));
+    if let Some(link) = &m.link {
+        text.push_str(&format!("\n<a href=\"{}\">Open Steward</a>", html_escape(link)));
+    }
+    if text.chars().count() > 4096 {
+        text = format!(
+            "<b>{}</b>\n{}…",
+            html_escape(&m.title),
+            html_escape(&m.body.chars().take(3500).collect::<String>())
+        );
+    }
+    let body = json!({
+        "chat_id": ch.settings.chat_id,
+        "text": text,
+        "parse_mode": "HTML",
+        "disable_web_page_preview": true,
+    });
+    let (status, answer) = post_json(http.post(&url), &host, &body).await?;
+    let parsed: serde_json::Value = serde_json::from_str(&answer).unwrap_or_default();
+    if status.is_success() && parsed.get("ok").and_then(|v| v.as_bool()) == Some(true) {
+        return Ok(());
+    }
+    match parsed.get("description").and_then(|v| v.as_str()) {
+        Some(d) => {
+            let msg = format!("Telegram answered {}: {}", status.as_u16(), quote(d));
+            if status.as_u16() == 429 || status.is_server_error() {
+                Err(Failure::retry(msg))
+            } else {
+                Err(Failure::permanent(msg))
+            }
+        }
+        None => Err(status_failure(&host, status, "")),
+    }
+}
+
+async fn discord(http: &reqwest::Client, ch: &Channel, m: &Message) -> Result<(), Failure> {
+    let url = ch.secret.clone().unwrap_or_default();
+    let host = host_of(&url);
+    let title: String = m.title.chars().take(256).collect();
+    let description: String = m.body.chars().take(4096).collect();
+    let mut embed = json!({
+        "title": title,
+        "description": description,
+        "color": if m.level == "error" { 0xd03030 } else { 0x3070d0 },
+    });
+    if let (Some(link), Some(obj)) = (&m.link, embed.as_object_mut()) {
+        obj.insert("url".into(), link.clone().into());
+    }
+    let body = json!({ "username": "Steward", "embeds": [embed] });
+    let (status, text) = post_json(http.post(&url), &host, &body).await?;
+    if status.is_success() { Ok(()) } else { Err(status_failure(&host, status, &text)) }
+}
+
+async fn webhook(http: &reqwest::Client, ch: &Channel, m: &Message) -> Result<(), Failure> {
+    let url = ch.settings.url.clone().unwrap_or_default();
+    let host = host_of(&url);
+    let body = serde_json::to_vec(&json!({
+        "event": "notification",
+        "channel": ch.name,
+        "notification_id": m.id,
+        "title": m.title,
+        "body": m.body,
+        "level": m.level,
+        "link": m.link,
+        "created_at": crate::clock::from_ms(m.created_at).to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+    }))
+    .map_err(|e| Failure::permanent(e.to_string()))?;
+    let sig = signature(ch.secret.as_deref().unwrap_or_default(), &body);
+    let resp = http
+        .post(&url)
+        .header("content-type", "application/json")
+        .header("idempotency-key", format!("notification-{}-{}", m.id, ch.name))
+        .header("x-steward-signature", sig)
+        .body(body)
+        .send()
+        .await
+        .map_err(|e| transport(&host, &e))?;
+    let status = resp.status();
+    let text = resp.text().await.unwrap_or_default();
+    if status.is_success() { Ok(()) } else { Err(status_failure(&host, status, &text)) }
+}
+
+fn html_mail(m: &Message) -> String {
+    let body = html_escape(&m.body).replace('\n', "<br>\n");
+    let link = m
+        .link
+        .as_ref()
+        .map(|l| format!("<p><a href=\"{}\">Open Steward</a></p>\n", html_escape(l)))
+        .unwrap_or_default();
+    format!(
+        "<!doctype html>\n<html><body style=\"font-family:sans-serif\">\n<h2>{}</h2>\n<p>{body}</p>\n{link}</body></html>\n",
+        html_escape(&m.title)
+    )
+}
+
+async fn email(ch: &Channel, m: &Message) -> Result<(), Failure> {
+    let s = &ch.settings;
+    let host = s.smtp_host.clone().unwrap_or_default();
+    let port = s.smtp_port.unwrap_or(587);
+    let at = format!("{host}:{port}");
+    let mailbox = |field: &str, v: &Option<String>| -> Result<Mailbox, Failure> {
+        v.as_deref()
+            .unwrap_or_default()
+            .parse::<Mailbox>()
+            .map_err(|_| Failure::permanent(format!("{field} is not an email address")))
+    };
+    let text = match &m.link {
+        Some(l) => format!("{}\n\nOpen Steward: {l}\n", m.body),
+        None => format!("{}\n", m.body),
+    };
+    let mail = lettre::Message::builder()
+        .from(mailbox("from", &s.from)?)
+        .to(mailbox("to", &s.to)?)
+        .subject(m.title.clone())
+        .multipart(MultiPart::alternative_plain_html(text, html_mail(m)))
+        .map_err(|e| Failure::permanent(format!("the message could not be built: {e}")))?;
+    let tls = || {
+        TlsParameters::new(host.clone())
+            .map_err(|e| Failure::permanent(format!("TLS settings for {host} are not usable: {e}")))
+    };
+    let security = match s.tls.as_deref().unwrap_or("starttls") {
+        "none" => Tls::None,
+        "tls" => Tls::Wrapper(tls()?),
+        _ => Tls::Required(tls()?),
+    };
+    let mut builder = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(host.clone())
+        .port(port)
+        .tls(security)
+        .timeout(Some(Duration::from_secs(15)));
+    if let Some(user) = &s.username {
+        builder = builder.credentials(Credentials::new(user.clone(), ch.secret.clone().unwrap_or_default()));
+    }
+    let transport = builder.build();
+    match transport.send(mail).await {
+        Ok(_) => Ok(()),
+        Err(e) => Err(smtp_failure(&at, &e)),
+    }
+}
+
+fn smtp_failure(at: &str, e: &lettre::transport::smtp::Error) -> Failure {
+    use std::error::Error as _;
+    if let Some(code) = e.status() {
+        let text = e.source().map(|s| s.to_string()).unwrap_or_default();
+        let msg = format!("the mail server at {at} answered {code} {}", quote(&text));
+        return if e.is_permanent() {
+            Failure::permanent(msg.trim_end().to_string())
+        } else {
+            Failure::retry(msg.trim_end().to_string())
+        };
+    }
+    let mut source: Option<&dyn std::error::Error> = e.source();
+    while let Some(s) = source {
+        if let Some(io) = s.downcast_ref::<std::io::Error>() {
+            let why = match io.kind() {
+                std::io::ErrorKind::ConnectionRefused => "connection refused".to_string(),
+                std::io::ErrorKind::TimedOut => "timed out".to_string(),
+                _ => io.to_string(),
+            };
+            return Failure::retry(format!("could not connect to the mail server at {at}: {why}"));
+        }
+        source = s.source();
+    }
+    if e.is_timeout() {
+        return Failure::retry(format!("the mail server at {at} did not answer in time"));
+    }
+    Failure::retry(format!("talking to the mail server at {at} failed: {e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn telegram_text_is_escaped() {
+        assert_eq!(html_escape("a<b> & \"c\""), "a&lt;b&gt; &amp; &quot;c&quot;");
+    }
+}
