@@ -108,8 +108,7 @@ pub async fn call(
 /// Checks a call's arguments against its tool's schema without running it (the doors check
 /// before asking the person to confirm a call).
 pub fn validate(name: &str, arguments: &Value) -> Result<(), AppError> {
-    let tool = TOOLS
-        .iter()
+    let tool = all()
         .find(|t| t.name == name)
         .ok_or_else(|| AppError::NotFound(format!("no tool named {name:?}")))?;
     check_args(tool.name, &(tool.schema)(), arguments).map(|_| ())
