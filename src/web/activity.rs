@@ -231,6 +231,9 @@ pub async fn undo(
         })
         .await;
     state.wake.poke();
+    if matches!(&undone, Ok((_, e)) if e.kind == "event") {
+        crate::calendar::service::announce(&state.events, None);
+    }
     match undone {
         Ok((message, e)) if is_htmx(&req) => {
             htmx::with_toast(&[&EntryPart { e, csrf: session.0.csrf_token.clone() }], &message)
