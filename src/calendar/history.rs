@@ -260,3 +260,56 @@ pub fn undo(conn: &mut Conn, ctx: &Ctx, entry: &activity::Entry) -> Result<Strin
     }
     Ok(message)
 }
+
+#[cfg(test)]
+mod tests {
+    use chrono::DateTime;
+    use serde_json::json;
+
+    use super::super::service::tests::{ctx, db, input};
+    use super::super::service::{self, Target};
+    use super::*;
+    use crate::services::Actor;
+
+    fn starts(conn: &mut Conn, c: &Ctx) -> Vec<(String, String)> {
+        let at = |s: &str| DateTime::parse_from_rfc3339(s).unwrap().to_utc();
+        let (list, _) =
+            service::occurrences(conn, c, at("2026-03-01T00:00:00Z"), at("2026-04-01T00:00:00Z"), None)
+                .unwrap();
+        list.iter().map(|o| (o.title.clone(), o.start_at.to_rfc3339())).collect()
+    }
+
+    #[test]
+    fn moving_a_series_with_an_override_is_put_back_whole() {
+        let (_dir, mut conn) = db();
+        let mut c = ctx("2026-03-01T12:00:00Z", "Europe/Berlin");
+        c.actor = Actor::Api { token: Some(1) };
+        let e = service::create(
+            &mut conn,
+            &c,
+            &input(json!({"title": "Gym", "start": "2026-03-02T07:00", "rrule": "FREQ=DAILY;COUNT=5"})),
+        )
+        .unwrap();
+        let this = Target::parse(Some("this"), Some("2026-03-04T07:00")).unwrap();
+        service::update(
+            &mut conn,
+            &c,
+            e.id,
+            &input(json!({"title": "Gym (late)", "start": "2026-03-04T20:00"})),
+            this,
+        )
+        .unwrap();
+        let before = starts(&mut conn, &c);
+        // The whole series an hour later: the override's key moves with it.
+        service::update(&mut conn, &c, e.id, &input(json!({"start": "2026-03-02T08:00"})), Target::ALL)
+            .unwrap();
+        assert_ne!(starts(&mut conn, &c), before);
+        let (entries, _) = activity::list(&mut conn, &activity::ActivityFilter::default()).unwrap();
+        assert_eq!(entries[0].action, "update");
+        let config = crate::config::Config::default();
+        activity::undo(&mut conn, &c, &config, entries[0].id).unwrap();
+        assert_eq!(starts(&mut conn, &c), before);
+        // Undone twice: refused.
+        assert!(activity::undo(&mut conn, &c, &config, entries[0].id).is_err());
+    }
+}
