@@ -244,8 +244,7 @@ fn seed(db_path: &Path, ctx: &Ctx, year: i32) -> anyhow::Result<(String, String)
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     let life = sessions::Lifetimes { idle: Span::days(1), absolute: Span::days(1) };
     let (session, _) = sessions::create(&mut conn, &sessions::Client::default(), ctx.now, life)?;
-    let (api, _) = tokens::create(&mut conn, &tokens::NewToken::admin("bench"), ctx.now)
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let (api, _) = tokens::create(&mut conn, &tokens::NewToken::admin("bench"), ctx.now).map_err(|e| anyhow::anyhow!("{e}"))?;
     Ok((session, api))
 }
 

@@ -46,8 +46,10 @@ pub async fn update(
     let (c, n) = (config.clone(), name.clone());
     let current = state.db.run(move |conn| agents::get(conn, &c, &n)).await.ok();
     agents::letta::settle(&state.http, &mut input, current.as_ref()).await?;
-    let (agent, dropped) =
-        state.db.run(move |conn| agents::update_noting(conn, &config, now, &name, input, actor.0)).await?;
+    let (agent, dropped) = state
+        .db
+        .run(move |conn| agents::update_noting(conn, &config, now, &name, input, actor.0))
+        .await?;
     let mut body = serde_json::to_value(agent.view()).map_err(|e| AppError::Internal(e.into()))?;
     if let (Some(obj), Some(note)) = (body.as_object_mut(), agents::dropped_note(&dropped)) {
         obj.insert("notes".into(), serde_json::json!([note]));
