@@ -7,7 +7,7 @@
 //! (the pages, the CLI) or the scheduler does. So every door (web, API, MCP, the chat's tools)
 //! is covered by one call per operation.
 //!
-//! Adding a kind (calendar events, say) takes: a snapshot function, [`record`] calls in its
+//! Calendar events are recorded by [`crate::calendar::history`]. Adding a kind takes: a snapshot function, [`record`] calls in its
 //! service functions, and an arm in [`undo`]'s dispatch. A snapshot holds the fields a person
 //! can change; "the target changed since" means its snapshot now differs from `after`.
 
@@ -28,7 +28,7 @@ use crate::tasks::Task;
 /// A change to record.
 #[derive(Debug, Clone)]
 pub struct Change {
-    /// `task`, `schedule` (and later `event`).
+    /// `task`, `schedule` or `event`.
     pub kind: &'static str,
     pub target: i32,
     /// create, update, complete, reopen, delete, restore, pause, resume.
@@ -155,7 +155,7 @@ pub fn record(conn: &mut Conn, ctx: &Ctx, change: Change) -> Result<(), AppError
 pub struct ActivityFilter {
     /// chat, mcp or api.
     pub actor: Option<String>,
-    /// task or schedule.
+    /// task, schedule or event.
     pub kind: Option<String>,
     pub conversation: Option<i32>,
     pub limit: Option<i64>,
@@ -164,7 +164,7 @@ pub struct ActivityFilter {
 }
 
 pub const ACTORS: [&str; 3] = ["chat", "mcp", "api"];
-pub const KINDS: [&str; 2] = ["task", "schedule"];
+pub const KINDS: [&str; 3] = ["task", "schedule", "event"];
 
 /// Newest first, a page at a time; the second value is the cursor of the next page.
 pub fn list(conn: &mut Conn, f: &ActivityFilter) -> Result<(Vec<Entry>, Option<i32>), AppError> {
@@ -305,6 +305,7 @@ pub fn undo(conn: &mut Conn, ctx: &Ctx, config: &Config, id: i32) -> Result<Undo
     let done = match entry.kind.as_str() {
         "task" => undo_task(conn, ctx, &entry),
         "schedule" => undo_schedule(conn, ctx, config, &entry),
+        "event" => crate::calendar::history::undo(conn, ctx, &entry),
         other => Err(refuse(format!("Changes to a {other} cannot be undone here."))),
     };
     match done {
@@ -326,7 +327,7 @@ fn str_of<'a>(v: &'a Value, key: &str) -> &'a str {
 }
 
 /// Refuses when the target's snapshot is not what the entry left.
-fn unchanged(now: &Value, after: &Value, what: &str) -> Result<(), AppError> {
+pub(crate) fn unchanged(now: &Value, after: &Value, what: &str) -> Result<(), AppError> {
     if now == after {
         return Ok(());
     }

@@ -6,6 +6,8 @@
 //! - completing or changing a task that this caller did not make (the same conversation in chat,
 //!   the same API token over MCP);
 //! - scheduling a prompt for any agent other than the conversation's own agent or `notify`;
+//! - deleting a calendar event (any scope), or changing one this caller did not add (adding one
+//!   runs at once);
 //! - any change after the first [`CONFIRM_AFTER_CHANGES`] in one chat reply.
 //!
 //! In chat the call is answered "awaiting confirmation" and the card offers Confirm
@@ -89,6 +91,21 @@ pub fn needs_confirmation(
             },
             None => None,
         },
+        "delete_event" => match id_of(args) {
+            Some(id) if crate::calendar::service::get(conn, id).is_ok() => {
+                Some("it deletes a calendar event".to_string())
+            }
+            _ => None,
+        },
+        "update_event" => match id_of(args) {
+            Some(id) => match crate::calendar::service::get(conn, id) {
+                Ok(event) if !event_made_by(conn, caller, &event)? => {
+                    Some(format!("it changes an event that {by} did not add"))
+                }
+                _ => None,
+            },
+            None => None,
+        },
         "create_schedule" | "schedule_wakeup" => {
             let own = caller.agent.as_deref();
             let agent = args.get("agent").and_then(Value::as_str).map(str::trim).filter(|a| !a.is_empty());
@@ -122,6 +139,18 @@ fn made_by(conn: &mut Conn, caller: &Caller, task: &crate::tasks::Task) -> Resul
         return Ok(true);
     }
     crate::activity::created_by(conn, "task", task.id, caller.actor())
+}
+
+/// Whether the caller added this event (its series, for an override): in its conversation
+/// (chat), or with its token (MCP).
+fn event_made_by(conn: &mut Conn, caller: &Caller, event: &crate::calendar::Event) -> Result<bool, AppError> {
+    if event.created_by != "agent" {
+        return Ok(false);
+    }
+    if caller.conversation.is_some() && event.created_in == caller.conversation {
+        return Ok(true);
+    }
+    crate::activity::created_by(conn, "event", event.id, caller.actor())
 }
 
 /// What a call asks for, in words for the person: "delete schedule #4 “Standup”".
@@ -159,6 +188,34 @@ pub fn describe(conn: &mut Conn, tool: &str, args: &Value) -> String {
                 .map(|o| o.keys().map(String::as_str).filter(|k| *k != "id").collect())
                 .unwrap_or_default();
             format!("change {} ({})", task(conn), fields.join(", "))
+        }
+        "delete_event" | "update_event" => {
+            let event = match id {
+                Some(id) => match crate::calendar::service::get(conn, id) {
+                    Ok(e) => format!("event #{id} “{}”", e.title),
+                    Err(_) => format!("event #{id}"),
+                },
+                None => "an event".into(),
+            };
+            let occurrence = match (text("scope"), text("occurrence")) {
+                ("this", o) if !o.is_empty() => format!(" (only the occurrence {o})"),
+                ("following", o) if !o.is_empty() => format!(" (from the occurrence {o} on)"),
+                _ => String::new(),
+            };
+            if tool == "delete_event" {
+                format!("delete {event}{occurrence}")
+            } else {
+                let fields: Vec<&str> = args
+                    .as_object()
+                    .map(|o| {
+                        o.keys()
+                            .map(String::as_str)
+                            .filter(|k| !["id", "scope", "occurrence"].contains(k))
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                format!("change {event}{occurrence} ({})", fields.join(", "))
+            }
         }
         "add_task" => format!(
             "add the task “{}”",

@@ -15,6 +15,7 @@
 pub mod feeds;
 #[cfg(test)]
 mod fuzz_tests;
+pub mod history;
 pub mod ics;
 #[cfg(test)]
 mod ics_tests;

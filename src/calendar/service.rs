@@ -1004,7 +1004,10 @@ pub fn create(conn: &mut Conn, ctx: &Ctx, input: &EventInput) -> Result<Event, A
             extra: None,
         };
         let fields = apply(conn, ctx, blank, input, true)?;
-        insert_row(conn, ctx, &fields, &new_uid(), None, 0, Origin::Actor)
+        let logged = super::history::before(conn, ctx, None)?;
+        let event = insert_row(conn, ctx, &fields, &new_uid(), None, 0, Origin::Actor)?;
+        super::history::record(conn, ctx, logged, "create", event.id, "all")?;
+        Ok(event)
     })
 }
 
@@ -1217,37 +1220,55 @@ pub fn update(
     target: Target,
 ) -> Result<Event, AppError> {
     db::write(conn, |conn| {
-        let row = get(conn, id)?;
-        writable(conn, row.calendar_id)?;
-        // An override addressed by its own id without a scope (or with `this`): the override
-        // itself. The series is changed through its own id, or with scope `all` and an
-        // occurrence.
-        if row.is_override()
-            && (target.scope == Scope::This || target.occurrence.is_none() && target.scope == Scope::All)
-        {
+        let logged = super::history::before(conn, ctx, Some(id))?;
+        let event = update_rows(conn, ctx, id, input, target)?;
+        let scope = match (target.scope, target.occurrence) {
+            (Scope::This, _) => "this",
+            (Scope::Following, Some(_)) => "following",
+            _ => "all",
+        };
+        super::history::record(conn, ctx, logged, "update", event.id, scope)?;
+        Ok(event)
+    })
+}
+
+fn update_rows(
+    conn: &mut Conn,
+    ctx: &Ctx,
+    id: i32,
+    input: &EventInput,
+    target: Target,
+) -> Result<Event, AppError> {
+    let row = get(conn, id)?;
+    writable(conn, row.calendar_id)?;
+    // An override addressed by its own id without a scope (or with `this`): the override
+    // itself. The series is changed through its own id, or with scope `all` and an
+    // occurrence.
+    if row.is_override()
+        && (target.scope == Scope::This || target.occurrence.is_none() && target.scope == Scope::All)
+    {
+        let fields = apply(conn, ctx, Fields::of(&row), input, false)?;
+        return save_row(conn, ctx, row.id, &fields, row.sequence + 1);
+    }
+    let master = match master_of(conn, &row)? {
+        Some(m) => m,
+        None => {
+            // An orphan override (its series is not here): it is a single event.
             let fields = apply(conn, ctx, Fields::of(&row), input, false)?;
             return save_row(conn, ctx, row.id, &fields, row.sequence + 1);
         }
-        let master = match master_of(conn, &row)? {
-            Some(m) => m,
-            None => {
-                // An orphan override (its series is not here): it is a single event.
-                let fields = apply(conn, ctx, Fields::of(&row), input, false)?;
-                return save_row(conn, ctx, row.id, &fields, row.sequence + 1);
-            }
-        };
-        let key = target.occurrence.or(row.recurrence_key());
-        if !master.is_recurring() || target.scope == Scope::All || key.is_none() {
-            return update_all(conn, ctx, &master, input);
-        }
-        let key = key.unwrap_or(master.start());
-        check_occurrence(conn, &master, key)?;
-        match target.scope {
-            Scope::This => update_this(conn, ctx, &master, key, input),
-            Scope::Following if key <= master.start() => update_all(conn, ctx, &master, input),
-            Scope::Following | Scope::All => update_following(conn, ctx, &master, key, input),
-        }
-    })
+    };
+    let key = target.occurrence.or(row.recurrence_key());
+    if !master.is_recurring() || target.scope == Scope::All || key.is_none() {
+        return update_all(conn, ctx, &master, input);
+    }
+    let key = key.unwrap_or(master.start());
+    check_occurrence(conn, &master, key)?;
+    match target.scope {
+        Scope::This => update_this(conn, ctx, &master, key, input),
+        Scope::Following if key <= master.start() => update_all(conn, ctx, &master, input),
+        Scope::Following | Scope::All => update_following(conn, ctx, &master, key, input),
+    }
 }
 
 fn update_all(conn: &mut Conn, ctx: &Ctx, master: &Event, input: &EventInput) -> Result<Event, AppError> {
@@ -1433,73 +1454,83 @@ pub struct Deleted {
 /// Deletes an event: the whole series, one occurrence (an EXDATE), or this and the following.
 pub fn delete(conn: &mut Conn, ctx: &Ctx, id: i32, target: Target) -> Result<Deleted, AppError> {
     db::write(conn, |conn| {
-        let row = get(conn, id)?;
-        writable(conn, row.calendar_id)?;
-        let now = to_ms(ctx.now);
-        let master = master_of(conn, &row)?;
-        let key = target.occurrence.or(row.recurrence_key());
-        let whole = |conn: &mut Conn, m: &Event| -> Result<Deleted, AppError> {
-            let ids: Vec<i32> = events::table
-                .filter(events::calendar_id.eq(m.calendar_id))
-                .filter(events::uid.eq(&m.uid))
-                .filter(events::deleted_at.is_null())
-                .select(events::id)
-                .load(conn)?;
-            diesel::update(events::table.filter(events::id.eq_any(&ids)))
-                .set(events::deleted_at.eq(now))
-                .execute(conn)?;
-            diesel::delete(events::table.filter(events::deleted_at.lt(now - UNDO_WINDOW.num_milliseconds())))
-                .execute(conn)?;
-            Ok(Deleted { rows: ids, series: None })
+        let logged = super::history::before(conn, ctx, Some(id))?;
+        let deleted = delete_rows(conn, ctx, id, target)?;
+        let scope = match (target.scope, target.occurrence) {
+            (Scope::This, _) => "this",
+            (Scope::Following, Some(_)) => "following",
+            _ => "all",
         };
-        let Some(master) = master else {
-            diesel::update(events::table.find(row.id)).set(events::deleted_at.eq(now)).execute(conn)?;
-            return Ok(Deleted { rows: vec![row.id], series: None });
-        };
-        let scope = if row.is_override() && target.occurrence.is_none() && target.scope == Scope::All {
-            // Deleting an override row itself without a scope: that occurrence.
-            Scope::This
-        } else {
-            target.scope
-        };
-        let Some(key) = key.filter(|_| master.is_recurring() && scope != Scope::All) else {
-            return whole(conn, &master);
-        };
-        check_occurrence(conn, &master, key)?;
-        match scope {
-            Scope::Following if key <= master.start() => whole(conn, &master),
-            Scope::Following => {
-                let (first, _) = cut_before(&master, key);
-                save_row(conn, ctx, master.id, &first, master.sequence + 1)?;
-                let mut gone = Vec::new();
-                for o in overrides_of(conn, &master)? {
-                    if o.recurrence_key().is_some_and(|k| k >= key) {
-                        diesel::update(events::table.find(o.id))
-                            .set(events::deleted_at.eq(now))
-                            .execute(conn)?;
-                        gone.push(o.id);
-                    }
-                }
-                Ok(Deleted { rows: gone, series: Some(master.id) })
-            }
-            _ => {
-                let mut fields = Fields::of(&master);
-                if fields.rdates.iter().any(|r| r.start() == key) {
-                    fields.rdates.retain(|r| r.start() != key);
-                } else if !fields.exdates.contains(&key) {
-                    fields.exdates.push(key);
-                    fields.exdates.sort();
-                }
-                save_row(conn, ctx, master.id, &fields, master.sequence + 1)?;
-                let mut gone = Vec::new();
-                if let Some(o) = by_uid(conn, master.calendar_id, &master.uid, Some(&key.to_text()))? {
+        super::history::record(conn, ctx, logged, "delete", id, scope)?;
+        Ok(deleted)
+    })
+}
+
+fn delete_rows(conn: &mut Conn, ctx: &Ctx, id: i32, target: Target) -> Result<Deleted, AppError> {
+    let row = get(conn, id)?;
+    writable(conn, row.calendar_id)?;
+    let now = to_ms(ctx.now);
+    let master = master_of(conn, &row)?;
+    let key = target.occurrence.or(row.recurrence_key());
+    let whole = |conn: &mut Conn, m: &Event| -> Result<Deleted, AppError> {
+        let ids: Vec<i32> = events::table
+            .filter(events::calendar_id.eq(m.calendar_id))
+            .filter(events::uid.eq(&m.uid))
+            .filter(events::deleted_at.is_null())
+            .select(events::id)
+            .load(conn)?;
+        diesel::update(events::table.filter(events::id.eq_any(&ids)))
+            .set(events::deleted_at.eq(now))
+            .execute(conn)?;
+        diesel::delete(events::table.filter(events::deleted_at.lt(now - UNDO_WINDOW.num_milliseconds())))
+            .execute(conn)?;
+        Ok(Deleted { rows: ids, series: None })
+    };
+    let Some(master) = master else {
+        diesel::update(events::table.find(row.id)).set(events::deleted_at.eq(now)).execute(conn)?;
+        return Ok(Deleted { rows: vec![row.id], series: None });
+    };
+    let scope = if row.is_override() && target.occurrence.is_none() && target.scope == Scope::All {
+        // Deleting an override row itself without a scope: that occurrence.
+        Scope::This
+    } else {
+        target.scope
+    };
+    let Some(key) = key.filter(|_| master.is_recurring() && scope != Scope::All) else {
+        return whole(conn, &master);
+    };
+    check_occurrence(conn, &master, key)?;
+    match scope {
+        Scope::Following if key <= master.start() => whole(conn, &master),
+        Scope::Following => {
+            let (first, _) = cut_before(&master, key);
+            save_row(conn, ctx, master.id, &first, master.sequence + 1)?;
+            let mut gone = Vec::new();
+            for o in overrides_of(conn, &master)? {
+                if o.recurrence_key().is_some_and(|k| k >= key) {
                     diesel::update(events::table.find(o.id)).set(events::deleted_at.eq(now)).execute(conn)?;
                     gone.push(o.id);
                 }
-                Ok(Deleted { rows: gone, series: Some(master.id) })
             }
+            Ok(Deleted { rows: gone, series: Some(master.id) })
         }
-    })
+        _ => {
+            let mut fields = Fields::of(&master);
+            if fields.rdates.iter().any(|r| r.start() == key) {
+                fields.rdates.retain(|r| r.start() != key);
+            } else if !fields.exdates.contains(&key) {
+                fields.exdates.push(key);
+                fields.exdates.sort();
+            }
+            save_row(conn, ctx, master.id, &fields, master.sequence + 1)?;
+            let mut gone = Vec::new();
+            if let Some(o) = by_uid(conn, master.calendar_id, &master.uid, Some(&key.to_text()))? {
+                diesel::update(events::table.find(o.id)).set(events::deleted_at.eq(now)).execute(conn)?;
+                gone.push(o.id);
+            }
+            Ok(Deleted { rows: gone, series: Some(master.id) })
+        }
+    }
 }
 
 /// Restores a deleted event (with the overrides deleted with it) within [`UNDO_WINDOW`].

@@ -51,7 +51,9 @@ fn changes(before: &Value, after: &Value) -> Vec<FieldChange> {
         Some(other) => other.to_string(),
     };
     a.iter()
-        .filter(|(k, v)| !matches!(k.as_str(), "id" | "next" | "title") && b.get(k.as_str()) != Some(v))
+        .filter(|(k, v)| {
+            !matches!(k.as_str(), "id" | "next" | "title" | "rows") && b.get(k.as_str()) != Some(v)
+        })
         .map(|(k, v)| FieldChange {
             field: if k == "line" { "text".into() } else { k.replace('_', " ") },
             before: shown(b.get(k.as_str())),
@@ -91,6 +93,7 @@ fn item(conn: &mut Conn, e: &Entry, ctx: &Ctx) -> Result<EntryItem, AppError> {
     let target_href = match e.kind.as_str() {
         "task" => Some(format!("/tasks#task-{}", e.target_id)),
         "schedule" => Some(format!("/schedules#schedule-{}", e.target_id)),
+        "event" => Some("/calendar".to_string()),
         _ => None,
     };
     let changes = if e.action == "update" { changes(&e.before_json(), &e.after_json()) } else { Vec::new() };
@@ -124,7 +127,7 @@ pub struct ActivityPage {
     kind: String,
     conversation: Option<i32>,
     actors: [&'static str; 3],
-    kinds: [&'static str; 2],
+    kinds: [&'static str; 3],
     /// The "Older" link, when there is more.
     older: Option<String>,
     notice: Option<String>,
@@ -143,6 +146,7 @@ impl ActivityPage {
     fn kind_label(&self, k: &str) -> &'static str {
         match k {
             "task" => "Tasks",
+            "event" => "Events",
             _ => "Schedules",
         }
     }
@@ -227,6 +231,9 @@ pub async fn undo(
         })
         .await;
     state.wake.poke();
+    if matches!(&undone, Ok((_, e)) if e.kind == "event") {
+        crate::calendar::service::announce(&state.events, None);
+    }
     match undone {
         Ok((message, e)) if is_htmx(&req) => {
             htmx::with_toast(&[&EntryPart { e, csrf: session.0.csrf_token.clone() }], &message)

@@ -100,7 +100,14 @@ async fn the_chat_agent_adds_lists_moves_and_deletes_events_and_sees_todays() {
     let id = wednesday["event_id"].as_i64().unwrap();
 
     // Move Wednesday's standup to 11:00 (this occurrence only), then delete the following
-    // Monday's; the person did not ask for confirmation, so the delete runs.
+    // Monday's; the person turned confirmation off, so the delete runs (with it on, it waits:
+    // calendar_activity.rs).
+    {
+        let db = steward::db::Db::open(&app.db_path).unwrap();
+        let settings =
+            steward::chat::engine::ChatSettings { confirm_destructive: false, ..Default::default() };
+        settings.save(&mut db.conn().unwrap()).unwrap();
+    }
     let update = leak(format!(
         r#"{{"id": {id}, "scope": "this", "occurrence": "2026-03-04T09:30", "start": "2026-03-04T11:00", "end": "2026-03-04T11:15"}}"#
     ));
@@ -178,7 +185,8 @@ async fn mcp_call(app: &TestApp, token: &str, name: &str, arguments: Value) -> V
 
 #[tokio::test]
 async fn the_calendar_tools_work_over_mcp() {
-    let app = spawn_app().await;
+    let mut app = spawn_app().await;
+    app.set_up().await;
     let token = app.api_token().await;
     let list = Client::new()
         .post(app.url("/mcp"))
@@ -276,10 +284,13 @@ async fn the_calendar_tools_work_over_mcp() {
     let result = mcp_call(&app, &token, "list_events", json!({"from": "next week"})).await;
     assert!(result["content"][0]["text"].as_str().unwrap().starts_with("from:"), "{result}");
 
-    // delete_event over MCP: MCP clients confirm on their side (destructiveHint).
+    // delete_event over MCP waits for the person (Notifications page), who confirms it.
     let last = occurrences[5]["event_id"].as_i64().unwrap();
     let result = mcp_call(&app, &token, "delete_event", json!({"id": last})).await;
-    assert_eq!(result["isError"], false, "{result}");
+    assert_eq!(result["structuredContent"]["status"], "awaiting_confirmation", "{result}");
+    let held = result["structuredContent"]["confirmation_id"].as_i64().unwrap();
+    let res = app.post_form(&format!("/confirmations/{held}/confirm"), &[]).await;
+    assert_eq!(res.status(), 303);
     let result =
         mcp_call(&app, &token, "list_events", json!({"from": "2031-01-01", "to": "2031-07-01"})).await;
     let left = result["structuredContent"]["occurrences"].as_array().unwrap();

@@ -7,6 +7,7 @@ mod activity;
 mod api;
 mod auth;
 mod browser;
+mod calendar_activity;
 mod calendar_api;
 mod calendar_check;
 mod calendar_cli;

@@ -36,6 +36,9 @@ pub async fn undo(
     let (id, config) = (id.into_inner(), state.config.clone());
     let undone = state.run_as(actor.0, move |conn, ctx| activity::undo(conn, ctx, &config, id)).await?;
     state.wake.poke();
+    if undone.entry.kind == "event" {
+        crate::calendar::service::announce(&state.events, None);
+    }
     Ok(HttpResponse::Ok().json(undone))
 }
 
