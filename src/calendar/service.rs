@@ -847,7 +847,7 @@ pub fn expand_rows(
 
 /// The occurrences of rows `picked` overlapping `[from, to)` (and starting at or after
 /// `min_start`, for the chunks after the first), sorted.
-#[allow(clippy::type_complexity)]
+#[allow(clippy::type_complexity, clippy::too_many_arguments)]
 fn found_in(
     rows: &[Event],
     prepared: &[Prepared],
