@@ -498,3 +498,21 @@ fn the_range_query_uses_the_span_index() {
     let text: Vec<String> = plan.into_iter().map(|p| p.detail).collect();
     assert!(text.iter().any(|d| d.contains("events_by_span")), "{text:?}");
 }
+
+/// The API's form of a wall time, written without a format string, reads as before.
+#[test]
+fn wall_times_in_the_api_form() {
+    let d = |s: &str| chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap();
+    let t = |s: &str| chrono::NaiveDateTime::parse_from_str(s, "%Y-%m-%dT%H:%M:%S").unwrap();
+    for (wall, want) in [
+        (Wall::Date(d("2026-03-02")), "2026-03-02"),
+        (Wall::Date(d("0099-12-31")), "0099-12-31"),
+        (Wall::DateTime(t("2026-03-02T09:30:00")), "2026-03-02T09:30"),
+        (Wall::DateTime(t("2026-03-02T00:00:07")), "2026-03-02T00:00:07"),
+        (Wall::DateTime(t("1969-12-31T23:59:30")), "1969-12-31T23:59:30"),
+        (Wall::DateTime(t("1969-12-31T23:59:00")), "1969-12-31T23:59"),
+    ] {
+        assert_eq!(wall.to_api(), want);
+        assert_eq!(Wall::parse(want), Some(wall));
+    }
+}

@@ -220,7 +220,7 @@ impl Item {
 
     /// The start time alone ("09:00"), for month cells.
     pub fn start_time(&self) -> String {
-        if self.all_day { String::new() } else { self.start.format("%H:%M").to_string() }
+        if self.all_day { String::new() } else { hm(self.start) }
     }
 
     pub fn label(&self) -> String {
@@ -438,13 +438,18 @@ pub fn city(zone: &str) -> String {
 
 fn time_span(start: NaiveDateTime, end: NaiveDateTime) -> String {
     if end <= start {
-        return start.format("%H:%M").to_string();
+        return hm(start);
     }
     if end.date() == start.date() {
-        format!("{} – {}", start.format("%H:%M"), end.format("%H:%M"))
+        format!("{} – {}", hm(start), hm(end))
     } else {
-        format!("{} – {}", start.format("%H:%M"), end.format("%a %H:%M"))
+        format!("{} – {} {}", hm(start), end.format("%a"), hm(end))
     }
+}
+
+/// "09:30" (as `format("%H:%M")`, without parsing a format string: the grid shows thousands).
+fn hm(t: NaiveDateTime) -> String {
+    format!("{:02}:{:02}", t.hour(), t.minute())
 }
 
 fn items(loaded: &Loaded, ctx: &Ctx) -> Vec<Item> {
@@ -476,9 +481,7 @@ fn occurrence_span(o: &Occurrence, tz: Tz) -> (NaiveDateTime, NaiveDateTime) {
 fn occurrence_item(o: &Occurrence, tz: Tz, subscribed: &[i32]) -> Item {
     let (start, end) = occurrence_span(o, tz);
     let zone_note = match (&o.zone, o.all_day) {
-        (Some(z), false) if z != tz.name() => {
-            Some(format!("{} {}", o.start.naive().format("%H:%M"), city(z)))
-        }
+        (Some(z), false) if z != tz.name() => Some(format!("{} {}", hm(o.start.naive()), city(z))),
         _ => None,
     };
     let occurrence = o.recurrence_id.map(|w| w.to_api()).unwrap_or_default();
