@@ -1,9 +1,14 @@
 //! Benchmark of the calendar (prints figures; never fails on a slow machine):
 //! - importing a 10,000-event ICS file into an empty calendar (target < 1 s);
-//! - with 5,000 events of which 500 are recurring series (daily, weekly, monthly over years):
-//!   `occurrences` for a year in-process and `GET /api/v1/occurrences` for a year over HTTP
-//!   (target p99 < 30 ms), `GET /calendar?view=month` (target p99 < 15 ms; skipped with a note
-//!   while the page does not exist), and the server's RSS with that data.
+//! - with 5,000 events of which 500 are recurring series (daily, weekly, monthly over years)
+//!   and 40 due tasks for the overlay: `occurrences` for a year in-process and
+//!   `GET /api/v1/occurrences` for a year over HTTP (target p99 < 30 ms), the expansion alone
+//!   for a month grid's six weeks, the pages `GET /calendar?view=month` (target p99 < 15 ms),
+//!   `week` and `agenda` (and the month's htmx body), and the server's RSS with that data.
+//!
+//! The server runs in a child process (this same binary, re-executed as `steward serve`) over
+//! real loopback HTTP, so the figures include routing, the session check, the database trip,
+//! expansion and rendering.
 //!
 //! Run: `cargo run --release --example bench_calendar [-- --requests N]`
 // A benchmark measures the machine's real clock.
@@ -45,6 +50,7 @@ fn main() -> anyhow::Result<()> {
     let year = now.year();
     println!("Steward calendar benchmark, loopback HTTP, {requests} requests per endpoint");
     println!("machine: {} cores", std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1));
+    println!("load average at the start: {}", loadavg());
     println!();
 
     // 1. Importing a 10,000-event file.
@@ -103,6 +109,24 @@ fn main() -> anyhow::Result<()> {
         measure::ms(measure::nearest_rank(&times, 50.0).unwrap_or_default()),
         measure::ms(measure::nearest_rank(&times, 99.0).unwrap_or_default()),
     );
+    // The expansion alone for the month grid's range (six weeks around June).
+    let grid_from = chrono::TimeZone::with_ymd_and_hms(&Utc, year, 5, 25, 0, 0, 0).single().unwrap_or(now);
+    let mut times = Vec::new();
+    for i in 0..requests + 20 {
+        let t = Instant::now();
+        let (occ, _) = service::occurrences(&mut conn, &ctx, grid_from, grid_from + Span::days(42), None)
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        if i >= 20 {
+            times.push(t.elapsed());
+        }
+        count = occ.len();
+    }
+    times.sort();
+    println!(
+        "occurrences() for a month grid (6 weeks): p50 {:>6.2} ms  p99 {:>6.2} ms  ({count} occurrences)",
+        measure::ms(measure::nearest_rank(&times, 50.0).unwrap_or_default()),
+        measure::ms(measure::nearest_rank(&times, 99.0).unwrap_or_default()),
+    );
     drop(conn);
 
     let (mut child, _, port) = start(&db_path)?;
@@ -130,15 +154,28 @@ fn main() -> anyhow::Result<()> {
             ("Cookie", format!("steward_session={session}")),
             "",
         ),
+        (
+            "GET /calendar?view=agenda",
+            format!("{base}/calendar?view=agenda&date={year}-06-15"),
+            ("Cookie", format!("steward_session={session}")),
+            "30 days",
+        ),
+        (
+            "GET /calendar?view=month (htmx)",
+            format!("{base}/calendar?view=month&date={year}-06-15"),
+            ("Cookie", format!("steward_session={session}")),
+            "the body swapped by htmx",
+        ),
     ];
     println!();
-    println!("{:<36} {:>8} {:>8} {:>8} {:>9}", "endpoint", "p50 ms", "p99 ms", "max ms", "bytes");
+    println!("{:<38} {:>8} {:>8} {:>8} {:>9}", "endpoint", "p50 ms", "p99 ms", "max ms", "bytes");
     for (name, url, header, target) in &endpoints {
-        match runtime.block_on(measure_get(&client, url, header, requests))? {
+        let htmx = name.contains("htmx");
+        match runtime.block_on(measure_get(&client, url, header, htmx, requests))? {
             Some((mut times, bytes)) => {
                 times.sort();
                 println!(
-                    "{:<36} {:>8.2} {:>8.2} {:>8.2} {:>9}  ({target})",
+                    "{:<38} {:>8.2} {:>8.2} {:>8.2} {:>9}  ({target})",
                     name,
                     measure::ms(measure::nearest_rank(&times, 50.0).unwrap_or_default()),
                     measure::ms(measure::nearest_rank(&times, 99.0).unwrap_or_default()),
@@ -147,7 +184,7 @@ fn main() -> anyhow::Result<()> {
                 );
             }
             None => {
-                println!("{name:<36} (no such page yet: the /calendar page comes with the calpage branch)")
+                println!("{name:<38} (no such page yet: the /calendar page comes with the calpage branch)")
             }
         }
     }
@@ -159,8 +196,16 @@ fn main() -> anyhow::Result<()> {
         rss_loaded as f64 / 1024.0,
         rss_after as f64 / 1024.0
     );
+    println!("load average at the end: {}", loadavg());
     stop(&mut child);
     Ok(())
+}
+
+/// The machine's load (1, 5 and 15 minutes): the figures are noisy on a loaded machine.
+fn loadavg() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_default()
 }
 
 /// `None` when the page answers 404 (not built yet).
@@ -168,13 +213,18 @@ async fn measure_get(
     client: &reqwest::Client,
     url: &str,
     header: &(&str, String),
+    htmx: bool,
     n: usize,
 ) -> anyhow::Result<Option<(Vec<Duration>, usize)>> {
     let mut times = Vec::with_capacity(n);
     let mut bytes = 0;
     for i in 0..n + 20 {
         let t = Instant::now();
-        let res = client.get(url).header(header.0, &header.1).send().await?;
+        let mut req = client.get(url).header(header.0, &header.1);
+        if htmx {
+            req = req.header("HX-Request", "true").header("HX-Target", "cal-body");
+        }
+        let res = req.send().await?;
         if res.status() == 404 {
             return Ok(None);
         }
@@ -240,6 +290,11 @@ fn seed(db_path: &Path, ctx: &Ctx, year: i32) -> anyhow::Result<(String, String)
     let db = Db::open(db_path)?;
     let mut conn = db.conn()?;
     ics::import(&mut conn, ctx, 1, &file(5_000, 500, year)).map_err(|e| anyhow::anyhow!("{e}"))?;
+    // Due tasks for the page's overlay.
+    for i in 0..40 {
+        let line = format!("Due thing {i} due:{year}-06-{:02}", 1 + i % 30);
+        steward::tasks::service::add_text(&mut conn, ctx, &line).map_err(|e| anyhow::anyhow!("{e}"))?;
+    }
     auth::set_password(&mut conn, "benchmark passphrase", "benchmark passphrase", None)
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     let life = sessions::Lifetimes { idle: Span::days(1), absolute: Span::days(1) };

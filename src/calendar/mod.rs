@@ -314,10 +314,30 @@ impl Wall {
 
     /// The API's form: `2026-03-02T09:30` (seconds when not zero) or `2026-03-02`.
     pub fn to_api(&self) -> String {
+        use chrono::{Datelike, Timelike};
+        // Integers rather than a format string: pages and the API write thousands of these.
+        let d = self.date();
+        if !(0..=9999).contains(&d.year()) {
+            return match self {
+                Wall::Date(d) => d.format("%Y-%m-%d").to_string(),
+                Wall::DateTime(t) if t.second() == 0 => t.format("%Y-%m-%dT%H:%M").to_string(),
+                Wall::DateTime(t) => t.format("%Y-%m-%dT%H:%M:%S").to_string(),
+            };
+        }
         match self {
-            Wall::Date(d) => d.format("%Y-%m-%d").to_string(),
-            Wall::DateTime(t) if t.and_utc().timestamp() % 60 == 0 => t.format("%Y-%m-%dT%H:%M").to_string(),
-            Wall::DateTime(t) => t.format("%Y-%m-%dT%H:%M:%S").to_string(),
+            Wall::Date(d) => format!("{:04}-{:02}-{:02}", d.year(), d.month(), d.day()),
+            Wall::DateTime(t) if t.second() == 0 => {
+                format!("{:04}-{:02}-{:02}T{:02}:{:02}", t.year(), t.month(), t.day(), t.hour(), t.minute())
+            }
+            Wall::DateTime(t) => format!(
+                "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}",
+                t.year(),
+                t.month(),
+                t.day(),
+                t.hour(),
+                t.minute(),
+                t.second()
+            ),
         }
     }
 

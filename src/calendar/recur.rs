@@ -854,4 +854,70 @@ mod tests {
             assert!(e.contains(want), "{text}: {e}");
         }
     }
+
+    /// Skipping the periods before a window (rules without COUNT) finds exactly what walking
+    /// from DTSTART and keeping the window's part finds, whatever the BYxxx parts and zone.
+    #[test]
+    fn jumping_ahead_finds_what_walking_from_the_start_finds() {
+        let at = |s: &str| NaiveDateTime::parse_from_str(s, "%Y-%m-%dT%H:%M").unwrap();
+        let rules = [
+            "FREQ=DAILY",
+            "FREQ=DAILY;INTERVAL=3",
+            "FREQ=DAILY;BYDAY=MO,FR;BYMONTH=3,10",
+            "FREQ=WEEKLY;BYDAY=MO,WE,FR",
+            "FREQ=WEEKLY;INTERVAL=2",
+            "FREQ=WEEKLY;INTERVAL=2;BYDAY=SU,TU;WKST=SU",
+            "FREQ=WEEKLY;INTERVAL=3;BYDAY=MO,SA;WKST=WE",
+            "FREQ=MONTHLY;BYDAY=-1FR",
+            "FREQ=MONTHLY;INTERVAL=5;BYDAY=2TU,-2SU",
+            "FREQ=MONTHLY;BYMONTHDAY=31",
+            "FREQ=MONTHLY;BYMONTHDAY=-1,15",
+            "FREQ=MONTHLY;BYDAY=MO,TU,WE,TH,FR;BYSETPOS=-1",
+            "FREQ=MONTHLY;INTERVAL=2;BYDAY=SA,SU;BYSETPOS=1,-2",
+            "FREQ=YEARLY;BYMONTH=3;BYDAY=-1SU",
+            "FREQ=YEARLY;INTERVAL=2;BYMONTH=2;BYMONTHDAY=29",
+            "FREQ=YEARLY;BYWEEKNO=1,-1;BYDAY=MO;WKST=SU",
+            "FREQ=YEARLY;BYYEARDAY=1,-1,100",
+            "FREQ=YEARLY;BYDAY=20MO",
+            "FREQ=DAILY;BYHOUR=1,2,3;BYMINUTE=0,30",
+            "FREQ=HOURLY;INTERVAL=5;BYDAY=SU",
+            "FREQ=MINUTELY;INTERVAL=97;BYHOUR=2",
+            "FREQ=DAILY;UNTIL=20290101T000000Z",
+            "FREQ=WEEKLY;BYDAY=SU;UNTIL=20280326",
+            "FREQ=MONTHLY;BYDAY=-1SU;UNTIL=20281029T013000",
+        ];
+        let starts = ["2023-01-31T02:30", "2024-02-29T09:00", "2023-10-29T02:30", "2023-03-26T01:30"];
+        let windows = [
+            ("2026-03-01T00:00", "2026-04-12T00:00"),
+            ("2026-10-20T00:00", "2026-11-05T00:00"),
+            ("2027-01-01T00:00", "2028-01-01T00:00"),
+            ("2028-03-20T00:00", "2028-04-01T00:00"),
+            ("2023-01-01T00:00", "2023-03-01T00:00"),
+        ];
+        let zones: [&dyn UntilCheck; 4] = [
+            &Floating,
+            &Zoned(chrono_tz::Europe::Berlin),
+            &Zoned(chrono_tz::America::New_York),
+            &Zoned(chrono_tz::Australia::Lord_Howe),
+        ];
+        for text in rules {
+            let rule = Rule::parse(text).unwrap();
+            for start in starts {
+                let dtstart = at(start);
+                for (ws, we) in windows {
+                    let (ws, we) = (at(ws), at(we));
+                    for check in zones {
+                        let walked: Vec<NaiveDateTime> = expand(&rule, dtstart, Some(we), 1_000_000, check)
+                            .starts
+                            .into_iter()
+                            .filter(|t| *t >= ws)
+                            .collect();
+                        let jumped = expand_window(&rule, dtstart, Some(ws), Some(we), 1_000_000, check);
+                        assert!(!jumped.truncated, "{text} from {start}");
+                        assert_eq!(jumped.starts, walked, "{text} from {start} in [{ws}, {we})");
+                    }
+                }
+            }
+        }
+    }
 }

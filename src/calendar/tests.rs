@@ -435,3 +435,84 @@ fn a_long_range_keeps_the_earliest_ten_thousand_once_each() {
             .unwrap();
     assert_eq!(mid.len(), (28 + 31 + 30) * 40 + 1, "the long event once, from before the range");
 }
+
+// --- calperf: the API's JSON written straight from the occurrences, and the range index ---
+
+/// `occurrences_json` writes the same JSON as serialising `to_json`'s values: zoned, floating
+/// and all-day events, an override, offsets either side of UTC and of a DST change, a title
+/// and a location that need escaping.
+#[test]
+fn occurrences_written_as_text_match_their_json_values() {
+    let (_dir, mut conn) = db();
+    let ctx0 = ctx("2026-01-01T00:00:00Z", "America/New_York");
+    for event in [
+        json!({"title": "Stand-up \"daily\" \\ ok", "start": "2026-03-06T09:30", "end": "2026-03-06T09:45",
+               "zone": "Europe/Berlin", "rrule": "FREQ=DAILY;COUNT=40", "location": "Room\t1 → ünïcode"}),
+        json!({"title": "Floating", "start": "2026-03-07T23:30", "end": "2026-03-08T00:30"}),
+        json!({"title": "Holiday", "start": "2026-03-08", "end": "2026-03-10", "all_day": true}),
+        json!({"title": "Lord Howe", "start": "2026-04-01T01:45", "end": "2026-04-01T02:15",
+               "zone": "Australia/Lord_Howe", "rrule": "FREQ=WEEKLY"}),
+    ] {
+        service::create(&mut conn, &ctx0, &input(event)).unwrap();
+    }
+    for tz in ["America/New_York", "Asia/Kolkata", "UTC", "Australia/Lord_Howe"] {
+        let ctx = ctx("2026-01-01T00:00:00Z", tz);
+        let (occ, truncated) = service::occurrences(
+            &mut conn,
+            &ctx,
+            at("2026-03-01T00:00:00Z"),
+            at("2026-05-01T00:00:00Z"),
+            None,
+        )
+        .unwrap();
+        assert!(occ.len() > 40);
+        let names = service::calendar_names(&mut conn).unwrap();
+        let name = |id: i32| names.get(&id).cloned().unwrap_or_default();
+        let want = json!({
+            "occurrences": occ.iter().map(|o| o.to_json(ctx.tz, &name(o.calendar_id))).collect::<Vec<_>>(),
+            "truncated": truncated,
+        });
+        let text = service::occurrences_json(&occ, truncated, ctx.tz, name);
+        assert_eq!(String::from_utf8(text.clone()).unwrap(), want.to_string(), "in {tz}");
+        assert_eq!(serde_json::from_slice::<serde_json::Value>(&text).unwrap(), want);
+    }
+}
+
+/// The range query reads rows through `events_by_span` (calendar, start, last end), not every
+/// row of the calendar through `events_uid`.
+#[test]
+fn the_range_query_uses_the_span_index() {
+    use diesel::RunQueryDsl;
+    #[derive(diesel::QueryableByName)]
+    struct Plan {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        detail: String,
+    }
+    let (_dir, mut conn) = db();
+    let plan: Vec<Plan> = diesel::sql_query(
+        "EXPLAIN QUERY PLAN SELECT * FROM events WHERE deleted_at IS NULL AND calendar_id IN (1, 2) \
+         AND start_at < 100 AND (last_end_at IS NULL OR last_end_at > 5 OR recurrence_id IS NOT NULL)",
+    )
+    .load(&mut conn)
+    .unwrap();
+    let text: Vec<String> = plan.into_iter().map(|p| p.detail).collect();
+    assert!(text.iter().any(|d| d.contains("events_by_span")), "{text:?}");
+}
+
+/// The API's form of a wall time, written without a format string, reads as before.
+#[test]
+fn wall_times_in_the_api_form() {
+    let d = |s: &str| chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap();
+    let t = |s: &str| chrono::NaiveDateTime::parse_from_str(s, "%Y-%m-%dT%H:%M:%S").unwrap();
+    for (wall, want) in [
+        (Wall::Date(d("2026-03-02")), "2026-03-02"),
+        (Wall::Date(d("0099-12-31")), "0099-12-31"),
+        (Wall::DateTime(t("2026-03-02T09:30:00")), "2026-03-02T09:30"),
+        (Wall::DateTime(t("2026-03-02T00:00:07")), "2026-03-02T00:00:07"),
+        (Wall::DateTime(t("1969-12-31T23:59:30")), "1969-12-31T23:59:30"),
+        (Wall::DateTime(t("1969-12-31T23:59:00")), "1969-12-31T23:59"),
+    ] {
+        assert_eq!(wall.to_api(), want);
+        assert_eq!(Wall::parse(want), Some(wall));
+    }
+}

@@ -19,6 +19,7 @@ use askama_web::WebTemplate;
 use chrono::{
     DateTime, Datelike, Days, Duration, Months, NaiveDate, NaiveDateTime, NaiveTime, Timelike, Utc, Weekday,
 };
+use chrono_tz::Tz;
 use diesel::prelude::*;
 use futures_util::StreamExt;
 use serde::Deserialize;
@@ -214,17 +215,12 @@ impl Item {
 
     /// The first and last day it covers (local).
     fn days(&self) -> (NaiveDate, NaiveDate) {
-        let last = if self.end > self.start {
-            (self.end - Duration::nanoseconds(1)).date()
-        } else {
-            self.start.date()
-        };
-        (self.start.date(), last.max(self.start.date()))
+        days_of(self.start, self.end)
     }
 
     /// The start time alone ("09:00"), for month cells.
     pub fn start_time(&self) -> String {
-        if self.all_day { String::new() } else { self.start.format("%H:%M").to_string() }
+        if self.all_day { String::new() } else { hm(self.start) }
     }
 
     pub fn label(&self) -> String {
@@ -442,13 +438,18 @@ pub fn city(zone: &str) -> String {
 
 fn time_span(start: NaiveDateTime, end: NaiveDateTime) -> String {
     if end <= start {
-        return start.format("%H:%M").to_string();
+        return hm(start);
     }
     if end.date() == start.date() {
-        format!("{} – {}", start.format("%H:%M"), end.format("%H:%M"))
+        format!("{} – {}", hm(start), hm(end))
     } else {
-        format!("{} – {}", start.format("%H:%M"), end.format("%a %H:%M"))
+        format!("{} – {} {}", hm(start), end.format("%a"), hm(end))
     }
+}
+
+/// "09:30" (as `format("%H:%M")`, without parsing a format string: the grid shows thousands).
+fn hm(t: NaiveDateTime) -> String {
+    format!("{:02}:{:02}", t.hour(), t.minute())
 }
 
 fn items(loaded: &Loaded, ctx: &Ctx) -> Vec<Item> {
@@ -456,45 +457,63 @@ fn items(loaded: &Loaded, ctx: &Ctx) -> Vec<Item> {
     let subscribed: Vec<i32> = loaded.calendars.iter().filter(|c| c.is_subscribed()).map(|c| c.id).collect();
     let mut out = Vec::with_capacity(loaded.occurrences.len() + loaded.tasks.len() + loaded.firings.len());
     for o in &loaded.occurrences {
-        let (start, end) = if o.all_day {
-            let s = o.start.date();
-            let e = o.end.date().max(s.succ_opt().unwrap_or(s));
-            (s.and_time(NaiveTime::MIN), e.and_time(NaiveTime::MIN))
-        } else {
-            (o.start_at.with_timezone(&tz).naive_local(), o.end_at.with_timezone(&tz).naive_local())
-        };
-        let zone_note = match (&o.zone, o.all_day) {
-            (Some(z), false) if z != tz.name() => {
-                Some(format!("{} {}", o.start.naive().format("%H:%M"), city(z)))
-            }
-            _ => None,
-        };
-        let occurrence = o.recurrence_id.map(|w| w.to_api()).unwrap_or_default();
-        let href = if occurrence.is_empty() {
-            format!("/calendar/events/{}/edit", o.event_id)
-        } else {
-            format!("/calendar/events/{}/edit?occurrence={occurrence}", o.event_id)
-        };
-        out.push(Item {
-            kind: "event",
-            id: o.event_id,
-            title: o.title.clone(),
-            all_day: o.all_day,
-            start,
-            end,
-            time: if o.all_day { String::new() } else { time_span(start, end) },
-            zone_note,
-            location: o.location.clone(),
-            colour: format!("cal-{}", o.calendar_id),
-            href,
-            recurring: o.recurring,
-            done: false,
-            times: 1,
-            read_only: subscribed.contains(&o.calendar_id),
-            cont_before: false,
-            cont_after: false,
-        });
+        out.push(occurrence_item(o, tz, &subscribed));
     }
+    out.extend(overlay_items(loaded, tz));
+    out.sort_by(|a, b| {
+        b.all_day.cmp(&a.all_day).then(a.start.cmp(&b.start)).then_with(|| a.title.cmp(&b.title))
+    });
+    out
+}
+
+/// An occurrence's local start and end (all-day: midnight of the first and after the last day).
+fn occurrence_span(o: &Occurrence, tz: Tz) -> (NaiveDateTime, NaiveDateTime) {
+    if o.all_day {
+        let s = o.start.date();
+        let e = o.end.date().max(s.succ_opt().unwrap_or(s));
+        (s.and_time(NaiveTime::MIN), e.and_time(NaiveTime::MIN))
+    } else {
+        (o.start_at.with_timezone(&tz).naive_local(), o.end_at.with_timezone(&tz).naive_local())
+    }
+}
+
+/// The entry of an occurrence.
+fn occurrence_item(o: &Occurrence, tz: Tz, subscribed: &[i32]) -> Item {
+    let (start, end) = occurrence_span(o, tz);
+    let zone_note = match (&o.zone, o.all_day) {
+        (Some(z), false) if z != tz.name() => Some(format!("{} {}", hm(o.start.naive()), city(z))),
+        _ => None,
+    };
+    let occurrence = o.recurrence_id.map(|w| w.to_api()).unwrap_or_default();
+    let href = if occurrence.is_empty() {
+        format!("/calendar/events/{}/edit", o.event_id)
+    } else {
+        format!("/calendar/events/{}/edit?occurrence={occurrence}", o.event_id)
+    };
+    Item {
+        kind: "event",
+        id: o.event_id,
+        title: o.title.clone(),
+        all_day: o.all_day,
+        start,
+        end,
+        time: if o.all_day { String::new() } else { time_span(start, end) },
+        zone_note,
+        location: o.location.clone(),
+        colour: format!("cal-{}", o.calendar_id),
+        href,
+        recurring: o.recurring,
+        done: false,
+        times: 1,
+        read_only: subscribed.contains(&o.calendar_id),
+        cont_before: false,
+        cont_after: false,
+    }
+}
+
+/// The overlays' entries: tasks due and prompts' firings.
+fn overlay_items(loaded: &Loaded, tz: Tz) -> Vec<Item> {
+    let mut out = Vec::with_capacity(loaded.tasks.len() + loaded.firings.len());
     for (id, title, done, due_date, due_at) in &loaded.tasks {
         let (start, all_day) = match (due_at, due_date) {
             (Some(at), _) => (at.and_utc().with_timezone(&tz).naive_local(), false),
@@ -555,9 +574,98 @@ fn items(loaded: &Loaded, ctx: &Ctx) -> Vec<Item> {
             });
         }
     }
-    out.sort_by(|a, b| {
-        b.all_day.cmp(&a.all_day).then(a.start.cmp(&b.start)).then_with(|| a.title.cmp(&b.title))
+    out
+}
+
+/// The first and last day an entry from `start` to `end` covers (as [`Item::days`]).
+fn days_of(start: NaiveDateTime, end: NaiveDateTime) -> (NaiveDate, NaiveDate) {
+    let last = if end > start { (end - Duration::nanoseconds(1)).date() } else { start.date() };
+    (start.date(), last.max(start.date()))
+}
+
+/// The month grid's cells in `[from, to)`: what each shows (at most [`MONTH_CELL_ITEMS`] when
+/// more are hidden) and how many are hidden. Only the shown entries are built: a month of daily
+/// series has thousands of occurrences but a grid of 42 cells shows ~130 of them.
+fn month_cells(
+    loaded: &Loaded,
+    ctx: &Ctx,
+    from: NaiveDate,
+    to: NaiveDate,
+) -> BTreeMap<NaiveDate, (Vec<Item>, usize)> {
+    let tz = ctx.tz;
+    let subscribed: Vec<i32> = loaded.calendars.iter().filter(|c| c.is_subscribed()).map(|c| c.id).collect();
+    let overlays = overlay_items(loaded, tz);
+    // (occurrence or overlay, index, all-day, start, end, title), in the order `items` sorts.
+    struct Head<'a> {
+        occurrence: bool,
+        index: usize,
+        rank: u8,
+        all_day: bool,
+        start: NaiveDateTime,
+        end: NaiveDateTime,
+        title: &'a str,
+    }
+    let mut heads: Vec<Head> = Vec::with_capacity(loaded.occurrences.len() + overlays.len());
+    for (index, o) in loaded.occurrences.iter().enumerate() {
+        let (start, end) = occurrence_span(o, tz);
+        let rank = if o.all_day { 0 } else { 1 };
+        heads.push(Head { occurrence: true, index, rank, all_day: o.all_day, start, end, title: &o.title });
+    }
+    for (index, i) in overlays.iter().enumerate() {
+        let rank = month_rank(i);
+        heads.push(Head {
+            occurrence: false,
+            index,
+            rank,
+            all_day: i.all_day,
+            start: i.start,
+            end: i.end,
+            title: &i.title,
+        });
+    }
+    heads.sort_by(|a, b| {
+        b.all_day.cmp(&a.all_day).then(a.start.cmp(&b.start)).then_with(|| a.title.cmp(b.title))
     });
+    let mut by_day: BTreeMap<NaiveDate, Vec<usize>> = BTreeMap::new();
+    for (h, head) in heads.iter().enumerate() {
+        let (first, last) = days_of(head.start, head.end);
+        let mut d = first.max(from);
+        while d <= last && d < to {
+            by_day.entry(d).or_default().push(h);
+            match d.succ_opt() {
+                Some(n) => d = n,
+                None => break,
+            }
+        }
+    }
+    let mut out = BTreeMap::new();
+    for (d, mut list) in by_day {
+        // A cell shows the person's events first; the overlays fill what is left.
+        list.sort_by_key(|&h| (heads[h].rank, heads[h].start));
+        let more = list.len().saturating_sub(MONTH_CELL_ITEMS + 1);
+        if more > 0 {
+            list.truncate(MONTH_CELL_ITEMS);
+        }
+        let items = list
+            .into_iter()
+            .map(|h| {
+                let head = &heads[h];
+                let mut item = if head.occurrence {
+                    occurrence_item(&loaded.occurrences[head.index], tz, &subscribed)
+                } else {
+                    overlays[head.index].clone()
+                };
+                let (first, last) = days_of(head.start, head.end);
+                if item.all_day && first != last {
+                    // The title starts the bar, and again at each week's start.
+                    item.cont_before = d > first && d.weekday() != Weekday::Mon;
+                    item.cont_after = d < last && d.weekday() != Weekday::Sun;
+                }
+                item
+            })
+            .collect();
+        out.insert(d, (items, if more > 0 { more + 1 } else { 0 }));
+    }
     out
 }
 
@@ -611,8 +719,9 @@ fn place(day: NaiveDate, mut timed: Vec<Item>) -> Vec<Placed> {
 
 fn build_body(view: View, date: NaiveDate, loaded: &Loaded, ctx: &Ctx, csrf: String) -> CalBody {
     let today = ctx.today();
-    let all = items(loaded, ctx);
     let (from, to) = range(view, date);
+    let all = if view == View::Month { Vec::new() } else { items(loaded, ctx) };
+    let mut cells = if view == View::Month { month_cells(loaded, ctx, from, to) } else { BTreeMap::new() };
     let mut by_day: BTreeMap<NaiveDate, Vec<Item>> = BTreeMap::new();
     for item in &all {
         let (first, last) = item.days();
@@ -658,20 +767,14 @@ fn build_body(view: View, date: NaiveDate, loaded: &Loaded, ctx: &Ctx, csrf: Str
             while d < to {
                 let mut week = Vec::with_capacity(7);
                 for _ in 0..7 {
-                    let mut items = by_day.remove(&d).unwrap_or_default();
-                    // A cell shows the person's events first; the overlays fill what is left.
-                    items.sort_by_key(|i| (month_rank(i), i.start));
-                    let more = items.len().saturating_sub(MONTH_CELL_ITEMS + 1);
-                    if more > 0 {
-                        items.truncate(MONTH_CELL_ITEMS);
-                    }
+                    let (items, more) = cells.remove(&d).unwrap_or_default();
                     week.push(DayCell {
                         date: d,
                         day: d.day(),
                         in_month: d.month() == date.month(),
                         today: d == today,
                         weekend: matches!(d.weekday(), Weekday::Sat | Weekday::Sun),
-                        more: if more > 0 { more + 1 } else { 0 },
+                        more,
                         items,
                         day_url: url(View::Day, d),
                         new_url: new_url(d, Some("09:00")),
