@@ -14,30 +14,22 @@
 // A benchmark measures the machine's real clock.
 #![allow(clippy::disallowed_methods)]
 
+mod child;
 mod measure;
 
 use std::fmt::Write as _;
-use std::net::TcpListener;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use chrono::{Datelike, Duration as Span, NaiveDate, Utc};
-use steward::auth::{self, sessions, tokens};
 use steward::calendar::{ics, service};
 use steward::db::Db;
 use steward::services::{Actor, Ctx};
 
-const CHILD: &str = "STEWARD_BENCH_CHILD";
 const ZONES: [&str; 5] = ["Europe/Berlin", "America/New_York", "Asia/Tokyo", "Australia/Lord_Howe", "UTC"];
 
 fn main() -> anyhow::Result<()> {
-    if std::env::var_os(CHILD).is_some() {
-        std::process::exit(match steward::cli::main() {
-            std::process::ExitCode::SUCCESS => 0,
-            _ => 1,
-        });
-    }
+    child::serve_if_child();
     let args: Vec<String> = std::env::args().collect();
     let requests = args
         .iter()
@@ -79,10 +71,10 @@ fn main() -> anyhow::Result<()> {
     // 2. The 5,000-event calendar.
     let db_path = dir.path().join("bench.db");
     let rss_empty = {
-        let (mut child, _, _) = start(&db_path)?;
+        let (mut child, _, _) = child::start(&db_path, "Europe/Berlin")?;
         std::thread::sleep(Duration::from_millis(500));
         let rss = measure::status_kib(Some(child.id()), "VmRSS:");
-        stop(&mut child);
+        child::stop(&mut child);
         rss
     };
     let (session, api_token) = seed(&db_path, &ctx, year)?;
@@ -129,7 +121,7 @@ fn main() -> anyhow::Result<()> {
     );
     drop(conn);
 
-    let (mut child, _, port) = start(&db_path)?;
+    let (mut child, _, port) = child::start(&db_path, "Europe/Berlin")?;
     std::thread::sleep(Duration::from_millis(500));
     let rss_loaded = measure::status_kib(Some(child.id()), "VmRSS:");
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
@@ -197,7 +189,7 @@ fn main() -> anyhow::Result<()> {
         rss_after as f64 / 1024.0
     );
     println!("load average at the end: {}", loadavg());
-    stop(&mut child);
+    child::stop(&mut child);
     Ok(())
 }
 
@@ -295,52 +287,5 @@ fn seed(db_path: &Path, ctx: &Ctx, year: i32) -> anyhow::Result<(String, String)
         let line = format!("Due thing {i} due:{year}-06-{:02}", 1 + i % 30);
         steward::tasks::service::add_text(&mut conn, ctx, &line).map_err(|e| anyhow::anyhow!("{e}"))?;
     }
-    auth::set_password(&mut conn, "benchmark passphrase", "benchmark passphrase", None)
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
-    let life = sessions::Lifetimes { idle: Span::days(1), absolute: Span::days(1) };
-    let (session, _) = sessions::create(&mut conn, &sessions::Client::default(), ctx.now, life)?;
-    let (api, _) = tokens::create(&mut conn, &tokens::NewToken::admin("bench"), ctx.now)
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
-    Ok((session, api))
-}
-
-/// Starts the server and waits for `/healthz`; returns the child, the time it took, its port.
-fn start(db_path: &Path) -> anyhow::Result<(Child, Duration, u16)> {
-    let port = TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
-    let t = Instant::now();
-    let mut child = Command::new(std::env::current_exe()?)
-        .env(CHILD, "1")
-        .env("STEWARD_TIMEZONE", "Europe/Berlin")
-        .env("STEWARD_LOG", "warn")
-        .args(["--db", &db_path.to_string_lossy(), "serve", "--bind", &format!("127.0.0.1:{port}")])
-        .stdout(Stdio::null())
-        .stderr(Stdio::inherit())
-        .spawn()?;
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        if healthy(port) {
-            return Ok((child, t.elapsed(), port));
-        }
-        if Instant::now() > deadline {
-            stop(&mut child);
-            anyhow::bail!("the server did not become healthy in 20 s");
-        }
-        std::thread::sleep(Duration::from_millis(1));
-    }
-}
-
-fn healthy(port: u16) -> bool {
-    use std::io::{Read, Write};
-    let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", port)) else { return false };
-    let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
-    if s.write_all(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n").is_err() {
-        return false;
-    }
-    let mut buf = String::new();
-    s.read_to_string(&mut buf).is_ok() && buf.starts_with("HTTP/1.1 200") && buf.contains("\"ok\"")
-}
-
-fn stop(child: &mut Child) {
-    let _ = Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
-    let _ = child.wait();
+    child::credentials(&mut conn, ctx.now)
 }

@@ -9,28 +9,19 @@
 // A benchmark measures the machine's real clock.
 #![allow(clippy::disallowed_methods)]
 
+mod child;
 mod measure;
 
-use std::net::TcpListener;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use chrono::{Duration as Days, Utc};
-use steward::auth::{self, sessions, tokens};
 use steward::db::Db;
 use steward::services::{Actor, Ctx};
 use steward::tasks::service;
 
-const CHILD: &str = "STEWARD_BENCH_CHILD";
-
 fn main() -> anyhow::Result<()> {
-    if std::env::var_os(CHILD).is_some() {
-        std::process::exit(match steward::cli::main() {
-            std::process::ExitCode::SUCCESS => 0,
-            _ => 1,
-        });
-    }
+    child::serve_if_child();
     let args: Vec<String> = std::env::args().collect();
     let arg = |name: &str, default: usize| -> usize {
         args.iter()
@@ -46,8 +37,8 @@ fn main() -> anyhow::Result<()> {
     let db_path = dir.path().join("bench.db");
 
     // First start on an empty database: migrations run.
-    let (mut child, first_start, _) = start(&db_path)?;
-    stop(&mut child);
+    let (mut child, first_start, _) = child::start(&db_path, "UTC")?;
+    child::stop(&mut child);
 
     let (session_token, api_token) = seed(&db_path, task_count)?;
     println!("Steward tasks benchmark: {task_count} tasks, {requests} requests per endpoint, loopback HTTP");
@@ -60,9 +51,9 @@ fn main() -> anyhow::Result<()> {
 
     let mut starts = Vec::new();
     for _ in 0..5 {
-        let (mut c, took, _) = start(&db_path)?;
+        let (mut c, took, _) = child::start(&db_path, "UTC")?;
         starts.push(took);
-        stop(&mut c);
+        child::stop(&mut c);
     }
     starts.sort();
     println!(
@@ -70,7 +61,7 @@ fn main() -> anyhow::Result<()> {
         measure::ms(starts[2])
     );
 
-    let (mut child, _, port) = start(&db_path)?;
+    let (mut child, _, port) = child::start(&db_path, "UTC")?;
     std::thread::sleep(Duration::from_secs(2));
     let idle_rss = measure::status_kib(Some(child.id()), "VmRSS:");
     println!(
@@ -116,7 +107,7 @@ fn main() -> anyhow::Result<()> {
         "RSS after the requests:                                   {:>7.1} MB",
         measure::status_kib(Some(child.id()), "VmRSS:") as f64 / 1024.0
     );
-    stop(&mut child);
+    child::stop(&mut child);
     Ok(())
 }
 
@@ -169,53 +160,5 @@ fn seed(db_path: &Path, count: usize) -> anyhow::Result<(String, String)> {
     }
     let ctx = Ctx { now, tz: chrono_tz::UTC, actor: Actor::Person };
     service::import_todotxt(&mut conn, &ctx, file.as_bytes()).map_err(|e| anyhow::anyhow!("{e}"))?;
-    auth::set_password(&mut conn, "benchmark passphrase", "benchmark passphrase", None)
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
-    let life = sessions::Lifetimes { idle: Days::days(1), absolute: Days::days(1) };
-    let (session, _) = sessions::create(&mut conn, &sessions::Client::default(), now, life)?;
-    let (api, _) = tokens::create(&mut conn, &tokens::NewToken::admin("bench"), now)
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
-    Ok((session, api))
-}
-
-/// Starts the server and waits for `/healthz`; returns the child, the time it took, its port.
-fn start(db_path: &Path) -> anyhow::Result<(Child, Duration, u16)> {
-    let port = TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
-    let t = Instant::now();
-    let mut child = Command::new(std::env::current_exe()?)
-        .env(CHILD, "1")
-        .env("STEWARD_TIMEZONE", "UTC")
-        .env("STEWARD_LOG", "warn")
-        .args(["--db", &db_path.to_string_lossy(), "serve", "--bind", &format!("127.0.0.1:{port}")])
-        .stdout(Stdio::null())
-        .stderr(Stdio::inherit())
-        .spawn()?;
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        if healthy(port) {
-            return Ok((child, t.elapsed(), port));
-        }
-        if Instant::now() > deadline {
-            stop(&mut child);
-            anyhow::bail!("the server did not become healthy in 20 s");
-        }
-        std::thread::sleep(Duration::from_millis(1));
-    }
-}
-
-/// A raw HTTP/1.1 health probe: no client start-up cost in the measured time.
-fn healthy(port: u16) -> bool {
-    use std::io::{Read, Write};
-    let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", port)) else { return false };
-    let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
-    if s.write_all(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n").is_err() {
-        return false;
-    }
-    let mut buf = String::new();
-    s.read_to_string(&mut buf).is_ok() && buf.starts_with("HTTP/1.1 200") && buf.contains("\"ok\"")
-}
-
-fn stop(child: &mut Child) {
-    let _ = Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
-    let _ = child.wait();
+    child::credentials(&mut conn, now)
 }
