@@ -104,31 +104,8 @@ enum AgentCommand {
         /// llm, letta, webhook, command or notify
         #[arg(long)]
         kind: String,
-        /// llm: base URL (ending in /v1); letta: server URL; webhook: target URL
-        #[arg(long)]
-        url: Option<String>,
-        #[arg(long)]
-        model: Option<String>,
-        /// llm and letta: sent as a bearer token [env: STEWARD_AGENT_API_KEY]
-        #[arg(long, env = "STEWARD_AGENT_API_KEY", hide_env_values = true)]
-        api_key: Option<String>,
-        #[arg(long)]
-        system_prompt: Option<String>,
-        /// letta: the agent's id on the server
-        #[arg(long)]
-        agent_id: Option<String>,
-        /// webhook: the HMAC key of X-Steward-Signature [env: STEWARD_AGENT_SECRET]
-        #[arg(long, env = "STEWARD_AGENT_SECRET", hide_env_values = true)]
-        secret: Option<String>,
-        #[arg(long)]
-        timeout_secs: Option<u64>,
-        /// Deliveries at once (default 1)
-        #[arg(long)]
-        concurrency: Option<i32>,
-        /// Who else may send prompts to it: chat, mcp, tokens, all or none, comma-separated
-        /// (default: none for command and webhook agents, all for the others)
-        #[arg(long, value_name = "WHO")]
-        open_to: Option<String>,
+        #[command(flatten)]
+        settings: AgentSettings,
         /// command: the program and its arguments, after `--` (no shell)
         #[arg(last = true)]
         argv: Vec<String>,
@@ -137,27 +114,8 @@ enum AgentCommand {
     /// and secret unless they are given again.
     Edit {
         name: String,
-        #[arg(long)]
-        url: Option<String>,
-        #[arg(long)]
-        model: Option<String>,
-        /// llm and letta: sent as a bearer token ("" removes it) [env: STEWARD_AGENT_API_KEY]
-        #[arg(long, env = "STEWARD_AGENT_API_KEY", hide_env_values = true)]
-        api_key: Option<String>,
-        #[arg(long)]
-        system_prompt: Option<String>,
-        #[arg(long)]
-        agent_id: Option<String>,
-        /// webhook: the HMAC key of X-Steward-Signature [env: STEWARD_AGENT_SECRET]
-        #[arg(long, env = "STEWARD_AGENT_SECRET", hide_env_values = true)]
-        secret: Option<String>,
-        #[arg(long)]
-        timeout_secs: Option<u64>,
-        #[arg(long)]
-        concurrency: Option<i32>,
-        /// Who else may send prompts to it: chat, mcp, tokens, all or none, comma-separated
-        #[arg(long, value_name = "WHO")]
-        open_to: Option<String>,
+        #[command(flatten)]
+        settings: AgentSettings,
     },
     /// List agents
     List,
@@ -165,6 +123,63 @@ enum AgentCommand {
     Rm { name: String },
     /// Test the connection and say what is wrong
     Check { name: String },
+}
+
+/// The settings `agent add` and `agent edit` share; on edit, those not given stay.
+#[derive(Args)]
+struct AgentSettings {
+    /// llm: base URL (ending in /v1); letta: server URL; webhook: target URL
+    #[arg(long)]
+    url: Option<String>,
+    #[arg(long)]
+    model: Option<String>,
+    /// llm and letta: sent as a bearer token ("" removes it) [env: STEWARD_AGENT_API_KEY]
+    #[arg(long, env = "STEWARD_AGENT_API_KEY", hide_env_values = true)]
+    api_key: Option<String>,
+    #[arg(long)]
+    system_prompt: Option<String>,
+    /// letta: the agent's name or id on the server
+    #[arg(long)]
+    agent_id: Option<String>,
+    /// webhook: the HMAC key of X-Steward-Signature [env: STEWARD_AGENT_SECRET]
+    #[arg(long, env = "STEWARD_AGENT_SECRET", hide_env_values = true)]
+    secret: Option<String>,
+    #[arg(long)]
+    timeout_secs: Option<u64>,
+    /// Deliveries at once (default 1)
+    #[arg(long)]
+    concurrency: Option<i32>,
+    /// Who else may send prompts to it: chat, mcp, tokens, all or none, comma-separated
+    /// (default: none for command and webhook agents, all for the others)
+    #[arg(long, value_name = "WHO")]
+    open_to: Option<String>,
+}
+
+impl AgentSettings {
+    /// The agent input these flags make: a new agent's (with its name and kind) or a change.
+    fn input(
+        self,
+        name: Option<String>,
+        kind: Option<String>,
+        argv: Option<Vec<String>>,
+    ) -> crate::agents::AgentInput {
+        crate::agents::AgentInput {
+            name,
+            kind,
+            concurrency: self.concurrency,
+            config: crate::agents::AgentConfigPatch {
+                url: self.url,
+                model: self.model,
+                api_key: self.api_key,
+                system_prompt: self.system_prompt,
+                agent_id: self.agent_id,
+                secret: self.secret,
+                argv,
+                timeout_secs: self.timeout_secs,
+                open_to: self.open_to.map(|w| split_list(&w)),
+            },
+        }
+    }
 }
 
 #[derive(Args)]
@@ -693,41 +708,12 @@ fn truncate(text: &str, max: usize) -> String {
 }
 
 fn agent(config: &Config, cmd: AgentCommand, json: bool) -> Result<(), AppError> {
-    use crate::agents::{self, AgentConfigPatch, AgentInput};
+    use crate::agents;
     let db = open(config)?;
     let mut conn = conn(&db)?;
     match cmd {
-        AgentCommand::Add {
-            name,
-            kind,
-            url,
-            model,
-            api_key,
-            system_prompt,
-            agent_id,
-            secret,
-            timeout_secs,
-            concurrency,
-            open_to,
-            argv,
-        } => {
-            let input = AgentInput {
-                name: Some(name),
-                kind: Some(kind),
-                concurrency,
-                config: AgentConfigPatch {
-                    url,
-                    model,
-                    api_key,
-                    system_prompt,
-                    agent_id,
-                    secret,
-                    argv: Some(argv),
-                    timeout_secs,
-                    open_to: open_to.map(|w| split_list(&w)),
-                },
-            };
-            let mut input = input;
+        AgentCommand::Add { name, kind, settings, argv } => {
+            let mut input = settings.input(Some(name), Some(kind), Some(argv));
             let http = http_client();
             block_on(agents::letta::settle(&http, &mut input, None))??;
             let a = agents::add(&mut conn, SystemClock.now(), input, Actor::Person)?;
@@ -737,34 +723,11 @@ fn agent(config: &Config, cmd: AgentCommand, json: bool) -> Result<(), AppError>
             println!("Added agent {} ({}).", a.name, a.kind.as_str());
             Ok(())
         }
-        AgentCommand::Edit {
-            name,
-            url,
-            model,
-            api_key,
-            system_prompt,
-            agent_id,
-            secret,
-            timeout_secs,
-            concurrency,
-            open_to,
-        } => {
-            let input = AgentInput {
-                name: None,
-                kind: None,
-                concurrency,
-                config: AgentConfigPatch {
-                    url,
-                    model,
-                    api_key,
-                    system_prompt,
-                    agent_id,
-                    secret,
-                    argv: None,
-                    timeout_secs,
-                    open_to: open_to.map(|w| split_list(&w)),
-                },
-            };
+        AgentCommand::Edit { name, settings } => {
+            let mut input = settings.input(None, None, None);
+            // A Letta agent's name is looked up and its id checked, as on the page and the API.
+            let current = agents::get(&mut conn, config, &name).ok();
+            block_on(agents::letta::settle(&http_client(), &mut input, current.as_ref()))??;
             let (a, dropped) =
                 agents::update_noting(&mut conn, config, SystemClock.now(), &name, input, Actor::Person)?;
             if json {
