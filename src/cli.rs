@@ -133,7 +133,7 @@ struct AgentSettings {
     url: Option<String>,
     #[arg(long)]
     model: Option<String>,
-    /// llm and letta: sent as a bearer token ("" removes it) [env: STEWARD_AGENT_API_KEY]
+    /// llm and letta: sent as a bearer token ("" removes it)
     #[arg(long, env = "STEWARD_AGENT_API_KEY", hide_env_values = true)]
     api_key: Option<String>,
     #[arg(long)]
@@ -141,7 +141,7 @@ struct AgentSettings {
     /// letta: the agent's name or id on the server
     #[arg(long)]
     agent_id: Option<String>,
-    /// webhook: the HMAC key of X-Steward-Signature [env: STEWARD_AGENT_SECRET]
+    /// webhook: the HMAC key of X-Steward-Signature
     #[arg(long, env = "STEWARD_AGENT_SECRET", hide_env_values = true)]
     secret: Option<String>,
     #[arg(long)]
