@@ -585,7 +585,8 @@ pub fn remove(conn: &mut Conn, name: &str) -> Result<(), AppError> {
 // ---------------------------------------------------------------------------------------------
 // Deliveries.
 
-/// Stores the notification in-app and queues it for every channel that receives `topic`. The
+/// Stores the notification in-app and queues it for every channel that receives `topic` (from
+/// `hold_until`, when quiet hours hold it). The
 /// one way notifications leave Steward; the caller wakes the scheduler (or is the scheduler).
 pub fn send(
     conn: &mut Conn,
@@ -594,7 +595,7 @@ pub fn send(
     now: DateTime<Utc>,
 ) -> Result<Notification, AppError> {
     let note = notifications::add(conn, n, now)?;
-    queue(conn, note.id, topic, now)?;
+    queue(conn, note.id, topic, n.hold_until.map_or(now, |h| h.max(now)))?;
     Ok(note)
 }
 
@@ -821,6 +822,7 @@ pub fn record(
                     level: "error",
                     run_id: None,
                     schedule_id: None,
+                    ..Default::default()
                 },
                 now,
             )?))
@@ -901,6 +903,7 @@ mod tests {
             level: "error",
             run_id: None,
             schedule_id: None,
+            ..Default::default()
         }
     }
 

@@ -242,11 +242,13 @@ pub async fn set_timezone(
 ) -> Result<HttpResponse, PageError> {
     let name = form.into_inner().timezone;
     let given = name.clone();
+    let now = state.clock.now();
     let outcome = state
         .db
-        .run(move |conn| crate::settings::set_person_zone(conn, &given))
+        .run(move |conn| crate::settings::set_person_zone(conn, &given, now))
         .await
         .map(|tz| Some(format!("Time zone set to {}.", tz.name())));
+    state.wake.poke();
     answer(&req, &state, &session.0, "timezone", outcome, &[("timezone", &name)], None).await
 }
 
