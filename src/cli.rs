@@ -403,7 +403,14 @@ fn run(cli: Cli) -> Result<(), AppError> {
             Ok(())
         }
         Command::Token(cmd) => token(&config, cmd, json),
-        Command::Task(cmd) => task(&config, cmd, json),
+        Command::Task(cmd) => {
+            let done = task(&config, cmd, json);
+            // A task's new due date armed a reminder the server's scheduler must see at once.
+            if crate::services::take_wake_request() {
+                crate::scheduler::poke_from_outside(&config.db);
+            }
+            done
+        }
         Command::Import(ImportCommand::Todotxt { file }) => {
             let bytes = std::fs::read(&file)
                 .map_err(|e| AppError::invalid("FILE", format!("cannot read {}: {e}", file.display())))?;

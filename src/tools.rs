@@ -147,6 +147,11 @@ fn task_fields() -> Map<String, Value> {
             "todo.txt rec: value: \"1w\" (a week after completion), \"+1w\" (a week after the due date); \
              units d, b (business days), w, m, y; null clears it."
         ),
+        "reminders": {
+            "type": ["array", "null"], "items": { "type": "string" },
+            "description": "When to remind the person before it is due: [\"1d\", \"10m\", \"0m\"] \
+                (units m, h, d, w); [] for none; null for the defaults in Settings.",
+        },
         "extra": {
             "type": "object", "additionalProperties": { "type": "string" },
             "description": "Other key:value tags; replaces all of them.",
@@ -189,7 +194,7 @@ static TOOLS: [Tool; 11] = [
         description: "Add a task for the person. Either `text` in the quick-add grammar, e.g. \"Call mom \
             tomorrow 5pm +family @phone p1\" (dates: today, tomorrow, fri 17:30, in 3 days, dec 24, \
             2026-12-24; +project, @context, priority p1-p3 or (A); repeats: \"every week\", \"every \
-            weekday at 9:30\"), or the fields (title required), not both. Returns the task.",
+            weekday at 9:30\"; reminders: \"remind 1h\", \"remind 1d,10m\"), or the fields (title required), not both. Returns the task.",
         destructive: false,
         schema: || {
             let mut fields = task_fields();
