@@ -788,7 +788,7 @@ pub fn record(
             diesel::update(deliveries::table.find(c.id))
                 .set((
                     deliveries::state.eq("queued"),
-                    deliveries::not_before.eq(to_ms(at)),
+                    deliveries::not_before.eq(crate::clock::due_ms(at)),
                     deliveries::error.eq(&f.message),
                     deliveries::updated_at.eq(now_ms),
                 ))

@@ -9,7 +9,7 @@ use serde::Deserialize;
 
 use super::spec::{Kind, Spec};
 use super::{Schedule, get, parse_priority};
-use crate::clock::{from_ms, to_ms};
+use crate::clock::{ceil_ms, due_ms, from_ms, to_ms};
 use crate::config::{Config, parse_zone};
 use crate::db::schema::{runs, schedules};
 use crate::db::{Conn, settings};
@@ -236,7 +236,7 @@ impl Draft {
             max_count: self.max_count,
             conversation_id: self.conversation_id,
             anchor_at: to_ms(anchor),
-            next_fire_at: next.map(to_ms),
+            next_fire_at: next.map(due_ms),
             updated_at: to_ms(now),
         }
     }
@@ -459,7 +459,9 @@ pub fn create(
 ) -> Result<Schedule, AppError> {
     crate::db::write(conn, |conn| {
         let d = draft(conn, ctx, config, input, None)?;
-        let next = next_fire(&d, ctx.now, ctx.now, 0);
+        // An interval counts from now, rounded up to the millisecond its firings are kept in.
+        let anchor = ceil_ms(ctx.now);
+        let next = next_fire(&d, ctx.now, anchor, 0);
         if next.is_none() {
             return Err(AppError::invalid("until", "the schedule would never fire before its end"));
         }
@@ -469,7 +471,7 @@ pub fn create(
         let now = to_ms(ctx.now);
         let id: i32 = diesel::insert_into(schedules::table)
             .values((
-                d.columns(ctx.now, next, ctx.now),
+                d.columns(anchor, next, ctx.now),
                 schedules::created_by.eq(ctx.actor.as_str()),
                 schedules::created_in.eq(ctx.actor.conversation()),
                 schedules::created_at.eq(now),
@@ -545,7 +547,7 @@ pub fn update(
         let timing_changed =
             d.spec.kind().as_str() != old.kind || d.spec.to_stored() != old.spec || d.tz.name() != old.tz;
         let end_changed = d.until_at.map(to_ms) != old.until_at || d.max_count != old.max_count;
-        let anchor = if timing_changed { ctx.now } else { from_ms(old.anchor_at) };
+        let anchor = if timing_changed { ceil_ms(ctx.now) } else { from_ms(old.anchor_at) };
         let next = if timing_changed || end_changed || (d.active && !old.active) {
             next_fire(&d, ctx.now, anchor, old.fired_count)
         } else {
@@ -588,7 +590,7 @@ pub fn set_active(
             diesel::update(schedules::table.find(id))
                 .set((
                     schedules::active.eq(true),
-                    schedules::next_fire_at.eq(next.map(to_ms)),
+                    schedules::next_fire_at.eq(next.map(due_ms)),
                     schedules::updated_at.eq(to_ms(ctx.now)),
                 ))
                 .execute(conn)?;
@@ -654,7 +656,8 @@ pub fn duplicate(conn: &mut Conn, ctx: &Ctx, config: &Config, id: i32) -> Result
         // A one-time schedule whose time has passed gets an hour from now; the person edits it.
         _ => {
             let at = old.next_fire().filter(|t| *t > ctx.now).unwrap_or(ctx.now + Duration::hours(1));
-            input.at = Some(super::rfc3339(at));
+            // To the millisecond: a copy fires when the original would, not earlier.
+            input.at = Some(at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true));
         }
     }
     if let Some(u) = old.until_at.map(from_ms).filter(|u| *u > ctx.now) {

@@ -26,6 +26,8 @@ mod holes;
 mod letta;
 mod logs;
 mod mcp;
+// Issue 14: nothing is delivered before its instant (real clock).
+mod never_early;
 mod privilege;
 mod schedule_pages;
 mod scheduler;
