@@ -112,6 +112,8 @@ struct Started {
     run: Run,
     agent: Agent,
     schedule_name: Option<String>,
+    /// The channels the answer goes to (the schedule's `answer_to`).
+    answer_to: Vec<String>,
 }
 
 /// A delivery that ended, for the next turn to record.
@@ -687,7 +689,7 @@ fn start_ready(
     let agents: HashMap<String, Agent> =
         agents::list(conn, config)?.into_iter().map(|a| (a.name.clone(), a)).collect();
     // Each agent's first ready runs, as many as it has free slots (and the pool has).
-    let mut ready: Vec<(Run, Option<String>)> = Vec::new();
+    let mut ready: Vec<(Run, Option<String>, Option<String>)> = Vec::new();
     for name in queued_agents(conn)? {
         let Some(agent) = agents.get(&name) else {
             diesel::update(
@@ -718,25 +720,26 @@ fn start_ready(
             .filter(runs::agent.eq(&name))
             .filter(likely(runs::not_before.le(now_ms)))
             .order((runs::priority.asc(), runs::scheduled_for.asc(), runs::id.asc()))
-            .select((Run::as_select(), schedules::name.nullable()))
-            .load_iter::<(Run, Option<String>), diesel::connection::DefaultLoadingMode>(conn)?
+            .select((Run::as_select(), schedules::name.nullable(), schedules::answer_to.nullable()))
+            .load_iter::<(Run, Option<String>, Option<String>), diesel::connection::DefaultLoadingMode>(conn)?
             .take(room)
             .collect::<QueryResult<Vec<_>>>()?;
         ready.extend(runs);
     }
     // Merged in queue order, these are the runs a walk of the whole queue would start, passing
     // over agents that are full, until the pool is full.
-    ready.sort_by_key(|(r, _)| (r.priority, r.scheduled_for, r.id));
+    ready.sort_by_key(|(r, _, _)| (r.priority, r.scheduled_for, r.id));
     ready.truncate(free);
     // A few statements for the whole batch, not a few per run: diesel prepares every UPDATE
     // afresh, which costs more than the update itself.
     let mut started = Vec::with_capacity(ready.len());
-    for (run, schedule_name) in ready {
+    for (run, schedule_name, answer_to) in ready {
         let Some(agent) = agents.get(&run.agent) else { continue };
         let attempt = run.attempt + 1;
         let started_at = run.started_at.unwrap_or(now_ms);
         let run = Run { state: "running".into(), attempt, started_at: Some(started_at), ..run };
-        started.push(Started { run, agent: agent.clone(), schedule_name });
+        let answer_to = answer_to.as_deref().map(crate::schedules::parse_answer_to).unwrap_or_default();
+        started.push(Started { run, agent: agent.clone(), schedule_name, answer_to });
     }
     let mut by_agent: HashMap<&str, (&Agent, Vec<i32>)> = HashMap::new();
     for s in &started {
@@ -852,7 +855,7 @@ impl Streaks {
 
 /// Records one delivery's result, in the caller's transaction.
 fn record(conn: &mut Conn, f: &Finished, streaks: &mut Streaks) -> Result<Recorded, AppError> {
-    let Started { run, agent, schedule_name } = &f.started;
+    let Started { run, agent, schedule_name, answer_to } = &f.started;
     let now = f.at;
     let now_ms = to_ms(now);
     let title = schedule_name.clone().unwrap_or_else(|| format!("Run {}", run.id));
@@ -881,7 +884,7 @@ fn record(conn: &mut Conn, f: &Finished, streaks: &mut Streaks) -> Result<Record
                     .execute(conn)?;
             }
             if agent.kind == AgentKind::Notify {
-                notes.push(crate::notify::send(
+                let note = crate::notify::send(
                     conn,
                     &NewNotification {
                         title,
@@ -891,6 +894,23 @@ fn record(conn: &mut Conn, f: &Finished, streaks: &mut Streaks) -> Result<Record
                         schedule_id: run.schedule_id,
                     },
                     crate::notify::Topic::Notify,
+                    now,
+                )?;
+                // Its message is the answer: the chosen channels get it too (once each).
+                crate::notify::queue_to(conn, note.id, answer_to, now)?;
+                notes.push(note);
+            } else if !answer_to.is_empty() {
+                // The answer to the person's chosen channels (and in-app, where it links from).
+                notes.push(crate::notify::send_to(
+                    conn,
+                    &NewNotification {
+                        title,
+                        body: crate::notify::answer_body(output),
+                        level: "info",
+                        run_id: Some(run.id),
+                        schedule_id: run.schedule_id,
+                    },
+                    answer_to,
                     now,
                 )?);
             }

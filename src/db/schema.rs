@@ -99,6 +99,7 @@ diesel::table! {
         deleted_at -> Nullable<BigInt>,
         conversation_id -> Nullable<Integer>,
         created_in -> Nullable<Integer>,
+        answer_to -> Text,
     }
 }
 

@@ -598,6 +598,45 @@ pub fn send(
     Ok(note)
 }
 
+/// Stores the notification in-app and queues it for exactly these channels (by name), whatever
+/// they receive: for a person's explicit choice, like the channels a schedule's answers go to.
+/// A name that is no channel (any more) gets a delivery that fails, saying so, when due.
+pub fn send_to(
+    conn: &mut Conn,
+    n: &NewNotification,
+    channels: &[String],
+    now: DateTime<Utc>,
+) -> Result<Notification, AppError> {
+    let note = notifications::add(conn, n, now)?;
+    queue_to(conn, note.id, channels, now)?;
+    Ok(note)
+}
+
+/// The longest answer a channel is sent, in characters (phones show little more; ntfy and
+/// Telegram stop near 4,096): the rest is on the run's page, where the message links.
+pub const ANSWER_MAX_CHARS: usize = 3_000;
+
+/// A scheduled run's answer as a message body: trimmed, and cut at [`ANSWER_MAX_CHARS`] (at a
+/// paragraph, line or word end when one is near) with a line saying so.
+pub fn answer_body(answer: &str) -> String {
+    let text = answer.trim();
+    if text.is_empty() {
+        return "(The answer was empty.)".into();
+    }
+    if text.chars().count() <= ANSWER_MAX_CHARS {
+        return text.to_string();
+    }
+    let end = text.char_indices().nth(ANSWER_MAX_CHARS).map(|(i, _)| i).unwrap_or(text.len());
+    let head = &text[..end];
+    // A break in the last fifth, if there is one, rather than mid-word.
+    let floor = head.len() * 4 / 5;
+    let cut = ["\n\n", "\n", ". ", " "]
+        .iter()
+        .find_map(|b| head.rfind(b).filter(|i| *i >= floor).map(|i| i + b.len()))
+        .unwrap_or(head.len());
+    format!("{}…\n\n(Cut: the whole answer is on the run's page.)", head[..cut].trim_end())
+}
+
 /// Queues a stored notification for the channels that receive `topic`; how many.
 pub fn queue(
     conn: &mut Conn,
@@ -610,6 +649,30 @@ pub fn queue(
         .filter(|c| c.receives.iter().any(|r| r == topic.as_str()))
         .map(|c| c.name)
         .collect();
+    queue_to(conn, notification, &names, now)
+}
+
+/// Queues a stored notification for these channels, each at most once (a channel it is
+/// already queued for is passed over); how many were queued.
+pub fn queue_to(
+    conn: &mut Conn,
+    notification: i32,
+    channels: &[String],
+    now: DateTime<Utc>,
+) -> Result<usize, AppError> {
+    if channels.is_empty() {
+        return Ok(0);
+    }
+    let already: Vec<String> = deliveries::table
+        .filter(deliveries::notification_id.eq(notification))
+        .select(deliveries::channel)
+        .load(conn)?;
+    let mut names: Vec<&String> = Vec::new();
+    for c in channels {
+        if !already.contains(c) && !names.contains(&c) {
+            names.push(c);
+        }
+    }
     if names.is_empty() {
         return Ok(0);
     }

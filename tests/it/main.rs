@@ -5,6 +5,8 @@
 
 mod activity;
 mod api;
+// Issue 14: a scheduled prompt's answer to chosen channels.
+mod answers;
 mod auth;
 mod browser;
 mod calendar_activity;
