@@ -19,7 +19,7 @@ pub fn to_ms(t: DateTime<Utc>) -> i64 {
 /// implies `now >= t`.)
 pub fn due_ms(t: DateTime<Utc>) -> i64 {
     let ms = t.timestamp_millis();
-    if t.timestamp_subsec_nanos() % 1_000_000 == 0 { ms } else { ms + 1 }
+    if t.timestamp_subsec_nanos().is_multiple_of(1_000_000) { ms } else { ms + 1 }
 }
 
 /// `t` rounded up to a whole millisecond (see [`due_ms`]).

@@ -1035,6 +1035,49 @@ mod tests {
     }
 
     #[test]
+    fn chosen_channels_get_a_notification_once_each_whatever_they_receive() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::open(&dir.path().join("t.db")).unwrap();
+        let mut conn = db.conn().unwrap();
+        channel(&mut conn, "phone", &["reminders"]);
+        channel(&mut conn, "desk", &TOPICS);
+        let t0 = at("2026-12-02T08:00:00Z");
+        let names = |conn: &mut Conn, id| {
+            of_notification(conn, id).unwrap().into_iter().map(|d| d.channel).collect::<Vec<_>>()
+        };
+        let chosen = ["phone".to_string(), "phone".to_string()];
+        let n = send_to(&mut conn, &note("Weather"), &chosen, t0).unwrap();
+        assert_eq!(names(&mut conn, n.id), ["phone"]);
+        // By topic and then by choice: "desk" is queued once.
+        let n = send(&mut conn, &note("Stretch"), Topic::Notify, t0).unwrap();
+        assert_eq!(queue_to(&mut conn, n.id, &["desk".into(), "phone".into()], t0).unwrap(), 1);
+        assert_eq!(names(&mut conn, n.id), ["desk", "phone"]);
+        assert!(send_to(&mut conn, &note("Nowhere"), &[], t0).is_ok());
+    }
+
+    #[test]
+    fn answers_are_trimmed_and_cut_at_a_break_with_a_note() {
+        assert_eq!(answer_body("\n  Rain at 8.  \n"), "Rain at 8.");
+        assert_eq!(answer_body(" \n "), "(The answer was empty.)");
+        let short = "é".repeat(ANSWER_MAX_CHARS);
+        assert_eq!(answer_body(&short), short, "exactly at the limit: kept whole");
+        let para = format!("{}\n\n{}", "a".repeat(2_800), "b ".repeat(500));
+        // A paragraph's end near the limit is preferred to a word's.
+        let note = "…\n\n(Cut: the whole answer is on the run's page.)";
+        assert_eq!(answer_body(&para), format!("{}{note}", "a".repeat(2_800)));
+        let words = "word ".repeat(1_000);
+        let cut = answer_body(&words);
+        assert_eq!(cut, format!("{}word{note}", "word ".repeat(ANSWER_MAX_CHARS / 5 - 1)));
+        // No break near the end: cut at the limit, on a character boundary.
+        let solid = "ß".repeat(5_000);
+        let cut = answer_body(&solid);
+        assert!(
+            cut.starts_with(&"ß".repeat(ANSWER_MAX_CHARS))
+                && !cut.starts_with(&"ß".repeat(ANSWER_MAX_CHARS + 1))
+        );
+    }
+
+    #[test]
     fn only_localhost_may_go_without_tls() {
         for (host, ok) in [
             ("localhost", true),

@@ -51,6 +51,8 @@ pub struct ScheduleItem {
     pub created_by: Actor,
     /// The conversation its runs post into.
     pub conversation_id: Option<i32>,
+    /// The channels its answers go to.
+    pub answer_to: Vec<String>,
     pub next_label: Option<String>,
     pub next_relative: String,
     pub next_utc: String,
@@ -75,6 +77,7 @@ impl ScheduleItem {
             note: s.note.clone(),
             created_by: Actor::stored(&s.created_by, s.created_in),
             conversation_id: s.conversation_id,
+            answer_to: s.answer_to(),
             next_label: next.map(|n| view::instant(n, ctx.tz, ctx.now)),
             next_relative: next.map(|n| view::relative(n, ctx.now)).unwrap_or_default(),
             next_utc: next.map(view::utc).unwrap_or_default(),

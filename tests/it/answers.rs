@@ -217,6 +217,8 @@ async fn the_form_and_the_cli_choose_the_channels() {
     ];
     let res = app.post_form("/schedules", &form).await;
     assert_eq!(res.status(), 303, "{}", res.text().await.unwrap());
+    let page = app.get("/schedules").await.text().await.unwrap();
+    assert!(page.contains("answers to phone, desk"), "the row says where answers go");
     let (_, list) = api.get("/schedules").await;
     let s = &list["schedules"][0];
     assert_eq!(s["answer_to"], json!(["phone", "desk"]));
