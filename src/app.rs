@@ -74,6 +74,8 @@ impl Application {
         let run_scheduler = config.scheduler;
 
         let services = Services::new(db.clone(), config, clock);
+        // The weekly waiting-for follow-up exists from the first start (Settings can turn it off).
+        services.run_as(crate::services::Actor::Scheduler, crate::reminders::waiting::ensure_now).await?;
         let chat = Chat::new(services.clone());
         chat.recover().await?;
         let (scheduler, handle) = Scheduler::new(services.clone(), Arc::new(chat.clone()));

@@ -321,6 +321,7 @@ pub fn hold(
             level: "info",
             run_id: None,
             schedule_id: None,
+            ..Default::default()
         };
         let n = crate::notifications::add(conn, &new, now)?;
         Ok((pending, n))

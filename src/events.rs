@@ -101,6 +101,8 @@ mod tests {
             schedule_id: None,
             created_at: 0,
             read_at: None,
+            subject: None,
+            urgent: false,
         };
         let Event::Notification { body, .. } = Event::notification(&n) else { panic!("a notification") };
         assert_eq!(body.chars().count(), PREVIEW_CHARS + 1);

@@ -32,6 +32,7 @@ pub mod error;
 pub mod events;
 pub mod notifications;
 pub mod notify;
+pub mod reminders;
 pub mod runs;
 pub mod scheduler;
 pub mod schedules;

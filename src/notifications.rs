@@ -27,6 +27,11 @@ pub struct Notification {
     pub schedule_id: Option<i32>,
     pub created_at: i64,
     pub read_at: Option<i64>,
+    /// What it is about (`task:12`, `event:5@<start ms>`; see `crate::reminders::Subject`),
+    /// which decides the actions it offers.
+    pub subject: Option<String>,
+    /// Urgent notifications are delivered during quiet hours too.
+    pub urgent: bool,
 }
 
 impl Notification {
@@ -36,13 +41,17 @@ impl Notification {
 }
 
 /// What to tell the person.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct NewNotification {
     pub title: String,
     pub body: String,
     pub level: &'static str,
     pub run_id: Option<i32>,
     pub schedule_id: Option<i32>,
+    pub subject: Option<String>,
+    pub urgent: bool,
+    /// Channels get it no earlier than this (quiet hours); the app shows it at once.
+    pub hold_until: Option<DateTime<Utc>>,
 }
 
 /// The longest title kept, in characters.
@@ -113,6 +122,8 @@ pub fn add(conn: &mut Conn, n: &NewNotification, now: DateTime<Utc>) -> Result<N
             notifications::level.eq(n.level),
             notifications::run_id.eq(n.run_id),
             notifications::schedule_id.eq(n.schedule_id),
+            notifications::subject.eq(&n.subject),
+            notifications::urgent.eq(n.urgent),
             notifications::created_at.eq(to_ms(now)),
         ))
         .returning(Notification::as_returning())

@@ -601,6 +601,18 @@ fn claim_due(conn: &mut Conn, now: DateTime<Utc>) -> Result<bool, AppError> {
     let mut firings = Vec::with_capacity(due.len());
     for s in due {
         let Some(first) = s.next_fire() else { continue };
+        if s.kind == crate::reminders::KIND {
+            // A reminder's instants come from its task or event, not from a timing rule.
+            let next = crate::reminders::next_after(conn, &s, first.max(now))?;
+            firings.push(NewRun::for_schedule(&s, first, "schedule"));
+            diesel::update(schedules::table.find(s.id))
+                .set((
+                    schedules::fired_count.eq(s.fired_count + 1),
+                    schedules::next_fire_at.eq(next.map(due_ms)),
+                ))
+                .execute(conn)?;
+            continue;
+        }
         let spec = match s.parsed() {
             Ok(spec) => spec,
             Err(e) => {
@@ -883,7 +895,20 @@ fn record(conn: &mut Conn, f: &Finished, streaks: &mut Streaks) -> Result<Record
                     .set(schedules::failure_streak.eq(0))
                     .execute(conn)?;
             }
-            if agent.kind == AgentKind::Notify {
+            let reminder = match run.schedule_id {
+                Some(id) if agent.kind == AgentKind::Notify => crate::reminders::of_schedule(conn, id)?,
+                _ => None,
+            };
+            if let Some(s) = reminder {
+                // Written from the task or event as it is now; nothing when it was completed.
+                let composed = crate::reminders::compose(conn, &s, from_ms(run.scheduled_for), now)?;
+                let said = composed.as_ref().map_or("Nothing to remind of any more.", |n| n.body.as_str());
+                diesel::update(runs::table.find(run.id)).set(runs::output.eq(said)).execute(conn)?;
+                if let Some(n) = composed {
+                    let n = NewNotification { run_id: Some(run.id), ..n };
+                    notes.push(crate::notify::send(conn, &n, crate::notify::Topic::Reminders, now)?);
+                }
+            } else if agent.kind == AgentKind::Notify {
                 let note = crate::notify::send(
                     conn,
                     &NewNotification {
@@ -892,6 +917,7 @@ fn record(conn: &mut Conn, f: &Finished, streaks: &mut Streaks) -> Result<Record
                         level: "info",
                         run_id: Some(run.id),
                         schedule_id: run.schedule_id,
+                        ..Default::default()
                     },
                     crate::notify::Topic::Notify,
                     now,
@@ -909,6 +935,7 @@ fn record(conn: &mut Conn, f: &Finished, streaks: &mut Streaks) -> Result<Record
                         level: "info",
                         run_id: Some(run.id),
                         schedule_id: run.schedule_id,
+                        ..Default::default()
                     },
                     answer_to,
                     now,
@@ -959,6 +986,7 @@ fn record(conn: &mut Conn, f: &Finished, streaks: &mut Streaks) -> Result<Record
                     level: "error",
                     run_id: Some(run.id),
                     schedule_id: run.schedule_id,
+                    ..Default::default()
                 },
                 crate::notify::Topic::RunFailures,
                 now,
@@ -1004,6 +1032,7 @@ fn count_failure(
             level: "error",
             run_id: None,
             schedule_id: Some(id),
+            ..Default::default()
         },
         crate::notify::Topic::RunFailures,
         now,

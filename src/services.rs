@@ -59,12 +59,19 @@ impl Services {
         F: FnOnce(&mut Conn, &Ctx) -> Result<T, AppError> + Send + 'static,
     {
         let (config, now) = (self.config.clone(), self.clock.now());
-        self.db
+        let (result, rearmed) = self
+            .db
             .run(move |conn| {
                 let tz = crate::db::settings::person_zone(conn, &config)?;
-                f(conn, &Ctx { now, tz, actor })
+                let result = f(conn, &Ctx { now, tz, actor });
+                Ok((result, take_wake_request()))
             })
-            .await
+            .await?;
+        // A reminder armed or moved: the scheduler may be asleep past its new instant.
+        if rearmed {
+            self.wake.poke();
+        }
+        result
     }
 }
 
@@ -78,6 +85,22 @@ pub fn http_client() -> reqwest::Client {
         .user_agent(concat!("Steward/", env!("CARGO_PKG_VERSION")))
         .build()
         .unwrap_or_default()
+}
+
+thread_local! {
+    /// Set by a service that armed or moved scheduler work on this (database) thread, deep in a
+    /// call that has no [`Wake`] at hand; [`Services::run_as`] then wakes the scheduler.
+    static WAKE_REQUESTED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Asks for the scheduler to be woken when the current [`Services::run_as`] call ends.
+pub fn request_wake() {
+    WAKE_REQUESTED.with(|r| r.set(true));
+}
+
+/// Whether a wake was requested on this thread since the last call (and forgets it).
+pub fn take_wake_request() -> bool {
+    WAKE_REQUESTED.with(|r| r.replace(false))
 }
 
 /// Wakes the scheduler when schedules or runs change (it then looks again at once).

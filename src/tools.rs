@@ -701,6 +701,7 @@ async fn notify(services: &Services, _: &Caller, args: Args) -> Result<Value, Ap
         level: "info",
         run_id: None,
         schedule_id: None,
+        ..Default::default()
     };
     let now = services.clock.now();
     let sizes = (new.title.chars().count(), new.body.len());

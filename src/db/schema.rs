@@ -99,6 +99,7 @@ diesel::table! {
         deleted_at -> Nullable<BigInt>,
         conversation_id -> Nullable<Integer>,
         created_in -> Nullable<Integer>,
+        source -> Nullable<Text>,
         answer_to -> Text,
     }
 }
@@ -148,6 +149,8 @@ diesel::table! {
         schedule_id -> Nullable<Integer>,
         created_at -> BigInt,
         read_at -> Nullable<BigInt>,
+        subject -> Nullable<Text>,
+        urgent -> Bool,
     }
 }
 

@@ -585,7 +585,8 @@ pub fn remove(conn: &mut Conn, name: &str) -> Result<(), AppError> {
 // ---------------------------------------------------------------------------------------------
 // Deliveries.
 
-/// Stores the notification in-app and queues it for every channel that receives `topic`. The
+/// Stores the notification in-app and queues it for every channel that receives `topic` (from
+/// `hold_until`, when quiet hours hold it). The
 /// one way notifications leave Steward; the caller wakes the scheduler (or is the scheduler).
 pub fn send(
     conn: &mut Conn,
@@ -594,7 +595,7 @@ pub fn send(
     now: DateTime<Utc>,
 ) -> Result<Notification, AppError> {
     let note = notifications::add(conn, n, now)?;
-    queue(conn, note.id, topic, now)?;
+    queue(conn, note.id, topic, n.hold_until.map_or(now, |h| h.max(now)))?;
     Ok(note)
 }
 
@@ -608,7 +609,7 @@ pub fn send_to(
     now: DateTime<Utc>,
 ) -> Result<Notification, AppError> {
     let note = notifications::add(conn, n, now)?;
-    queue_to(conn, note.id, channels, now)?;
+    queue_to(conn, note.id, channels, n.hold_until.map_or(now, |h| h.max(now)))?;
     Ok(note)
 }
 
@@ -653,7 +654,8 @@ pub fn queue(
 }
 
 /// Queues a stored notification for these channels, each at most once (a channel it is
-/// already queued for is passed over); how many were queued.
+/// already queued for is passed over), due at `now` (a later instant holds it till then, never
+/// less: see [`crate::clock::due_ms`]); how many were queued.
 pub fn queue_to(
     conn: &mut Conn,
     notification: i32,
@@ -676,6 +678,7 @@ pub fn queue_to(
     if names.is_empty() {
         return Ok(0);
     }
+    let due = crate::clock::due_ms(now);
     let now = to_ms(now);
     let rows: Vec<_> = names
         .iter()
@@ -685,7 +688,7 @@ pub fn queue_to(
                 deliveries::channel.eq(c),
                 deliveries::state.eq("queued"),
                 deliveries::max_attempts.eq(MAX_ATTEMPTS),
-                deliveries::not_before.eq(now),
+                deliveries::not_before.eq(due),
                 deliveries::created_at.eq(now),
                 deliveries::updated_at.eq(now),
             )
@@ -884,6 +887,7 @@ pub fn record(
                     level: "error",
                     run_id: None,
                     schedule_id: None,
+                    ..Default::default()
                 },
                 now,
             )?))
@@ -964,6 +968,7 @@ mod tests {
             level: "error",
             run_id: None,
             schedule_id: None,
+            ..Default::default()
         }
     }
 

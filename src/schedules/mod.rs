@@ -58,6 +58,8 @@ pub struct Schedule {
     pub deleted_at: Option<i64>,
     pub conversation_id: Option<i32>,
     pub created_in: Option<i32>,
+    /// What a reminder reminds of (`task:12`, ...); `None` for a person's scheduled prompt.
+    pub source: Option<String>,
     /// The channels its answers go to, a JSON list of names (see [`Schedule::answer_to`]).
     #[diesel(column_name = answer_to)]
     pub answer_to_json: String,

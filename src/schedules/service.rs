@@ -434,6 +434,7 @@ fn check_guards(
         .filter(schedules::active)
         .filter(schedules::deleted_at.is_null())
         .filter(schedules::next_fire_at.is_not_null())
+        .filter(schedules::source.is_null())
         .count()
         .get_result(conn)?;
     let itself = old.is_some_and(|o| o.active && o.deleted_at.is_none() && o.next_fire_at.is_some());
@@ -573,7 +574,7 @@ pub fn update(
     input: &ScheduleInput,
 ) -> Result<Schedule, AppError> {
     crate::db::write(conn, |conn| {
-        let old = get(conn, id)?;
+        let old = get_own(conn, id)?;
         let d = draft(conn, ctx, config, input, Some(&old))?;
         let timing_changed =
             d.spec.kind().as_str() != old.kind || d.spec.to_stored() != old.spec || d.tz.name() != old.tz;
@@ -608,7 +609,7 @@ pub fn set_active(
 ) -> Result<Schedule, AppError> {
     let input = ScheduleInput { active: Some(active), ..ScheduleInput::default() };
     crate::db::write(conn, |conn| {
-        let old = get(conn, id)?;
+        let old = get_own(conn, id)?;
         if old.active == active {
             return Ok(old);
         }
@@ -647,7 +648,7 @@ fn clear_failures(conn: &mut Conn, id: i32) -> Result<(), AppError> {
 /// Deletes a schedule (its run history stays) and cancels its runs still waiting.
 pub fn delete(conn: &mut Conn, ctx: &Ctx, id: i32) -> Result<(), AppError> {
     crate::db::write(conn, |conn| {
-        let old = get(conn, id)?;
+        let old = get_own(conn, id)?;
         let now = to_ms(ctx.now);
         let gone: Schedule = diesel::update(schedules::table.find(id))
             .set((schedules::deleted_at.eq(now), schedules::active.eq(false), schedules::updated_at.eq(now)))
@@ -667,7 +668,7 @@ pub fn delete(conn: &mut Conn, ctx: &Ctx, id: i32) -> Result<(), AppError> {
 
 /// A paused copy (so it cannot double the original's firings until the person resumes it).
 pub fn duplicate(conn: &mut Conn, ctx: &Ctx, config: &Config, id: i32) -> Result<Schedule, AppError> {
-    let old = get(conn, id)?;
+    let old = get_own(conn, id)?;
     // The answer's channels that still exist (one removed since is left out of the copy).
     let channels: Vec<String> = crate::notify::list(conn)?.into_iter().map(|c| c.name).collect();
     let answer_to = old.answer_to().into_iter().filter(|n| channels.contains(n)).collect();
@@ -748,7 +749,11 @@ pub fn trigger(
 
 /// Schedules, newest first; only active and paused ones unless `all` (which adds ended ones).
 pub fn list(conn: &mut Conn, agent: Option<&str>, all: bool) -> Result<Vec<Schedule>, AppError> {
-    let mut q = schedules::table.filter(schedules::deleted_at.is_null()).into_boxed();
+    // Reminders (which have a source) are the tasks' and events' own, not prompts.
+    let mut q = schedules::table
+        .filter(schedules::deleted_at.is_null())
+        .filter(schedules::source.is_null())
+        .into_boxed();
     if let Some(a) = agent {
         q = q.filter(schedules::agent.eq(a.to_string()));
     }
@@ -765,14 +770,27 @@ pub fn views(conn: &mut Conn, list: &[Schedule]) -> Result<Vec<super::ScheduleVi
     Ok(list.iter().map(|s| s.view(last.remove(&s.id))).collect())
 }
 
+/// A schedule a person may change: reminders belong to their task or event.
+fn get_own(conn: &mut Conn, id: i32) -> Result<Schedule, AppError> {
+    let s = get(conn, id)?;
+    match &s.source {
+        Some(source) => Err(AppError::invalid(
+            "schedule",
+            format!("schedule {id} is the reminder of {source}; change that one's reminders instead"),
+        )),
+        None => Ok(s),
+    }
+}
+
 /// The next firings across active schedules, soonest first. Steward's own work (the `system`
-/// agent's calendar refreshes) is not a prompt and is left out.
+/// agent's calendar refreshes, reminders) is not a prompt and is left out.
 pub fn upcoming(conn: &mut Conn, limit: i64) -> Result<Vec<Schedule>, AppError> {
     Ok(schedules::table
         .filter(schedules::active) // bare, for the partial index `schedules_due`
         .filter(schedules::deleted_at.is_null())
         .filter(schedules::next_fire_at.is_not_null())
         .filter(schedules::agent.ne(crate::calendar::subscriptions::SYSTEM_AGENT))
+        .filter(schedules::source.is_null())
         .order(schedules::next_fire_at.asc())
         .limit(limit.clamp(1, 500))
         .select(Schedule::as_select())

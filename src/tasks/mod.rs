@@ -54,7 +54,7 @@ pub struct Task {
 }
 
 /// Tags with a meaning of their own; every other `key:value` is "extra".
-const TYPED_TAGS: [&str; 3] = ["due", "t", "rec"];
+const TYPED_TAGS: [&str; 4] = ["due", "t", "rec", crate::reminders::TAG];
 
 impl Task {
     pub fn line(&self) -> TodoLine {
@@ -99,6 +99,8 @@ impl Task {
             }),
             threshold: self.threshold.map(|d| d.to_string()),
             recurrence: self.recurrence.clone(),
+            reminders: crate::reminders::task_leads(&self.body)
+                .map(|leads| leads.iter().map(|l| l.to_string()).collect()),
             status: if self.done { "done" } else { "open" }.to_string(),
             created: self.created_on.map(|d| d.to_string()),
             completed: self.completed_on.map(|d| d.to_string()),
@@ -121,6 +123,8 @@ pub struct TaskView {
     pub due: Option<String>,
     pub threshold: Option<String>,
     pub recurrence: Option<String>,
+    /// Lead times before due (`["1d", "10m"]`); `null` means the defaults from Settings.
+    pub reminders: Option<Vec<String>>,
     pub status: String,
     pub created: Option<String>,
     pub completed: Option<String>,

@@ -82,6 +82,7 @@ pub fn parse(text: &str, now: DateTime<Tz>) -> Result<QuickAdd, ParseError> {
     // Validate the explicit tags first: they decide whether phrases count.
     let mut explicit_due = false;
     let mut explicit_rec = false;
+    let mut explicit_remind = false;
     for w in words.iter().skip(start) {
         match classify(w) {
             Token::Tag("due", v) => {
@@ -99,6 +100,12 @@ pub fn parse(text: &str, now: DateTime<Tz>) -> Result<QuickAdd, ParseError> {
                 Recurrence::parse(v)?;
                 explicit_rec = true;
             }
+            Token::Tag(crate::reminders::TAG, v) => {
+                if !v.eq_ignore_ascii_case("none") && reminder_leads(v).is_none() {
+                    return Err(ParseError::new(*w, "is not a list of times before, like remind:1d,10m"));
+                }
+                explicit_remind = true;
+            }
             _ => {}
         }
     }
@@ -107,6 +114,7 @@ pub fn parse(text: &str, now: DateTime<Tz>) -> Result<QuickAdd, ParseError> {
     let mut todoist: Option<Option<char>> = None;
     let mut phrase: Option<Meaning> = None;
     let mut repeat: Option<Repeat> = None;
+    let mut remind: Option<String> = None;
     let mut i = start;
     while let Some(&w) = words.get(i) {
         match classify(w) {
@@ -127,6 +135,18 @@ pub fn parse(text: &str, now: DateTime<Tz>) -> Result<QuickAdd, ParseError> {
         {
             todoist = Some(p);
             i += 1;
+            continue;
+        }
+        // `remind 1h`, `remind 1d,10m`, `remind none`: otherwise `remind` is just a word.
+        if w.eq_ignore_ascii_case("remind")
+            && !explicit_remind
+            && remind.is_none()
+            && let Some(leads) = words.get(i + 1).and_then(|n| {
+                if n.eq_ignore_ascii_case("none") { Some("none".to_string()) } else { reminder_leads(n) }
+            })
+        {
+            remind = Some(leads);
+            i += 2;
             continue;
         }
         if let Some((n, r)) = match_repeat(&words, i, now)? {
@@ -174,6 +194,9 @@ pub fn parse(text: &str, now: DateTime<Tz>) -> Result<QuickAdd, ParseError> {
         let rec = Recurrence { every: r.every, unit: r.unit, strict: r.strict };
         kept.push(format!("rec:{rec}"));
     }
+    if let Some(r) = remind {
+        kept.push(format!("{}:{r}", crate::reminders::TAG));
+    }
     let body = kept.join(" ");
     if parse_body(&body).title.is_empty() {
         return Err(ParseError::new(words.join(" "), "leaves nothing for a title"));
@@ -182,6 +205,13 @@ pub fn parse(text: &str, now: DateTime<Tz>) -> Result<QuickAdd, ParseError> {
         priority = todoist.flatten();
     }
     Ok(QuickAdd { priority, body })
+}
+
+/// `1d,10m` as the `remind:` tag writes it, if every piece is a time before.
+fn reminder_leads(text: &str) -> Option<String> {
+    let items: Vec<&str> = text.split(',').collect();
+    let leads = crate::reminders::parse_leads(&items).ok()?;
+    (!leads.is_empty()).then(|| crate::reminders::leads_text(&leads))
 }
 
 #[cfg(test)]
@@ -312,6 +342,11 @@ mod tests {
             ("Taxes every year", "Taxes due:2026-11-22 rec:+1y"),
             ("Haircut every! 3 days", "Haircut due:2026-11-22 rec:3d"),
             ("Haircut every! week", "Haircut due:2026-11-22 rec:1w"),
+            ("Call Ana tomorrow 5pm remind 1h", "Call Ana due:2026-11-23T17:00+01:00 remind:1h"),
+            ("Taxes dec 24 remind 1d,10m", "Taxes due:2026-12-24 remind:1d,10m"),
+            ("Taxes dec 24 remind 10m,1w", "Taxes due:2026-12-24 remind:1w,10m"),
+            ("Remind Bob about lunch", "Remind Bob about lunch"),
+            ("Pay rent remind none", "Pay rent remind:none"),
             ("Meds every day at 9am", "Meds due:2026-11-23T09:00+01:00 rec:+1d"),
             ("Meds every day at 11am", "Meds due:2026-11-22T11:00+01:00 rec:+1d"),
             ("Meds at 9am every day", "Meds due:2026-11-23T09:00+01:00 rec:+1d"),

@@ -35,6 +35,9 @@ pub struct TaskPatch {
     /// todo.txt `rec:` value: `1w`, `+1m`, `3d`, `1b`, `1y`.
     #[serde(default, deserialize_with = "nullable")]
     pub recurrence: Option<Option<String>>,
+    /// Reminders before due (`["0m", "10m", "1d"]`); `[]` means none, `null` the defaults.
+    #[serde(default, deserialize_with = "nullable")]
+    pub reminders: Option<Option<Vec<String>>>,
     /// Replaces every other `key:value` pair.
     pub extra: Option<BTreeMap<String, String>>,
     /// `open` or `done`.
@@ -235,6 +238,7 @@ pub fn delete(conn: &mut Conn, ctx: &Ctx, id: i32) -> Result<(), AppError> {
             .set(tasks::deleted_at.eq(now))
             .returning(Task::as_returning())
             .get_result(conn)?;
+        crate::reminders::sync_task(conn, &gone, ctx.now, ctx.tz)?;
         recorded(conn, ctx, "delete", Some(&old), &gone, None)?;
         diesel::delete(tasks::table.filter(tasks::deleted_at.lt(now - UNDO_WINDOW))).execute(conn)?;
         Ok(())
@@ -255,6 +259,7 @@ pub fn restore(conn: &mut Conn, ctx: &Ctx, id: i32) -> Result<Task, AppError> {
             )));
         }
         let task = get(conn, id)?;
+        crate::reminders::sync_task(conn, &task, ctx.now, ctx.tz)?;
         if crate::activity::recorded(ctx.actor) {
             let mut was = task.clone();
             was.deleted_at = Some(ctx.now.naive_utc());
@@ -332,7 +337,7 @@ pub fn rederive_all(conn: &mut Conn, tz: Tz) -> Result<(), AppError> {
 fn insert(conn: &mut Conn, ctx: &Ctx, line: &TodoLine) -> Result<Task, AppError> {
     let derived = Derived::of(line, ctx.tz);
     let now = ctx.now.naive_utc();
-    Ok(diesel::insert_into(tasks::table)
+    let task = diesel::insert_into(tasks::table)
         .values((
             tasks::body.eq(&line.body),
             tasks::priority.eq(line.priority.map(String::from)),
@@ -353,12 +358,14 @@ fn insert(conn: &mut Conn, ctx: &Ctx, line: &TodoLine) -> Result<Task, AppError>
             tasks::completed_at.eq(line.done.then_some(now)),
         ))
         .returning(Task::as_returning())
-        .get_result(conn)?)
+        .get_result(conn)?;
+    crate::reminders::sync_task(conn, &task, ctx.now, ctx.tz)?;
+    Ok(task)
 }
 
 fn save(conn: &mut Conn, ctx: &Ctx, id: i32, line: &TodoLine) -> Result<Task, AppError> {
     let now = ctx.now.naive_utc();
-    Ok(diesel::update(tasks::table.find(id))
+    let task = diesel::update(tasks::table.find(id))
         .set((
             tasks::body.eq(&line.body),
             tasks::priority.eq(line.priority.map(String::from)),
@@ -370,7 +377,9 @@ fn save(conn: &mut Conn, ctx: &Ctx, id: i32, line: &TodoLine) -> Result<Task, Ap
             Derived::of(line, ctx.tz),
         ))
         .returning(Task::as_returning())
-        .get_result(conn)?)
+        .get_result(conn)?;
+    crate::reminders::sync_task(conn, &task, ctx.now, ctx.tz)?;
+    Ok(task)
 }
 
 /// Applies a patch to a line, validating every field.
@@ -434,6 +443,10 @@ fn apply_patch(mut line: TodoLine, patch: &TaskPatch, ctx: &Ctx) -> Result<TodoL
         };
         line.body = todotxt::set_tag(&line.body, "rec", value.as_deref());
     }
+    if let Some(reminders) = &patch.reminders {
+        let leads = reminders.as_deref().map(crate::reminders::parse_leads).transpose()?;
+        line.body = crate::reminders::set_task_leads(&line.body, leads.as_deref());
+    }
     if let Some(extra) = &patch.extra {
         for (key, _) in todotxt::parse_body(&line.body).tags {
             if !super::TYPED_TAGS.contains(&key.as_str()) && !extra.contains_key(&key) {
@@ -485,7 +498,9 @@ fn check_extra(key: &str, value: &str) -> Result<(), AppError> {
     if !key_ok || super::TYPED_TAGS.contains(&key) {
         return Err(AppError::invalid(
             "extra",
-            format!("{key:?} cannot be a key (a letter, then letters, digits, - or _; not due, t or rec)"),
+            format!(
+                "{key:?} cannot be a key (a letter, then letters, digits, - or _; not due, t, rec or remind)"
+            ),
         ));
     }
     if value.is_empty() || value.starts_with('/') || value.chars().any(char::is_whitespace) {

@@ -85,6 +85,8 @@ mod tests {
             schedule_id: Some(i32::MAX),
             created_at: i64::MAX,
             read_at: None,
+            subject: Some("event:2147483647@9223372036854775807".into()),
+            urgent: true,
         }
     }
 

@@ -51,6 +51,8 @@ pub struct TaskItem {
     pub due_input: String,
     pub due_day: String,
     pub recurrence_input: String,
+    /// `1d, 10m`, `none`, or empty for the defaults.
+    pub reminders_input: String,
 }
 
 /// Titles longer than this many characters are clamped to a few lines, with "Show all".
@@ -79,6 +81,9 @@ impl TaskItem {
             due_input: due.as_ref().map(|d| due_input(d, ctx)).unwrap_or_default(),
             due_day: due.as_ref().map(|d| d.date_in(ctx.tz).to_string()).unwrap_or_default(),
             recurrence_input: task.recurrence.clone().unwrap_or_default(),
+            reminders_input: crate::reminders::task_leads(&task.body)
+                .map(|l| crate::reminders::leads_text(&l).replace(',', ", "))
+                .unwrap_or_default(),
         }
     }
 
@@ -638,6 +643,9 @@ pub struct EditForm {
     threshold: String,
     #[serde(default)]
     recurrence: String,
+    /// `1d, 10m`; `none`; empty for the defaults.
+    #[serde(default)]
+    reminders: String,
     #[serde(default)]
     projects: String,
     #[serde(default)]
@@ -665,10 +673,23 @@ impl EditForm {
             due: (self.due.trim() != self.due_was.trim()).then(|| optional(&self.due)).flatten(),
             threshold: optional(&self.threshold),
             recurrence: optional(&self.recurrence),
+            reminders: Some(reminders_list(&self.reminders)),
             extra: Some(extra),
             status: None,
         })
     }
+}
+
+/// The form's reminders: empty means the defaults, `none` none, else a list like `1d, 10m`.
+fn reminders_list(text: &str) -> Option<Vec<String>> {
+    let t = text.trim();
+    if t.is_empty() {
+        return None;
+    }
+    if t.eq_ignore_ascii_case("none") {
+        return Some(Vec::new());
+    }
+    Some(t.split([',', ' ']).filter(|s| !s.is_empty()).map(String::from).collect())
 }
 
 pub async fn save(
@@ -700,6 +721,7 @@ pub async fn save(
             task.title = form.title;
             task.due_input = form.due;
             task.recurrence_input = form.recurrence;
+            task.reminders_input = form.reminders;
             let zone = state.run_as(Actor::Person, |_, ctx| Ok(ctx.tz.name().to_string())).await?;
             let error = Some(crate::error::sentence(&field, &message));
             let row = EditRow { task, threshold: form.threshold, csrf, error, zone, due_was: form.due_was };

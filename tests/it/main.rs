@@ -31,6 +31,7 @@ mod mcp;
 // Issue 14: nothing is delivered before its instant (real clock).
 mod never_early;
 mod privilege;
+mod reminders;
 mod schedule_pages;
 mod scheduler;
 mod tasks;
