@@ -199,6 +199,32 @@ struct Timing {
     every: Option<String>,
 }
 
+/// A new timing for `schedule edit` (none: unchanged).
+#[derive(Args)]
+#[group(required = false, multiple = false)]
+struct NewTiming {
+    /// As you would say it: "every weekday at 9:00", "every 2 hours", "tomorrow 9am", or cron
+    #[arg(long)]
+    when: Option<String>,
+    /// Once: RFC 3339 or "tomorrow 9am", "in 20m", "fri 17:30"
+    #[arg(long)]
+    at: Option<String>,
+    /// A crontab expression: "0 9 * * 1-5", "@daily" (6 fields: seconds first)
+    #[arg(long)]
+    cron: Option<String>,
+    /// An interval: 30s, 5m, 1h30m, 2d
+    #[arg(long)]
+    every: Option<String>,
+}
+
+/// `--answer-to phone,mail`: channel names; "" or "none" for none.
+fn channel_list(text: &str) -> Vec<String> {
+    if text.trim().eq_ignore_ascii_case("none") {
+        return Vec::new();
+    }
+    text.split(',').map(str::trim).filter(|n| !n.is_empty()).map(str::to_string).collect()
+}
+
 #[derive(Subcommand)]
 enum ScheduleCommand {
     /// Schedule a prompt; prints its id and next run
@@ -230,6 +256,38 @@ enum ScheduleCommand {
         /// Do not ask a Letta server whether the agent exists
         #[arg(long)]
         skip_validation: bool,
+        /// Send each answer to these channels: "phone,mail"
+        #[arg(long, value_name = "CHANNELS")]
+        answer_to: Option<String>,
+    },
+    /// Change a schedule: only the options given change
+    Edit {
+        id: i32,
+        #[arg(long)]
+        prompt: Option<String>,
+        #[command(flatten)]
+        timing: NewTiming,
+        #[arg(long)]
+        tz: Option<String>,
+        #[arg(long)]
+        agent: Option<String>,
+        /// critical, high, normal, low, deferred
+        #[arg(long)]
+        priority: Option<String>,
+        #[arg(long)]
+        name: Option<String>,
+        /// once, skip or all
+        #[arg(long)]
+        misfire: Option<String>,
+        /// Stop firing after this instant or day ("none": no end)
+        #[arg(long)]
+        until: Option<String>,
+        /// Stop after this many firings (0: no limit)
+        #[arg(long)]
+        count: Option<i32>,
+        /// Send each answer to these channels: "phone,mail" ("" or "none": to none)
+        #[arg(long, value_name = "CHANNELS")]
+        answer_to: Option<String>,
     },
     /// List schedules (ended ones too with --all)
     List {
@@ -821,6 +879,7 @@ fn schedule(config: &Config, cmd: ScheduleCommand, json: bool) -> Result<(), App
             until,
             count,
             skip_validation,
+            answer_to,
         } => {
             let input = ScheduleInput {
                 name,
@@ -836,6 +895,7 @@ fn schedule(config: &Config, cmd: ScheduleCommand, json: bool) -> Result<(), App
                 until: until.map(Some),
                 count: count.map(Some),
                 skip_validation: Some(skip_validation),
+                answer_to: answer_to.as_deref().map(channel_list),
                 ..ScheduleInput::default()
             };
             let s = block_on(service::create_checked(&services(&db, config), Actor::Person, input))??;
@@ -846,6 +906,37 @@ fn schedule(config: &Config, cmd: ScheduleCommand, json: bool) -> Result<(), App
             let next = s.next_fire().map(schedules::rfc3339).unwrap_or_default();
             println!("Scheduled {} (next run {next}): {}", s.id, s.describe());
             Ok(())
+        }
+        ScheduleCommand::Edit {
+            id,
+            prompt,
+            timing,
+            tz,
+            agent,
+            priority,
+            name,
+            misfire,
+            until,
+            count,
+            answer_to,
+        } => {
+            let input = ScheduleInput {
+                name,
+                prompt,
+                agent,
+                when: timing.when,
+                at: timing.at,
+                cron: timing.cron,
+                every: timing.every,
+                tz,
+                priority,
+                misfire,
+                until: until.map(|u| Some(u).filter(|u| !u.trim().eq_ignore_ascii_case("none"))),
+                count: count.map(|c| Some(c).filter(|c| *c != 0)),
+                answer_to: answer_to.as_deref().map(channel_list),
+                ..ScheduleInput::default()
+            };
+            changed(&service::update(&mut conn, &ctx, config, id, &input)?)
         }
         ScheduleCommand::List { agent, all } => {
             let list = service::list(&mut conn, agent.as_deref(), all)?;

@@ -279,6 +279,11 @@ static TOOLS: [Tool; 11] = [
                         "type": "integer",
                         "description": "The chat conversation each run posts into (llm and letta agents).",
                     },
+                    "answer_to": {
+                        "type": "array",
+                        "items": { "type": "string" },
+                        "description": "Notification channels (by name) each answer is also sent to, e.g. [\"phone\"].",
+                    },
                 }),
                 &["prompt"],
             )
@@ -375,6 +380,14 @@ impl Args {
 
     fn int(&self, key: &str) -> Option<i64> {
         self.0.get(key).and_then(Value::as_i64)
+    }
+
+    /// A list of strings (items that are not strings are left out).
+    fn strings(&self, key: &str) -> Option<Vec<String>> {
+        self.0
+            .get(key)
+            .and_then(Value::as_array)
+            .map(|list| list.iter().filter_map(Value::as_str).map(str::to_string).collect())
     }
 
     fn bool(&self, key: &str) -> Option<bool> {
@@ -610,6 +623,7 @@ async fn create_schedule(services: &Services, caller: &Caller, args: Args) -> Re
         until: args.str("until").map(Some),
         count: args.i32("count")?.map(Some),
         conversation_id: args.i32("conversation_id")?.map(Some),
+        answer_to: args.strings("answer_to"),
         ..ScheduleInput::default()
     };
     create(services, caller, input).await

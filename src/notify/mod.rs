@@ -599,6 +599,45 @@ pub fn send(
     Ok(note)
 }
 
+/// Stores the notification in-app and queues it for exactly these channels (by name), whatever
+/// they receive: for a person's explicit choice, like the channels a schedule's answers go to.
+/// A name that is no channel (any more) gets a delivery that fails, saying so, when due.
+pub fn send_to(
+    conn: &mut Conn,
+    n: &NewNotification,
+    channels: &[String],
+    now: DateTime<Utc>,
+) -> Result<Notification, AppError> {
+    let note = notifications::add(conn, n, now)?;
+    queue_to(conn, note.id, channels, n.hold_until.map_or(now, |h| h.max(now)))?;
+    Ok(note)
+}
+
+/// The longest answer a channel is sent, in characters (phones show little more; ntfy and
+/// Telegram stop near 4,096): the rest is on the run's page, where the message links.
+pub const ANSWER_MAX_CHARS: usize = 3_000;
+
+/// A scheduled run's answer as a message body: trimmed, and cut at [`ANSWER_MAX_CHARS`] (at a
+/// paragraph, line or word end when one is near) with a line saying so.
+pub fn answer_body(answer: &str) -> String {
+    let text = answer.trim();
+    if text.is_empty() {
+        return "(The answer was empty.)".into();
+    }
+    if text.chars().count() <= ANSWER_MAX_CHARS {
+        return text.to_string();
+    }
+    let end = text.char_indices().nth(ANSWER_MAX_CHARS).map(|(i, _)| i).unwrap_or(text.len());
+    let head = &text[..end];
+    // A break in the last fifth, if there is one, rather than mid-word.
+    let floor = head.len() * 4 / 5;
+    let cut = ["\n\n", "\n", ". ", " "]
+        .iter()
+        .find_map(|b| head.rfind(b).filter(|i| *i >= floor).map(|i| i + b.len()))
+        .unwrap_or(head.len());
+    format!("{}…\n\n(Cut: the whole answer is on the run's page.)", head[..cut].trim_end())
+}
+
 /// Queues a stored notification for the channels that receive `topic`; how many.
 pub fn queue(
     conn: &mut Conn,
@@ -611,9 +650,35 @@ pub fn queue(
         .filter(|c| c.receives.iter().any(|r| r == topic.as_str()))
         .map(|c| c.name)
         .collect();
+    queue_to(conn, notification, &names, now)
+}
+
+/// Queues a stored notification for these channels, each at most once (a channel it is
+/// already queued for is passed over), due at `now` (a later instant holds it till then, never
+/// less: see [`crate::clock::due_ms`]); how many were queued.
+pub fn queue_to(
+    conn: &mut Conn,
+    notification: i32,
+    channels: &[String],
+    now: DateTime<Utc>,
+) -> Result<usize, AppError> {
+    if channels.is_empty() {
+        return Ok(0);
+    }
+    let already: Vec<String> = deliveries::table
+        .filter(deliveries::notification_id.eq(notification))
+        .select(deliveries::channel)
+        .load(conn)?;
+    let mut names: Vec<&String> = Vec::new();
+    for c in channels {
+        if !already.contains(c) && !names.contains(&c) {
+            names.push(c);
+        }
+    }
     if names.is_empty() {
         return Ok(0);
     }
+    let due = crate::clock::due_ms(now);
     let now = to_ms(now);
     let rows: Vec<_> = names
         .iter()
@@ -623,7 +688,7 @@ pub fn queue(
                 deliveries::channel.eq(c),
                 deliveries::state.eq("queued"),
                 deliveries::max_attempts.eq(MAX_ATTEMPTS),
-                deliveries::not_before.eq(now),
+                deliveries::not_before.eq(due),
                 deliveries::created_at.eq(now),
                 deliveries::updated_at.eq(now),
             )
@@ -789,7 +854,7 @@ pub fn record(
             diesel::update(deliveries::table.find(c.id))
                 .set((
                     deliveries::state.eq("queued"),
-                    deliveries::not_before.eq(to_ms(at)),
+                    deliveries::not_before.eq(crate::clock::due_ms(at)),
                     deliveries::error.eq(&f.message),
                     deliveries::updated_at.eq(now_ms),
                 ))
@@ -972,6 +1037,49 @@ mod tests {
         let gone = gone.iter().find(|d| d.channel == "failures").unwrap();
         assert_eq!(gone.state, "failed");
         assert!(gone.error.as_deref().unwrap().contains("removed"));
+    }
+
+    #[test]
+    fn chosen_channels_get_a_notification_once_each_whatever_they_receive() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::open(&dir.path().join("t.db")).unwrap();
+        let mut conn = db.conn().unwrap();
+        channel(&mut conn, "phone", &["reminders"]);
+        channel(&mut conn, "desk", &TOPICS);
+        let t0 = at("2026-12-02T08:00:00Z");
+        let names = |conn: &mut Conn, id| {
+            of_notification(conn, id).unwrap().into_iter().map(|d| d.channel).collect::<Vec<_>>()
+        };
+        let chosen = ["phone".to_string(), "phone".to_string()];
+        let n = send_to(&mut conn, &note("Weather"), &chosen, t0).unwrap();
+        assert_eq!(names(&mut conn, n.id), ["phone"]);
+        // By topic and then by choice: "desk" is queued once.
+        let n = send(&mut conn, &note("Stretch"), Topic::Notify, t0).unwrap();
+        assert_eq!(queue_to(&mut conn, n.id, &["desk".into(), "phone".into()], t0).unwrap(), 1);
+        assert_eq!(names(&mut conn, n.id), ["desk", "phone"]);
+        assert!(send_to(&mut conn, &note("Nowhere"), &[], t0).is_ok());
+    }
+
+    #[test]
+    fn answers_are_trimmed_and_cut_at_a_break_with_a_note() {
+        assert_eq!(answer_body("\n  Rain at 8.  \n"), "Rain at 8.");
+        assert_eq!(answer_body(" \n "), "(The answer was empty.)");
+        let short = "é".repeat(ANSWER_MAX_CHARS);
+        assert_eq!(answer_body(&short), short, "exactly at the limit: kept whole");
+        let para = format!("{}\n\n{}", "a".repeat(2_800), "b ".repeat(500));
+        // A paragraph's end near the limit is preferred to a word's.
+        let note = "…\n\n(Cut: the whole answer is on the run's page.)";
+        assert_eq!(answer_body(&para), format!("{}{note}", "a".repeat(2_800)));
+        let words = "word ".repeat(1_000);
+        let cut = answer_body(&words);
+        assert_eq!(cut, format!("{}word{note}", "word ".repeat(ANSWER_MAX_CHARS / 5 - 1)));
+        // No break near the end: cut at the limit, on a character boundary.
+        let solid = "ß".repeat(5_000);
+        let cut = answer_body(&solid);
+        assert!(
+            cut.starts_with(&"ß".repeat(ANSWER_MAX_CHARS))
+                && !cut.starts_with(&"ß".repeat(ANSWER_MAX_CHARS + 1))
+        );
     }
 
     #[test]

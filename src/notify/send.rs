@@ -38,9 +38,18 @@ impl Message {
             title: n.title.clone(),
             body: n.body.clone(),
             level: n.level.clone(),
-            link: public_url.map(|u| format!("{}/notifications", u.trim_end_matches('/'))),
+            link: public_url.map(|u| format!("{}{}", u.trim_end_matches('/'), path_of(n))),
             created_at: n.created_at,
         }
+    }
+}
+
+/// Where a notification leads in Steward: its run, when it is about one, else the list.
+fn path_of(n: &Notification) -> String {
+    match (n.run_id, n.schedule_id) {
+        (Some(run), Some(schedule)) => format!("/schedules/{schedule}/runs#run-{run}"),
+        (Some(run), None) => format!("/runs#run-{run}"),
+        _ => "/notifications".into(),
     }
 }
 
