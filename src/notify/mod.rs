@@ -429,7 +429,8 @@ fn validate(ch: &mut Channel) -> Result<(), AppError> {
             }
         }
         "webpush" => {
-            let endpoint = need("endpoint", &s.endpoint, "https://updates.push.services.mozilla.com/wpush/v2/…")?;
+            let endpoint =
+                need("endpoint", &s.endpoint, "https://updates.push.services.mozilla.com/wpush/v2/…")?;
             check_url("endpoint", endpoint)?;
             let host = reqwest::Url::parse(endpoint).ok().and_then(|u| u.host_str().map(str::to_string));
             if endpoint.starts_with("http://") && !host.as_deref().is_some_and(is_loopback_host) {
@@ -916,7 +917,13 @@ pub fn record(
 pub async fn deliver(services: &crate::services::Services, c: Claimed) {
     let outcome = send::send_noting(&services.http, &c.channel, &c.message).await;
     let gone = outcome.as_ref().is_err_and(|r| r.gone);
-    let result = outcome.map_err(|r| r.failure);
+    let result = outcome.map_err(|r| {
+        let mut f = r.failure;
+        if r.gone {
+            f.message.push_str(", so the channel was removed");
+        }
+        f
+    });
     let (events, clock, base) =
         (services.events.clone(), services.clock.clone(), services.config.channel_retry_ms);
     let id = c.id;
@@ -939,8 +946,9 @@ pub async fn deliver(services: &crate::services::Services, c: Claimed) {
 
 /// Removes a push subscription that has ended (its push service answered 404 or 410).
 pub fn remove_ended(conn: &mut Conn, name: &str) -> Result<(), AppError> {
-    let n = diesel::delete(channels::table.filter(channels::name.eq(name)).filter(channels::kind.eq("webpush")))
-        .execute(conn)?;
+    let n =
+        diesel::delete(channels::table.filter(channels::name.eq(name)).filter(channels::kind.eq("webpush")))
+            .execute(conn)?;
     if n > 0 {
         tracing::warn!(channel = %name, "the browser's push subscription has ended; channel removed");
     }
@@ -957,9 +965,12 @@ pub async fn test(http: &reqwest::Client, ch: &Channel, public_url: Option<&str>
         link: public_url.map(|u| format!("{}/notifications", u.trim_end_matches('/'))),
         created_at: 0,
     };
-    match send::send(http, ch, &m).await {
+    match send::send_noting(http, ch, &m).await {
         Ok(()) => Ok(format!("Sent a test message to {}.", ch.name)),
-        Err(f) => Err(f.message),
+        Err(r) if r.gone => {
+            Err(format!("{}; remove this channel, or enable push on that browser again", r.failure.message))
+        }
+        Err(r) => Err(r.failure.message),
     }
 }
 

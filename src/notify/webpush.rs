@@ -69,7 +69,8 @@ impl Vapid {
         // A random 32-byte string is a valid scalar all but ~2^-128 of the time; try again then.
         for _ in 0..8 {
             let mut bytes = [0u8; 32];
-            getrandom::fill(&mut bytes).map_err(|e| AppError::Internal(anyhow::anyhow!("no randomness: {e}")))?;
+            getrandom::fill(&mut bytes)
+                .map_err(|e| AppError::Internal(anyhow::anyhow!("no randomness: {e}")))?;
             if let Ok(secret) = p256::SecretKey::from_slice(&bytes) {
                 return Ok((Vapid::of(&secret), URL_SAFE_NO_PAD.encode(bytes)));
             }
@@ -84,7 +85,12 @@ impl Vapid {
 
     /// The `Authorization` header for a push to `endpoint`: `vapid t=<JWT>, k=<public key>`,
     /// the JWT's audience the endpoint's origin, valid for 12 hours from `now`.
-    pub fn authorization(&self, endpoint: &str, subject: &str, now: DateTime<Utc>) -> Result<String, Failure> {
+    pub fn authorization(
+        &self,
+        endpoint: &str,
+        subject: &str,
+        now: DateTime<Utc>,
+    ) -> Result<String, Failure> {
         let url = reqwest::Url::parse(endpoint)
             .map_err(|_| Failure::permanent("the subscription's endpoint is not a URL"))?;
         let aud = url.origin().ascii_serialization();
@@ -154,9 +160,10 @@ pub struct Action {
 /// The JSON the service worker reads (`static/sw.js`): title, body, where a click leads and
 /// the action buttons. Cut to what a push service carries (the body is shortened first).
 pub fn payload(m: &Message, click: Option<&str>, actions: &[Action]) -> Vec<u8> {
+    let title: String = m.title.chars().take(200).collect();
     let build = |body: &str| {
         json!({
-            "title": m.title,
+            "title": title,
             "body": body,
             "url": click,
             "actions": actions,
@@ -168,12 +175,13 @@ pub fn payload(m: &Message, click: Option<&str>, actions: &[Action]) -> Vec<u8> 
     };
     let mut body: String = m.body.clone();
     let mut out = build(&body);
-    while out.len() > MAX_PAYLOAD && !body.is_empty() {
-        let keep = body.chars().count().saturating_sub((out.len() - MAX_PAYLOAD).max(16) + 1);
-        body = body.chars().take(keep).collect::<String>() + "…";
-        if keep == 0 {
-            body.clear();
+    // Each turn cuts at least what is over (JSON escapes make a byte of text cost more).
+    while out.len() > MAX_PAYLOAD && body != "…" {
+        let mut end = body.len().saturating_sub(out.len() - MAX_PAYLOAD + "…".len());
+        while !body.is_char_boundary(end) {
+            end -= 1;
         }
+        body = format!("{}…", &body[..end]);
         out = build(&body);
     }
     out
@@ -254,8 +262,7 @@ pub async fn push(
     if matches!(status.as_u16(), 404 | 410) {
         return Err(Refused {
             failure: Failure::permanent(format!(
-                "the push service at {host} answered {status}: this browser's subscription has ended, so the channel {} was removed",
-                ch.name
+                "the push service at {host} answered {status}: this browser's subscription has ended"
             )),
             gone: true,
         });
@@ -355,7 +362,8 @@ mod tests {
         let (t, k) = h.strip_prefix("vapid t=").unwrap().split_once(", k=").unwrap();
         assert_eq!(k, v.public);
         let parts: Vec<&str> = t.split('.').collect();
-        let claims: serde_json::Value = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(parts[1]).unwrap()).unwrap();
+        let claims: serde_json::Value =
+            serde_json::from_slice(&URL_SAFE_NO_PAD.decode(parts[1]).unwrap()).unwrap();
         assert_eq!(claims["aud"], "https://push.example:8443");
         assert_eq!(claims["exp"], now.timestamp() + 12 * 3600);
         assert_eq!(claims["sub"], "mailto:a@b");
@@ -377,7 +385,8 @@ mod tests {
             method: Some("POST".into()),
         }];
         let p: serde_json::Value =
-            serde_json::from_slice(&payload(&message("b"), Some("https://s.example/tasks"), &actions)).unwrap();
+            serde_json::from_slice(&payload(&message("b"), Some("https://s.example/tasks"), &actions))
+                .unwrap();
         assert_eq!(p["url"], "https://s.example/tasks");
         assert_eq!(p["actions"][0]["action"], "done");
         assert_eq!(p["actions"][0]["method"], "POST");

@@ -397,8 +397,7 @@ pub async fn test(
     name: web::Path<String>,
 ) -> Result<HttpResponse, PageError> {
     let (now, public_url) = (state.clock.now(), state.config.public_url.clone());
-    let ch =
-        state.db.run(move |conn| notify::get_to_send(conn, &name, public_url.as_deref(), now)).await?;
+    let ch = state.db.run(move |conn| notify::get_to_send(conn, &name, public_url.as_deref(), now)).await?;
     let outcome = notify::test(&state.http, &ch, state.config.public_url.as_deref()).await;
     if is_htmx(&req) {
         return match outcome {
@@ -421,7 +420,7 @@ pub async fn remove(state: web::Data<AppState>, name: web::Path<String>) -> Resu
     Ok(see_other(&format!("/channels?removed={}", urlencode(&name))))
 }
 
-/// `POST /channels/push` (JSON, from the page's script): stores this browser's push
+/// `POST /push/subscribe` (JSON, from the page's script): stores this browser's push
 /// subscription as a `webpush` channel; answers `{name, added, message}` or a JSON error.
 pub async fn subscribe(
     req: HttpRequest,

@@ -348,7 +348,7 @@ pub fn configure(cfg: &mut ServiceConfig, https: bool) {
                     .route("/channels/{name}/edit", web::get().to(super::channels::edit))
                     .route("/channels/{name}/test", web::post().to(super::channels::test))
                     .route("/channels/{name}/remove", web::post().to(super::channels::remove))
-                    .route("/channels/push", web::post().to(super::channels::subscribe))
+                    .route("/push/subscribe", web::post().to(super::channels::subscribe))
                     .route(
                         "/notifications/deliveries/{id}/resend",
                         web::post().to(super::notifications::resend),

@@ -32,3 +32,4 @@ mod schedule_pages;
 mod scheduler;
 mod tasks;
 mod todotxt;
+mod webpush;

@@ -53,8 +53,7 @@ pub async fn delete(state: web::Data<AppState>, name: web::Path<String>) -> Resu
 /// outcome in words (why it failed, when it did).
 pub async fn test(state: web::Data<AppState>, name: web::Path<String>) -> Result<HttpResponse, ApiError> {
     let (now, public_url) = (state.clock.now(), state.config.public_url.clone());
-    let ch =
-        state.db.run(move |conn| notify::get_to_send(conn, &name, public_url.as_deref(), now)).await?;
+    let ch = state.db.run(move |conn| notify::get_to_send(conn, &name, public_url.as_deref(), now)).await?;
     let (ok, message) = match notify::test(&state.http, &ch, state.config.public_url.as_deref()).await {
         Ok(m) => (true, m),
         Err(m) => (false, m),
