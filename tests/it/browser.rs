@@ -595,6 +595,7 @@ async fn every_page_fits_a_phone_and_a_desktop() {
     for body in [
         json!({"name": "phone-with-a-rather-long-channel-name", "kind": "ntfy", "url": "http://127.0.0.1:9/a/long/ntfy/server/path", "topic": "steward-alerts-for-the-whole-household", "token": "tk_x"}),
         json!({"name": "mail", "kind": "email", "smtp_host": "127.0.0.1", "smtp_port": 9, "tls": "none", "from": "steward@example.org", "to": "someone.with.a.long.address@example.org", "receives": ["run_failures"]}),
+        json!({"name": "browser-firefox-3fa9", "kind": "webpush", "endpoint": "http://127.0.0.1:9/wpush/v2/gAAAAABnZXhhbXBsZS1zdWJzY3JpcHRpb24tdG9rZW4tdGhhdC1pcy1sb25n", "p256dh": "BI5TO2-gv3tGJbswZnwB-2B--fi4qA_vWzAGKHAxh7Kjc-sdveAzGDZtBp-DpvWQAFPHNjPLBBshxV4ahsH0ALQ", "auth": "AAAAAAAAAAAAAAAAAAAAAA"}),
     ] {
         let (status, made) = api.post("/channels", body).await;
         assert_eq!(status, 201, "{made}");
@@ -699,6 +700,7 @@ async fn every_page_fits_a_phone_and_a_desktop() {
         ("channels", "/channels".to_string()),
         ("channel-add", "/channels?kind=email".to_string()),
         ("channel-edit", "/channels/phone-with-a-rather-long-channel-name/edit".to_string()),
+        ("channel-edit-push", "/channels/browser-firefox-3fa9/edit".to_string()),
         ("notifications", "/notifications".to_string()),
         ("notifications-older", "/notifications?page=2".to_string()),
         ("activity", "/activity".to_string()),
