@@ -1057,3 +1057,80 @@ async fn the_calendar_works_in_a_real_browser() {
     browser.assert_clean_console().await;
     browser.cmd(reqwest::Method::DELETE, "", json!({})).await;
 }
+
+// --- webpush ---
+/// The browser side of notifications: the service worker registers at `/sw.js` with the whole
+/// app as its scope (under the CSP), the push section shows only with script, and with desktop
+/// notifications on, a notification arriving over SSE while the tab is hidden becomes a system
+/// notification (the `Notification` constructor is watched: headless Chromium shows none).
+#[tokio::test]
+async fn the_service_worker_registers_and_a_hidden_tab_shows_desktop_notifications() {
+    let Some(browser) = Browser::start().await else { return };
+    let app = spawn_app().await;
+    browser.set_up(&app).await;
+    let api = app.api(&app.api_token().await);
+
+    browser.go(&app.url("/channels")).await;
+    browser.until("the push section", "!document.getElementById('push').hidden").await;
+    let scope = browser
+        .cmd(
+            reqwest::Method::POST,
+            "/execute/async",
+            json!({"script": "var done = arguments[arguments.length - 1];
+                navigator.serviceWorker.register('/sw.js', {scope: '/'})
+                  .then(function () { return navigator.serviceWorker.ready; })
+                  .then(function (r) { done(r.scope); }, function (e) { done('failed: ' + e); });",
+                   "args": []}),
+        )
+        .await;
+    assert_eq!(scope, json!(app.url("/")), "{:?}", browser.console().await);
+    browser.assert_clean_console().await;
+
+    // The toggle asks for permission (granted here, as a person would) and remembers it.
+    browser
+        .cmd(
+            reqwest::Method::POST,
+            "/permissions",
+            json!({"descriptor": {"name": "notifications"}, "state": "granted"}),
+        )
+        .await;
+    browser.go(&app.url("/notifications")).await;
+    browser.until("the toggle", "!document.getElementById('desktop-notifications').hidden").await;
+    browser.click("#desktop-toggle").await;
+    browser
+        .until(
+            "the toggle on",
+            "document.getElementById('desktop-toggle').getAttribute('aria-pressed') === 'true'",
+        )
+        .await;
+    // A visible tab shows toasts only; a hidden one also a desktop notification.
+    browser
+        .script(
+            "window.shown = [];
+             var Real = window.Notification;
+             window.Notification = function (title, options) { window.shown.push({title: title, options: options}); };
+             window.Notification.permission = Real.permission;
+             window.Notification.requestPermission = Real.requestPermission;
+             return true;",
+        )
+        .await;
+    let (_, s) = api
+        .post("/schedules", json!({"prompt": "Seen while visible", "agent": "notify", "cron": "0 9 * * *"}))
+        .await;
+    api.post(&format!("/schedules/{}/run", s["id"]), json!({})).await;
+    browser.until("a toast", "document.querySelector('#toasts .toast')").await;
+    assert_eq!(browser.script("return window.shown.length;").await, json!(0));
+    browser
+        .script("Object.defineProperty(document, 'hidden', {configurable: true, get: function () { return true; }}); return true;")
+        .await;
+    let (_, s) = api
+        .post("/schedules", json!({"prompt": "Seen while away", "agent": "notify", "cron": "0 9 * * *"}))
+        .await;
+    api.post(&format!("/schedules/{}/run", s["id"]), json!({})).await;
+    browser.until("a desktop notification", "window.shown.length === 1").await;
+    let shown = browser.script("return window.shown[0];").await;
+    assert_eq!(shown["options"]["body"], "Seen while away", "{shown}");
+    assert!(shown["options"]["tag"].as_str().unwrap().starts_with("steward-"), "{shown}");
+    browser.assert_clean_console().await;
+}
+// --- end webpush ---
