@@ -1060,7 +1060,8 @@ async fn the_calendar_works_in_a_real_browser() {
 
 // --- webpush ---
 /// The browser side of notifications: the service worker registers at `/sw.js` with the whole
-/// app as its scope (under the CSP), the push section shows only with script, and with desktop
+/// app as its scope (under the CSP) and shows a push as Steward builds it, with its actions;
+/// the push section shows only with script; and with desktop
 /// notifications on, a notification arriving over SSE while the tab is hidden becomes a system
 /// notification (the `Notification` constructor is watched: headless Chromium shows none).
 #[tokio::test]
@@ -1070,6 +1071,13 @@ async fn the_service_worker_registers_and_a_hidden_tab_shows_desktop_notificatio
     browser.set_up(&app).await;
     let api = app.api(&app.api_token().await);
 
+    browser
+        .cmd(
+            reqwest::Method::POST,
+            "/permissions",
+            json!({"descriptor": {"name": "notifications"}, "state": "granted"}),
+        )
+        .await;
     browser.go(&app.url("/channels")).await;
     browser.until("the push section", "!document.getElementById('push').hidden").await;
     let scope = browser
@@ -1085,15 +1093,64 @@ async fn the_service_worker_registers_and_a_hidden_tab_shows_desktop_notificatio
         .await;
     assert_eq!(scope, json!(app.url("/")), "{:?}", browser.console().await);
     browser.assert_clean_console().await;
+    // A push as Steward builds it, delivered to the worker by DevTools (no push service here):
+    // the worker shows it with its action buttons and keeps where each leads.
+    let message = steward::notify::send::Message {
+        id: 41,
+        title: "Stretch".into(),
+        body: "Stand up and stretch".into(),
+        level: "info".into(),
+        link: None,
+        created_at: 0,
+    };
+    let actions = [
+        steward::notify::webpush::Action {
+            action: "done".into(),
+            title: "Done".into(),
+            url: app.url("/a/done"),
+            method: Some("POST".into()),
+        },
+        steward::notify::webpush::Action {
+            action: "open".into(),
+            title: "Open".into(),
+            url: app.url("/tasks"),
+            method: None,
+        },
+    ];
+    let payload = steward::notify::webpush::payload(&message, Some(&app.url("/notifications")), &actions);
+    let cdp = |cmd: &str, params: Value| {
+        browser.cmd(reqwest::Method::POST, "/goog/cdp/execute", json!({"cmd": cmd, "params": params}))
+    };
+    cdp("ServiceWorker.enable", json!({})).await;
+    let pushed = cdp(
+        "ServiceWorker.deliverPushMessage",
+        json!({"origin": app.url(""), "registrationId": "0", "data": String::from_utf8(payload).unwrap()}),
+    )
+    .await;
+    assert_eq!(pushed, json!({}), "delivered");
+    let script = "var done = arguments[arguments.length - 1];
+        navigator.serviceWorker.ready.then(function (r) { return r.getNotifications(); }).then(function (l) {
+          done(l.map(function (n) { return {title: n.title, body: n.body, tag: n.tag, data: n.data,
+            actions: n.actions.map(function (a) { return a.action + ':' + a.title; })}; }));
+        }, function (e) { done('failed: ' + e); });";
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let shown = loop {
+        let got =
+            browser.cmd(reqwest::Method::POST, "/execute/async", json!({"script": script, "args": []})).await;
+        if got.as_array().is_some_and(|a| !a.is_empty()) {
+            break got[0].clone();
+        }
+        assert!(Instant::now() < deadline, "the worker showed nothing: {got}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(shown["title"], "Stretch", "{shown}");
+    assert_eq!(shown["body"], "Stand up and stretch");
+    assert_eq!(shown["tag"], "steward-41");
+    assert_eq!(shown["actions"], json!(["done:Done", "open:Open"]));
+    assert_eq!(shown["data"]["url"], app.url("/notifications"));
+    assert_eq!(shown["data"]["actions"][0]["method"], "POST");
 
     // The toggle asks for permission (granted here, as a person would) and remembers it.
-    browser
-        .cmd(
-            reqwest::Method::POST,
-            "/permissions",
-            json!({"descriptor": {"name": "notifications"}, "state": "granted"}),
-        )
-        .await;
     browser.go(&app.url("/notifications")).await;
     browser.until("the toggle", "!document.getElementById('desktop-notifications').hidden").await;
     browser.click("#desktop-toggle").await;
