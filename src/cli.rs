@@ -1059,7 +1059,8 @@ enum ChannelCommand {
     /// secret) comes from STEWARD_CHANNEL_SECRET, so that it stays out of the process list.
     Add {
         name: String,
-        /// ntfy, telegram, discord, email or webhook
+        /// ntfy, telegram, discord, email, webhook or webpush (a browser: the Channels page's
+        /// "Enable push on this browser" adds it)
         #[arg(long)]
         kind: String,
         /// ntfy: the server; webhook: the target URL
@@ -1087,6 +1088,12 @@ enum ChannelCommand {
         from: Option<String>,
         #[arg(long)]
         to: Option<String>,
+        /// webpush: the subscription's endpoint
+        #[arg(long)]
+        endpoint: Option<String>,
+        /// webpush: the subscription's keys.p256dh (its keys.auth is the secret)
+        #[arg(long)]
+        p256dh: Option<String>,
         /// What it receives, comma-separated (default: everything): reminders, run_failures,
         /// notify, briefings, answers
         #[arg(long)]
@@ -1121,6 +1128,8 @@ fn channel(config: &Config, cmd: ChannelCommand, json: bool) -> Result<(), AppEr
             username,
             from,
             to,
+            endpoint,
+            p256dh,
             receives,
             secret,
         } => {
@@ -1136,6 +1145,8 @@ fn channel(config: &Config, cmd: ChannelCommand, json: bool) -> Result<(), AppEr
                 username,
                 from,
                 to,
+                endpoint,
+                p256dh,
                 receives: receives.map(|r| split_list(&r)),
                 ..ChannelInput::default()
             };
@@ -1144,6 +1155,7 @@ fn channel(config: &Config, cmd: ChannelCommand, json: bool) -> Result<(), AppEr
                 "telegram" => input.bot_token = secret,
                 "discord" => input.webhook_url = secret,
                 "email" => input.password = secret,
+                "webpush" => input.auth = secret,
                 _ => input.secret = secret,
             }
             input.kind = Some(kind);
@@ -1177,7 +1189,8 @@ fn channel(config: &Config, cmd: ChannelCommand, json: bool) -> Result<(), AppEr
             Ok(())
         }
         ChannelCommand::Test { name } => {
-            let ch = notify::get(&mut conn, &name)?;
+            let now = crate::clock::Clock::now(&crate::clock::SystemClock);
+            let ch = notify::get_to_send(&mut conn, &name, config.public_url.as_deref(), now)?;
             let http = http_client();
             let outcome = block_on(notify::test(&http, &ch, config.public_url.as_deref()))?;
             if json {

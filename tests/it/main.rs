@@ -36,3 +36,4 @@ mod schedule_pages;
 mod scheduler;
 mod tasks;
 mod todotxt;
+mod webpush;
