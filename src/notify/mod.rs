@@ -598,6 +598,23 @@ pub fn send(
     Ok(note)
 }
 
+/// [`send`], to the named channels only (those of them that receive `topic`); an empty list
+/// means every channel that receives it.
+pub fn send_to(
+    conn: &mut Conn,
+    n: &NewNotification,
+    topic: Topic,
+    channels: &[String],
+    now: DateTime<Utc>,
+) -> Result<Notification, AppError> {
+    if channels.is_empty() {
+        return send(conn, n, topic, now);
+    }
+    let note = notifications::add(conn, n, now)?;
+    queue_where(conn, note.id, topic, now, |name| channels.iter().any(|c| c == name))?;
+    Ok(note)
+}
+
 /// Queues a stored notification for the channels that receive `topic`; how many.
 pub fn queue(
     conn: &mut Conn,
@@ -605,9 +622,19 @@ pub fn queue(
     topic: Topic,
     now: DateTime<Utc>,
 ) -> Result<usize, AppError> {
+    queue_where(conn, notification, topic, now, |_| true)
+}
+
+fn queue_where(
+    conn: &mut Conn,
+    notification: i32,
+    topic: Topic,
+    now: DateTime<Utc>,
+    chosen: impl Fn(&str) -> bool,
+) -> Result<usize, AppError> {
     let names: Vec<String> = list(conn)?
         .into_iter()
-        .filter(|c| c.receives.iter().any(|r| r == topic.as_str()))
+        .filter(|c| c.receives.iter().any(|r| r == topic.as_str()) && chosen(&c.name))
         .map(|c| c.name)
         .collect();
     if names.is_empty() {

@@ -1,0 +1,2 @@
+DROP TABLE briefings;
+DROP TABLE projects;
