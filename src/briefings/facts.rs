@@ -52,7 +52,7 @@ fn heading(key: &str) -> &'static str {
 pub fn block(conn: &mut Conn, ctx: &Ctx, title: &str, sections: &[String]) -> Result<String, AppError> {
     let local = ctx.local_now();
     let mut out = format!(
-        "{title} · {} {} ({}, UTC{})\n",
+        "{title} · {}, {} ({}, UTC{})\n",
         long_date(local.date_naive()),
         local.format("%H:%M"),
         ctx.tz.name(),

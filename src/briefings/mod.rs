@@ -537,11 +537,12 @@ pub async fn system_job(services: &Services, d: &Delivery) -> Result<String, Fai
 async fn ask(services: &Services, agent: &Agent, b: &Briefing, facts: &str, d: &Delivery) -> Result<String, String> {
     let mut delivery = d.clone();
     delivery.prompt = agent_prompt(&b.instructions, facts);
-    let mut last = String::new();
+    let (mut last, mut tries) = (String::new(), 0);
     for attempt in 0..AGENT_TRIES {
         if attempt > 0 {
             tokio::time::sleep(std::time::Duration::from_millis(AGENT_BACKOFF_MS << (attempt - 1))).await;
         }
+        tries += 1;
         delivery.attempt = d.attempt * AGENT_TRIES as i32 + attempt as i32;
         match crate::agents::deliver::deliver(&services.http, agent, &delivery).await {
             Ok(text) if !text.trim().is_empty() => return Ok(text),
@@ -554,8 +555,8 @@ async fn ask(services: &Services, agent: &Agent, b: &Briefing, facts: &str, d: &
             }
         }
     }
-    let tries = if last.is_empty() { 0 } else { AGENT_TRIES };
-    Err(format!("the agent “{}” failed after {tries} tries ({last})", agent.name))
+    let tries = if tries == 1 { "1 try".to_string() } else { format!("{tries} tries") };
+    Err(format!("the agent “{}” failed after {tries} ({last})", agent.name))
 }
 
 /// Posts the text into the briefing's conversation (made when missing) and sends the

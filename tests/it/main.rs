@@ -6,6 +6,7 @@
 mod activity;
 mod api;
 mod auth;
+mod briefings;
 mod browser;
 mod calendar_activity;
 mod calendar_api;
