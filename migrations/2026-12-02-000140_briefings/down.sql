@@ -1,2 +1,3 @@
+DROP INDEX tasks_by_priority;
 DROP TABLE briefings;
 DROP TABLE projects;

@@ -24,3 +24,7 @@ CREATE TABLE briefings (
     conversation_id INTEGER,
     updated_at      BIGINT NOT NULL
 );
+
+-- The briefings' "top-priority open tasks": by priority among the open ones, without reading
+-- every open task.
+CREATE INDEX tasks_by_priority ON tasks (done, priority) WHERE deleted_at IS NULL;
