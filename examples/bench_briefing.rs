@@ -38,14 +38,18 @@ fn main() -> anyhow::Result<()> {
     let mut conn = db.conn()?;
     let t = Instant::now();
     seed(&mut conn, &ctx)?;
-    println!("seeded 10,000 tasks, 5,000 events (500 series), 1,000 schedules in {:.0} ms", measure::ms(t.elapsed()));
+    println!(
+        "seeded 10,000 tasks, 5,000 events (500 series), 1,000 schedules in {:.0} ms",
+        measure::ms(t.elapsed())
+    );
     println!();
     for name in steward::briefings::NAMES {
         let mut times = Vec::with_capacity(requests);
         let mut bytes = 0;
         for i in 0..requests + 20 {
             let t = Instant::now();
-            let facts = steward::briefings::preview(&mut conn, &ctx, name).map_err(|e| anyhow::anyhow!("{e}"))?;
+            let facts =
+                steward::briefings::preview(&mut conn, &ctx, name).map_err(|e| anyhow::anyhow!("{e}"))?;
             if i >= 20 {
                 times.push(t.elapsed());
                 bytes = facts.len();
@@ -70,10 +74,16 @@ fn main() -> anyhow::Result<()> {
             times.push(t.elapsed());
         }
         times.sort();
-        println!("  {key:<14} {:>6.2} ms", measure::ms(measure::nearest_rank(&times, 50.0).unwrap_or_default()));
+        println!(
+            "  {key:<14} {:>6.2} ms",
+            measure::ms(measure::nearest_rank(&times, 50.0).unwrap_or_default())
+        );
     }
     println!();
-    println!("{}", steward::briefings::preview(&mut conn, &ctx, "morning").map_err(|e| anyhow::anyhow!("{e}"))?);
+    println!(
+        "{}",
+        steward::briefings::preview(&mut conn, &ctx, "morning").map_err(|e| anyhow::anyhow!("{e}"))?
+    );
     Ok(())
 }
 
@@ -101,7 +111,8 @@ fn seed(conn: &mut steward::db::Conn, ctx: &Ctx) -> anyhow::Result<()> {
             i % 6
         );
     }
-    steward::tasks::service::import_todotxt(conn, ctx, file.as_bytes()).map_err(|e| anyhow::anyhow!("{e}"))?;
+    steward::tasks::service::import_todotxt(conn, ctx, file.as_bytes())
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
     steward::calendar::ics::import(conn, ctx, 1, &events(5_000, 500, today.year()))
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     Guards { max_active: 200_000, min_interval_secs: 1, pause_after_failures: 3 }.save(conn)?;
@@ -133,7 +144,9 @@ fn seed(conn: &mut steward::db::Conn, ctx: &Ctx) -> anyhow::Result<()> {
     for id in 1..=100 {
         let s = steward::schedules::get(conn, id)?;
         let at = ctx.now - Span::minutes(i64::from(id) * 7);
-        if let Some(run) = steward::runs::insert(conn, &steward::runs::NewRun::for_schedule(&s, at, "schedule"), at)? {
+        if let Some(run) =
+            steward::runs::insert(conn, &steward::runs::NewRun::for_schedule(&s, at, "schedule"), at)?
+        {
             diesel::update(runs::table.find(run.id))
                 .set((runs::state.eq("failed"), runs::finished_at.eq(to_ms(at)), runs::error.eq("HTTP 500")))
                 .execute(conn)?;

@@ -196,7 +196,9 @@ pub struct ProjectPatch {
     pub archived: Option<bool>,
 }
 
-fn nullable<'de, D: serde::Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Option<Option<T>>, D::Error> {
+fn nullable<'de, D: serde::Deserializer<'de>, T: Deserialize<'de>>(
+    d: D,
+) -> Result<Option<Option<T>>, D::Error> {
     Option::<T>::deserialize(d).map(Some)
 }
 
@@ -301,7 +303,15 @@ mod tests {
         let table: Vec<(&str, i64, i64, i64, Option<i32>, bool, bool)> = got
             .iter()
             .map(|p| {
-                (p.name.as_str(), p.open, p.done, p.percent, p.next_due.as_ref().map(|n| n.id), p.stalled, p.archived)
+                (
+                    p.name.as_str(),
+                    p.open,
+                    p.done,
+                    p.percent,
+                    p.next_due.as_ref().map(|n| n.id),
+                    p.stalled,
+                    p.archived,
+                )
             })
             .collect();
         assert_eq!(

@@ -98,11 +98,13 @@ pub fn section(conn: &mut Conn, ctx: &Ctx, key: &str) -> Result<String, AppError
             )
         }
         "overdue" => {
-            let (list, count) = query::group_counted(conn, ctx, &Filter::default(), Group::Overdue, TASK_LIMIT)?;
+            let (list, count) =
+                query::group_counted(conn, ctx, &Filter::default(), Group::Overdue, TASK_LIMIT)?;
             tasks(head, "overdue", &list, count, ctx.tz)
         }
         "due_today" => {
-            let (list, count) = query::group_counted(conn, ctx, &Filter::default(), Group::Today, TASK_LIMIT)?;
+            let (list, count) =
+                query::group_counted(conn, ctx, &Filter::default(), Group::Today, TASK_LIMIT)?;
             tasks(head, "due today", &list, count, ctx.tz)
         }
         "tomorrow_due" => {
@@ -135,8 +137,10 @@ pub fn section(conn: &mut Conn, ctx: &Ctx, key: &str) -> Result<String, AppError
             let names = crate::runs::schedule_names(conn, &list)?;
             let mut out = count_line(head, "failed", list.len(), count);
             for r in &list {
-                let at = crate::clock::from_ms(r.finished_at.unwrap_or(r.scheduled_for)).with_timezone(&ctx.tz);
-                let name = r.schedule_id.and_then(|s| names.get(&s).cloned()).unwrap_or_else(|| r.agent.clone());
+                let at =
+                    crate::clock::from_ms(r.finished_at.unwrap_or(r.scheduled_for)).with_timezone(&ctx.tz);
+                let name =
+                    r.schedule_id.and_then(|s| names.get(&s).cloned()).unwrap_or_else(|| r.agent.clone());
                 let error: String = r.error.as_deref().unwrap_or("no error kept").chars().take(120).collect();
                 out.push_str(&format!(
                     "- {} {} “{name}” (run #{}): {error}\n",
@@ -165,11 +169,13 @@ pub fn section(conn: &mut Conn, ctx: &Ctx, key: &str) -> Result<String, AppError
             let mut out = count_line(&head, "done", list.len(), count);
             let mut by: std::collections::BTreeMap<String, Vec<&Task>> = Default::default();
             for t in &list {
-                let key = t.project_list().first().map(|p| format!("+{p}")).unwrap_or_else(|| "no project".into());
+                let key =
+                    t.project_list().first().map(|p| format!("+{p}")).unwrap_or_else(|| "no project".into());
                 by.entry(key).or_default().push(t);
             }
             for (project, list) in by {
-                let titles: Vec<&str> = list.iter().take(TASK_LIMIT as usize).map(|t| t.title.as_str()).collect();
+                let titles: Vec<&str> =
+                    list.iter().take(TASK_LIMIT as usize).map(|t| t.title.as_str()).collect();
                 let more = if list.len() > titles.len() {
                     format!(", and {} more", list.len() - titles.len())
                 } else {
@@ -183,7 +189,12 @@ pub fn section(conn: &mut Conn, ctx: &Ctx, key: &str) -> Result<String, AppError
             let stalled: Vec<_> =
                 crate::projects::list(conn, ctx)?.into_iter().filter(|p| p.stalled).collect();
             let days = crate::projects::stalled_days(conn)?;
-            let mut out = count_line(&format!("{head} (nothing moved for {days} days)"), "stalled", stalled.len(), stalled.len() as i64);
+            let mut out = count_line(
+                &format!("{head} (nothing moved for {days} days)"),
+                "stalled",
+                stalled.len(),
+                stalled.len() as i64,
+            );
             for p in &stalled {
                 let since = p
                     .last_activity
@@ -250,7 +261,8 @@ fn events(
     (from, to): (DateTime<Utc>, DateTime<Utc>),
 ) -> String {
     let shown = list.len().min(EVENT_LIMIT);
-    let mut out = count_line(head, if list.len() == 1 { "event" } else { "events" }, shown, list.len() as i64);
+    let mut out =
+        count_line(head, if list.len() == 1 { "event" } else { "events" }, shown, list.len() as i64);
     for o in list.iter().take(EVENT_LIMIT) {
         let day = if with_day {
             let d = if o.all_day { o.start.date() } else { o.start_at.with_timezone(&tz).date_naive() };

@@ -222,7 +222,9 @@ pub struct BriefingPatch {
     pub instructions: Option<String>,
 }
 
-fn nullable<'de, D: serde::Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Option<Option<T>>, D::Error> {
+fn nullable<'de, D: serde::Deserializer<'de>, T: Deserialize<'de>>(
+    d: D,
+) -> Result<Option<Option<T>>, D::Error> {
     Option::<T>::deserialize(d).map(Some)
 }
 
@@ -276,10 +278,9 @@ pub fn cron_of(time: &str, days: &[String]) -> Result<String, AppError> {
             }
             "every day" | "daily" | "*" => set = [true; 7],
             _ => {
-                let i = DAYS
-                    .iter()
-                    .position(|n| d.starts_with(n))
-                    .ok_or_else(|| AppError::invalid("days", format!("{d:?} is not a weekday (mon to sun)")))?;
+                let i = DAYS.iter().position(|n| d.starts_with(n)).ok_or_else(|| {
+                    AppError::invalid("days", format!("{d:?} is not a weekday (mon to sun)"))
+                })?;
                 set[i] = true;
             }
         }
@@ -308,7 +309,10 @@ pub fn update(
     // Checked before anything is written.
     let agent = match &patch.agent {
         Some(Some(a)) if !a.trim().is_empty() => {
-            Some(Some(crate::chat::chat_agent(conn, config, a.trim())?.name))
+            let agent = crate::chat::chat_agent(conn, config, a.trim())?;
+            // A briefing sends its facts to the agent: only as the agent allows (issue 12).
+            crate::agents::may_send(conn, &agent, ctx.actor)?;
+            Some(Some(agent.name))
         }
         Some(_) => Some(None),
         None => None,
@@ -361,7 +365,9 @@ pub fn update(
         (None, Some(t), days) => {
             let days = match days {
                 Some(days) => days.clone(),
-                None => simple_cron(&current_cron).map(|(_, d)| d).unwrap_or_else(|| vec!["every day".into()]),
+                None => {
+                    simple_cron(&current_cron).map(|(_, d)| d).unwrap_or_else(|| vec!["every day".into()])
+                }
             };
             Some(cron_of(t, &days)?)
         }
@@ -372,7 +378,9 @@ pub fn update(
         (None, None, None) => None,
     };
     let zone = match &patch.zone {
-        Some(z) if !z.trim().is_empty() => Some(crate::config::parse_zone("zone", z.trim())?.name().to_string()),
+        Some(z) if !z.trim().is_empty() => {
+            Some(crate::config::parse_zone("zone", z.trim())?.name().to_string())
+        }
         _ => None,
     };
     // The schedule belongs to Steward (the system agent): it is changed as the scheduler would.
@@ -396,7 +404,8 @@ pub fn update(
         None => None,
         Some(s) => {
             if cron.is_some() || zone.is_some() {
-                let input = ScheduleInput { cron: cron.clone(), tz: zone.clone(), ..ScheduleInput::default() };
+                let input =
+                    ScheduleInput { cron: cron.clone(), tz: zone.clone(), ..ScheduleInput::default() };
                 schedule_service::update(conn, &sctx, config, s.id, &input)?;
             }
             if let Some(on) = patch.enabled {
@@ -423,10 +432,17 @@ pub fn update(
 
 /// Turns briefings on (the Today page's first-run card, the Briefings page): each at its
 /// current time and days. Wake the scheduler after this.
-pub fn enable(conn: &mut Conn, ctx: &Ctx, config: &Config, names: &[&str]) -> Result<Vec<Briefing>, AppError> {
+pub fn enable(
+    conn: &mut Conn,
+    ctx: &Ctx,
+    config: &Config,
+    names: &[&str],
+) -> Result<Vec<Briefing>, AppError> {
     names
         .iter()
-        .map(|n| update(conn, ctx, config, n, &BriefingPatch { enabled: Some(true), ..BriefingPatch::default() }))
+        .map(|n| {
+            update(conn, ctx, config, n, &BriefingPatch { enabled: Some(true), ..BriefingPatch::default() })
+        })
         .collect()
 }
 
@@ -448,11 +464,22 @@ pub fn preview(conn: &mut Conn, ctx: &Ctx, name: &str) -> Result<String, AppErro
 
 /// Queues a run now (the page's and the API's "Run now"), as a run of its schedule (made,
 /// paused, if the briefing was never turned on). Wake the scheduler after this.
-pub fn run_now(conn: &mut Conn, ctx: &Ctx, config: &Config, name: &str) -> Result<crate::runs::Run, AppError> {
+pub fn run_now(
+    conn: &mut Conn,
+    ctx: &Ctx,
+    config: &Config,
+    name: &str,
+) -> Result<crate::runs::Run, AppError> {
     let mut b = get(conn, ctx, name)?;
     if b.schedule_id.is_none() {
         let d = default_of(name)?;
-        b = update(conn, ctx, config, name, &BriefingPatch { cron: Some(d.cron.into()), ..BriefingPatch::default() })?;
+        b = update(
+            conn,
+            ctx,
+            config,
+            name,
+            &BriefingPatch { cron: Some(d.cron.into()), ..BriefingPatch::default() },
+        )?;
     }
     let id = b.schedule_id.ok_or_else(|| AppError::Internal(anyhow::anyhow!("briefing without schedule")))?;
     schedule_service::run_now(conn, &Ctx { actor: Actor::Scheduler, ..*ctx }, id)
@@ -520,11 +547,14 @@ pub async fn system_job(services: &Services, d: &Delivery) -> Result<String, Fai
         None => Err("no agent is chosen for this briefing".to_string()),
         Some(agent) => ask(services, agent, &prepared.briefing, &prepared.facts, d).await,
     };
-    let text = compose(prose.as_deref().map_err(String::as_str), &prepared.facts, &disable_link(&services.config));
+    let text =
+        compose(prose.as_deref().map_err(String::as_str), &prepared.facts, &disable_link(&services.config));
     let (b, t) = (prepared.briefing.clone(), text.clone());
     let (agent, config) = (prepared.agent.clone(), services.config.clone());
     let (note, conversation) = services
-        .run_as(Actor::Scheduler, move |conn, ctx| deliver(conn, ctx, &config, &b, agent.as_ref(), &t, run_id))
+        .run_as(Actor::Scheduler, move |conn, ctx| {
+            deliver(conn, ctx, &config, &b, agent.as_ref(), &t, run_id)
+        })
         .await
         .map_err(|e| Failure::retry(format!("briefing {name}: {e}")))?;
     services.events.send(crate::events::Event::notification(&note));
@@ -534,7 +564,13 @@ pub async fn system_job(services: &Services, d: &Delivery) -> Result<String, Fai
 }
 
 /// The agent's prose, tried up to [`AGENT_TRIES`] times; the last error when it keeps failing.
-async fn ask(services: &Services, agent: &Agent, b: &Briefing, facts: &str, d: &Delivery) -> Result<String, String> {
+async fn ask(
+    services: &Services,
+    agent: &Agent,
+    b: &Briefing,
+    facts: &str,
+    d: &Delivery,
+) -> Result<String, String> {
     let mut delivery = d.clone();
     delivery.prompt = agent_prompt(&b.instructions, facts);
     let (mut last, mut tries) = (String::new(), 0);
@@ -589,7 +625,12 @@ fn deliver(
             crate::chat::append(
                 conn,
                 id,
-                &crate::chat::NewMessage { role: "assistant", content: text, run_id: Some(run_id), ..Default::default() },
+                &crate::chat::NewMessage {
+                    role: "assistant",
+                    content: text,
+                    run_id: Some(run_id),
+                    ..Default::default()
+                },
                 ctx.now,
             )?;
             conversation = Some(id);
@@ -604,4 +645,47 @@ fn deliver(
         let note = crate::notify::send_to(conn, &new, crate::notify::Topic::Briefings, &b.channels, ctx.now)?;
         Ok((note, conversation))
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn time_and_days_make_a_cron_line_and_read_back() {
+        let days = |list: &[&str]| list.iter().map(|d| d.to_string()).collect::<Vec<_>>();
+        for (time, given, cron, back) in [
+            ("08:00", days(&["weekdays"]), "0 8 * * 1,2,3,4,5", days(&["mon", "tue", "wed", "thu", "fri"])),
+            ("17:30", days(&["fri"]), "30 17 * * 5", days(&["fri"])),
+            (
+                "20:00",
+                days(&["every day"]),
+                "0 20 * * *",
+                days(&["mon", "tue", "wed", "thu", "fri", "sat", "sun"]),
+            ),
+            ("07:05", days(&["Sunday", "sat"]), "5 7 * * 0,6", days(&["sat", "sun"])),
+        ] {
+            let got = cron_of(time, &given).unwrap();
+            assert_eq!(got, cron);
+            assert_eq!(simple_cron(&got), Some((time.to_string(), back)));
+        }
+        assert_eq!(simple_cron("0 8 * * 1-5").unwrap().1, days(&["mon", "tue", "wed", "thu", "fri"]));
+        assert_eq!(simple_cron("0 8 1 * *"), None);
+        assert_eq!(simple_cron("*/5 * * * *"), None);
+        assert!(cron_of("8am", &days(&["mon"])).is_err());
+        assert!(cron_of("08:00", &[]).is_err());
+        assert!(cron_of("08:00", &days(&["someday"])).is_err());
+    }
+
+    #[test]
+    fn the_delivered_text_keeps_the_facts_verbatim() {
+        let facts = "Morning briefing · x\n\nOverdue tasks: none\n";
+        assert_eq!(
+            compose(Ok("  Hello.\n"), facts, "/briefings"),
+            "Hello.\n\n---\nMorning briefing · x\n\nOverdue tasks: none\n\nTurn off or change briefings: /briefings\n"
+        );
+        assert!(
+            compose(Err("no agent"), facts, "/b").starts_with("[Facts only: no agent.]\n\nMorning briefing")
+        );
+    }
 }

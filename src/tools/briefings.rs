@@ -70,7 +70,12 @@ async fn list_briefing_facts(services: &Services, caller: &Caller, args: Args) -
             let text = match (briefing, sections) {
                 (Some(b), None) => briefings::preview(conn, ctx, &b)?,
                 (None, Some(list)) if !list.is_empty() => facts::block(conn, ctx, "Facts", &list)?,
-                _ => return Err(AppError::invalid("briefing", "give a briefing or a list of sections (one of them)")),
+                _ => {
+                    return Err(AppError::invalid(
+                        "briefing",
+                        "give a briefing or a list of sections (one of them)",
+                    ));
+                }
             };
             Ok(json!({ "facts": text }))
         })

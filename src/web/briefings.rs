@@ -46,8 +46,15 @@ pub struct PageQuery {
     preview: Option<String>,
 }
 
-const DAY_KEYS: [(&str, &str); 7] =
-    [("mon", "Mon"), ("tue", "Tue"), ("wed", "Wed"), ("thu", "Thu"), ("fri", "Fri"), ("sat", "Sat"), ("sun", "Sun")];
+const DAY_KEYS: [(&str, &str); 7] = [
+    ("mon", "Mon"),
+    ("tue", "Tue"),
+    ("wed", "Wed"),
+    ("thu", "Thu"),
+    ("fri", "Fri"),
+    ("sat", "Sat"),
+    ("sun", "Sun"),
+];
 
 pub async fn page(
     state: web::Data<AppState>,
@@ -78,7 +85,10 @@ pub async fn page(
         .map(|b| {
             let on: Vec<String> = b.days.clone().unwrap_or_default();
             BriefingItem {
-                days: DAY_KEYS.iter().map(|(k, l)| DayBox { key: k, label: l, on: on.iter().any(|d| d == k) }).collect(),
+                days: DAY_KEYS
+                    .iter()
+                    .map(|(k, l)| DayBox { key: k, label: l, on: on.iter().any(|d| d == k) })
+                    .collect(),
                 time: b.time.clone().unwrap_or_default(),
                 next_run: b
                     .next_run
@@ -124,7 +134,8 @@ pub struct BriefingForm {
 }
 
 fn words(text: &Option<String>) -> Option<Vec<String>> {
-    text.as_ref().map(|t| t.split([',', ' ']).map(str::trim).filter(|w| !w.is_empty()).map(String::from).collect())
+    text.as_ref()
+        .map(|t| t.split([',', ' ']).map(str::trim).filter(|w| !w.is_empty()).map(String::from).collect())
 }
 
 /// Saves one briefing's form.
@@ -134,11 +145,19 @@ pub async fn save(
     form: web::Form<BriefingForm>,
 ) -> Result<HttpResponse, PageError> {
     let f = form.into_inner();
-    let days: Vec<String> = [("mon", &f.mon), ("tue", &f.tue), ("wed", &f.wed), ("thu", &f.thu), ("fri", &f.fri), ("sat", &f.sat), ("sun", &f.sun)]
-        .into_iter()
-        .filter(|(_, v)| v.is_some())
-        .map(|(k, _)| k.to_string())
-        .collect();
+    let days: Vec<String> = [
+        ("mon", &f.mon),
+        ("tue", &f.tue),
+        ("wed", &f.wed),
+        ("thu", &f.thu),
+        ("fri", &f.fri),
+        ("sat", &f.sat),
+        ("sun", &f.sun),
+    ]
+    .into_iter()
+    .filter(|(_, v)| v.is_some())
+    .map(|(k, _)| k.to_string())
+    .collect();
     let patch = BriefingPatch {
         enabled: Some(f.enabled.is_some()),
         time: f.time.clone().filter(|t| !t.trim().is_empty()),
@@ -151,7 +170,9 @@ pub async fn save(
         cron: None,
     };
     let config = state.config.clone();
-    state.run_as(Actor::Person, move |conn, ctx| briefings::update(conn, ctx, &config, &name, &patch)).await?;
+    state
+        .run_as(Actor::Person, move |conn, ctx| briefings::update(conn, ctx, &config, &name, &patch))
+        .await?;
     state.wake.poke();
     Ok(see_other("/briefings"))
 }
@@ -159,7 +180,9 @@ pub async fn save(
 /// Turns all three on at their default times (the first-run card).
 pub async fn enable_all(state: web::Data<AppState>) -> Result<HttpResponse, PageError> {
     let config = state.config.clone();
-    state.run_as(Actor::Person, move |conn, ctx| briefings::enable(conn, ctx, &config, &briefings::NAMES)).await?;
+    state
+        .run_as(Actor::Person, move |conn, ctx| briefings::enable(conn, ctx, &config, &briefings::NAMES))
+        .await?;
     state.wake.poke();
     Ok(see_other("/briefings"))
 }
@@ -167,7 +190,8 @@ pub async fn enable_all(state: web::Data<AppState>) -> Result<HttpResponse, Page
 /// Queues a run now; the result shows in the runs and the briefing's conversation.
 pub async fn run_now(state: web::Data<AppState>, name: web::Path<String>) -> Result<HttpResponse, PageError> {
     let config = state.config.clone();
-    let run = state.run_as(Actor::Person, move |conn, ctx| briefings::run_now(conn, ctx, &config, &name)).await?;
+    let run =
+        state.run_as(Actor::Person, move |conn, ctx| briefings::run_now(conn, ctx, &config, &name)).await?;
     state.wake.poke();
     Ok(see_other(&format!("/runs#run-{}", run.id)))
 }

@@ -40,7 +40,10 @@ pub async fn page(state: web::Data<AppState>, session: CurrentSession) -> Result
     for p in list {
         let item = ProjectItem {
             tasks_link: p.tasks_link(),
-            last_activity: p.last_activity.map(|t| view::instant(t, tz, now)).unwrap_or_else(|| "never".into()),
+            last_activity: p
+                .last_activity
+                .map(|t| view::instant(t, tz, now))
+                .unwrap_or_else(|| "never".into()),
             next_due: p
                 .next_due
                 .as_ref()
@@ -51,7 +54,12 @@ pub async fn page(state: web::Data<AppState>, session: CurrentSession) -> Result
         };
         if item.p.archived { archived.push(item) } else { active.push(item) }
     }
-    let page = ProjectsPage { layout: Layout::new("Projects", "projects", &session.0), active, archived, stalled_days: days };
+    let page = ProjectsPage {
+        layout: Layout::new("Projects", "projects", &session.0),
+        active,
+        archived,
+        stalled_days: days,
+    };
     html(StatusCode::OK, &page)
 }
 
@@ -89,12 +97,14 @@ pub struct StalledForm {
 }
 
 /// The stalled setting (days without a change).
-pub async fn stalled(state: web::Data<AppState>, form: web::Form<StalledForm>) -> Result<HttpResponse, PageError> {
+pub async fn stalled(
+    state: web::Data<AppState>,
+    form: web::Form<StalledForm>,
+) -> Result<HttpResponse, PageError> {
     let text = form.into_inner().stalled_days;
-    let days: i64 = text
-        .trim()
-        .parse()
-        .map_err(|_| crate::error::AppError::invalid("stalled_days", format!("{text:?} is not a number of days")))?;
+    let days: i64 = text.trim().parse().map_err(|_| {
+        crate::error::AppError::invalid("stalled_days", format!("{text:?} is not a number of days"))
+    })?;
     state.db.run(move |conn| projects::set_stalled_days(conn, days)).await?;
     Ok(see_other("/projects"))
 }

@@ -150,15 +150,17 @@ async fn fact_blocks_are_exact_at_a_fixed_clock() {
     }
     // The agent's tool reads the same block.
     let db = steward::db::Db::open(&app.db_path).unwrap();
-    let services = steward::services::Services::new(db, steward::config::Config {
-        timezone: Some("Europe/Berlin".into()),
-        ..Default::default()
-    }, std::sync::Arc::new(clock.clone()));
+    let services = steward::services::Services::new(
+        db,
+        steward::config::Config { timezone: Some("Europe/Berlin".into()), ..Default::default() },
+        std::sync::Arc::new(clock.clone()),
+    );
     clock.set(at(MORNING));
     let caller = steward::tools::Caller { conversation: None, agent: None, token: None };
-    let got = steward::tools::call(&services, &caller, "list_briefing_facts", &json!({"briefing": "morning"}))
-        .await
-        .unwrap();
+    let got =
+        steward::tools::call(&services, &caller, "list_briefing_facts", &json!({"briefing": "morning"}))
+            .await
+            .unwrap();
     assert_eq!(got["facts"], MORNING_FACTS);
     let got = steward::tools::call(&services, &caller, "list_projects", &json!({})).await.unwrap();
     let garage = got["projects"].as_array().unwrap().iter().find(|p| p["name"] == "garage").unwrap().clone();
@@ -219,7 +221,10 @@ async fn without_an_agent_the_facts_go_alone_once_per_occurrence() {
     clock.set(at("2026-12-02T06:00:00Z"));
     let (status, b) = api.patch("/briefings/morning", json!({"enabled": true, "channels": ["phone"]})).await;
     assert_eq!(status, 200, "{b}");
-    assert_eq!((b["enabled"].clone(), b["cron"].clone(), b["zone"].clone()), (json!(true), json!("0 8 * * 1-5"), json!("Europe/Berlin")));
+    assert_eq!(
+        (b["enabled"].clone(), b["cron"].clone(), b["zone"].clone()),
+        (json!(true), json!("0 8 * * 1-5"), json!("Europe/Berlin"))
+    );
     assert_eq!(b["next_run"], "2026-12-02T07:00:00Z", "{b}");
     let schedule = b["schedule_id"].as_i64().unwrap();
 
@@ -249,10 +254,11 @@ async fn without_an_agent_the_facts_go_alone_once_per_occurrence() {
     let again = steward::runs::NewRun::for_schedule(&s, at(MORNING), "schedule");
     assert!(steward::runs::insert(&mut conn, &again, at(MORNING)).unwrap().is_none());
     // A retried run (a crash after delivering) is not delivered a second time.
-    let services = steward::services::Services::new(db, steward::config::Config {
-        timezone: Some("Europe/Berlin".into()),
-        ..Default::default()
-    }, std::sync::Arc::new(clock.clone()));
+    let services = steward::services::Services::new(
+        db,
+        steward::config::Config { timezone: Some("Europe/Berlin".into()), ..Default::default() },
+        std::sync::Arc::new(clock.clone()),
+    );
     let delivery = steward::agents::deliver::Delivery {
         schedule_id: Some(schedule as i32),
         run_id: run as i32,
@@ -279,8 +285,9 @@ async fn a_failing_agent_falls_back_to_the_facts_after_retries() {
     let app = spawn_app_at(&clock, |_| {}).await;
     let api = app.api(&app.api_token().await);
     seed(&clock, &api).await;
-    let (status, body) =
-        api.post("/agents", json!({"name": "writer", "kind": "llm", "url": model.url, "model": "scripted"})).await;
+    let (status, body) = api
+        .post("/agents", json!({"name": "writer", "kind": "llm", "url": model.url, "model": "scripted"}))
+        .await;
     assert_eq!(status, 201, "{body}");
     let (status, b) = api.patch("/briefings/morning", json!({"agent": "writer"})).await;
     assert_eq!(status, 200, "{b}");
@@ -291,10 +298,7 @@ async fn a_failing_agent_falls_back_to_the_facts_after_retries() {
     let schedule = b["schedule_id"].as_i64().unwrap();
     let runs = finished(&api, schedule, 1).await;
     let output = runs[0]["output"].as_str().unwrap();
-    assert!(
-        output.starts_with("[Facts only: the agent “writer” failed after 3 tries ("),
-        "{output}"
-    );
+    assert!(output.starts_with("[Facts only: the agent “writer” failed after 3 tries ("), "{output}");
     assert!(output.contains(MORNING_FACTS), "{output}");
     assert_eq!(model.requests().len(), 3);
 
@@ -308,7 +312,8 @@ async fn a_failing_agent_falls_back_to_the_facts_after_retries() {
     );
     assert_eq!(runs[0]["output"], want.as_str());
     let asked = model.requests().last().unwrap().clone();
-    let prompt = asked["messages"].as_array().unwrap().last().unwrap()["content"].as_str().unwrap().to_string();
+    let prompt =
+        asked["messages"].as_array().unwrap().last().unwrap()["content"].as_str().unwrap().to_string();
     assert!(prompt.contains(MORNING_FACTS), "{prompt}");
     let conversation = api.get("/briefings/morning").await.1["conversation_id"].as_i64().unwrap();
     let (_, c) = api.get(&format!("/conversations/{conversation}")).await;
@@ -323,16 +328,22 @@ async fn briefings_are_listed_and_checked() {
     let api = app.api(&app.api_token().await);
     let (status, list) = api.get("/briefings").await;
     assert_eq!(status, 200, "{list}");
-    let names: Vec<&str> = list["briefings"].as_array().unwrap().iter().map(|b| b["name"].as_str().unwrap()).collect();
+    let names: Vec<&str> =
+        list["briefings"].as_array().unwrap().iter().map(|b| b["name"].as_str().unwrap()).collect();
     assert_eq!(names, ["morning", "evening", "weekly"]);
     let weekly = &list["briefings"][2];
     assert_eq!(
         (weekly["enabled"].clone(), weekly["time"].clone(), weekly["days"].clone()),
         (json!(false), json!("17:00"), json!(["fri"]))
     );
-    let (status, b) = api.patch("/briefings/weekly", json!({"time": "16:30", "days": ["sun"], "zone": "America/New_York"})).await;
+    let (status, b) = api
+        .patch("/briefings/weekly", json!({"time": "16:30", "days": ["sun"], "zone": "America/New_York"}))
+        .await;
     assert_eq!(status, 200, "{b}");
-    assert_eq!((b["cron"].clone(), b["zone"].clone(), b["enabled"].clone()), (json!("30 16 * * 0"), json!("America/New_York"), json!(false)));
+    assert_eq!(
+        (b["cron"].clone(), b["zone"].clone(), b["enabled"].clone()),
+        (json!("30 16 * * 0"), json!("America/New_York"), json!(false))
+    );
     for (body, field) in [
         (json!({"time": "25:00"}), "time"),
         (json!({"days": ["someday"]}), "days"),
@@ -357,13 +368,20 @@ async fn projects_show_progress_and_can_be_archived() {
     let (status, list) = api.get("/projects").await;
     assert_eq!(status, 200, "{list}");
     let trip = list["projects"].as_array().unwrap().iter().find(|p| p["name"] == "trip").unwrap().clone();
-    assert_eq!((trip["open"].clone(), trip["done"].clone(), trip["percent"].clone()), (json!(2), json!(1), json!(33)));
+    assert_eq!(
+        (trip["open"].clone(), trip["done"].clone(), trip["percent"].clone()),
+        (json!(2), json!(1), json!(33))
+    );
     assert_eq!(trip["next_due"]["title"], "Book flights");
     assert_eq!(trip["stalled"], false);
-    let (status, p) =
-        api.patch("/projects/trip", json!({"outcome": "Two weeks in Lisbon", "target_date": "2026-12-20"})).await;
+    let (status, p) = api
+        .patch("/projects/trip", json!({"outcome": "Two weeks in Lisbon", "target_date": "2026-12-20"}))
+        .await;
     assert_eq!(status, 200, "{p}");
-    assert_eq!((p["outcome"].clone(), p["target_date"].clone()), (json!("Two weeks in Lisbon"), json!("2026-12-20")));
+    assert_eq!(
+        (p["outcome"].clone(), p["target_date"].clone()),
+        (json!("Two weeks in Lisbon"), json!("2026-12-20"))
+    );
     let (status, err) = api.patch("/projects/trip", json!({"target_date": "soon"})).await;
     assert_eq!((status, err["error"]["field"].as_str()), (422, Some("target_date")));
     assert_eq!(api.patch("/projects/nothing", json!({"archived": true})).await.0, 404);
@@ -373,4 +391,55 @@ async fn projects_show_progress_and_can_be_archived() {
     assert!(list["projects"].as_array().unwrap().iter().all(|p| p["name"] != "trip"), "{list}");
     let (_, list) = api.get("/projects?archived=true").await;
     assert!(list["projects"].as_array().unwrap().iter().any(|p| p["name"] == "trip"), "{list}");
+}
+
+/// The pages: Projects lists and archives, Briefings turns on, previews and runs.
+#[tokio::test]
+async fn the_pages_turn_briefings_on_and_archive_projects() {
+    let clock = FixedClock::new(at(MORNING));
+    let mut app = spawn_app_at(&clock, |_| {}).await;
+    app.set_up().await;
+    let api = app.api(&app.api_token().await);
+    seed(&clock, &api).await;
+    let html = app.get("/projects").await.text().await.unwrap();
+    assert!(
+        html.contains("+trip") && html.contains("Stalled") && html.contains("/tasks?project=trip"),
+        "{html}"
+    );
+    let res = app.post_form("/projects/trip", &[("action", "archive")]).await;
+    assert_eq!(res.status(), 303);
+    let html = app.get("/projects").await.text().await.unwrap();
+    assert!(html.contains("<h2>Archived</h2>"), "{html}");
+    let res = app.post_form("/projects/settings", &[("stalled_days", "30")]).await;
+    assert_eq!(res.status(), 303);
+    assert_eq!(api.get("/projects").await.1["stalled_days"], 30);
+
+    let html = app.get("/briefings").await.text().await.unwrap();
+    assert!(html.contains("Turn on briefings"), "{html}");
+    let res = app.post_form("/briefings/enable", &[]).await;
+    assert_eq!(res.status(), 303);
+    let (_, list) = api.get("/briefings").await;
+    assert!(list["briefings"].as_array().unwrap().iter().all(|b| b["enabled"] == true), "{list}");
+    let html = app.get("/briefings?preview=morning").await.text().await.unwrap();
+    assert!(!html.contains("Turn on briefings"), "{html}");
+    assert!(html.contains("Overdue tasks: 7 overdue, showing 5"), "{html}");
+    let form = [
+        ("enabled", "on"),
+        ("time", "07:15"),
+        ("sat", "on"),
+        ("zone", "Europe/Berlin"),
+        ("agent", ""),
+        ("channels", ""),
+        ("sections", "overdue, waiting"),
+        ("instructions", "Be brief."),
+    ];
+    let res = app.post_form("/briefings/morning", &form).await;
+    assert_eq!(res.status(), 303);
+    let (_, b) = api.get("/briefings/morning").await;
+    assert_eq!(
+        (b["cron"].clone(), b["sections"].clone()),
+        (json!("15 7 * * 6"), json!(["overdue", "waiting"]))
+    );
+    let res = app.post_form("/briefings/morning/run", &[]).await;
+    assert_eq!(res.status(), 303);
 }

@@ -260,13 +260,17 @@ async fn a_real_model_writes_the_morning_briefing() {
         assert_eq!(status, 201, "{body}");
     }
     let (status, body) = api
-        .post("/agents", json!({"name": "smol", "kind": "llm", "url": format!("{base}/v1"), "model": "smollm2"}))
+        .post(
+            "/agents",
+            json!({"name": "smol", "kind": "llm", "url": format!("{base}/v1"), "model": "smollm2"}),
+        )
         .await;
     assert_eq!(status, 201, "{body}");
     let (status, b) = api.patch("/briefings/morning", json!({"agent": "smol", "enabled": true})).await;
     assert_eq!(status, 200, "{b}");
     let schedule = b["schedule_id"].as_i64().unwrap();
-    let before = api.post("/briefings/morning/preview", json!({})).await.1["facts"].as_str().unwrap().to_string();
+    let before =
+        api.post("/briefings/morning/preview", json!({})).await.1["facts"].as_str().unwrap().to_string();
     let (status, _) = api.post("/briefings/morning/run", json!({})).await;
     assert_eq!(status, 202);
     let deadline = Instant::now() + Duration::from_secs(180);
@@ -279,7 +283,8 @@ async fn a_real_model_writes_the_morning_briefing() {
         assert!(Instant::now() < deadline, "no briefing from the model: {runs}");
         tokio::time::sleep(Duration::from_millis(300)).await;
     };
-    let after = api.post("/briefings/morning/preview", json!({})).await.1["facts"].as_str().unwrap().to_string();
+    let after =
+        api.post("/briefings/morning/preview", json!({})).await.1["facts"].as_str().unwrap().to_string();
     let _ = llama.kill();
     let _ = llama.wait();
     assert_eq!(run["state"], "succeeded", "{run}");

@@ -60,7 +60,8 @@ pub async fn update(
     body: super::Json<BriefingPatch>,
 ) -> Result<HttpResponse, ApiError> {
     let (patch, config) = (body.into_inner(), state.config.clone());
-    let b = state.run_as(actor.0, move |conn, ctx| briefings::update(conn, ctx, &config, &name, &patch)).await?;
+    let b =
+        state.run_as(actor.0, move |conn, ctx| briefings::update(conn, ctx, &config, &name, &patch)).await?;
     state.wake.poke();
     Ok(HttpResponse::Ok().json(b))
 }
