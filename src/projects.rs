@@ -300,7 +300,8 @@ mod tests {
             Meta { name: "plans".into(), outcome: Some("A plan".into()), ..Meta::default() },
         ];
         let got = summarise(&rows, &meta, now, 14);
-        let table: Vec<(&str, i64, i64, i64, Option<i32>, bool, bool)> = got
+        type Line<'a> = (&'a str, i64, i64, i64, Option<i32>, bool, bool);
+        let table: Vec<Line> = got
             .iter()
             .map(|p| {
                 (

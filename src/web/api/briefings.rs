@@ -40,7 +40,7 @@ pub async fn update_project(
 }
 
 pub async fn list(state: web::Data<AppState>, actor: super::ApiActor) -> Result<HttpResponse, ApiError> {
-    let list = state.run_as(actor.0, |conn, ctx| briefings::list(conn, ctx)).await?;
+    let list = state.run_as(actor.0, briefings::list).await?;
     Ok(HttpResponse::Ok().json(json!({ "briefings": list })))
 }
 
