@@ -28,3 +28,7 @@ CREATE TABLE briefings (
 -- The briefings' "top-priority open tasks": by priority among the open ones, without reading
 -- every open task.
 CREATE INDEX tasks_by_priority ON tasks (done, priority) WHERE deleted_at IS NULL;
+
+-- Counting the `@waiting` tasks (a LIKE on contexts) from the index alone, without reading
+-- each open task's row.
+CREATE INDEX tasks_by_contexts_open ON tasks (contexts, done) WHERE deleted_at IS NULL;

@@ -118,7 +118,8 @@ pub fn section(conn: &mut Conn, ctx: &Ctx, key: &str) -> Result<String, AppError
         }
         "waiting" => {
             let filter = Filter { context: Some("waiting".into()), ..Filter::default() };
-            let (list, count) = query::open_counted(conn, &filter, TASK_LIMIT)?;
+            // Longest waiting first.
+            let (list, count) = query::open_oldest_counted(conn, &filter, TASK_LIMIT)?;
             let mut out = count_line(head, "waiting", list.len(), count);
             for t in &list {
                 let since = local_day(t.created_at, ctx.tz);

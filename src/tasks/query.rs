@@ -356,6 +356,21 @@ pub fn open_counted(conn: &mut Conn, filter: &Filter, limit: i64) -> Result<(Vec
     )
 }
 
+/// Open tasks under `filter` (its status aside), oldest first (the order they were added: for
+/// what has waited longest). Read in the table's own order, so the slice stops early.
+pub fn open_oldest_counted(
+    conn: &mut Conn,
+    filter: &Filter,
+    limit: i64,
+) -> Result<(Vec<Task>, i64), AppError> {
+    slice_and_count(
+        conn,
+        || Ok(filter.query()?.filter(tasks::done.eq(false))),
+        |q| q.order(tasks::id.asc()),
+        limit,
+    )
+}
+
 /// Tasks completed in `[from, to)` (UTC), newest first.
 pub fn done_between(
     conn: &mut Conn,
