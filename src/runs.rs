@@ -364,3 +364,18 @@ pub fn status(conn: &mut Conn, now: DateTime<Utc>) -> Result<Status, AppError> {
             .get_result(conn)?,
     })
 }
+
+/// Failed runs that finished at or after `since`, newest first: the first `limit` and how many.
+pub fn failed_since(conn: &mut Conn, since: DateTime<Utc>, limit: i64) -> Result<(Vec<Run>, i64), AppError> {
+    let base = || runs::table.filter(runs::state.eq("failed")).filter(runs::finished_at.ge(to_ms(since)));
+    let limit = limit.clamp(1, 500);
+    let mut rows: Vec<Run> =
+        base().order(runs::id.desc()).limit(limit + 1).select(Run::as_select()).load(conn)?;
+    let count = if rows.len() as i64 > limit {
+        rows.truncate(limit as usize);
+        base().count().get_result(conn)?
+    } else {
+        rows.len() as i64
+    };
+    Ok((rows, count))
+}

@@ -456,6 +456,10 @@ impl Scheduler {
             }
             // Steward's own periodic work (calendar subscriptions): a run like any other, so it
             // is claimed crash-safely, retried, and shown in the run history.
+            // Briefings are the system agent's too (`briefing <name>`).
+            (AgentKind::System, _) if crate::briefings::is_job(&delivery.prompt) => {
+                crate::briefings::system_job(&self.services, &delivery).await
+            }
             (AgentKind::System, _) => {
                 crate::calendar::subscriptions::system_job(&self.services, &delivery).await
             }

@@ -23,11 +23,13 @@ use crate::schedules::{self, ScheduleInput, service as schedule_service};
 use crate::services::{Actor, Services};
 use crate::tasks::{Filter, TaskPatch, query, service as task_service};
 
+mod briefings;
 mod calendar;
 
-/// Every tool: the ones below, then the calendar's (in their own module).
+/// Every tool: the ones below, then the calendar's, projects' and briefings' (in their own
+/// modules).
 fn all() -> impl Iterator<Item = &'static Tool> {
-    TOOLS.iter().chain(calendar::TOOLS.iter())
+    TOOLS.iter().chain(calendar::TOOLS.iter()).chain(briefings::TOOLS.iter())
 }
 
 /// Who calls: "agent" from chat (with its conversation and agent name) or "agent" over MCP (no

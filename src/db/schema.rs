@@ -334,3 +334,31 @@ diesel::table! {
 diesel::joinable!(deliveries -> notifications (notification_id));
 diesel::allow_tables_to_appear_in_same_query!(channels, deliveries, notifications);
 // --- end channels ---
+
+// --- projects and briefings ---
+diesel::table! {
+    projects (name) {
+        name -> Text,
+        outcome -> Nullable<Text>,
+        target_date -> Nullable<Date>,
+        archived_at -> Nullable<BigInt>,
+        updated_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    briefings (name) {
+        name -> Text,
+        schedule_id -> Nullable<Integer>,
+        agent -> Nullable<Text>,
+        channels -> Text,
+        sections -> Text,
+        instructions -> Text,
+        conversation_id -> Nullable<Integer>,
+        updated_at -> BigInt,
+    }
+}
+
+diesel::joinable!(briefings -> schedules (schedule_id));
+diesel::allow_tables_to_appear_in_same_query!(briefings, schedules);
+// --- end projects and briefings ---

@@ -314,3 +314,111 @@ pub fn facets(conn: &mut Conn) -> Result<(Vec<String>, Vec<String>), AppError> {
     };
     Ok((words(projects), words(contexts)))
 }
+
+// --- briefings' lists: each the first `limit` rows and how many there are in all ---
+
+/// The first `limit` rows of `query` in `order` and the count of all (counted only when cut).
+fn slice_and_count(
+    conn: &mut Conn,
+    query: impl Fn() -> Result<Query, AppError>,
+    order: impl Fn(Query) -> Query,
+    limit: i64,
+) -> Result<(Vec<Task>, i64), AppError> {
+    let limit = limit.clamp(1, 500);
+    let mut rows: Vec<Task> = order(query()?).limit(limit + 1).select(Task::as_select()).load(conn)?;
+    let count = if rows.len() as i64 > limit {
+        rows.truncate(limit as usize);
+        query()?.count().get_result(conn)?
+    } else {
+        rows.len() as i64
+    };
+    Ok((rows, count))
+}
+
+/// One group under `filter`, in the page's order: the first `limit` and the count.
+pub fn group_counted(
+    conn: &mut Conn,
+    ctx: &Ctx,
+    filter: &Filter,
+    group: Group,
+    limit: i64,
+) -> Result<(Vec<Task>, i64), AppError> {
+    slice_and_count(conn, || Ok(in_group(filter.query()?, group, ctx)), |q| in_order(q, group), limit)
+}
+
+/// Open tasks under `filter` (its status aside), by due date (none last) then priority.
+pub fn open_counted(conn: &mut Conn, filter: &Filter, limit: i64) -> Result<(Vec<Task>, i64), AppError> {
+    slice_and_count(
+        conn,
+        || Ok(filter.query()?.filter(tasks::done.eq(false))),
+        |q| q.order((tasks::due_date.is_null(), tasks::due_date.asc(), priority_rank(), tasks::id.asc())),
+        limit,
+    )
+}
+
+/// Open tasks under `filter` (its status aside), oldest first (the order they were added: for
+/// what has waited longest). Read in the table's own order, so the slice stops early.
+pub fn open_oldest_counted(
+    conn: &mut Conn,
+    filter: &Filter,
+    limit: i64,
+) -> Result<(Vec<Task>, i64), AppError> {
+    slice_and_count(
+        conn,
+        || Ok(filter.query()?.filter(tasks::done.eq(false))),
+        |q| q.order(tasks::id.asc()),
+        limit,
+    )
+}
+
+/// Tasks completed in `[from, to)` (UTC), newest first.
+pub fn done_between(
+    conn: &mut Conn,
+    from: chrono::NaiveDateTime,
+    to: chrono::NaiveDateTime,
+    limit: i64,
+) -> Result<(Vec<Task>, i64), AppError> {
+    slice_and_count(
+        conn,
+        || {
+            Ok(Filter::default()
+                .query()?
+                .filter(tasks::done.eq(true))
+                .filter(tasks::completed_at.ge(from))
+                .filter(tasks::completed_at.lt(to)))
+        },
+        |q| in_order(q, Group::Done),
+        limit,
+    )
+}
+
+/// Open tasks added or changed in `[from, to)` (UTC), most recent first.
+pub fn changed_between(
+    conn: &mut Conn,
+    from: chrono::NaiveDateTime,
+    to: chrono::NaiveDateTime,
+    limit: i64,
+) -> Result<(Vec<Task>, i64), AppError> {
+    slice_and_count(
+        conn,
+        || {
+            Ok(Filter::default()
+                .query()?
+                .filter(tasks::done.eq(false))
+                .filter(tasks::updated_at.ge(from))
+                .filter(tasks::updated_at.lt(to)))
+        },
+        |q| q.order((tasks::updated_at.desc(), tasks::id.desc())),
+        limit,
+    )
+}
+
+/// Open tasks due on `day` (the person's day), in the page's order.
+pub fn due_on(conn: &mut Conn, day: chrono::NaiveDate, limit: i64) -> Result<(Vec<Task>, i64), AppError> {
+    slice_and_count(
+        conn,
+        || Ok(Filter::default().query()?.filter(tasks::done.eq(false)).filter(tasks::due_date.eq(day))),
+        |q| in_order(q, Group::Today),
+        limit,
+    )
+}

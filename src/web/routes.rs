@@ -144,6 +144,38 @@ pub fn configure(cfg: &mut ServiceConfig, https: bool) {
                             .route(web::get().to(api::schedules::status))
                             .default_service(api::not_allowed("GET")),
                     )
+                    // Projects and briefings.
+                    .service(
+                        web::resource("/projects")
+                            .route(web::get().to(api::briefings::projects))
+                            .default_service(api::not_allowed("GET")),
+                    )
+                    .service(
+                        web::resource("/projects/{name}")
+                            .route(web::patch().to(api::briefings::update_project))
+                            .default_service(api::not_allowed("PATCH")),
+                    )
+                    .service(
+                        web::resource("/briefings")
+                            .route(web::get().to(api::briefings::list))
+                            .default_service(api::not_allowed("GET")),
+                    )
+                    .service(
+                        web::resource("/briefings/{name}")
+                            .route(web::get().to(api::briefings::get))
+                            .route(web::patch().to(api::briefings::update))
+                            .default_service(api::not_allowed("GET, PATCH")),
+                    )
+                    .service(
+                        web::resource("/briefings/{name}/preview")
+                            .route(web::post().to(api::briefings::preview))
+                            .default_service(api::not_allowed("POST")),
+                    )
+                    .service(
+                        web::resource("/briefings/{name}/run")
+                            .route(web::post().to(api::briefings::run))
+                            .default_service(api::not_allowed("POST")),
+                    )
                     .service(
                         web::resource("/chat")
                             .route(web::post().to(api::chat::send))
@@ -297,6 +329,13 @@ pub fn configure(cfg: &mut ServiceConfig, https: bool) {
                     .route("/chat/{id}/regenerate", web::post().to(super::chat::regenerate))
                     .route("/chat/{id}/rename", web::post().to(super::chat::rename))
                     .route("/chat/{id}/delete", web::post().to(super::chat::delete))
+                    .route("/projects", web::get().to(super::projects::page))
+                    .route("/projects/settings", web::post().to(super::projects::stalled))
+                    .route("/projects/{name}", web::post().to(super::projects::save))
+                    .route("/briefings", web::get().to(super::briefings::page))
+                    .route("/briefings/enable", web::post().to(super::briefings::enable_all))
+                    .route("/briefings/{name}", web::post().to(super::briefings::save))
+                    .route("/briefings/{name}/run", web::post().to(super::briefings::run_now))
                     .route("/schedules", web::get().to(super::schedules::page))
                     .route("/schedules", web::post().to(super::schedules::create))
                     .route("/schedules/preview", web::get().to(super::schedules::preview))

@@ -710,6 +710,8 @@ async fn every_page_fits_a_phone_and_a_desktop() {
         ("calendar-month", "/calendar?view=month".to_string()),
         ("calendar-week", "/calendar?view=week".to_string()),
         ("calendar-agenda", "/calendar?view=agenda".to_string()),
+        ("projects", "/projects".to_string()),
+        ("briefings", "/briefings?preview=morning".to_string()),
     ];
     let mut problems = Vec::new();
     for (width, height) in [(390, 844), (1366, 900)] {

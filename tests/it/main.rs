@@ -8,6 +8,7 @@ mod api;
 // Issue 14: a scheduled prompt's answer to chosen channels.
 mod answers;
 mod auth;
+mod briefings;
 mod browser;
 mod calendar_activity;
 mod calendar_api;

@@ -9,6 +9,7 @@
 
 pub mod activity;
 pub mod agents;
+pub mod briefings;
 pub mod channels;
 pub mod chat;
 pub mod events;
