@@ -213,6 +213,7 @@ diesel::table! {
         last_error -> Nullable<Text>,
         created_at -> BigInt,
         updated_at -> BigInt,
+        reminders -> Text,
     }
 }
 
@@ -260,6 +261,7 @@ diesel::table! {
         created_at -> BigInt,
         updated_at -> BigInt,
         deleted_at -> Nullable<BigInt>,
+        reminders -> Nullable<Text>,
     }
 }
 
