@@ -377,7 +377,8 @@ fn apply(
         end_series(conn, &[series.master.id], now)?;
         return Ok(());
     }
-    let next = frame.next(&series.live, now, true).map(|h| h.at);
+    // Strictly after now: an instant that fired this very moment must not fire again.
+    let next = frame.next(&series.live, now, false).map(|h| h.at);
     let next_ms = next.map(to_ms);
     let spec = spec_of(series, frame.default, frame.tz);
     let title = &series.master.title;
@@ -625,8 +626,11 @@ fn starts_phrase(o: &Occurrence, at: DateTime<Utc>, tz: Tz) -> String {
         } else {
             format!("in {} days", wait.num_days())
         };
-        if let Some(zone) = o.zone.as_deref().filter(|z| *z != tz.name())
+        // Written in another zone whose clock reads differently (not UTC, which files use
+        // for everything): its own time too.
+        if let Some(zone) = o.zone.as_deref().filter(|z| *z != tz.name() && !z.eq_ignore_ascii_case("UTC"))
             && let Ok(z) = zone.parse::<Tz>()
+            && o.start_at.with_timezone(&z).naive_local() != local.naive_local()
         {
             let city = zone.rsplit('/').next().unwrap_or(zone).replace('_', " ");
             when.push_str(&format!("; {} in {city}", o.start_at.with_timezone(&z).format("%H:%M")));

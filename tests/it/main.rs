@@ -27,6 +27,7 @@ mod letta;
 mod logs;
 mod mcp;
 mod privilege;
+mod reminders_events;
 mod schedule_pages;
 mod scheduler;
 mod tasks;
