@@ -288,8 +288,12 @@ impl Frame<'_> {
             later = later.max(l);
         }
         let counts = |t: DateTime<Utc>| if inclusive { t >= after } else { t > after };
-        let from = after - Duration::seconds(later) - Duration::days(1);
-        let to = after + Duration::seconds(before) + Duration::days(horizon + 2);
+        // No occurrence starts before the series' first row: a far-off event is looked for
+        // where it is, not within the horizon from now.
+        let first = live.iter().map(|e| from_ms(e.start_at)).min().unwrap_or(after);
+        let base = after.max(first - crate::calendar::FLOATING_SLACK - Duration::seconds(before));
+        let from = base - Duration::seconds(later) - Duration::days(1);
+        let to = base + Duration::seconds(before) + Duration::days(horizon + 2);
         let (occurrences, _) = expand_rows(live, self.tz, from, to);
         let mut out = Vec::new();
         for o in &occurrences {
@@ -322,7 +326,10 @@ impl Frame<'_> {
 
     /// The soonest reminder instant after `after` (see [`Frame::hits`]).
     fn next(&self, live: &[Event], after: DateTime<Utc>, inclusive: bool) -> Option<Hit> {
-        for horizon in [35, 400] {
+        // A rare series (every other year) may need the long look.
+        let open = live.iter().any(|e| e.last_end_at.is_none_or(|l| from_ms(l) > after + Duration::days(400)));
+        let horizons: &[i64] = if open { &[35, 400, 3660] } else { &[35, 400] };
+        for &horizon in horizons {
             if let Some(hit) = self.hits(live, after, inclusive, horizon).into_iter().next() {
                 return Some(hit);
             }
@@ -700,6 +707,86 @@ mod tests {
         // No TRIGGER line kept: the value alone.
         let bare = Alarm { action: "DISPLAY".into(), trigger: "-PT5M".into(), raw: String::new() };
         assert_eq!(Trigger::of_alarm(&bare, tz), Some(Trigger::Relative { days: 0, secs: -300, end: false }));
+    }
+
+    /// A feed of `n` events a day apart from 2026-01-01 09:00 UTC; every other one has a
+    /// 15-minute alarm; `moved` starts an hour later; `dropped` is left out.
+    fn feed(n: usize, moved: Option<usize>, dropped: Option<usize>) -> String {
+        let mut out = String::from("BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//t//t//EN\r\n");
+        let day0 = chrono::NaiveDate::from_ymd_opt(2026, 1, 1).unwrap();
+        for i in 0..n {
+            if Some(i) == dropped {
+                continue;
+            }
+            let day = (day0 + Duration::days(i as i64)).format("%Y%m%d");
+            let hour = if Some(i) == moved { 10 } else { 9 };
+            out.push_str(&format!(
+                "BEGIN:VEVENT\r\nUID:e{i}@t\r\nDTSTAMP:20260101T000000Z\r\nDTSTART:{day}T{hour:02}0000Z\r\nDTEND:{day}T{:02}0000Z\r\nSUMMARY:Event {i}\r\n",
+                hour + 1
+            ));
+            if i % 2 == 0 {
+                out.push_str("BEGIN:VALARM\r\nACTION:DISPLAY\r\nTRIGGER:-PT15M\r\nEND:VALARM\r\n");
+            }
+            out.push_str("END:VEVENT\r\n");
+        }
+        out.push_str("END:VCALENDAR\r\n");
+        out
+    }
+
+    fn armed(conn: &mut Conn) -> HashMap<String, (i64, i64)> {
+        schedules::table
+            .filter(schedules::kind.eq(KIND))
+            .filter(schedules::deleted_at.is_null())
+            .filter(schedules::next_fire_at.is_not_null())
+            .select((schedules::source, schedules::next_fire_at, schedules::updated_at))
+            .load::<(Option<String>, Option<i64>, i64)>(conn)
+            .unwrap()
+            .into_iter()
+            .map(|(s, n, u)| (s.unwrap(), (n.unwrap(), u)))
+            .collect()
+    }
+
+    #[test]
+    fn a_refreshed_feed_arms_only_future_events_and_touches_only_what_changed() {
+        use crate::calendar::ics::{ImportOptions, import_with};
+        use crate::calendar::service::{self, CalendarInput, Origin};
+        let (_dir, mut conn) = crate::calendar::service::tests::db();
+        // 2,000 daily events from 1 January 2026; now is 1 July 2026 (day 181).
+        let ctx = crate::calendar::service::tests::ctx("2026-07-01T12:00:00Z", "Europe/Berlin");
+        let none = CalendarInput { reminders: Some(vec![]), ..Default::default() };
+        service::update_calendar(&mut conn, &ctx, 1, &none).unwrap();
+        let options = ImportOptions { origin: Origin::Subscription, prune: true };
+        let started = std::time::Instant::now();
+        import_with(&mut conn, &ctx, 1, &feed(2000, None, None), options).unwrap();
+        eprintln!("first copy of 2,000 events: {:?}", started.elapsed());
+        let first = armed(&mut conn);
+        // Days 182..2000 are ahead; of those, the even ones carry an alarm (the calendar says none).
+        assert_eq!(first.len(), (182..2000).filter(|i| i % 2 == 0).count());
+        let id_of = |conn: &mut Conn, uid: &str| -> i32 {
+            events::table.filter(events::uid.eq(uid)).select(events::id).first(conn).unwrap()
+        };
+        let e200 = id_of(&mut conn, "e200@t");
+        assert_eq!(
+            first[&format!("event:{e200}")].0,
+            to_ms(utc("2026-07-20T08:45:00Z")),
+            "day 200 at 09:00 UTC, 15 minutes before"
+        );
+        // The next copy moves one event and drops another: only those change.
+        let later = crate::calendar::service::tests::ctx("2026-07-01T12:30:00Z", "Europe/Berlin");
+        let started = std::time::Instant::now();
+        import_with(&mut conn, &later, 1, &feed(2000, Some(200), Some(300)), options).unwrap();
+        eprintln!("refresh of 2,000 events, 2 changed: {:?}", started.elapsed());
+        let second = armed(&mut conn);
+        let e300 = id_of(&mut conn, "e300@t");
+        assert_eq!(second.len(), first.len() - 1);
+        assert!(!second.contains_key(&format!("event:{e300}")), "dropped from the feed");
+        assert_eq!(second[&format!("event:{e200}")].0, to_ms(utc("2026-07-20T09:45:00Z")));
+        let touched: Vec<&String> = second.iter().filter(|(k, v)| first.get(*k) != Some(v)).map(|(k, _)| k).collect();
+        assert_eq!(touched, vec![&format!("event:{e200}")]);
+        // A default for the calendar: the events without alarms get it too.
+        let ten = CalendarInput { reminders: Some(vec!["10m".into()]), ..Default::default() };
+        service::update_calendar(&mut conn, &later, 1, &ten).unwrap();
+        assert_eq!(armed(&mut conn).len(), 2000 - 182 - 1);
     }
 
     #[test]

@@ -317,3 +317,47 @@ async fn the_calendar_default_applies_and_an_empty_list_turns_reminders_off() {
     assert!(r.turn("2026-03-03T11:19:00Z").await.is_empty());
     assert_eq!(r.turn("2026-03-03T11:20:00Z").await.len(), 2);
 }
+
+#[tokio::test]
+async fn the_event_dialog_and_the_calendar_settings_set_reminders() {
+    let clock = FixedClock::new(utc("2026-11-23T07:00:00Z"));
+    let mut app = spawn_app_at(&clock, |c| c.scheduler = false).await;
+    app.set_up().await;
+    let api = app.api(&app.api_token().await);
+    let form = app.get("/calendar/new?start=2026-11-24T14:00").await.text().await.unwrap();
+    assert!(form.contains(r#"name="reminders""#), "{form}");
+    assert!(form.contains("the calendar&#39;s default: 10m") || form.contains("the calendar's default: 10m"), "{form}");
+    let res = app
+        .post_htmx(
+            "/calendar/events",
+            &[("title", "Haircut"), ("start", "2026-11-24T14:00"), ("end", "2026-11-24T15:00"), ("calendar", "1"), ("reminders", "5m, 1h")],
+        )
+        .await;
+    assert_eq!(res.status(), 200);
+    let (_, list) = api.get("/events").await;
+    let e = list["events"].as_array().unwrap().iter().find(|e| e["title"] == "Haircut").unwrap().clone();
+    assert_eq!(e["reminders"], json!(["1h", "5m"]));
+    let id = e["id"].as_i64().unwrap();
+    let dialog = app.get(&format!("/calendar/events/{id}/edit")).await.text().await.unwrap();
+    assert!(dialog.contains(r#"value="1h, 5m""#), "{dialog}");
+    // `none` in the dialog: no reminders; empty: the calendar's default again.
+    let edit = |r: &'static str| {
+        vec![("title", "Haircut"), ("start", "2026-11-24T14:00"), ("end", "2026-11-24T15:00"), ("calendar", "1"), ("reminders", r)]
+    };
+    app.post_htmx(&format!("/calendar/events/{id}"), &edit("none")).await;
+    assert_eq!(api.get(&format!("/events/{id}")).await.1["reminders"], json!([]));
+    app.post_htmx(&format!("/calendar/events/{id}"), &edit("")).await;
+    assert!(api.get(&format!("/events/{id}")).await.1["reminders"].is_null());
+    let bad = app.post_htmx(&format!("/calendar/events/{id}"), &edit("later")).await;
+    assert_eq!(bad.status(), 422);
+    // The calendar's menu sets its default.
+    let side = app.get("/calendar").await.text().await.unwrap();
+    assert!(side.contains(r#"name="reminders" value="10m""#), "{side}");
+    let res = app.post_htmx("/calendar/calendars/1", &[("reminders", "30m, 1d")]).await;
+    assert_eq!(res.status(), 200);
+    let (_, cals) = api.get("/calendars").await;
+    assert_eq!(cals["calendars"][0]["reminders"], json!(["1d", "30m"]), "{cals}");
+    let res = app.post_htmx("/calendar/calendars/1", &[("reminders", "none")]).await;
+    assert_eq!(res.status(), 200);
+    assert_eq!(api.get("/calendars").await.1["calendars"][0]["reminders"], json!([]));
+}
