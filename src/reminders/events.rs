@@ -245,7 +245,8 @@ struct Frame<'a> {
 impl Frame<'_> {
     /// The instant `trigger` fires for occurrence `o`.
     fn instant(&self, t: Trigger, o: &Occurrence) -> Option<DateTime<Utc>> {
-        let zone = o.zone.as_deref().and_then(|z| z.parse::<Tz>().ok()).filter(|_| !o.all_day).unwrap_or(self.tz);
+        let zone =
+            o.zone.as_deref().and_then(|z| z.parse::<Tz>().ok()).filter(|_| !o.all_day).unwrap_or(self.tz);
         match t {
             Trigger::Lead(l) => {
                 let anchor = if o.all_day {
@@ -327,7 +328,8 @@ impl Frame<'_> {
     /// The soonest reminder instant after `after` (see [`Frame::hits`]).
     fn next(&self, live: &[Event], after: DateTime<Utc>, inclusive: bool) -> Option<Hit> {
         // A rare series (every other year) may need the long look.
-        let open = live.iter().any(|e| e.last_end_at.is_none_or(|l| from_ms(l) > after + Duration::days(400)));
+        let open =
+            live.iter().any(|e| e.last_end_at.is_none_or(|l| from_ms(l) > after + Duration::days(400)));
         let horizons: &[i64] = if open { &[35, 400, 3660] } else { &[35, 400] };
         for &horizon in horizons {
             if let Some(hit) = self.hits(live, after, inclusive, horizon).into_iter().next() {
@@ -455,7 +457,8 @@ pub fn sync_calendar(
     // Floating and all-day rows are indexed as if in UTC; VALARMs may fire after the end.
     let slack = crate::calendar::FLOATING_SLACK + Duration::days(2);
     for (_, rows) in by_uid {
-        let (masters, lone): (Vec<Event>, Vec<Event>) = rows.iter().cloned().partition(|r| r.recurrence_id.is_none());
+        let (masters, lone): (Vec<Event>, Vec<Event>) =
+            rows.iter().cloned().partition(|r| r.recurrence_id.is_none());
         let mut list: Vec<Series> = Vec::new();
         match masters.into_iter().next() {
             Some(master) => list.push(Series { master, live: rows }),
@@ -608,7 +611,11 @@ fn starts_phrase(o: &Occurrence, at: DateTime<Utc>, tz: Tz) -> String {
     let mut out = if o.all_day {
         let last = o.end.date().pred_opt().unwrap_or(o.end.date()).max(o.start.date());
         if last > o.start.date() {
-            format!("{} until {}, all day", capital(&day_word(o.start.date(), today)), last.format("%a %-d %b"))
+            format!(
+                "{} until {}, all day",
+                capital(&day_word(o.start.date(), today)),
+                last.format("%a %-d %b")
+            )
         } else {
             format!("{}, all day", capital(&day_word(o.start.date(), today)))
         }
@@ -694,14 +701,18 @@ mod tests {
     #[test]
     fn only_alarms_that_show_or_sound_count() {
         let tz: Tz = "UTC".parse().unwrap();
-        let alarm = |action: &str, raw: &str| Alarm { action: action.into(), trigger: String::new(), raw: raw.into() };
+        let alarm = |action: &str, raw: &str| Alarm {
+            action: action.into(),
+            trigger: String::new(),
+            raw: raw.into(),
+        };
         let raw = "BEGIN:VALARM\nACTION:DISPLAY\nTRIGGER;RELATED=END:PT0S\nEND:VALARM";
         assert_eq!(
             Trigger::of_alarm(&alarm("DISPLAY", raw), tz),
             Some(Trigger::Relative { days: 0, secs: 0, end: true })
         );
-        assert_eq!(Trigger::of_alarm(&alarm("AUDIO", raw), tz).is_some(), true);
-        assert_eq!(Trigger::of_alarm(&alarm("EMAIL", raw), tz).is_some(), true);
+        assert!(Trigger::of_alarm(&alarm("AUDIO", raw), tz).is_some());
+        assert!(Trigger::of_alarm(&alarm("EMAIL", raw), tz).is_some());
         assert_eq!(Trigger::of_alarm(&alarm("NONE", raw), tz), None);
         assert_eq!(Trigger::of_alarm(&alarm("PROCEDURE", raw), tz), None);
         // No TRIGGER line kept: the value alone.
@@ -781,7 +792,8 @@ mod tests {
         assert_eq!(second.len(), first.len() - 1);
         assert!(!second.contains_key(&format!("event:{e300}")), "dropped from the feed");
         assert_eq!(second[&format!("event:{e200}")].0, to_ms(utc("2026-07-20T09:45:00Z")));
-        let touched: Vec<&String> = second.iter().filter(|(k, v)| first.get(*k) != Some(v)).map(|(k, _)| k).collect();
+        let touched: Vec<&String> =
+            second.iter().filter(|(k, v)| first.get(*k) != Some(v)).map(|(k, _)| k).collect();
         assert_eq!(touched, vec![&format!("event:{e200}")]);
         // A default for the calendar: the events without alarms get it too.
         let ten = CalendarInput { reminders: Some(vec!["10m".into()]), ..Default::default() };

@@ -103,9 +103,7 @@ impl Rig {
 async fn a_ten_minute_reminder_fires_at_its_time_moves_with_the_event_and_goes_with_it() {
     let r = rig("2026-03-02T08:00:00Z").await;
     // 11:30 in Berlin is 10:30 UTC: the calendar's default reminds at 10:20.
-    let id = r
-        .event(json!({"title": "Dentist", "start": "2026-03-02T11:30", "location": "Room 4"}))
-        .await;
+    let id = r.event(json!({"title": "Dentist", "start": "2026-03-02T11:30", "location": "Room 4"})).await;
     assert_eq!(r.next(id).as_deref(), Some("2026-03-02T10:20:00Z"));
     // Never early: a millisecond before, nothing.
     assert!(r.turn("2026-03-02T10:19:59.999Z").await.is_empty());
@@ -126,8 +124,14 @@ async fn a_ten_minute_reminder_fires_at_its_time_moves_with_the_event_and_goes_w
         let subject =
             steward::reminders::Subject::Event { id: id as i32, at: Some(ms("2026-03-02T10:30:00Z")) };
         let berlin = "Europe/Berlin".parse().unwrap();
-        steward::reminders::snooze(&mut conn, subject, utc("2026-03-02T10:25:00Z"), utc("2026-03-02T10:20:00Z"), berlin)
-            .unwrap();
+        steward::reminders::snooze(
+            &mut conn,
+            subject,
+            utc("2026-03-02T10:25:00Z"),
+            utc("2026-03-02T10:20:00Z"),
+            berlin,
+        )
+        .unwrap();
     }
     let said = r.turn("2026-03-02T10:25:00Z").await;
     assert_eq!(said.len(), 1, "{said:?}");
@@ -215,7 +219,10 @@ async fn a_weekly_event_reminds_before_each_occurrence_across_dst_and_skips_an_e
     // This and following from the 20th: the first part ends, the new series takes over.
     let (status, e) = r
         .api
-        .patch(&format!("/events/{id}?scope=following&occurrence=2026-04-20T09:00"), json!({"start": "2026-04-20T10:00"}))
+        .patch(
+            &format!("/events/{id}?scope=following&occurrence=2026-04-20T09:00"),
+            json!({"start": "2026-04-20T10:00"}),
+        )
         .await;
     assert_eq!(status, 200, "{e}");
     let second = e["id"].as_i64().unwrap();
@@ -273,7 +280,10 @@ END:VCALENDAR\r\n";
     assert_eq!((said[0].title.as_str(), said[0].body.as_str()), ("Flight", "Starts today at 13:00 (in 4 h)"));
     assert_eq!(r.next(id_of("b@t")), None, "an absolute trigger fires once");
     let said = r.turn("2026-03-05T09:45:00Z").await;
-    assert_eq!((said[0].title.as_str(), said[0].body.as_str()), ("Review", "Starts today at 11:00 (in 15 min)"));
+    assert_eq!(
+        (said[0].title.as_str(), said[0].body.as_str()),
+        ("Review", "Starts today at 11:00 (in 15 min)")
+    );
 
     // The export still carries the alarms as they came.
     let res = r.api.client.get(format!("{}/calendar.ics", r.api.base)).send().await.unwrap();
@@ -326,11 +336,20 @@ async fn the_event_dialog_and_the_calendar_settings_set_reminders() {
     let api = app.api(&app.api_token().await);
     let form = app.get("/calendar/new?start=2026-11-24T14:00").await.text().await.unwrap();
     assert!(form.contains(r#"name="reminders""#), "{form}");
-    assert!(form.contains("the calendar&#39;s default: 10m") || form.contains("the calendar's default: 10m"), "{form}");
+    assert!(
+        form.contains("the calendar&#39;s default: 10m") || form.contains("the calendar's default: 10m"),
+        "{form}"
+    );
     let res = app
         .post_htmx(
             "/calendar/events",
-            &[("title", "Haircut"), ("start", "2026-11-24T14:00"), ("end", "2026-11-24T15:00"), ("calendar", "1"), ("reminders", "5m, 1h")],
+            &[
+                ("title", "Haircut"),
+                ("start", "2026-11-24T14:00"),
+                ("end", "2026-11-24T15:00"),
+                ("calendar", "1"),
+                ("reminders", "5m, 1h"),
+            ],
         )
         .await;
     assert_eq!(res.status(), 200);
@@ -342,7 +361,13 @@ async fn the_event_dialog_and_the_calendar_settings_set_reminders() {
     assert!(dialog.contains(r#"value="1h, 5m""#), "{dialog}");
     // `none` in the dialog: no reminders; empty: the calendar's default again.
     let edit = |r: &'static str| {
-        vec![("title", "Haircut"), ("start", "2026-11-24T14:00"), ("end", "2026-11-24T15:00"), ("calendar", "1"), ("reminders", r)]
+        vec![
+            ("title", "Haircut"),
+            ("start", "2026-11-24T14:00"),
+            ("end", "2026-11-24T15:00"),
+            ("calendar", "1"),
+            ("reminders", r),
+        ]
     };
     app.post_htmx(&format!("/calendar/events/{id}"), &edit("none")).await;
     assert_eq!(api.get(&format!("/events/{id}")).await.1["reminders"], json!([]));
