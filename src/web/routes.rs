@@ -1,4 +1,4 @@
-//! Every route, in one place. Public: `/login`, `/setup`, `/healthz`, `/static/...`, and the
+//! Every route, in one place. Public: `/login`, `/setup`, `/healthz`, `/static/...`, `/sw.js`, and the
 //! calendar feeds `/feeds/<token>.ics` (the token is the credential).
 //! Everything else needs a session (pages) or a bearer token (`/api/v1`, `/mcp`).
 
@@ -20,6 +20,8 @@ pub fn configure(cfg: &mut ServiceConfig, https: bool) {
             // Public.
             .route("/healthz", web::get().to(login::healthz))
             .route("/static/{file}", web::get().to(assets::serve))
+            // The Web Push service worker: at the root, so that its scope is the whole app.
+            .route("/sw.js", web::get().to(assets::service_worker))
             .app_data(web::FormConfig::default().limit(16 * 1024))
             .route("/login", web::get().to(login::login_page))
             .route("/login", web::post().to(login::login))
@@ -93,6 +95,12 @@ pub fn configure(cfg: &mut ServiceConfig, https: bool) {
                             .default_service(api::not_allowed("POST")),
                     )
                     // --- end channels ---
+                    .service(
+                        web::resource("/settings/reminders")
+                            .route(web::get().to(api::reminders::get))
+                            .route(web::patch().to(api::reminders::update))
+                            .default_service(api::not_allowed("GET, PATCH")),
+                    )
                     .service(
                         web::resource("/schedules")
                             .route(web::get().to(api::schedules::list))
@@ -255,6 +263,7 @@ pub fn configure(cfg: &mut ServiceConfig, https: bool) {
                     .route("/settings/password", web::post().to(settings::change_password))
                     .route("/settings/guards", web::post().to(settings::set_guards))
                     .route("/settings/chat", web::post().to(settings::set_chat))
+                    .route("/settings/reminders", web::post().to(settings::set_reminders))
                     .route("/settings/timezone", web::post().to(settings::set_timezone))
                     .route("/settings/sessions/{id}/revoke", web::post().to(settings::revoke_session))
                     .route("/settings/tokens", web::post().to(settings::create_token))
@@ -344,6 +353,7 @@ pub fn configure(cfg: &mut ServiceConfig, https: bool) {
                     .route("/channels/{name}/edit", web::get().to(super::channels::edit))
                     .route("/channels/{name}/test", web::post().to(super::channels::test))
                     .route("/channels/{name}/remove", web::post().to(super::channels::remove))
+                    .route("/push/subscribe", web::post().to(super::channels::subscribe))
                     .route(
                         "/notifications/deliveries/{id}/resend",
                         web::post().to(super::notifications::resend),

@@ -12,6 +12,7 @@ pub mod agents;
 pub mod channels;
 pub mod chat;
 pub mod events;
+pub mod reminders;
 pub mod schedules;
 pub mod tasks;
 
