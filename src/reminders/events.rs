@@ -388,7 +388,7 @@ fn apply(
     }
     // Strictly after now: an instant that fired this very moment must not fire again.
     let next = frame.next(&series.live, now, false).map(|h| h.at);
-    let next_ms = next.map(to_ms);
+    let next_ms = next.map(crate::clock::due_ms);
     let spec = spec_of(series, frame.default, frame.tz);
     let title = &series.master.title;
     let priority = if series.live.iter().any(urgent) { 0 } else { 1 };
