@@ -477,6 +477,16 @@ pub fn sync_calendar(
     Ok(())
 }
 
+/// Keeps every event's reminders in step (after the person's zone or the reminder settings
+/// changed: floating and all-day events move with them).
+pub fn sync_all(conn: &mut Conn, now: DateTime<Utc>, tz: Tz) -> Result<(), AppError> {
+    let ids: Vec<i32> = calendars::table.select(calendars::id).load(conn)?;
+    for id in ids {
+        sync_calendar(conn, id, None, now, tz)?;
+    }
+    Ok(())
+}
+
 /// Ends the reminders (and snoozed reminders) of series that are gone.
 pub fn end_series(conn: &mut Conn, ids: &[i32], now: DateTime<Utc>) -> Result<(), AppError> {
     if ids.is_empty() {

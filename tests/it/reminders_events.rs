@@ -305,6 +305,17 @@ async fn the_calendar_default_applies_and_an_empty_list_turns_reminders_off() {
     assert_eq!(r.next(off), None);
     // All-day: counted from 09:00 on the day (the reminders settings' time of day).
     assert_eq!(r.next(day).as_deref(), Some("2026-03-04T07:00:00Z"));
+    // The reminder settings' time of day moves it.
+    {
+        let mut conn = r.db().conn().unwrap();
+        let input = steward::reminders::settings::SettingsInput {
+            dated_at: Some("08:00".into()),
+            ..Default::default()
+        };
+        let berlin = "Europe/Berlin".parse().unwrap();
+        steward::reminders::settings::save(&mut conn, &input, utc("2026-03-02T08:00:00Z"), berlin).unwrap();
+    }
+    assert_eq!(r.next(day).as_deref(), Some("2026-03-04T06:00:00Z"));
     let (status, e) = r.api.get(&format!("/events/{off}")).await;
     assert_eq!((status, e["reminders"].clone()), (200, json!([])));
     // A new default moves the events that follow it; `[]` turns them off.
