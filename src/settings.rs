@@ -14,6 +14,7 @@ pub fn set_person_zone(conn: &mut Conn, name: &str, now: DateTime<Utc>) -> Resul
         settings::set(conn, settings::TIMEZONE, tz.name())?;
         crate::tasks::rederive_all(conn, tz)?;
         crate::reminders::sync_all_tasks(conn, now, tz)?;
+        crate::reminders::events::sync_all(conn, now, tz)?;
         let reminders = crate::reminders::settings::load(conn)?;
         crate::reminders::waiting::ensure(conn, &reminders, now, tz)?;
         Ok(tz)

@@ -55,7 +55,7 @@ pub(crate) fn before(conn: &mut Conn, ctx: &Ctx, id: Option<i32>) -> Result<Opti
 /// One row as stored, minus bookkeeping (`sequence`, `updated_at`); the derived index columns
 /// are kept apart (`index`) so comparing leaves them out.
 fn row_snapshot(e: &Event) -> Value {
-    json!({
+    let mut v = json!({
         "id": e.id,
         "calendar_id": e.calendar_id,
         "uid": e.uid,
@@ -76,7 +76,12 @@ fn row_snapshot(e: &Event) -> Value {
         "extra": e.extra,
         "deleted": e.deleted_at.is_some(),
         "index": {"start_at": e.start_at, "end_at": e.end_at, "last_end_at": e.last_end_at},
-    })
+    });
+    // Only when set, so entries written before reminders existed still compare equal.
+    if let (Some(r), Some(o)) = (&e.reminders, v.as_object_mut()) {
+        o.insert("reminders".into(), Value::String(r.clone()));
+    }
+    v
 }
 
 /// The entry's snapshot: the target row's fields at the top, every row under `rows`.
@@ -191,6 +196,7 @@ fn write_back(conn: &mut Conn, ctx: &Ctx, row: &Value, sequence: i32) -> Result<
             events::alarms.eq(text(row, "alarms").unwrap_or_else(|| "[]".into())),
             events::status.eq(text(row, "status")),
             events::extra.eq(text(row, "extra")),
+            events::reminders.eq(text(row, "reminders")),
             events::sequence.eq(sequence),
             events::updated_at.eq(to_ms(ctx.now)),
             events::deleted_at.eq(None::<i64>),
@@ -232,6 +238,10 @@ pub fn undo(conn: &mut Conn, ctx: &Ctx, entry: &activity::Entry) -> Result<Strin
     diesel::update(events::table.filter(events::id.eq_any(&added)).filter(events::deleted_at.is_null()))
         .set((events::deleted_at.eq(to_ms(ctx.now)), events::updated_at.eq(to_ms(ctx.now))))
         .execute(conn)?;
+    // Reminders follow the rows as they are now.
+    for id in &ids {
+        crate::reminders::events::sync_event(conn, *id, ctx.now, ctx.tz)?;
+    }
     let (action, message) = match entry.action.as_str() {
         "create" => ("delete", format!("Deleted event “{title}”.")),
         "delete" => ("restore", format!("Brought back event “{}”.", text(&before, "title").unwrap_or(title))),

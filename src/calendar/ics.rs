@@ -12,7 +12,7 @@
 //! Writing ([`write`]) gives every event its stable UID and SEQUENCE, a VTIMEZONE for every
 //! zone used, folded lines; callers may add VEVENTs of their own (tasks, firings).
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::str::FromStr;
 
 use chrono::{DateTime, Datelike, Duration, NaiveDate, NaiveDateTime, Offset, TimeZone, Utc};
@@ -649,7 +649,10 @@ pub fn import_with(
         let mut by_key: HashMap<(String, Option<String>), Event> =
             existing.into_iter().map(|e| ((e.uid.clone(), e.recurrence_id.clone()), e)).collect();
         let mut seen: BTreeSet<(String, Option<String>)> = BTreeSet::new();
-        for r in read {
+        // Series written or removed here: their reminders are brought in step at the end.
+        let mut touched: HashSet<String> = HashSet::new();
+        let mut gone_ids: Vec<i32> = Vec::new();
+        for mut r in read {
             let rid = r.recurrence_id.map(|w| w.to_text());
             let key = (r.uid.clone(), rid.clone());
             if !seen.insert(key.clone()) {
@@ -658,6 +661,7 @@ pub fn import_with(
             }
             match by_key.remove(&key) {
                 None => {
+                    touched.insert(r.uid.clone());
                     service::insert_row(
                         conn,
                         ctx,
@@ -676,9 +680,12 @@ pub fn import_with(
                     ));
                 }
                 Some(old) => {
+                    // Reminders the person set on the event stay (a file has none of Steward's).
+                    r.fields.reminders = old.reminders.clone();
                     if Fields::of(&old) == r.fields && old.sequence == r.sequence {
                         report.unchanged += 1;
                     } else {
+                        touched.insert(r.uid.clone());
                         service::save_row(conn, ctx, old.id, &r.fields, r.sequence)?;
                         report.updated += 1;
                     }
@@ -689,9 +696,13 @@ pub fn import_with(
             let now = to_ms(ctx.now);
             for (_, gone) in by_key {
                 diesel::update(events::table.find(gone.id)).set(events::deleted_at.eq(now)).execute(conn)?;
+                touched.insert(gone.uid.clone());
+                gone_ids.push(gone.id);
                 report.removed += 1;
             }
         }
+        crate::reminders::events::sync_calendar(conn, calendar_id, Some(&touched), ctx.now, ctx.tz)?;
+        crate::reminders::events::end_series(conn, &gone_ids, ctx.now)?;
         Ok(())
     })?;
     Ok(report)
@@ -949,6 +960,7 @@ fn read_event(
         alarms,
         status: c.prop("STATUS").map(|p| p.value.trim().to_ascii_uppercase()).filter(|s| !s.is_empty()),
         extra: (!extra.is_empty()).then(|| extra.join("\n")),
+        reminders: None,
     };
     let rid = c.prop("RECURRENCE-ID").map(|p| (p.clone(), p.value.clone()));
     Ok((ReadEvent { uid, recurrence_id: None, sequence, fields }, rid))

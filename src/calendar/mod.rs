@@ -60,6 +60,13 @@ pub struct Calendar {
     pub last_error: Option<String>,
     pub created_at: i64,
     pub updated_at: i64,
+    /// Default reminders of its events: lead times before the start (`["10m"]`; `[]` none).
+    #[serde(serialize_with = "lead_list")]
+    pub reminders: String,
+}
+
+fn lead_list<S: serde::Serializer>(text: &str, s: S) -> Result<S::Ok, S::Error> {
+    json_list(text).serialize(s)
 }
 
 impl Calendar {
@@ -100,6 +107,9 @@ pub struct Event {
     pub created_at: i64,
     pub updated_at: i64,
     pub deleted_at: Option<i64>,
+    /// The event's own reminders (JSON list of lead times, `[]` none); `None`: its imported
+    /// alarms, else its calendar's default.
+    pub reminders: Option<String>,
 }
 
 /// A kept VALARM: its action and trigger as written, and the whole block (unfolded lines).
@@ -177,6 +187,11 @@ impl Event {
         serde_json::from_str(&self.alarms).unwrap_or_default()
     }
 
+    /// The event's own reminder lead times (`None`: not set here).
+    pub fn reminder_list(&self) -> Option<Vec<String>> {
+        self.reminders.as_deref().map(json_list)
+    }
+
     pub fn recurrence_key(&self) -> Option<Wall> {
         self.recurrence_id.as_deref().and_then(Wall::parse)
     }
@@ -212,6 +227,7 @@ impl Event {
             sequence: self.sequence,
             status: self.status.clone(),
             alarms: self.alarm_list().len(),
+            reminders: self.reminder_list(),
             created_by: self.created_by.clone(),
             created_in: self.created_in,
             created_at: crate::schedules::rfc3339(from_ms(self.created_at)),
@@ -246,6 +262,9 @@ pub struct EventView {
     pub status: Option<String>,
     /// How many reminders (VALARM) are kept with the event.
     pub alarms: usize,
+    /// The event's own reminders (lead times before the start, like `["10m", "1d"]`; `[]` none);
+    /// `null`: its imported alarms, else the calendar's default.
+    pub reminders: Option<Vec<String>>,
     pub created_by: String,
     pub created_in: Option<i32>,
     pub created_at: String,

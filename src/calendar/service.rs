@@ -65,6 +65,10 @@ pub struct EventInput {
     pub categories: Option<Vec<String>>,
     /// A calendar's name or id; default: the first calendar (Personal).
     pub calendar: Option<String>,
+    /// Reminders: lead times before the start (`["10m", "1d"]`); `[]` none; `null` the
+    /// imported alarms, else the calendar's default.
+    #[serde(deserialize_with = "nullable")]
+    pub reminders: Option<Option<Vec<String>>>,
 }
 
 fn nullable<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Option<Option<T>>, D::Error> {
@@ -174,13 +178,21 @@ pub fn default_calendar(conn: &mut Conn) -> Result<Calendar, AppError> {
         .ok_or_else(|| AppError::invalid("calendar", "there is no calendar of your own; create one first"))
 }
 
-/// A calendar's name and colour.
+/// A calendar's name, colour and default reminders.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct CalendarInput {
     pub name: Option<String>,
     pub colour: Option<String>,
     pub visible: Option<bool>,
+    /// Default reminders of its events: lead times before the start (`["10m"]`; `[]` none).
+    pub reminders: Option<Vec<String>>,
+}
+
+/// A list of lead times as stored: `["1d","10m"]`, checked and in order.
+fn leads_json(items: &[String]) -> Result<String, AppError> {
+    let leads = crate::reminders::parse_leads(items)?;
+    Ok(to_json_list(&leads.iter().map(ToString::to_string).collect::<Vec<_>>()))
 }
 
 fn check_colour(colour: &str) -> Result<String, AppError> {
@@ -212,12 +224,14 @@ pub fn create_calendar(conn: &mut Conn, ctx: &Ctx, input: &CalendarInput) -> Res
     db::write(conn, |conn| {
         let name = check_calendar_name(conn, input.name.as_deref().unwrap_or(""), None)?;
         let colour = check_colour(input.colour.as_deref().unwrap_or("#3b82f6"))?;
+        let reminders = input.reminders.as_deref().map(leads_json).transpose()?;
         let now = to_ms(ctx.now);
         Ok(diesel::insert_into(calendars::table)
             .values((
                 calendars::name.eq(name),
                 calendars::colour.eq(colour),
                 calendars::visible.eq(input.visible.unwrap_or(true)),
+                calendars::reminders.eq(reminders.unwrap_or_else(|| r#"["10m"]"#.into())),
                 calendars::created_at.eq(now),
                 calendars::updated_at.eq(now),
             ))
@@ -243,15 +257,25 @@ pub fn update_calendar(
         if let Some(visible) = input.visible {
             cal.visible = visible;
         }
-        Ok(diesel::update(calendars::table.find(id))
+        let old_reminders = cal.reminders.clone();
+        if let Some(list) = &input.reminders {
+            cal.reminders = leads_json(list)?;
+        }
+        let saved = diesel::update(calendars::table.find(id))
             .set((
                 calendars::name.eq(&cal.name),
                 calendars::colour.eq(&cal.colour),
                 calendars::visible.eq(cal.visible),
+                calendars::reminders.eq(&cal.reminders),
                 calendars::updated_at.eq(to_ms(ctx.now)),
             ))
             .returning(Calendar::as_returning())
-            .get_result(conn)?)
+            .get_result(conn)?;
+        if saved.reminders != old_reminders {
+            // Its events' reminders that follow the default move with it.
+            crate::reminders::events::sync_calendar(conn, id, None, ctx.now, ctx.tz)?;
+        }
+        Ok(saved)
     })
 }
 
@@ -261,7 +285,7 @@ pub fn set_visible(conn: &mut Conn, ctx: &Ctx, id: i32, visible: bool) -> Result
 }
 
 /// Deletes a calendar and its events. The last calendar of the person's own cannot go.
-pub fn delete_calendar(conn: &mut Conn, _ctx: &Ctx, id: i32) -> Result<(), AppError> {
+pub fn delete_calendar(conn: &mut Conn, ctx: &Ctx, id: i32) -> Result<(), AppError> {
     db::write(conn, |conn| {
         let cal = get_calendar(conn, id)?;
         let own = list_calendars(conn)?.into_iter().filter(|c| !c.is_subscribed()).count();
@@ -271,6 +295,7 @@ pub fn delete_calendar(conn: &mut Conn, _ctx: &Ctx, id: i32) -> Result<(), AppEr
                 format!("{:?} is your only calendar; it stays", cal.name),
             ));
         }
+        crate::reminders::events::end_calendar(conn, id, ctx.now)?;
         diesel::delete(events::table.filter(events::calendar_id.eq(id))).execute(conn)?;
         diesel::delete(calendars::table.find(id)).execute(conn)?;
         Ok(())
@@ -935,6 +960,8 @@ pub struct Fields {
     pub alarms: Vec<Alarm>,
     pub status: Option<String>,
     pub extra: Option<String>,
+    /// The event's own reminders as stored (a JSON list of lead times), `None` when not set.
+    pub reminders: Option<String>,
 }
 
 impl Fields {
@@ -955,6 +982,7 @@ impl Fields {
             alarms: e.alarm_list(),
             status: e.status.clone(),
             extra: e.extra.clone(),
+            reminders: e.reminders.clone(),
         }
     }
 
@@ -991,6 +1019,7 @@ impl Fields {
             created_at: 0,
             updated_at: 0,
             deleted_at: None,
+            reminders: None,
         };
         probe.last_end_at = last_end_ms(&probe);
         Columns {
@@ -1012,6 +1041,7 @@ impl Fields {
             alarms: serde_json::to_string(&self.alarms).unwrap_or_else(|_| "[]".into()),
             status: self.status.clone(),
             extra: self.extra.clone(),
+            reminders: self.reminders.clone(),
         }
     }
 }
@@ -1068,6 +1098,7 @@ struct Columns {
     alarms: String,
     status: Option<String>,
     extra: Option<String>,
+    reminders: Option<String>,
 }
 
 /// Who made a row, beyond [`crate::services::Actor`]: files and subscriptions.
@@ -1176,10 +1207,12 @@ pub fn create(conn: &mut Conn, ctx: &Ctx, input: &EventInput) -> Result<Event, A
             alarms: vec![],
             status: None,
             extra: None,
+            reminders: None,
         };
         let fields = apply(conn, ctx, blank, input, true)?;
         let logged = super::history::before(conn, ctx, None)?;
         let event = insert_row(conn, ctx, &fields, &new_uid(), None, 0, Origin::Actor)?;
+        crate::reminders::events::sync_event(conn, event.id, ctx.now, ctx.tz)?;
         super::history::record(conn, ctx, logged, "create", event.id, "all")?;
         Ok(event)
     })
@@ -1350,6 +1383,9 @@ fn apply(
         }
         f.categories = out;
     }
+    if let Some(reminders) = &input.reminders {
+        f.reminders = reminders.as_deref().map(leads_json).transpose()?;
+    }
     Ok(f)
 }
 
@@ -1396,6 +1432,11 @@ pub fn update(
     db::write(conn, |conn| {
         let logged = super::history::before(conn, ctx, Some(id))?;
         let event = update_rows(conn, ctx, id, input, target)?;
+        // The series changed (and, split, the new one begins): their reminders follow.
+        crate::reminders::events::sync_event(conn, id, ctx.now, ctx.tz)?;
+        if event.id != id {
+            crate::reminders::events::sync_event(conn, event.id, ctx.now, ctx.tz)?;
+        }
         let scope = match (target.scope, target.occurrence) {
             (Scope::This, _) => "this",
             (Scope::Following, Some(_)) => "following",
@@ -1460,6 +1501,17 @@ fn update_all(conn: &mut Conn, ctx: &Ctx, master: &Event, input: &EventInput) ->
                     .execute(conn)?;
             }
         }
+    }
+    if input.reminders.is_some() {
+        // The series' reminders hold for its changed occurrences too.
+        diesel::update(
+            events::table
+                .filter(events::calendar_id.eq(master.calendar_id))
+                .filter(events::uid.eq(&master.uid))
+                .filter(events::recurrence_id.is_not_null()),
+        )
+        .set(events::reminders.eq(&fields.reminders))
+        .execute(conn)?;
     }
     if fields.calendar_id != master.calendar_id {
         diesel::update(
@@ -1630,6 +1682,7 @@ pub fn delete(conn: &mut Conn, ctx: &Ctx, id: i32, target: Target) -> Result<Del
     db::write(conn, |conn| {
         let logged = super::history::before(conn, ctx, Some(id))?;
         let deleted = delete_rows(conn, ctx, id, target)?;
+        crate::reminders::events::sync_event(conn, id, ctx.now, ctx.tz)?;
         let scope = match (target.scope, target.occurrence) {
             (Scope::This, _) => "this",
             (Scope::Following, Some(_)) => "following",
@@ -1729,6 +1782,7 @@ pub fn restore(conn: &mut Conn, ctx: &Ctx, id: i32) -> Result<Event, AppError> {
         )
         .set((events::deleted_at.eq(None::<i64>), events::updated_at.eq(to_ms(ctx.now))))
         .execute(conn)?;
+        crate::reminders::events::sync_event(conn, id, ctx.now, ctx.tz)?;
         get(conn, id)
     })
 }

@@ -140,11 +140,21 @@ pub fn subscribe(conn: &mut Conn, ctx: &Ctx, input: &SubscribeInput) -> Result<s
     let made = super::service::create_calendar(
         conn,
         ctx,
-        &super::service::CalendarInput { name: Some(input.name.clone()), colour, visible: Some(true) },
+        &super::service::CalendarInput {
+            name: Some(input.name.clone()),
+            colour,
+            visible: Some(true),
+            reminders: None,
+        },
     )?;
     let done = crate::db::write(conn, |conn| {
         let calendar: super::Calendar = diesel::update(calendars::table.find(made.id))
-            .set((calendars::source_url.eq(&url), calendars::refresh_minutes.eq(minutes)))
+            .set((
+                calendars::source_url.eq(&url),
+                calendars::refresh_minutes.eq(minutes),
+                // A feed reminds only of what its own alarms say, until the person sets a default.
+                calendars::reminders.eq("[]"),
+            ))
             .returning(super::Calendar::as_returning())
             .get_result(conn)?;
         let name = &calendar.name;
@@ -228,6 +238,7 @@ pub fn unsubscribe(conn: &mut Conn, ctx: &Ctx, calendar_id: i32) -> Result<Strin
             schedules::next_fire_at.eq(None::<i64>),
         ))
         .execute(conn)?;
+        crate::reminders::events::end_calendar(conn, cal.id, ctx.now)?;
         diesel::delete(
             crate::db::schema::events::table.filter(crate::db::schema::events::calendar_id.eq(cal.id)),
         )

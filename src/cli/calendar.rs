@@ -76,6 +76,9 @@ pub struct AddArgs {
     /// A calendar's name or id
     #[arg(long)]
     pub calendar: Option<String>,
+    /// Reminders before the start: 10m,1d (`none` for none; default: the calendar's)
+    #[arg(long, value_name = "LEADS")]
+    pub remind: Option<String>,
 }
 
 impl AddArgs {
@@ -94,6 +97,16 @@ impl AddArgs {
             notes: self.notes.clone().map(Some),
             categories: list(&self.categories),
             calendar: self.calendar.clone(),
+            reminders: self.remind.as_deref().map(|r| {
+                let r = r.trim();
+                (!r.eq_ignore_ascii_case("default")).then(|| {
+                    if r.eq_ignore_ascii_case("none") {
+                        Vec::new()
+                    } else {
+                        r.split(',').map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect()
+                    }
+                })
+            }),
         }
     }
 }

@@ -214,6 +214,7 @@ diesel::table! {
         last_error -> Nullable<Text>,
         created_at -> BigInt,
         updated_at -> BigInt,
+        reminders -> Text,
     }
 }
 
@@ -261,6 +262,7 @@ diesel::table! {
         created_at -> BigInt,
         updated_at -> BigInt,
         deleted_at -> Nullable<BigInt>,
+        reminders -> Nullable<Text>,
     }
 }
 

@@ -14,6 +14,7 @@
 //! before, across a DST change too) and in absolute time for the rest. Date-only tasks are
 //! reminded at a time of day from the settings (09:00 unless changed).
 
+pub mod events;
 pub mod settings;
 pub mod waiting;
 
@@ -387,6 +388,7 @@ pub fn next_after(
             let settings = settings::load(conn)?;
             Ok(task_instants(&task, &settings, s.zone()).into_iter().find(|t| *t > after))
         }
+        Subject::Event { id, at: None } => events::next_after(conn, s, id, after),
         Subject::Event { .. } | Subject::Waiting => Ok(None),
     }
 }
@@ -467,7 +469,7 @@ fn written(
             subject: Some(subject.key()),
             ..Default::default()
         })),
-        Subject::Event { .. } => Ok(None),
+        Subject::Event { id, at: occurrence } => events::written(conn, s, settings, id, occurrence, at),
     }
 }
 

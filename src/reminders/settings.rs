@@ -169,6 +169,7 @@ pub fn save(
         let json = serde_json::to_string(&s.input()).map_err(|e| AppError::Internal(e.into()))?;
         settings::set(conn, KEY, &json)?;
         super::sync_all_tasks(conn, now, tz)?;
+        super::events::sync_all(conn, now, tz)?;
         super::waiting::ensure(conn, &s, now, tz)?;
         Ok(s)
     })

@@ -102,6 +102,7 @@ fn event_fields() -> Map<String, Value> {
         "location": nullable("Where."),
         "notes": nullable("Details."),
         "categories": list("Category names."),
+        "reminders": { "type": ["array", "null"], "items": { "type": "string" }, "description": "Reminders before the start, like [\"10m\", \"1d\"] (minutes, hours, days or weeks); [] none; null the calendar's default." },
         "calendar": { "type": "string", "description": "The calendar's name; default the first (Personal)." },
     });
     match fields {

@@ -305,6 +305,8 @@ impl CalBody {
 pub struct CalendarRow {
     pub cal: Calendar,
     pub class: String,
+    /// Its default reminders as the form shows them (`10m`, `none`).
+    pub reminders: String,
 }
 
 /// The side panel: calendars, overlays, import.
@@ -841,7 +843,11 @@ fn side(loaded: &Loaded, csrf: String) -> CalSide {
         calendars: loaded
             .calendars
             .iter()
-            .map(|c| CalendarRow { class: format!("cal-{}", c.id), cal: c.clone() })
+            .map(|c| CalendarRow {
+                class: format!("cal-{}", c.id),
+                reminders: leads_shown(&crate::calendar::json_list(&c.reminders)),
+                cal: c.clone(),
+            })
             .collect(),
         tasks_on: loaded.tasks_on,
         prompts_on: loaded.prompts_on,
@@ -1117,6 +1123,30 @@ pub struct EventForm {
     rrule: Option<String>,
     scope: Option<String>,
     occurrence: Option<String>,
+    /// `10m, 1d`; empty: the default; `none`: no reminders.
+    reminders: Option<String>,
+}
+
+/// Lead times typed in a field (`10m, 1d` or `10m 1d`).
+fn lead_items(text: &str) -> Vec<String> {
+    text.split([',', ' ']).map(str::trim).filter(|t| !t.is_empty()).map(str::to_string).collect()
+}
+
+/// The event form's reminders: empty means the default, `none` none.
+fn reminders_field(text: &str) -> Option<Vec<String>> {
+    let t = text.trim();
+    if t.is_empty() {
+        return None;
+    }
+    if t.eq_ignore_ascii_case("none") || t.eq_ignore_ascii_case("off") {
+        return Some(Vec::new());
+    }
+    Some(lead_items(t))
+}
+
+/// A stored lead list as the forms show it: `10m, 1d`, or `none`.
+fn leads_shown(list: &[String]) -> String {
+    if list.is_empty() { "none".into() } else { list.join(", ") }
 }
 
 fn opt(s: &Option<String>) -> Option<String> {
@@ -1150,6 +1180,7 @@ impl EventForm {
                     .collect(),
             ),
             calendar: opt(&self.calendar),
+            reminders: self.reminders.as_deref().map(reminders_field),
         }
     }
 }
@@ -1263,6 +1294,10 @@ pub struct EventDialog {
     pub recurring: bool,
     /// The occurrence opened (its original start), for "this" and "following".
     pub occurrence: String,
+    /// The event's own reminders (`10m, 1d`, `none`), empty for the default.
+    pub reminders: String,
+    /// What an empty field means (the alarms, or the calendar's default).
+    pub reminders_hint: String,
     pub read_only: bool,
     pub calendar_name: String,
     pub csrf: String,
@@ -1294,6 +1329,7 @@ pub async fn new_event(
             let calendars: Vec<Calendar> =
                 cal::list_calendars(conn)?.into_iter().filter(|c| !c.is_subscribed()).collect();
             let first = calendars.first().map_or(1, |c| c.id);
+            let hint = calendars.first().map(|c| default_hint(&c.reminders)).unwrap_or_default();
             let start = start.as_deref().and_then(Wall::parse).unwrap_or_else(|| {
                 let next_hour =
                     ctx.local_now().naive_local().with_minute(0).unwrap_or_default() + Duration::hours(1);
@@ -1323,6 +1359,8 @@ pub async fn new_event(
                 rrule_words: String::new(),
                 recurring: false,
                 occurrence: String::new(),
+                reminders: String::new(),
+                reminders_hint: hint,
                 read_only: false,
                 calendar_name: String::new(),
                 csrf,
@@ -1414,6 +1452,12 @@ fn dialog_for(
         rrule_words: series.rrule.as_deref().map(rrule_words).unwrap_or_default(),
         recurring: series.is_recurring(),
         occurrence: occurrence.filter(|_| series.is_recurring()).map(|w| w.to_api()).unwrap_or_default(),
+        reminders: e.reminder_list().map(|l| leads_shown(&l)).unwrap_or_default(),
+        reminders_hint: if e.alarm_list().is_empty() {
+            this_cal.map(|c| default_hint(&c.reminders)).unwrap_or_default()
+        } else {
+            "the event's own alarms".into()
+        },
         read_only,
         calendar_name: this_cal.map(|c| c.name.clone()).unwrap_or_default(),
         csrf,
@@ -1421,6 +1465,11 @@ fn dialog_for(
         zone_note,
         error: None,
     })
+}
+
+/// "the calendar's default: 10m" for the reminders field's placeholder.
+fn default_hint(stored: &str) -> String {
+    format!("the calendar's default: {}", leads_shown(&crate::calendar::json_list(stored)))
 }
 
 pub async fn edit(
@@ -1661,6 +1710,8 @@ pub struct CalendarForm {
     name: Option<String>,
     colour: Option<String>,
     visible: Option<String>,
+    /// Default reminders of its events: `10m, 1d`; empty or `none`: none.
+    reminders: Option<String>,
 }
 
 pub async fn create_calendar(
@@ -1673,7 +1724,12 @@ pub async fn create_calendar(
     let csrf = session.0.csrf_token.clone();
     let made = state
         .run_as(Actor::Person, move |conn, ctx| {
-            let input = CalendarInput { name: form.name, colour: form.colour, visible: Some(true) };
+            let input = CalendarInput {
+                name: form.name,
+                colour: form.colour,
+                visible: Some(true),
+                reminders: form.reminders.as_deref().map(|r| reminders_field(r).unwrap_or_default()),
+            };
             Ok(cal::create_calendar(conn, ctx, &input)?.name)
         })
         .await;
@@ -1693,7 +1749,12 @@ pub async fn update_calendar(
     let done = state
         .run_as(Actor::Person, move |conn, ctx| {
             let visible = form.visible.as_deref().map(|v| v == "on" || v == "true");
-            let input = CalendarInput { name: opt(&form.name), colour: opt(&form.colour), visible };
+            let input = CalendarInput {
+                name: opt(&form.name),
+                colour: opt(&form.colour),
+                visible,
+                reminders: form.reminders.as_deref().map(|r| reminders_field(r).unwrap_or_default()),
+            };
             let c = cal::update_calendar(conn, ctx, id, &input)?;
             Ok(match visible {
                 Some(true) => format!("Showing “{}”", c.name),

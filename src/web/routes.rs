@@ -244,6 +244,11 @@ pub fn configure(cfg: &mut ServiceConfig, https: bool) {
                             .default_service(api::not_allowed("GET, POST")),
                     )
                     .service(
+                        web::resource("/calendars/{id}")
+                            .route(web::patch().to(api::events::update_calendar))
+                            .default_service(api::not_allowed("PATCH")),
+                    )
+                    .service(
                         web::resource("/calendar/import")
                             .app_data(web::PayloadConfig::new(crate::calendar::ics::MAX_BYTES))
                             .route(web::post().to(api::events::import))

@@ -33,6 +33,7 @@ mod mcp;
 mod never_early;
 mod privilege;
 mod reminders;
+mod reminders_events;
 mod schedule_pages;
 mod scheduler;
 mod tasks;

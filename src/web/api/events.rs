@@ -204,6 +204,19 @@ pub async fn create_calendar(
     Ok(HttpResponse::Created().json(cal))
 }
 
+/// Changes a calendar's name, colour, visibility or default reminders.
+pub async fn update_calendar(
+    state: web::Data<AppState>,
+    actor: super::ApiActor,
+    id: web::Path<i32>,
+    body: super::Json<CalendarInput>,
+) -> Result<HttpResponse, ApiError> {
+    let (id, input) = (id.into_inner(), body.into_inner());
+    let cal = state.run_as(actor.0, move |conn, ctx| service::update_calendar(conn, ctx, id, &input)).await?;
+    service::announce(&state.events, Some(cal.id));
+    Ok(HttpResponse::Ok().json(cal))
+}
+
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ImportQuery {

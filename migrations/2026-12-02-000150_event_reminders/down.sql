@@ -1,0 +1,2 @@
+ALTER TABLE events DROP COLUMN reminders;
+ALTER TABLE calendars DROP COLUMN reminders;
