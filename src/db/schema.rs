@@ -333,3 +333,14 @@ diesel::table! {
 diesel::joinable!(deliveries -> notifications (notification_id));
 diesel::allow_tables_to_appear_in_same_query!(channels, deliveries, notifications);
 // --- end channels ---
+
+// --- action links ---
+diesel::table! {
+    action_links_used (id) {
+        id -> Text,
+        notification_id -> Integer,
+        action -> Text,
+        used_at -> BigInt,
+    }
+}
+// --- end action links ---

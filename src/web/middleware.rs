@@ -67,6 +67,10 @@ pub async fn request_log(
 
 /// The path as the log may show it: a feed's token (a read-only secret) is left out.
 pub fn loggable_path(path: &str) -> String {
+    if path.starts_with("/a/") {
+        // A one-click action link's token.
+        return "/a/…".to_string();
+    }
     match path.strip_prefix("/feeds/") {
         Some(_) => "/feeds/…".to_string(),
         None => path.to_string(),

@@ -12,6 +12,7 @@ pub mod agents;
 pub mod channels;
 pub mod chat;
 pub mod events;
+pub mod notifications;
 pub mod schedules;
 pub mod tasks;
 
