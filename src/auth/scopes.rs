@@ -207,6 +207,7 @@ mod tests {
             ("GET", "/api/v1/channels/x", Scope::Admin),
             ("POST", "/api/v1/tokens", Scope::Admin),
             ("PUT", "/api/v1/settings", Scope::Admin),
+            ("GET", "/api/v1/settings/reminders", Scope::Admin),
             ("GET", "/api/v1/Agents", Scope::Admin),
             ("GET", "/api/v1/calendar.ics", Scope::Feed),
             ("GET", "/api/v1/feeds/3", Scope::Feed),

@@ -544,3 +544,6 @@ pub fn snooze_until(
         }
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -105,6 +105,12 @@ pub fn configure(cfg: &mut ServiceConfig, https: bool) {
                             .default_service(api::not_allowed("POST")),
                     )
                     .service(
+                        web::resource("/settings/reminders")
+                            .route(web::get().to(api::reminders::get))
+                            .route(web::patch().to(api::reminders::update))
+                            .default_service(api::not_allowed("GET, PATCH")),
+                    )
+                    .service(
                         web::resource("/schedules")
                             .route(web::get().to(api::schedules::list))
                             .route(web::post().to(api::schedules::create))
@@ -261,6 +267,7 @@ pub fn configure(cfg: &mut ServiceConfig, https: bool) {
                     .route("/settings/password", web::post().to(settings::change_password))
                     .route("/settings/guards", web::post().to(settings::set_guards))
                     .route("/settings/chat", web::post().to(settings::set_chat))
+                    .route("/settings/reminders", web::post().to(settings::set_reminders))
                     .route("/settings/timezone", web::post().to(settings::set_timezone))
                     .route("/settings/sessions/{id}/revoke", web::post().to(settings::revoke_session))
                     .route("/settings/tokens", web::post().to(settings::create_token))

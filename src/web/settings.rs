@@ -40,6 +40,8 @@ pub struct SettingsPage {
     zones: &'static [chrono_tz::Tz],
     guards: Guards,
     chat: ChatSettings,
+    /// Reminder defaults as the form shows them.
+    reminders: crate::reminders::settings::SettingsInput,
     flash: Flash,
     now: chrono::DateTime<chrono::Utc>,
 }
@@ -155,12 +157,20 @@ async fn render(
     flash: Flash,
 ) -> Result<HttpResponse, PageError> {
     let st = state.clone();
-    let (sessions, tokens, zone, guards, chat) = state
+    let (sessions, tokens, zone, guards, chat, reminders) = state
         .db
         .run(move |conn| {
             let sessions = sessions::list(conn, st.clock.now(), st.lifetimes())?;
             let zone = st.zone(conn)?.name().to_string();
-            Ok((sessions, tokens::list(conn)?, zone, Guards::load(conn)?, ChatSettings::load(conn)?))
+            let reminders = crate::reminders::settings::load(conn)?.input();
+            Ok((
+                sessions,
+                tokens::list(conn)?,
+                zone,
+                Guards::load(conn)?,
+                ChatSettings::load(conn)?,
+                reminders,
+            ))
         })
         .await?;
     let status = if flash.error.is_some() { StatusCode::UNPROCESSABLE_ENTITY } else { StatusCode::OK };
@@ -173,6 +183,7 @@ async fn render(
         zones: &chrono_tz::TZ_VARIANTS,
         guards,
         chat,
+        reminders,
         flash,
         now: state.clock.now(),
     };
@@ -335,6 +346,62 @@ pub async fn set_chat(
         ("confirm_destructive", ticked),
     ];
     answer(&req, &state, &session.0, "chat", outcome, &typed, None).await
+}
+
+#[derive(Deserialize)]
+pub struct RemindersForm {
+    timed: String,
+    dated: String,
+    dated_at: String,
+    waiting_days: String,
+    waiting_cron: String,
+    #[serde(default)]
+    quiet: String,
+}
+
+/// Lead times as a form types them: `1d, 10m` (empty: none).
+fn lead_list(text: &str) -> Vec<String> {
+    text.split([',', ' '])
+        .map(str::trim)
+        .filter(|s| !s.is_empty() && *s != "none")
+        .map(String::from)
+        .collect()
+}
+
+pub async fn set_reminders(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    session: CurrentSession,
+    form: web::Form<RemindersForm>,
+) -> Result<HttpResponse, PageError> {
+    let f = form.into_inner();
+    let input =
+        whole_number("waiting_days", &f.waiting_days).map(|days| crate::reminders::settings::SettingsInput {
+            timed: Some(lead_list(&f.timed)),
+            dated: Some(lead_list(&f.dated)),
+            dated_at: Some(f.dated_at.clone()),
+            waiting_days: Some(days),
+            waiting_cron: Some(f.waiting_cron.clone()),
+            quiet: Some(f.quiet.clone()),
+        });
+    let outcome = match input {
+        Ok(input) => state
+            .run_as(crate::services::Actor::Person, move |conn, ctx| {
+                crate::reminders::settings::save(conn, &input, ctx.now, ctx.tz)
+            })
+            .await
+            .map(|_| Some("Reminder settings saved; every task's reminders follow them.".into())),
+        Err(e) => Err(e),
+    };
+    let typed = [
+        ("timed", f.timed.as_str()),
+        ("dated", &f.dated),
+        ("dated_at", &f.dated_at),
+        ("waiting_days", &f.waiting_days),
+        ("waiting_cron", &f.waiting_cron),
+        ("quiet", &f.quiet),
+    ];
+    answer(&req, &state, &session.0, "reminders", outcome, &typed, None).await
 }
 
 pub async fn revoke_session(

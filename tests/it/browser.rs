@@ -643,6 +643,7 @@ async fn every_page_fits_a_phone_and_a_desktop() {
                 level: if i % 9 == 0 { "error" } else { "info" },
                 run_id: None,
                 schedule_id: None,
+                ..Default::default()
             };
             steward::notifications::add(&mut conn, &n, chrono::Utc::now()).unwrap();
         }

@@ -20,11 +20,11 @@ const HOOK_SECRET: &str = "whsec-channel-badger-1732";
 const SMTP_PASSWORD: &str = "smtp-secret-walrus-5772";
 
 #[derive(Debug, Clone)]
-struct Got {
-    path: String,
+pub(crate) struct Got {
+    pub(crate) path: String,
     headers: Vec<(String, String)>,
     raw: Vec<u8>,
-    body: Value,
+    pub(crate) body: Value,
 }
 
 impl Got {
@@ -38,8 +38,8 @@ struct Seen(Mutex<Vec<Got>>);
 
 /// A loopback stand-in for ntfy (`/ntfy/`), Telegram (`/tg/bot<token>/sendMessage`), Discord
 /// (`/api/webhooks/...`) and webhook receivers (`/hook`, and `/down`, which answers 503).
-struct StandIn {
-    url: String,
+pub(crate) struct StandIn {
+    pub(crate) url: String,
     seen: Arc<Seen>,
 }
 
@@ -74,7 +74,7 @@ async fn answer(req: HttpRequest, raw: web::Bytes, seen: web::Data<Seen>) -> Htt
 }
 
 impl StandIn {
-    async fn start() -> StandIn {
+    pub(crate) async fn start() -> StandIn {
         let seen = Arc::new(Seen::default());
         let data = web::Data::from(seen.clone());
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
@@ -89,7 +89,7 @@ impl StandIn {
         StandIn { url: format!("http://127.0.0.1:{port}"), seen }
     }
 
-    fn got(&self, prefix: &str) -> Vec<Got> {
+    pub(crate) fn got(&self, prefix: &str) -> Vec<Got> {
         self.seen.0.lock().unwrap().iter().filter(|g| g.path.starts_with(prefix)).cloned().collect()
     }
 }

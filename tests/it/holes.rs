@@ -165,6 +165,7 @@ async fn the_notifications_page_is_paged() {
             level: "info",
             run_id: None,
             schedule_id: None,
+            ..Default::default()
         };
         steward::notifications::add(&mut conn, &n, chrono::Utc::now()).unwrap();
     }

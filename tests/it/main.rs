@@ -27,6 +27,7 @@ mod letta;
 mod logs;
 mod mcp;
 mod privilege;
+mod reminders;
 mod schedule_pages;
 mod scheduler;
 mod tasks;
