@@ -274,10 +274,18 @@ fn from_hex(hex: &str) -> Option<Vec<u8>> {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Checked {
     /// It may be used: the link and what it concerns ("Call mom").
-    Valid { link: Link, title: String },
+    Valid {
+        link: Link,
+        title: String,
+    },
     /// Used already, at this instant.
-    Used { at: DateTime<Utc>, title: String },
-    Expired { title: String },
+    Used {
+        at: DateTime<Utc>,
+        title: String,
+    },
+    Expired {
+        title: String,
+    },
     /// Not signed by this server (changed, cut, or made up).
     Forged,
 }
@@ -287,11 +295,8 @@ pub fn check(conn: &mut Conn, token: &str, now: DateTime<Utc>) -> Result<Checked
     let key = server_key(conn)?;
     let Some(link) = Link::verify(token, &key) else { return Ok(Checked::Forged) };
     let title = title_of(conn, &link)?;
-    let used: Option<i64> = action_links_used::table
-        .find(link.id())
-        .select(action_links_used::used_at)
-        .first(conn)
-        .optional()?;
+    let used: Option<i64> =
+        action_links_used::table.find(link.id()).select(action_links_used::used_at).first(conn).optional()?;
     Ok(match used {
         Some(at) => Checked::Used { at: from_ms(at), title },
         None if to_ms(now) >= link.expires_at => Checked::Expired { title },
@@ -302,11 +307,8 @@ pub fn check(conn: &mut Conn, token: &str, now: DateTime<Utc>) -> Result<Checked
 /// What the link concerns, in words: its notification's title (a reminder's is its task's).
 fn title_of(conn: &mut Conn, link: &Link) -> Result<String, AppError> {
     use crate::db::schema::notifications;
-    let title: Option<String> = notifications::table
-        .find(link.notification)
-        .select(notifications::title)
-        .first(conn)
-        .optional()?;
+    let title: Option<String> =
+        notifications::table.find(link.notification).select(notifications::title).first(conn).optional()?;
     Ok(title.unwrap_or_else(|| "this reminder".into()))
 }
 
@@ -321,7 +323,8 @@ pub fn use_link(conn: &mut Conn, ctx: &Ctx, token: &str) -> Result<Result<Outcom
     let marked = crate::db::write(conn, |conn| {
         // Rows older than any link's life are no longer needed.
         let stale = to_ms(ctx.now - Duration::days(LINK_DAYS + 1));
-        diesel::delete(action_links_used::table.filter(action_links_used::used_at.lt(stale))).execute(conn)?;
+        diesel::delete(action_links_used::table.filter(action_links_used::used_at.lt(stale)))
+            .execute(conn)?;
         Ok(diesel::insert_into(action_links_used::table)
             .values((
                 action_links_used::id.eq(link.id()),
@@ -371,9 +374,16 @@ pub fn perform(conn: &mut Conn, ctx: &Ctx, subject: Subject, kind: Kind) -> Resu
     let path = subject.path();
     match kind {
         Kind::Done => {
-            let Subject::Task(id) = subject else { return Err(AppError::invalid("action", "only a task can be done")) };
+            let Subject::Task(id) = subject else {
+                return Err(AppError::invalid("action", "only a task can be done"));
+            };
             let (task, _) = crate::tasks::service::set_done(conn, ctx, id, true)?;
-            Ok(Outcome { action: kind.as_str().into(), message: format!("Done: {}", task.title), path, until: None })
+            Ok(Outcome {
+                action: kind.as_str().into(),
+                message: format!("Done: {}", task.title),
+                path,
+                until: None,
+            })
         }
         Kind::Snooze(s) => {
             let settings = crate::reminders::settings::load(conn)?;
@@ -429,10 +439,7 @@ mod tests {
     #[test]
     fn each_subject_offers_its_actions() {
         let names = |s| offered(s).into_iter().map(Kind::as_str).collect::<Vec<_>>();
-        assert_eq!(
-            names(Subject::Task(1)),
-            ["done", "snooze-10m", "snooze-1h", "snooze-tomorrow", "open"]
-        );
+        assert_eq!(names(Subject::Task(1)), ["done", "snooze-10m", "snooze-1h", "snooze-tomorrow", "open"]);
         assert_eq!(
             names(Subject::Event { id: 1, at: Some(5) }),
             ["snooze-10m", "snooze-1h", "snooze-tomorrow", "open"]

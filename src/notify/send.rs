@@ -68,11 +68,8 @@ impl Message {
         let open = actions.iter().find(|a| a.action == "open").map(|a| a.url.clone());
         let priority = match n.subject.as_deref().and_then(Subject::parse) {
             Some(Subject::Task(id)) => {
-                let p: Option<Option<String>> = tasks::table
-                    .find(id)
-                    .select(tasks::priority)
-                    .first(conn)
-                    .optional()?;
+                let p: Option<Option<String>> =
+                    tasks::table.find(id).select(tasks::priority).first(conn).optional()?;
                 match p.flatten().as_deref() {
                     Some("A") => 5,
                     Some("B") => 4,

@@ -95,14 +95,22 @@ fn with_open(mut page: ActionLinkPage) -> ActionLinkPage {
 pub async fn ask(state: web::Data<AppState>, token: web::Path<String>) -> Result<HttpResponse, PageError> {
     let token = token.into_inner();
     let t = token.clone();
-    let (checked, tz) =
-        state.run_as(Actor::Person, move |conn, ctx| Ok((actions::check(conn, &t, ctx.now)?, ctx.tz))).await?;
+    let (checked, tz) = state
+        .run_as(Actor::Person, move |conn, ctx| Ok((actions::check(conn, &t, ctx.now)?, ctx.tz)))
+        .await?;
     let (status, page) = match &checked {
         Checked::Valid { link, title } => {
             let (heading, button) = question(link.kind, title);
             (
                 StatusCode::OK,
-                ActionLinkPage { state: "ask", heading, text: String::new(), token: Some(token), button, open: None },
+                ActionLinkPage {
+                    state: "ask",
+                    heading,
+                    text: String::new(),
+                    token: Some(token),
+                    button,
+                    open: None,
+                },
             )
         }
         other => {
@@ -155,7 +163,9 @@ pub async fn act(
             let text = match &e {
                 AppError::NotFound(m) => format!("{m}; it may have been deleted. Nothing changed."),
                 AppError::Invalid { message, .. } => format!("{message}. Nothing changed."),
-                _ => "Something went wrong on the server; nothing changed. Try again, or open Steward.".into(),
+                _ => {
+                    "Something went wrong on the server; nothing changed. Try again, or open Steward.".into()
+                }
             };
             (status, with_open(ActionLinkPage::says("failed", "That did not work".into(), text)))
         }

@@ -133,28 +133,32 @@ async fn load(
             let items = list
                 .into_iter()
                 .map(|n| {
-                    let offered = n.subject.as_deref().and_then(Subject::parse).map(|s| (s, actions::offered(s)));
+                    let offered =
+                        n.subject.as_deref().and_then(Subject::parse).map(|s| (s, actions::offered(s)));
                     let has = |k: fn(&Kind) -> bool| offered.as_ref().is_some_and(|(_, o)| o.iter().any(k));
                     NotificationItem {
-                    can_done: has(|k| *k == Kind::Done),
-                    can_snooze: has(|k| matches!(k, Kind::Snooze(_))),
-                    open: offered.as_ref().filter(|(_, o)| o.contains(&Kind::Open)).map(|(s, _)| s.path()),
-                    deliveries: trips
-                        .remove(&n.id)
-                        .unwrap_or_default()
-                        .into_iter()
-                        .map(DeliveryItem::new)
-                        .collect(),
-                    id: n.id,
-                    unread: n.read_at.is_none(),
-                    when: view::instant(n.created(), ctx.tz, ctx.now),
-                    when_utc: view::utc(n.created()),
-                    title: n.title,
-                    body: n.body,
-                    level: n.level,
-                    run_id: n.run_id,
-                    schedule_id: n.schedule_id,
-                }
+                        can_done: has(|k| *k == Kind::Done),
+                        can_snooze: has(|k| matches!(k, Kind::Snooze(_))),
+                        open: offered
+                            .as_ref()
+                            .filter(|(_, o)| o.contains(&Kind::Open))
+                            .map(|(s, _)| s.path()),
+                        deliveries: trips
+                            .remove(&n.id)
+                            .unwrap_or_default()
+                            .into_iter()
+                            .map(DeliveryItem::new)
+                            .collect(),
+                        id: n.id,
+                        unread: n.read_at.is_none(),
+                        when: view::instant(n.created(), ctx.tz, ctx.now),
+                        when_utc: view::utc(n.created()),
+                        title: n.title,
+                        body: n.body,
+                        level: n.level,
+                        run_id: n.run_id,
+                        schedule_id: n.schedule_id,
+                    }
                 })
                 .collect();
             Ok((items, Pager { page, pages, older }, notifications::unread_count(conn)?))
@@ -216,7 +220,8 @@ pub async fn act(
 ) -> Result<HttpResponse, PageError> {
     let (id, action) = path.into_inner();
     let kind = Kind::parse(&action, form.snooze.as_deref())?;
-    let outcome = state.run_as(Actor::Person, move |conn, ctx| actions::perform_on(conn, ctx, id, kind)).await?;
+    let outcome =
+        state.run_as(Actor::Person, move |conn, ctx| actions::perform_on(conn, ctx, id, kind)).await?;
     state.wake.poke();
     if !super::htmx::is_htmx(&req) {
         return Ok(see_other("/notifications"));

@@ -340,10 +340,7 @@ pub fn configure(cfg: &mut ServiceConfig, https: bool) {
                     .route("/notifications", web::get().to(super::notifications::page))
                     .route("/notifications/count", web::get().to(super::notifications::count))
                     .route("/notifications/read", web::post().to(super::notifications::mark_read))
-                    .route(
-                        "/notifications/{id}/actions/{action}",
-                        web::post().to(super::notifications::act),
-                    )
+                    .route("/notifications/{id}/actions/{action}", web::post().to(super::notifications::act))
                     .route("/activity", web::get().to(super::activity::page))
                     .route("/activity/{id}/undo", web::post().to(super::activity::undo))
                     .route("/confirmations/{id}/confirm", web::post().to(super::activity::confirm))
