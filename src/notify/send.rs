@@ -378,6 +378,18 @@ fn html_mail(m: &Message) -> String {
     )
 }
 
+/// The mail's plain text: the body, then each action's link on a line.
+fn text_mail(m: &Message) -> String {
+    match &m.link {
+        _ if !m.actions.is_empty() => {
+            let lines: Vec<String> = m.actions.iter().map(|a| format!("{}: {}", a.label, a.url)).collect();
+            format!("{}\n\n{}\n", m.body, lines.join("\n"))
+        }
+        Some(l) => format!("{}\n\nOpen Steward: {l}\n", m.body),
+        None => format!("{}\n", m.body),
+    }
+}
+
 async fn email(ch: &Channel, m: &Message) -> Result<(), Failure> {
     let s = &ch.settings;
     let host = s.smtp_host.clone().unwrap_or_default();
@@ -389,14 +401,7 @@ async fn email(ch: &Channel, m: &Message) -> Result<(), Failure> {
             .parse::<Mailbox>()
             .map_err(|_| Failure::permanent(format!("{field} is not an email address")))
     };
-    let text = match &m.link {
-        _ if !m.actions.is_empty() => {
-            let lines: Vec<String> = m.actions.iter().map(|a| format!("{}: {}", a.label, a.url)).collect();
-            format!("{}\n\n{}\n", m.body, lines.join("\n"))
-        }
-        Some(l) => format!("{}\n\nOpen Steward: {l}\n", m.body),
-        None => format!("{}\n", m.body),
-    };
+    let text = text_mail(m);
     let mail = lettre::Message::builder()
         .from(mailbox("from", &s.from)?)
         .to(mailbox("to", &s.to)?)
@@ -458,6 +463,56 @@ fn smtp_failure(at: &str, e: &lettre::transport::smtp::Error) -> Failure {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_mail_lists_its_action_links_in_text_and_escaped_html() {
+        let action = |action: &str, label: &str, url: &str, method| Action {
+            action: action.into(),
+            label: label.into(),
+            url: url.into(),
+            method,
+        };
+        let m = Message {
+            id: 1,
+            title: "Call <mom>".into(),
+            body: "Due today".into(),
+            level: "info".into(),
+            link: None,
+            created_at: 0,
+            subject: Some("task:3".into()),
+            actions: vec![
+                action("done", "Done", "https://s.example/a/x.y?a=1&b=2", "POST"),
+                action("open", "Open", "https://s.example/tasks/3/edit", "GET"),
+            ],
+            priority: 3,
+        };
+        let html = html_mail(&m);
+        assert!(html.contains("<a href=\"https://s.example/a/x.y?a=1&amp;b=2\">Done</a>"), "{html}");
+        assert!(html.contains("<h2>Call &lt;mom&gt;</h2>"), "{html}");
+        assert_eq!(
+            text_mail(&m),
+            "Due today\n\nDone: https://s.example/a/x.y?a=1&b=2\nOpen: https://s.example/tasks/3/edit\n"
+        );
+    }
+
+    #[test]
+    fn ntfy_shows_three_buttons_at_most_with_open_last() {
+        let actions: Vec<Action> = ["done", "snooze-10m", "snooze-1h", "snooze-tomorrow", "open"]
+            .iter()
+            .map(|a| Action {
+                action: (*a).into(),
+                label: (*a).into(),
+                url: format!("https://s.example/{a}"),
+                method: if *a == "open" { "GET" } else { "POST" },
+            })
+            .collect();
+        let b = ntfy_buttons(&actions);
+        let kinds: Vec<(&str, &str)> =
+            b.iter().map(|v| (v["action"].as_str().unwrap(), v["label"].as_str().unwrap())).collect();
+        assert_eq!(kinds, [("http", "done"), ("http", "snooze-10m"), ("view", "open")]);
+        assert_eq!(b[0]["method"], "POST");
+        assert!(ntfy_buttons(&[]).is_empty());
+    }
 
     #[test]
     fn telegram_text_is_escaped() {

@@ -90,6 +90,8 @@ async fn pushed_buttons_act_once_and_used_forged_foreign_or_expired_links_change
     for ch in [
         json!({"name": "phone", "kind": "ntfy", "url": format!("{}/ntfy", stand_in.url), "topic": "me"}),
         json!({"name": "tg", "kind": "telegram", "bot_token": BOT_TOKEN, "chat_id": "4242", "api_base": format!("{}/tg", stand_in.url)}),
+        json!({"name": "dc", "kind": "discord", "webhook_url": format!("{}/api/webhooks/1/secret", stand_in.url)}),
+        json!({"name": "hook", "kind": "webhook", "url": format!("{}/hook", stand_in.url), "secret": "whsec-actions"}),
     ] {
         let (status, body) = api.post("/channels", ch).await;
         assert_eq!(status, 201, "{body}");
@@ -146,6 +148,21 @@ async fn pushed_buttons_act_once_and_used_forged_foreign_or_expired_links_change
             .to_string()
     };
     let (milk_1h, milk_10m, milk_tomorrow) = (link("Snooze 1 h"), link("Snooze 10 min"), link("Tomorrow"));
+
+    // Discord: the embed links the task, its description the one-click links; the webhook
+    // gets the subject and every action.
+    let dc = received(&stand_in, "/api/webhooks/", 2).await;
+    let call_dc = dc.iter().find(|m| m["embeds"][0]["title"] == "Call mom").unwrap();
+    assert_eq!(call_dc["embeds"][0]["url"], open_button["url"]);
+    let description = call_dc["embeds"][0]["description"].as_str().unwrap();
+    assert!(description.contains(&format!("[Done]({done_url})")), "{description}");
+    let hooks = received(&stand_in, "/hook", 2).await;
+    let call_hook = hooks.iter().find(|m| m["title"] == "Call mom").unwrap();
+    assert_eq!(call_hook["subject"], format!("task:{call_id}"));
+    let names: Vec<&str> =
+        call_hook["actions"].as_array().unwrap().iter().map(|a| a["action"].as_str().unwrap()).collect();
+    assert_eq!(names, ["done", "snooze-10m", "snooze-1h", "snooze-tomorrow", "open"]);
+    assert_eq!(call_hook["actions"][0]["url"], done_url.as_str());
 
     // Opening the link (what a mail scanner or a chat preview does) only asks.
     let (status, page) = open(&done_url).await;
