@@ -434,6 +434,13 @@ mod tests {
 
     use super::*;
 
+    #[actix_web::test]
+    async fn tokens_in_paths_stay_out_of_the_log() {
+        assert_eq!(loggable_path("/a/cGF5bG9hZA.c2ln"), "/a/…");
+        assert_eq!(loggable_path("/feeds/stf_x.ics"), "/feeds/…");
+        assert_eq!(loggable_path("/about"), "/about");
+    }
+
     /// Collects what the log would print.
     #[derive(Clone, Default)]
     struct Captured(Arc<Mutex<Vec<u8>>>);

@@ -1,5 +1,6 @@
 //! Every route, in one place. Public: `/login`, `/setup`, `/healthz`, `/static/...`, and the
-//! calendar feeds `/feeds/<token>.ics` (the token is the credential).
+//! calendar feeds `/feeds/<token>.ics` (the token is the credential), and the one-click
+//! action links of pushed reminders `/a/<token>` (the signed, single-use token is the credential).
 //! Everything else needs a session (pages) or a bearer token (`/api/v1`, `/mcp`).
 
 use actix_web::middleware::{Compress, from_fn};
