@@ -13,6 +13,7 @@
 //! are write-only: views say `"set"` or `"not set"`, errors never quote them.
 
 pub mod actions;
+pub use actions::Action;
 pub mod send;
 
 use std::collections::BTreeMap;

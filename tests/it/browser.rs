@@ -685,7 +685,7 @@ async fn every_page_fits_a_phone_and_a_desktop() {
     }
     // --- action links: a reminder with its buttons on the Notifications page, and its signed
     // one-click links: one to use (act.js presses it at once), one used already, one forged ---
-    let (act_path, used_path, act_task) = {
+    let (act_path, used_path, act_task, act_note) = {
         let (status, task) = api
             .post(
                 "/tasks",
@@ -715,7 +715,7 @@ async fn every_page_fits_a_phone_and_a_desktop() {
             let url = &links.iter().find(|a| a.label == label).unwrap().url;
             url.strip_prefix(&app.address).unwrap().to_string()
         };
-        (path("Done"), path("Snooze 1 h"), task["id"].as_i64().unwrap())
+        (path("Done"), path("Snooze 1 h"), task["id"].as_i64().unwrap(), n.id)
     };
     let res = reqwest::Client::new().post(format!("{}{used_path}", app.address)).send().await.unwrap();
     assert_eq!(res.status(), 200, "{}", res.text().await.unwrap());
@@ -772,6 +772,21 @@ async fn every_page_fits_a_phone_and_a_desktop() {
     // The one-click link's page was pressed by act.js in the browser: the task is done.
     let (_, task) = api.get(&format!("/tasks/{act_task}")).await;
     assert_eq!(task["status"], "done", "act.js submits the link's form at once: {task}");
+    // A toast's Snooze button sends what this sends (app.js): the page's CSRF header comes from
+    // <body>, and the answer's toast says what happened.
+    browser.go(&format!("{}/tasks", app.address)).await;
+    browser.until("htmx loaded", "document.readyState === 'complete' && !!window.htmx").await;
+    browser
+        .script(&format!(
+            "htmx.ajax('POST', '/notifications/{act_note}/actions/snooze', {{source: document.body, swap: 'none', values: {{snooze: '10m'}}}}); return true;"
+        ))
+        .await;
+    browser
+        .until(
+            "the snooze's toast",
+            "document.getElementById('toasts').textContent.includes('Snoozed until')",
+        )
+        .await;
     // Signed out: the login page.
     browser.cmd(reqwest::Method::DELETE, "/cookie", json!({})).await;
     for (width, height) in [(390, 844), (1366, 900)] {
