@@ -199,6 +199,32 @@ struct Timing {
     every: Option<String>,
 }
 
+/// A new timing for `schedule edit` (none: unchanged).
+#[derive(Args)]
+#[group(required = false, multiple = false)]
+struct NewTiming {
+    /// As you would say it: "every weekday at 9:00", "every 2 hours", "tomorrow 9am", or cron
+    #[arg(long)]
+    when: Option<String>,
+    /// Once: RFC 3339 or "tomorrow 9am", "in 20m", "fri 17:30"
+    #[arg(long)]
+    at: Option<String>,
+    /// A crontab expression: "0 9 * * 1-5", "@daily" (6 fields: seconds first)
+    #[arg(long)]
+    cron: Option<String>,
+    /// An interval: 30s, 5m, 1h30m, 2d
+    #[arg(long)]
+    every: Option<String>,
+}
+
+/// `--answer-to phone,mail`: channel names; "" or "none" for none.
+fn channel_list(text: &str) -> Vec<String> {
+    if text.trim().eq_ignore_ascii_case("none") {
+        return Vec::new();
+    }
+    text.split(',').map(str::trim).filter(|n| !n.is_empty()).map(str::to_string).collect()
+}
+
 #[derive(Subcommand)]
 enum ScheduleCommand {
     /// Schedule a prompt; prints its id and next run
@@ -230,6 +256,38 @@ enum ScheduleCommand {
         /// Do not ask a Letta server whether the agent exists
         #[arg(long)]
         skip_validation: bool,
+        /// Send each answer to these channels: "phone,mail"
+        #[arg(long, value_name = "CHANNELS")]
+        answer_to: Option<String>,
+    },
+    /// Change a schedule: only the options given change
+    Edit {
+        id: i32,
+        #[arg(long)]
+        prompt: Option<String>,
+        #[command(flatten)]
+        timing: NewTiming,
+        #[arg(long)]
+        tz: Option<String>,
+        #[arg(long)]
+        agent: Option<String>,
+        /// critical, high, normal, low, deferred
+        #[arg(long)]
+        priority: Option<String>,
+        #[arg(long)]
+        name: Option<String>,
+        /// once, skip or all
+        #[arg(long)]
+        misfire: Option<String>,
+        /// Stop firing after this instant or day ("none": no end)
+        #[arg(long)]
+        until: Option<String>,
+        /// Stop after this many firings (0: no limit)
+        #[arg(long)]
+        count: Option<i32>,
+        /// Send each answer to these channels: "phone,mail" ("" or "none": to none)
+        #[arg(long, value_name = "CHANNELS")]
+        answer_to: Option<String>,
     },
     /// List schedules (ended ones too with --all)
     List {
@@ -403,7 +461,14 @@ fn run(cli: Cli) -> Result<(), AppError> {
             Ok(())
         }
         Command::Token(cmd) => token(&config, cmd, json),
-        Command::Task(cmd) => task(&config, cmd, json),
+        Command::Task(cmd) => {
+            let done = task(&config, cmd, json);
+            // A task's new due date armed a reminder the server's scheduler must see at once.
+            if crate::services::take_wake_request() {
+                crate::scheduler::poke_from_outside(&config.db);
+            }
+            done
+        }
         Command::Import(ImportCommand::Todotxt { file }) => {
             let bytes = std::fs::read(&file)
                 .map_err(|e| AppError::invalid("FILE", format!("cannot read {}: {e}", file.display())))?;
@@ -814,6 +879,7 @@ fn schedule(config: &Config, cmd: ScheduleCommand, json: bool) -> Result<(), App
             until,
             count,
             skip_validation,
+            answer_to,
         } => {
             let input = ScheduleInput {
                 name,
@@ -829,6 +895,7 @@ fn schedule(config: &Config, cmd: ScheduleCommand, json: bool) -> Result<(), App
                 until: until.map(Some),
                 count: count.map(Some),
                 skip_validation: Some(skip_validation),
+                answer_to: answer_to.as_deref().map(channel_list),
                 ..ScheduleInput::default()
             };
             let s = block_on(service::create_checked(&services(&db, config), Actor::Person, input))??;
@@ -839,6 +906,37 @@ fn schedule(config: &Config, cmd: ScheduleCommand, json: bool) -> Result<(), App
             let next = s.next_fire().map(schedules::rfc3339).unwrap_or_default();
             println!("Scheduled {} (next run {next}): {}", s.id, s.describe());
             Ok(())
+        }
+        ScheduleCommand::Edit {
+            id,
+            prompt,
+            timing,
+            tz,
+            agent,
+            priority,
+            name,
+            misfire,
+            until,
+            count,
+            answer_to,
+        } => {
+            let input = ScheduleInput {
+                name,
+                prompt,
+                agent,
+                when: timing.when,
+                at: timing.at,
+                cron: timing.cron,
+                every: timing.every,
+                tz,
+                priority,
+                misfire,
+                until: until.map(|u| Some(u).filter(|u| !u.trim().eq_ignore_ascii_case("none"))),
+                count: count.map(|c| Some(c).filter(|c| *c != 0)),
+                answer_to: answer_to.as_deref().map(channel_list),
+                ..ScheduleInput::default()
+            };
+            changed(&service::update(&mut conn, &ctx, config, id, &input)?)
         }
         ScheduleCommand::List { agent, all } => {
             let list = service::list(&mut conn, agent.as_deref(), all)?;
@@ -961,7 +1059,8 @@ enum ChannelCommand {
     /// secret) comes from STEWARD_CHANNEL_SECRET, so that it stays out of the process list.
     Add {
         name: String,
-        /// ntfy, telegram, discord, email or webhook
+        /// ntfy, telegram, discord, email, webhook or webpush (a browser: the Channels page's
+        /// "Enable push on this browser" adds it)
         #[arg(long)]
         kind: String,
         /// ntfy: the server; webhook: the target URL
@@ -989,6 +1088,12 @@ enum ChannelCommand {
         from: Option<String>,
         #[arg(long)]
         to: Option<String>,
+        /// webpush: the subscription's endpoint
+        #[arg(long)]
+        endpoint: Option<String>,
+        /// webpush: the subscription's keys.p256dh (its keys.auth is the secret)
+        #[arg(long)]
+        p256dh: Option<String>,
         /// What it receives, comma-separated (default: everything): reminders, run_failures,
         /// notify, briefings, answers
         #[arg(long)]
@@ -1023,6 +1128,8 @@ fn channel(config: &Config, cmd: ChannelCommand, json: bool) -> Result<(), AppEr
             username,
             from,
             to,
+            endpoint,
+            p256dh,
             receives,
             secret,
         } => {
@@ -1038,6 +1145,8 @@ fn channel(config: &Config, cmd: ChannelCommand, json: bool) -> Result<(), AppEr
                 username,
                 from,
                 to,
+                endpoint,
+                p256dh,
                 receives: receives.map(|r| split_list(&r)),
                 ..ChannelInput::default()
             };
@@ -1046,6 +1155,7 @@ fn channel(config: &Config, cmd: ChannelCommand, json: bool) -> Result<(), AppEr
                 "telegram" => input.bot_token = secret,
                 "discord" => input.webhook_url = secret,
                 "email" => input.password = secret,
+                "webpush" => input.auth = secret,
                 _ => input.secret = secret,
             }
             input.kind = Some(kind);
@@ -1079,7 +1189,8 @@ fn channel(config: &Config, cmd: ChannelCommand, json: bool) -> Result<(), AppEr
             Ok(())
         }
         ChannelCommand::Test { name } => {
-            let ch = notify::get(&mut conn, &name)?;
+            let now = crate::clock::Clock::now(&crate::clock::SystemClock);
+            let ch = notify::get_to_send(&mut conn, &name, config.public_url.as_deref(), now)?;
             let http = http_client();
             let outcome = block_on(notify::test(&http, &ch, config.public_url.as_deref()))?;
             if json {

@@ -347,10 +347,12 @@ pub fn status(conn: &mut Conn, now: DateTime<Utc>) -> Result<Status, AppError> {
     };
     Ok(Status {
         next_wake,
+        // The person's prompts; reminders (which have a source) belong to tasks and events.
         active_schedules: schedules::table
             .filter(schedules::active)
             .filter(schedules::deleted_at.is_null())
             .filter(schedules::next_fire_at.is_not_null())
+            .filter(schedules::source.is_null())
             .count()
             .get_result(conn)?,
         queued: count_state(conn, "queued")?,

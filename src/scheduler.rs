@@ -5,6 +5,13 @@
 //!    schedules change ([`SchedulerHandle::poke`]; the CLI pokes through a socket next to the
 //!    database). No fixed polling period. Tokio's timer is late by up to 2 ms, so the task wakes
 //!    2 ms early and the turn waits out the rest on its blocking thread.
+//!
+//!    **Never early.** Waking early is only waking: what fires is decided by the clock read
+//!    after the wait. Due instants are whole milliseconds, rounded *up* from what was asked
+//!    ([`crate::clock::due_ms`]: `12:00:00.0004` is kept as `12:00:00.001`, never `.000`), and
+//!    "now" is rounded down ([`to_ms`]), so `due <= to_ms(now)` implies `due <= now`: no run
+//!    starts, and no channel delivery leaves, before its instant. A run's `not_before` starts
+//!    at its `scheduled_for` and only ever moves later (a retry, a release after a crash).
 //! 2. **Claim and start**, in one immediate transaction: each due schedule gets its run row
 //!    (unique on `(schedule, scheduled_for)`, the idempotency key) and its next firing advances;
 //!    then ready runs, by priority then due time, are marked running within the worker pool and
@@ -33,7 +40,7 @@ use tokio::task::JoinSet;
 
 use crate::agents::deliver::{self, ConversationDelivery, Delivery, Failure};
 use crate::agents::{self, Agent, AgentKind};
-use crate::clock::{from_ms, to_ms};
+use crate::clock::{due_ms, from_ms, to_ms};
 use crate::config::Config;
 use crate::db::Conn;
 use crate::db::schema::{run_attempts, runs, schedules};
@@ -105,6 +112,8 @@ struct Started {
     run: Run,
     agent: Agent,
     schedule_name: Option<String>,
+    /// The channels the answer goes to (the schedule's `answer_to`).
+    answer_to: Vec<String>,
 }
 
 /// A delivery that ended, for the next turn to record.
@@ -599,7 +608,7 @@ fn claim_due(conn: &mut Conn, now: DateTime<Utc>) -> Result<bool, AppError> {
             diesel::update(schedules::table.find(s.id))
                 .set((
                     schedules::fired_count.eq(s.fired_count + 1),
-                    schedules::next_fire_at.eq(next.map(to_ms)),
+                    schedules::next_fire_at.eq(next.map(due_ms)),
                 ))
                 .execute(conn)?;
             continue;
@@ -648,7 +657,7 @@ fn claim_due(conn: &mut Conn, now: DateTime<Utc>) -> Result<bool, AppError> {
         let next = if behind { next_for(&s, &spec, now, fired) } else { second };
         diesel::update(schedules::table.find(s.id))
             .set((
-                schedules::next_fire_at.eq(next.map(to_ms)),
+                schedules::next_fire_at.eq(next.map(due_ms)),
                 schedules::fired_count.eq(fired),
                 schedules::note.eq(note.or(s.note.clone())),
             ))
@@ -692,7 +701,7 @@ fn start_ready(
     let agents: HashMap<String, Agent> =
         agents::list(conn, config)?.into_iter().map(|a| (a.name.clone(), a)).collect();
     // Each agent's first ready runs, as many as it has free slots (and the pool has).
-    let mut ready: Vec<(Run, Option<String>)> = Vec::new();
+    let mut ready: Vec<(Run, Option<String>, Option<String>)> = Vec::new();
     for name in queued_agents(conn)? {
         let Some(agent) = agents.get(&name) else {
             diesel::update(
@@ -723,25 +732,26 @@ fn start_ready(
             .filter(runs::agent.eq(&name))
             .filter(likely(runs::not_before.le(now_ms)))
             .order((runs::priority.asc(), runs::scheduled_for.asc(), runs::id.asc()))
-            .select((Run::as_select(), schedules::name.nullable()))
-            .load_iter::<(Run, Option<String>), diesel::connection::DefaultLoadingMode>(conn)?
+            .select((Run::as_select(), schedules::name.nullable(), schedules::answer_to.nullable()))
+            .load_iter::<(Run, Option<String>, Option<String>), diesel::connection::DefaultLoadingMode>(conn)?
             .take(room)
             .collect::<QueryResult<Vec<_>>>()?;
         ready.extend(runs);
     }
     // Merged in queue order, these are the runs a walk of the whole queue would start, passing
     // over agents that are full, until the pool is full.
-    ready.sort_by_key(|(r, _)| (r.priority, r.scheduled_for, r.id));
+    ready.sort_by_key(|(r, _, _)| (r.priority, r.scheduled_for, r.id));
     ready.truncate(free);
     // A few statements for the whole batch, not a few per run: diesel prepares every UPDATE
     // afresh, which costs more than the update itself.
     let mut started = Vec::with_capacity(ready.len());
-    for (run, schedule_name) in ready {
+    for (run, schedule_name, answer_to) in ready {
         let Some(agent) = agents.get(&run.agent) else { continue };
         let attempt = run.attempt + 1;
         let started_at = run.started_at.unwrap_or(now_ms);
         let run = Run { state: "running".into(), attempt, started_at: Some(started_at), ..run };
-        started.push(Started { run, agent: agent.clone(), schedule_name });
+        let answer_to = answer_to.as_deref().map(crate::schedules::parse_answer_to).unwrap_or_default();
+        started.push(Started { run, agent: agent.clone(), schedule_name, answer_to });
     }
     let mut by_agent: HashMap<&str, (&Agent, Vec<i32>)> = HashMap::new();
     for s in &started {
@@ -857,7 +867,7 @@ impl Streaks {
 
 /// Records one delivery's result, in the caller's transaction.
 fn record(conn: &mut Conn, f: &Finished, streaks: &mut Streaks) -> Result<Recorded, AppError> {
-    let Started { run, agent, schedule_name } = &f.started;
+    let Started { run, agent, schedule_name, answer_to } = &f.started;
     let now = f.at;
     let now_ms = to_ms(now);
     let title = schedule_name.clone().unwrap_or_else(|| format!("Run {}", run.id));
@@ -899,7 +909,7 @@ fn record(conn: &mut Conn, f: &Finished, streaks: &mut Streaks) -> Result<Record
                     notes.push(crate::notify::send(conn, &n, crate::notify::Topic::Reminders, now)?);
                 }
             } else if agent.kind == AgentKind::Notify {
-                notes.push(crate::notify::send(
+                let note = crate::notify::send(
                     conn,
                     &NewNotification {
                         title,
@@ -911,6 +921,24 @@ fn record(conn: &mut Conn, f: &Finished, streaks: &mut Streaks) -> Result<Record
                     },
                     crate::notify::Topic::Notify,
                     now,
+                )?;
+                // Its message is the answer: the chosen channels get it too (once each).
+                crate::notify::queue_to(conn, note.id, answer_to, now)?;
+                notes.push(note);
+            } else if !answer_to.is_empty() {
+                // The answer to the person's chosen channels (and in-app, where it links from).
+                notes.push(crate::notify::send_to(
+                    conn,
+                    &NewNotification {
+                        title,
+                        body: crate::notify::answer_body(output),
+                        level: "info",
+                        run_id: Some(run.id),
+                        schedule_id: run.schedule_id,
+                        ..Default::default()
+                    },
+                    answer_to,
+                    now,
                 )?);
             }
             "succeeded"
@@ -920,7 +948,7 @@ fn record(conn: &mut Conn, f: &Finished, streaks: &mut Streaks) -> Result<Record
             diesel::update(runs::table.find(run.id))
                 .set((
                     runs::state.eq("queued"),
-                    runs::not_before.eq(to_ms(at)),
+                    runs::not_before.eq(due_ms(at)),
                     runs::error.eq(&f.message),
                     runs::lease_owner.eq(None::<String>),
                     runs::lease_until.eq(None::<i64>),
@@ -1101,6 +1129,56 @@ mod tests {
         assert_eq!(started, [two_new]);
         assert_eq!(queued_agents(&mut conn).unwrap(), ["one", "two"]);
         assert_eq!(next_wake(&mut conn, now).unwrap(), Some(from_ms(to_ms(now + Duration::seconds(60)))));
+    }
+
+    #[test]
+    fn nothing_is_claimed_or_started_before_its_instant() {
+        use crate::schedules::{ScheduleInput, service};
+        use crate::services::Ctx;
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::open(&dir.path().join("t.db")).unwrap();
+        let mut conn = db.conn().unwrap();
+        let config = Config::default();
+        hook(&mut conn, "h", 4);
+        let t0 = from_ms(to_ms(SystemClock.now()) / 86_400_000 * 86_400_000 + 86_400_000); // a UTC midnight ahead
+        let ctx = Ctx { now: t0 - Duration::hours(1), tz: chrono_tz::UTC, actor: Actor::Person };
+        let micros = |us: i64| t0 + Duration::microseconds(us);
+        // Asked for 0.4 ms past midnight: kept as 1 ms past (rounded up, never down).
+        let once = ScheduleInput {
+            prompt: Some("once".into()),
+            agent: Some("h".into()),
+            at: Some(micros(400).to_rfc3339_opts(chrono::SecondsFormat::Micros, true)),
+            ..ScheduleInput::default()
+        };
+        service::create(&mut conn, &ctx, &config, &once).unwrap();
+        // A midnight job.
+        let midnight = ScheduleInput {
+            prompt: Some("midnight".into()),
+            agent: Some("h".into()),
+            cron: Some("0 0 * * *".into()),
+            tz: Some("UTC".into()),
+            ..ScheduleInput::default()
+        };
+        service::create(&mut conn, &ctx, &config, &midnight).unwrap();
+        let mut started = Vec::new();
+        for (us, expected) in [(-2_000, 0), (-300, 0), (-1, 0), (0, 1), (400, 0), (999, 0), (1_000, 1)] {
+            let now = micros(us);
+            let batch = crate::db::write(&mut conn, |c| {
+                claim_due(c, now)?;
+                start_ready(c, &config, now, &HashMap::new(), 32, "test")
+            })
+            .unwrap();
+            assert_eq!(batch.len(), expected, "at midnight {us:+} µs");
+            for s in &batch {
+                assert!(from_ms(s.run.scheduled_for) <= now, "started before its instant");
+            }
+            started.extend(batch.into_iter().map(|s| (us, s.run.prompt, from_ms(s.run.scheduled_for))));
+        }
+        assert_eq!(
+            started,
+            [(0, "midnight".to_string(), t0), (1_000, "once".to_string(), micros(1_000))],
+            "the midnight job sees the new day; the 0.4 ms instant fires at 1 ms, not at 0"
+        );
     }
 
     #[test]

@@ -147,6 +147,11 @@ fn task_fields() -> Map<String, Value> {
             "todo.txt rec: value: \"1w\" (a week after completion), \"+1w\" (a week after the due date); \
              units d, b (business days), w, m, y; null clears it."
         ),
+        "reminders": {
+            "type": ["array", "null"], "items": { "type": "string" },
+            "description": "When to remind the person before it is due: [\"1d\", \"10m\", \"0m\"] \
+                (units m, h, d, w); [] for none; null for the defaults in Settings.",
+        },
         "extra": {
             "type": "object", "additionalProperties": { "type": "string" },
             "description": "Other key:value tags; replaces all of them.",
@@ -189,7 +194,7 @@ static TOOLS: [Tool; 11] = [
         description: "Add a task for the person. Either `text` in the quick-add grammar, e.g. \"Call mom \
             tomorrow 5pm +family @phone p1\" (dates: today, tomorrow, fri 17:30, in 3 days, dec 24, \
             2026-12-24; +project, @context, priority p1-p3 or (A); repeats: \"every week\", \"every \
-            weekday at 9:30\"), or the fields (title required), not both. Returns the task.",
+            weekday at 9:30\"; reminders: \"remind 1h\", \"remind 1d,10m\"), or the fields (title required), not both. Returns the task.",
         destructive: false,
         schema: || {
             let mut fields = task_fields();
@@ -273,6 +278,11 @@ static TOOLS: [Tool; 11] = [
                     "conversation_id": {
                         "type": "integer",
                         "description": "The chat conversation each run posts into (llm and letta agents).",
+                    },
+                    "answer_to": {
+                        "type": "array",
+                        "items": { "type": "string" },
+                        "description": "Notification channels (by name) each answer is also sent to, e.g. [\"phone\"].",
                     },
                 }),
                 &["prompt"],
@@ -370,6 +380,14 @@ impl Args {
 
     fn int(&self, key: &str) -> Option<i64> {
         self.0.get(key).and_then(Value::as_i64)
+    }
+
+    /// A list of strings (items that are not strings are left out).
+    fn strings(&self, key: &str) -> Option<Vec<String>> {
+        self.0
+            .get(key)
+            .and_then(Value::as_array)
+            .map(|list| list.iter().filter_map(Value::as_str).map(str::to_string).collect())
     }
 
     fn bool(&self, key: &str) -> Option<bool> {
@@ -605,6 +623,7 @@ async fn create_schedule(services: &Services, caller: &Caller, args: Args) -> Re
         until: args.str("until").map(Some),
         count: args.i32("count")?.map(Some),
         conversation_id: args.i32("conversation_id")?.map(Some),
+        answer_to: args.strings("answer_to"),
         ..ScheduleInput::default()
     };
     create(services, caller, input).await

@@ -51,7 +51,127 @@
       addToast("Steward cannot be reached. Check your connection and try again.", true);
     });
     connectLive();
+    paintDesktopToggle();
+    document.body.addEventListener("htmx:afterSettle", paintDesktopToggle);
+    var push = document.getElementById("push-enable");
+    if (push) {
+      push.addEventListener("click", enablePush);
+      document.getElementById("push").hidden = false;
+    }
   });
+
+  // Desktop notifications while a Steward tab is open but hidden: the browser's Notification
+  // API, turned on by the person (the toggle on the Notifications page asks the permission,
+  // which browsers grant only from a click).
+  function desktopSupported() { return "Notification" in window; }
+  function desktopOn() {
+    var on = null;
+    try { on = localStorage.getItem("steward-desktop-notifications"); } catch (e) { /* private mode */ }
+    return on === "on" && desktopSupported() && Notification.permission === "granted";
+  }
+  function desktopNotify(n) {
+    if (!document.hidden || !desktopOn()) return;
+    var link = "/notifications#notification-" + n.id;
+    try {
+      // The same tag as a Web Push of this notification: one replaces the other.
+      var shown = new Notification(String(n.title || "Steward"), {
+        body: String(n.body || ""), tag: "steward-" + n.id, icon: "/static/icon.svg"
+      });
+      shown.onclick = function () {
+        window.focus();
+        shown.close();
+        location.href = link;
+      };
+    } catch (e) { /* a browser that allows it only from a service worker */ }
+  }
+  function paintDesktopToggle() {
+    var box = document.getElementById("desktop-notifications");
+    var button = document.getElementById("desktop-toggle");
+    var state = document.getElementById("desktop-state");
+    if (!box || !button || !state) return;
+    box.hidden = false;
+    if (!desktopSupported()) {
+      button.disabled = true;
+      state.textContent = "This browser cannot show desktop notifications.";
+      return;
+    }
+    var on = desktopOn();
+    button.setAttribute("aria-pressed", on ? "true" : "false");
+    button.textContent = on ? "Stop desktop notifications" : "Show desktop notifications";
+    state.textContent = Notification.permission === "denied"
+      ? "Blocked in this browser's site settings."
+      : on ? "On: new notifications show on your desktop while Steward is in a background tab." : "Off.";
+  }
+  document.addEventListener("click", function (e) {
+    if (!e.target || e.target.id !== "desktop-toggle" || !desktopSupported()) return;
+    var set = function (v) { try { localStorage.setItem("steward-desktop-notifications", v); } catch (err) { /* ignore */ } };
+    if (desktopOn()) { set("off"); paintDesktopToggle(); return; }
+    Notification.requestPermission().then(function (p) {
+      set(p === "granted" ? "on" : "off");
+      paintDesktopToggle();
+    });
+  });
+
+  // Channels page: "Enable push on this browser" registers the service worker, subscribes
+  // with Steward's VAPID key and stores the subscription as a channel.
+  function keyBytes(b64) {
+    var s = b64.replace(/-/g, "+").replace(/_/g, "/");
+    while (s.length % 4) s += "=";
+    var raw = atob(s);
+    var out = new Uint8Array(raw.length);
+    for (var i = 0; i < raw.length; i++) out[i] = raw.charCodeAt(i);
+    return out;
+  }
+  function csrfToken() {
+    try { return JSON.parse(document.body.getAttribute("hx-headers"))["X-CSRF-Token"]; } catch (e) { return ""; }
+  }
+  function enablePush() {
+    var section = document.getElementById("push");
+    var status = document.getElementById("push-status");
+    var name = document.getElementById("push-name");
+    var button = document.getElementById("push-enable");
+    var say = function (text) { if (status) status.textContent = text; };
+    if (!window.isSecureContext || !("serviceWorker" in navigator) || !("PushManager" in window) || !desktopSupported()) {
+      say("This browser cannot receive push here: browsers allow it over HTTPS or on localhost only.");
+      return;
+    }
+    var key = keyBytes(section.dataset.vapidKey);
+    button.disabled = true;
+    say("Asking for permission…");
+    Notification.requestPermission().then(function (p) {
+      if (p !== "granted") throw new Error("Notifications are not allowed for this site; allow them in the browser's site settings.");
+      say("Subscribing…");
+      return navigator.serviceWorker.register("/sw.js", { scope: "/" });
+    }).then(function () {
+      return navigator.serviceWorker.ready;
+    }).then(function (reg) {
+      return reg.pushManager.getSubscription().then(function (old) {
+        // A subscription made with another key cannot be used: make a new one.
+        var same = old && old.options && old.options.applicationServerKey &&
+          new Uint8Array(old.options.applicationServerKey).join() === key.join();
+        if (old && same) return old;
+        return (old ? old.unsubscribe() : Promise.resolve()).then(function () {
+          return reg.pushManager.subscribe({ userVisibleOnly: true, applicationServerKey: key });
+        });
+      });
+    }).then(function (sub) {
+      var j = sub.toJSON();
+      return fetch("/push/subscribe", {
+        method: "POST",
+        credentials: "same-origin",
+        headers: { "Content-Type": "application/json", "X-CSRF-Token": csrfToken() },
+        body: JSON.stringify({ endpoint: j.endpoint, keys: j.keys, name: name ? name.value : "" })
+      });
+    }).then(function (res) {
+      return res.json().then(function (body) {
+        if (!res.ok) throw new Error((body.error && body.error.message) || "Steward answered " + res.status + ".");
+        location.href = "/channels?added=" + encodeURIComponent(body.name);
+      });
+    }).catch(function (err) {
+      button.disabled = false;
+      say(String((err && err.message) || err));
+    });
+  }
 
   // A toast made here (text only: never markup from the server's data).
   function addToast(text, error, withActions) {
@@ -181,6 +301,7 @@
     if (n.body && n.body !== n.title) text += ": " + String(n.body);
     if (text.length > 240) text = text.slice(0, 239) + "…";
     addToast(text, n.level === "error", document.getElementById("notification-list") ? null : n);
+    desktopNotify(n);
     // On the Notifications page the list is read again, which marks it read: the bell stays.
     if (!document.getElementById("notification-list")) bumpBell();
     if (document.getElementById("notification-list")) {
@@ -199,7 +320,8 @@
   }
 
   function connectLive() {
-    if (!window.EventSource || !document.querySelector("[data-live]")) return;
+    // With desktop notifications on, every page listens (a hidden tab shows them).
+    if (!window.EventSource || (!document.querySelector("[data-live]") && !desktopOn())) return;
     var source = null;
     var broken = false;
     function parse(e) {

@@ -1,7 +1,8 @@
 //! What the benchmarks that measure a running server share: this same binary re-executed as
 //! `steward serve` in a child process (so its RSS and start-up are its own), a logged-in
 //! session and an API token for it, and a raw `/healthz` probe with no client start-up cost.
-//! (Declared with `mod child;` by `bench_tasks` and `bench_calendar`.)
+//! (Declared with `mod child;` by `bench_tasks`, `bench_calendar` and `bench_reminders`.)
+#![allow(dead_code)] // each benchmark uses a part
 
 use std::net::TcpListener;
 use std::path::Path;

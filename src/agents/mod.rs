@@ -317,7 +317,9 @@ fn builtins(config: &Config) -> Vec<Agent> {
         name: "notify".into(),
         kind: AgentKind::Notify,
         config: AgentConfig::default(),
-        concurrency: 4,
+        // Nothing leaves the process (the note is written when the run is recorded), so a
+        // minute's worth of reminders may all go at once, up to the scheduler's pool.
+        concurrency: 32,
         builtin: true,
         created_at: None,
         open_to: OpenTo { chat: true, mcp: true, tokens: true },

@@ -194,6 +194,8 @@ pub fn schedule_firings(
         .filter(schedules::next_fire_at.is_not_null())
         .filter(schedules::next_fire_at.lt(to_ms(to)))
         .filter(schedules::agent.ne(super::subscriptions::SYSTEM_AGENT))
+        // Reminders belong to their tasks and events, which the calendar shows already.
+        .filter(schedules::source.is_null())
         .order(schedules::next_fire_at.asc())
         .select(crate::schedules::Schedule::as_select())
         .load(conn)?;

@@ -100,6 +100,7 @@ diesel::table! {
         conversation_id -> Nullable<Integer>,
         created_in -> Nullable<Integer>,
         source -> Nullable<Text>,
+        answer_to -> Text,
     }
 }
 

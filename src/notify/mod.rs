@@ -1,5 +1,5 @@
 //! Notification channels: named destinations outside the app (ntfy, Telegram, Discord, email,
-//! webhook), and the trace of every notification's trip to each of them.
+//! webhook, a browser's Web Push subscription: [`webpush`]), and the trace of every notification's trip to each of them.
 //!
 //! Every notification goes out through [`send`]: it stores the in-app notification
 //! ([`crate::notifications::add`]) and queues one delivery per channel that receives the
@@ -9,12 +9,13 @@
 //! `failed` with an in-app notification saying which channel could not be reached and why. A
 //! crash leaves rows `sending`; the next start queues them again ([`release`]).
 //!
-//! Secrets (ntfy token, Telegram bot token, Discord webhook URL, SMTP password, webhook secret)
-//! are write-only: views say `"set"` or `"not set"`, errors never quote them.
+//! Secrets (ntfy token, Telegram bot token, Discord webhook URL, SMTP password, webhook secret,
+//! a push subscription's auth secret) are write-only: views say `"set"` or `"not set"`, errors never quote them.
 
 pub mod actions;
 pub use actions::Action;
 pub mod send;
+pub mod webpush;
 
 use std::collections::BTreeMap;
 
@@ -66,7 +67,7 @@ pub fn topic_label(topic: &str) -> &'static str {
     }
 }
 
-pub const KINDS: [&str; 5] = ["ntfy", "telegram", "discord", "email", "webhook"];
+pub const KINDS: [&str; 6] = ["ntfy", "telegram", "discord", "email", "webhook", "webpush"];
 
 /// Attempts per delivery before it counts as failed.
 pub const MAX_ATTEMPTS: i32 = 4;
@@ -96,6 +97,11 @@ pub struct Settings {
     pub from: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub to: Option<String>,
+    /// Web Push: the subscription's endpoint and the browser's public key.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub endpoint: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub p256dh: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -105,11 +111,13 @@ pub struct Channel {
     pub kind: String,
     pub settings: Settings,
     /// The kind's one secret: ntfy `token`, telegram `bot_token`, discord `webhook_url`,
-    /// email `password`, webhook `secret`.
+    /// email `password`, webhook `secret`, webpush `auth`.
     pub secret: Option<String>,
     pub receives: Vec<String>,
     pub created_at: i64,
     pub updated_at: i64,
+    /// Web Push: what signs a send, loaded just before it ([`prepare`]).
+    pub signer: Option<webpush::Signer>,
 }
 
 /// The name of the field that holds a kind's secret.
@@ -119,6 +127,7 @@ pub fn secret_field(kind: &str) -> &'static str {
         "telegram" => "bot_token",
         "discord" => "webhook_url",
         "email" => "password",
+        "webpush" => "auth",
         _ => "secret",
     }
 }
@@ -131,6 +140,7 @@ pub fn fields_of(kind: &str) -> &'static [&'static str] {
         "discord" => &["webhook_url"],
         "email" => &["smtp_host", "smtp_port", "tls", "username", "password", "from", "to"],
         "webhook" => &["url", "secret"],
+        "webpush" => &["endpoint", "p256dh", "auth"],
         _ => &[],
     }
 }
@@ -165,6 +175,7 @@ impl Channel {
             "ntfy" | "webhook" => self.settings.url.clone(),
             "telegram" => self.settings.api_base.clone(),
             "email" => self.settings.smtp_host.clone(),
+            "webpush" => self.settings.endpoint.clone(),
             _ => None,
         };
         a.map(|u| u.trim().trim_end_matches('/').to_ascii_lowercase())
@@ -193,6 +204,9 @@ pub struct ChannelInput {
     pub from: Option<String>,
     pub to: Option<String>,
     pub secret: Option<String>,
+    pub endpoint: Option<String>,
+    pub p256dh: Option<String>,
+    pub auth: Option<String>,
     pub receives: Option<Vec<String>>,
 }
 
@@ -217,6 +231,9 @@ impl ChannelInput {
             ("from", s(&self.from)),
             ("to", s(&self.to)),
             ("secret", s(&self.secret)),
+            ("endpoint", s(&self.endpoint)),
+            ("p256dh", s(&self.p256dh)),
+            ("auth", s(&self.auth)),
         ] {
             if given {
                 g.push(name);
@@ -231,6 +248,7 @@ impl ChannelInput {
             "telegram" => &self.bot_token,
             "discord" => &self.webhook_url,
             "email" => &self.password,
+            "webpush" => &self.auth,
             _ => &self.secret,
         };
         v.as_deref().map(str::trim).filter(|v| !v.is_empty()).map(str::to_string)
@@ -316,6 +334,8 @@ fn apply(ch: &mut Channel, input: &ChannelInput) -> Result<(), AppError> {
     set(&mut s.username, &input.username);
     set(&mut s.from, &input.from);
     set(&mut s.to, &input.to);
+    set(&mut s.endpoint, &input.endpoint);
+    set(&mut s.p256dh, &input.p256dh);
     if input.smtp_port.is_some() {
         s.smtp_port = input.smtp_port;
     }
@@ -410,6 +430,24 @@ fn validate(ch: &mut Channel) -> Result<(), AppError> {
                 ));
             }
         }
+        "webpush" => {
+            let endpoint =
+                need("endpoint", &s.endpoint, "https://updates.push.services.mozilla.com/wpush/v2/…")?;
+            check_url("endpoint", endpoint)?;
+            let host = reqwest::Url::parse(endpoint).ok().and_then(|u| u.host_str().map(str::to_string));
+            if endpoint.starts_with("http://") && !host.as_deref().is_some_and(is_loopback_host) {
+                return Err(AppError::invalid(
+                    "endpoint",
+                    "push services are reached over https://; http:// is allowed to localhost only",
+                ));
+            }
+            webpush::browser_key(need("p256dh", &s.p256dh, "the subscription's keys.p256dh")?)
+                .map_err(|e| AppError::invalid("p256dh", e))?;
+            match &ch.secret {
+                None => return Err(AppError::invalid("auth", "is required: the subscription's keys.auth")),
+                Some(a) => webpush::auth_secret(a).map(|_| ()).map_err(|e| AppError::invalid("auth", e))?,
+            }
+        }
         other => {
             return Err(AppError::invalid(
                 "kind",
@@ -433,6 +471,7 @@ fn from_row(r: Row) -> Channel {
         receives: serde_json::from_str(&receives).unwrap_or_default(),
         created_at,
         updated_at,
+        signer: None,
     }
 }
 
@@ -471,6 +510,36 @@ pub fn get(conn: &mut Conn, name: &str) -> Result<Channel, AppError> {
     row.map(from_row).ok_or_else(|| AppError::NotFound(format!("no channel named {name:?}")))
 }
 
+/// Gives a channel what sending needs beyond its row: a Web Push channel the VAPID key, the
+/// contact (`sub`) and the time its token is signed at.
+pub fn prepare(
+    conn: &mut Conn,
+    ch: &mut Channel,
+    public_url: Option<&str>,
+    now: DateTime<Utc>,
+) -> Result<(), AppError> {
+    if ch.kind == "webpush" {
+        ch.signer = webpush::keys(conn)?.map(|v| webpush::Signer {
+            vapid: std::sync::Arc::new(v),
+            subject: webpush::subject(public_url),
+            now,
+        });
+    }
+    Ok(())
+}
+
+/// A channel ready for a send now (the Test button): [`get`] and [`prepare`].
+pub fn get_to_send(
+    conn: &mut Conn,
+    name: &str,
+    public_url: Option<&str>,
+    now: DateTime<Utc>,
+) -> Result<Channel, AppError> {
+    let mut ch = get(conn, name)?;
+    prepare(conn, &mut ch, public_url, now)?;
+    Ok(ch)
+}
+
 pub fn add(conn: &mut Conn, now: DateTime<Utc>, input: ChannelInput) -> Result<Channel, AppError> {
     let name = clean(&input.name).unwrap_or_default();
     check_name(&name)?;
@@ -490,8 +559,13 @@ pub fn add(conn: &mut Conn, now: DateTime<Utc>, input: ChannelInput) -> Result<C
         receives: TOPICS.iter().map(|t| t.to_string()).collect(),
         created_at: to_ms(now),
         updated_at: to_ms(now),
+        signer: None,
     };
     apply(&mut ch, &input)?;
+    if ch.kind == "webpush" {
+        // First use: the key the browser subscribed with must stay the one that signs.
+        webpush::ensure_keys(conn)?;
+    }
     crate::db::write(conn, |conn| {
         let exists: i64 = channels::table.filter(channels::name.eq(&ch.name)).count().get_result(conn)?;
         if exists > 0 {
@@ -542,7 +616,7 @@ pub fn update_noting(
         if trial.address() != old && !gave_secret && trial.secret.is_some() && ch.kind != "discord" {
             trial.secret = None;
             let field = secret_field(&ch.kind);
-            if matches!(ch.kind.as_str(), "telegram" | "webhook") {
+            if matches!(ch.kind.as_str(), "telegram" | "webhook" | "webpush") {
                 return Err(AppError::invalid(
                     field,
                     format!(
@@ -601,6 +675,45 @@ pub fn send(
     Ok(note)
 }
 
+/// Stores the notification in-app and queues it for exactly these channels (by name), whatever
+/// they receive: for a person's explicit choice, like the channels a schedule's answers go to.
+/// A name that is no channel (any more) gets a delivery that fails, saying so, when due.
+pub fn send_to(
+    conn: &mut Conn,
+    n: &NewNotification,
+    channels: &[String],
+    now: DateTime<Utc>,
+) -> Result<Notification, AppError> {
+    let note = notifications::add(conn, n, now)?;
+    queue_to(conn, note.id, channels, n.hold_until.map_or(now, |h| h.max(now)))?;
+    Ok(note)
+}
+
+/// The longest answer a channel is sent, in characters (phones show little more; ntfy and
+/// Telegram stop near 4,096): the rest is on the run's page, where the message links.
+pub const ANSWER_MAX_CHARS: usize = 3_000;
+
+/// A scheduled run's answer as a message body: trimmed, and cut at [`ANSWER_MAX_CHARS`] (at a
+/// paragraph, line or word end when one is near) with a line saying so.
+pub fn answer_body(answer: &str) -> String {
+    let text = answer.trim();
+    if text.is_empty() {
+        return "(The answer was empty.)".into();
+    }
+    if text.chars().count() <= ANSWER_MAX_CHARS {
+        return text.to_string();
+    }
+    let end = text.char_indices().nth(ANSWER_MAX_CHARS).map(|(i, _)| i).unwrap_or(text.len());
+    let head = &text[..end];
+    // A break in the last fifth, if there is one, rather than mid-word.
+    let floor = head.len() * 4 / 5;
+    let cut = ["\n\n", "\n", ". ", " "]
+        .iter()
+        .find_map(|b| head.rfind(b).filter(|i| *i >= floor).map(|i| i + b.len()))
+        .unwrap_or(head.len());
+    format!("{}…\n\n(Cut: the whole answer is on the run's page.)", head[..cut].trim_end())
+}
+
 /// Queues a stored notification for the channels that receive `topic`; how many.
 pub fn queue(
     conn: &mut Conn,
@@ -613,9 +726,35 @@ pub fn queue(
         .filter(|c| c.receives.iter().any(|r| r == topic.as_str()))
         .map(|c| c.name)
         .collect();
+    queue_to(conn, notification, &names, now)
+}
+
+/// Queues a stored notification for these channels, each at most once (a channel it is
+/// already queued for is passed over), due at `now` (a later instant holds it till then, never
+/// less: see [`crate::clock::due_ms`]); how many were queued.
+pub fn queue_to(
+    conn: &mut Conn,
+    notification: i32,
+    channels: &[String],
+    now: DateTime<Utc>,
+) -> Result<usize, AppError> {
+    if channels.is_empty() {
+        return Ok(0);
+    }
+    let already: Vec<String> = deliveries::table
+        .filter(deliveries::notification_id.eq(notification))
+        .select(deliveries::channel)
+        .load(conn)?;
+    let mut names: Vec<&String> = Vec::new();
+    for c in channels {
+        if !already.contains(c) && !names.contains(&c) {
+            names.push(c);
+        }
+    }
     if names.is_empty() {
         return Ok(0);
     }
+    let due = crate::clock::due_ms(now);
     let now = to_ms(now);
     let rows: Vec<_> = names
         .iter()
@@ -625,7 +764,7 @@ pub fn queue(
                 deliveries::channel.eq(c),
                 deliveries::state.eq("queued"),
                 deliveries::max_attempts.eq(MAX_ATTEMPTS),
-                deliveries::not_before.eq(now),
+                deliveries::not_before.eq(due),
                 deliveries::created_at.eq(now),
                 deliveries::updated_at.eq(now),
             )
@@ -716,7 +855,11 @@ pub fn claim_due(
         .limit(CLAIM_BATCH)
         .select((DeliveryRow::as_select(), Notification::as_select()))
         .load(conn)?;
-    let channels: BTreeMap<String, Channel> = list(conn)?.into_iter().map(|c| (c.name.clone(), c)).collect();
+    let mut channels: BTreeMap<String, Channel> =
+        list(conn)?.into_iter().map(|c| (c.name.clone(), c)).collect();
+    for ch in channels.values_mut() {
+        prepare(conn, ch, public_url, now)?;
+    }
     let mut claimed = Vec::new();
     for (d, n) in due {
         let Some(channel) = channels.get(&d.channel) else {
@@ -794,7 +937,7 @@ pub fn record(
             diesel::update(deliveries::table.find(c.id))
                 .set((
                     deliveries::state.eq("queued"),
-                    deliveries::not_before.eq(to_ms(at)),
+                    deliveries::not_before.eq(crate::clock::due_ms(at)),
                     deliveries::error.eq(&f.message),
                     deliveries::updated_at.eq(now_ms),
                 ))
@@ -840,17 +983,46 @@ pub fn record(
 }
 
 /// Sends one claimed delivery and records the outcome (a task the scheduler spawned).
+/// A push subscription the push service says has ended (404/410) is removed with it.
 pub async fn deliver(services: &crate::services::Services, c: Claimed) {
-    let result = send::send(&services.http, &c.channel, &c.message).await;
+    let outcome = send::send_noting(&services.http, &c.channel, &c.message).await;
+    let gone = outcome.as_ref().is_err_and(|r| r.gone);
+    let result = outcome.map_err(|r| {
+        let mut f = r.failure;
+        if r.gone {
+            f.message.push_str(", so the channel was removed");
+        }
+        f
+    });
     let (events, clock, base) =
         (services.events.clone(), services.clock.clone(), services.config.channel_retry_ms);
     let id = c.id;
-    let recorded = services.db.run(move |conn| record(conn, &c, result, clock.now(), base, &events)).await;
+    let recorded = services
+        .db
+        .run(move |conn| {
+            record(conn, &c, result, clock.now(), base, &events)?;
+            if gone {
+                remove_ended(conn, &c.channel.name)?;
+            }
+            Ok(())
+        })
+        .await;
     if let Err(e) = recorded {
         // It stays `sending` until the next start-up queues it again, as after a crash.
         tracing::error!(delivery = id, error = format!("{e:#}"), "recording a channel delivery");
     }
     services.wake.poke();
+}
+
+/// Removes a push subscription that has ended (its push service answered 404 or 410).
+pub fn remove_ended(conn: &mut Conn, name: &str) -> Result<(), AppError> {
+    let n =
+        diesel::delete(channels::table.filter(channels::name.eq(name)).filter(channels::kind.eq("webpush")))
+            .execute(conn)?;
+    if n > 0 {
+        tracing::warn!(channel = %name, "the browser's push subscription has ended; channel removed");
+    }
+    Ok(())
 }
 
 /// Sends a test message now (the Test button): `Ok` with what happened, or why it failed.
@@ -866,9 +1038,12 @@ pub async fn test(http: &reqwest::Client, ch: &Channel, public_url: Option<&str>
         actions: Vec::new(),
         priority: 3,
     };
-    match send::send(http, ch, &m).await {
+    match send::send_noting(http, ch, &m).await {
         Ok(()) => Ok(format!("Sent a test message to {}.", ch.name)),
-        Err(f) => Err(f.message),
+        Err(r) if r.gone => {
+            Err(format!("{}; remove this channel, or enable push on that browser again", r.failure.message))
+        }
+        Err(r) => Err(r.failure.message),
     }
 }
 
@@ -879,7 +1054,7 @@ pub fn of_notification(conn: &mut Conn, id: i32) -> Result<Vec<DeliveryRow>, App
 
 /// The secret field named `name`, as a `'static` name (for notes carried in a query string).
 pub fn fields_of_secret(name: &str) -> Option<&'static str> {
-    ["token", "bot_token", "webhook_url", "password", "secret"].into_iter().find(|f| *f == name)
+    ["token", "bot_token", "webhook_url", "password", "secret", "auth"].into_iter().find(|f| *f == name)
 }
 
 #[cfg(test)]
@@ -980,6 +1155,49 @@ mod tests {
         let gone = gone.iter().find(|d| d.channel == "failures").unwrap();
         assert_eq!(gone.state, "failed");
         assert!(gone.error.as_deref().unwrap().contains("removed"));
+    }
+
+    #[test]
+    fn chosen_channels_get_a_notification_once_each_whatever_they_receive() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::open(&dir.path().join("t.db")).unwrap();
+        let mut conn = db.conn().unwrap();
+        channel(&mut conn, "phone", &["reminders"]);
+        channel(&mut conn, "desk", &TOPICS);
+        let t0 = at("2026-12-02T08:00:00Z");
+        let names = |conn: &mut Conn, id| {
+            of_notification(conn, id).unwrap().into_iter().map(|d| d.channel).collect::<Vec<_>>()
+        };
+        let chosen = ["phone".to_string(), "phone".to_string()];
+        let n = send_to(&mut conn, &note("Weather"), &chosen, t0).unwrap();
+        assert_eq!(names(&mut conn, n.id), ["phone"]);
+        // By topic and then by choice: "desk" is queued once.
+        let n = send(&mut conn, &note("Stretch"), Topic::Notify, t0).unwrap();
+        assert_eq!(queue_to(&mut conn, n.id, &["desk".into(), "phone".into()], t0).unwrap(), 1);
+        assert_eq!(names(&mut conn, n.id), ["desk", "phone"]);
+        assert!(send_to(&mut conn, &note("Nowhere"), &[], t0).is_ok());
+    }
+
+    #[test]
+    fn answers_are_trimmed_and_cut_at_a_break_with_a_note() {
+        assert_eq!(answer_body("\n  Rain at 8.  \n"), "Rain at 8.");
+        assert_eq!(answer_body(" \n "), "(The answer was empty.)");
+        let short = "é".repeat(ANSWER_MAX_CHARS);
+        assert_eq!(answer_body(&short), short, "exactly at the limit: kept whole");
+        let para = format!("{}\n\n{}", "a".repeat(2_800), "b ".repeat(500));
+        // A paragraph's end near the limit is preferred to a word's.
+        let note = "…\n\n(Cut: the whole answer is on the run's page.)";
+        assert_eq!(answer_body(&para), format!("{}{note}", "a".repeat(2_800)));
+        let words = "word ".repeat(1_000);
+        let cut = answer_body(&words);
+        assert_eq!(cut, format!("{}word{note}", "word ".repeat(ANSWER_MAX_CHARS / 5 - 1)));
+        // No break near the end: cut at the limit, on a character boundary.
+        let solid = "ß".repeat(5_000);
+        let cut = answer_body(&solid);
+        assert!(
+            cut.starts_with(&"ß".repeat(ANSWER_MAX_CHARS))
+                && !cut.starts_with(&"ß".repeat(ANSWER_MAX_CHARS + 1))
+        );
     }
 
     #[test]

@@ -13,7 +13,7 @@ use serde_json::json;
 use diesel::prelude::*;
 
 pub use super::actions::Action;
-use super::{Channel, TELEGRAM_API};
+use super::{Channel, TELEGRAM_API, webpush};
 use crate::agents::deliver::{Failure, signature};
 use crate::db::Conn;
 use crate::db::schema::tasks;
@@ -52,7 +52,7 @@ impl Message {
             title: n.title.clone(),
             body: n.body.clone(),
             level: n.level.clone(),
-            link: public_url.map(|u| format!("{}/notifications", u.trim_end_matches('/'))),
+            link: public_url.map(|u| format!("{}{}", u.trim_end_matches('/'), path_of(n))),
             created_at: n.created_at,
             subject: n.subject.clone(),
             actions: Vec::new(),
@@ -103,24 +103,53 @@ impl Message {
     }
 }
 
+/// Where a notification leads in Steward: its run, when it is about one, else the list.
+fn path_of(n: &Notification) -> String {
+    match (n.run_id, n.schedule_id) {
+        (Some(run), Some(schedule)) => format!("/schedules/{schedule}/runs#run-{run}"),
+        (Some(run), None) => format!("/runs#run-{run}"),
+        _ => "/notifications".into(),
+    }
+}
+
 pub async fn send(http: &reqwest::Client, ch: &Channel, m: &Message) -> Result<(), Failure> {
+    send_noting(http, ch, m).await.map_err(|r| r.failure)
+}
+
+/// [`send`], telling also whether a push subscription has ended (see [`webpush::Refused`]).
+pub async fn send_noting(http: &reqwest::Client, ch: &Channel, m: &Message) -> Result<(), webpush::Refused> {
     let work = async {
         match ch.kind.as_str() {
-            "ntfy" => ntfy(http, ch, m).await,
-            "telegram" => telegram(http, ch, m).await,
-            "discord" => discord(http, ch, m).await,
-            "email" => email(ch, m).await,
-            "webhook" => webhook(http, ch, m).await,
-            other => Err(Failure::permanent(format!("{other:?} is not a channel kind"))),
+            "ntfy" => ntfy(http, ch, m).await.map_err(Into::into),
+            "telegram" => telegram(http, ch, m).await.map_err(Into::into),
+            "discord" => discord(http, ch, m).await.map_err(Into::into),
+            "email" => email(ch, m).await.map_err(Into::into),
+            "webhook" => webhook(http, ch, m).await.map_err(Into::into),
+            "webpush" => {
+                // The browser shows as many as it can (Chrome 2: Done and Snooze 10 min); the
+                // service worker POSTs the signed links and opens Open.
+                let actions: Vec<webpush::Action> = m
+                    .actions
+                    .iter()
+                    .map(|a| webpush::Action {
+                        action: a.action.clone(),
+                        title: a.label.clone(),
+                        url: a.url.clone(),
+                        method: (a.method == "POST").then(|| "POST".to_string()),
+                    })
+                    .collect();
+                webpush::push(http, ch, m, m.link.as_deref(), &actions).await
+            }
+            other => Err(Failure::permanent(format!("{other:?} is not a channel kind")).into()),
         }
     };
     match tokio::time::timeout(TIMEOUT, work).await {
         Ok(r) => r,
-        Err(_) => Err(Failure::retry(format!("no answer within {} s", TIMEOUT.as_secs()))),
+        Err(_) => Err(Failure::retry(format!("no answer within {} s", TIMEOUT.as_secs())).into()),
     }
 }
 
-fn host_of(url: &str) -> String {
+pub(super) fn host_of(url: &str) -> String {
     reqwest::Url::parse(url)
         .ok()
         .and_then(|u| {
@@ -133,7 +162,7 @@ fn host_of(url: &str) -> String {
 }
 
 /// A transport error in words, naming the host only.
-fn transport(host: &str, e: &reqwest::Error) -> Failure {
+pub(super) fn transport(host: &str, e: &reqwest::Error) -> Failure {
     let mut source: Option<&dyn std::error::Error> = Some(e);
     while let Some(s) = source {
         if let Some(io) = s.downcast_ref::<std::io::Error>() {
@@ -168,7 +197,7 @@ fn quote(text: &str) -> String {
 }
 
 /// A status that is not success: 429 and 5xx may pass, other 4xx will not.
-fn status_failure(host: &str, status: reqwest::StatusCode, body: &str) -> Failure {
+pub(super) fn status_failure(host: &str, status: reqwest::StatusCode, body: &str) -> Failure {
     let msg = if body.trim().is_empty() {
         format!("{host} answered {status}")
     } else {

@@ -293,7 +293,7 @@ pub fn sync_task(conn: &mut Conn, task: &Task, now: DateTime<Utc>, tz: Tz) -> Re
         .select((schedules::id, schedules::next_fire_at))
         .first(conn)
         .optional()?;
-    let next_ms = next.map(to_ms);
+    let next_ms = next.map(crate::clock::due_ms);
     let priority = if urgent_task(task) { 0 } else { 1 };
     match existing {
         Some((id, was)) => {
@@ -516,6 +516,9 @@ pub fn snooze(
         Subject::Event { id, .. } => crate::calendar::service::get(conn, id)?.title,
         Subject::Waiting => "Waiting for".into(),
     };
+    // "In 10 minutes" from a `now` finer than the scheduler's millisecond: rounded up, so the
+    // reminder never comes back before its time.
+    let until = crate::clock::ceil_ms(until);
     let id = crate::db::write(conn, |conn| {
         let at = until.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
         insert(conn, &title, "once", &at, tz, 1, &subject.key(), Some(to_ms(until)), now)

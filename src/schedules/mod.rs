@@ -60,6 +60,9 @@ pub struct Schedule {
     pub created_in: Option<i32>,
     /// What a reminder reminds of (`task:12`, ...); `None` for a person's scheduled prompt.
     pub source: Option<String>,
+    /// The channels its answers go to, a JSON list of names (see [`Schedule::answer_to`]).
+    #[diesel(column_name = answer_to)]
+    pub answer_to_json: String,
 }
 
 impl Schedule {
@@ -69,6 +72,11 @@ impl Schedule {
 
     pub fn parsed(&self) -> Result<Spec, AppError> {
         Spec::from_stored(&self.kind, &self.spec)
+    }
+
+    /// The channels each answer goes to (names; `[]`: none).
+    pub fn answer_to(&self) -> Vec<String> {
+        parse_answer_to(&self.answer_to_json)
     }
 
     pub fn next_fire(&self) -> Option<DateTime<Utc>> {
@@ -127,6 +135,7 @@ impl Schedule {
             created_by: self.created_by.clone(),
             created_in: self.created_in,
             conversation_id: self.conversation_id,
+            answer_to: self.answer_to(),
             created_at: rfc3339(from_ms(self.created_at)),
             last_run,
         }
@@ -179,8 +188,15 @@ pub struct ScheduleView {
     pub created_in: Option<i32>,
     /// The conversation its runs post into (llm and letta agents).
     pub conversation_id: Option<i32>,
+    /// The channels each answer is sent to.
+    pub answer_to: Vec<String>,
     pub created_at: String,
     pub last_run: Option<LastRun>,
+}
+
+/// The stored `answer_to` list (a bad one reads as empty: it is only ever written by Steward).
+pub fn parse_answer_to(json: &str) -> Vec<String> {
+    serde_json::from_str(json).unwrap_or_default()
 }
 
 pub fn rfc3339(t: DateTime<Utc>) -> String {

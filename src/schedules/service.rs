@@ -9,7 +9,7 @@ use serde::Deserialize;
 
 use super::spec::{Kind, Spec};
 use super::{Schedule, get, parse_priority};
-use crate::clock::{from_ms, to_ms};
+use crate::clock::{ceil_ms, due_ms, from_ms, to_ms};
 use crate::config::{Config, parse_zone};
 use crate::db::schema::{runs, schedules};
 use crate::db::{Conn, settings};
@@ -49,6 +49,8 @@ pub struct ScheduleInput {
     /// `null` clears it.
     #[serde(deserialize_with = "nullable")]
     pub conversation_id: Option<Option<i32>>,
+    /// The channels (by name) each answer is sent to, like `["phone"]`; `[]` sends none.
+    pub answer_to: Option<Vec<String>>,
 }
 
 /// Tells a field sent as `null` (`Some(None)`) from one left out (`None`, by `serde(default)`).
@@ -193,6 +195,7 @@ struct Draft {
     max_count: Option<i32>,
     active: bool,
     conversation_id: Option<i32>,
+    answer_to: Vec<String>,
 }
 
 /// The stored columns of a schedule, written the same way by create and update.
@@ -216,6 +219,7 @@ struct Columns<'a> {
     anchor_at: i64,
     next_fire_at: Option<i64>,
     updated_at: i64,
+    answer_to: String,
 }
 
 impl Draft {
@@ -236,8 +240,9 @@ impl Draft {
             max_count: self.max_count,
             conversation_id: self.conversation_id,
             anchor_at: to_ms(anchor),
-            next_fire_at: next.map(to_ms),
+            next_fire_at: next.map(due_ms),
             updated_at: to_ms(now),
+            answer_to: serde_json::Value::from(self.answer_to.clone()).to_string(),
         }
     }
 }
@@ -322,6 +327,10 @@ fn draft(
         Some(None) => None,
         None => base.and_then(|b| b.conversation_id),
     };
+    let answer_to = match &input.answer_to {
+        Some(list) => answer_channels(conn, list)?,
+        None => base.map(Schedule::answer_to).unwrap_or_default(),
+    };
     let name = given(&input.name).map(str::to_string).or_else(|| base.map(|b| b.name.clone()));
     let name = name.unwrap_or_else(|| default_name(&prompt));
     if name.chars().count() > 200 {
@@ -341,7 +350,29 @@ fn draft(
         max_count,
         active: input.active.or(base.map(|b| b.active)).unwrap_or(true),
         conversation_id,
+        answer_to,
     })
+}
+
+/// The channels an answer goes to, checked: each must exist (names trimmed, repeats dropped).
+fn answer_channels(conn: &mut Conn, list: &[String]) -> Result<Vec<String>, AppError> {
+    let known: Vec<String> = crate::notify::list(conn)?.into_iter().map(|c| c.name).collect();
+    let mut out: Vec<String> = Vec::new();
+    for name in list.iter().map(|n| n.trim()).filter(|n| !n.is_empty()) {
+        if !known.iter().any(|k| k == name) {
+            let choices = if known.is_empty() {
+                "there are no channels yet (add one on the Channels page or with `steward channel add`)"
+                    .to_string()
+            } else {
+                format!("the channels are {}", known.join(", "))
+            };
+            return Err(AppError::invalid("answer_to", format!("{name:?} is not a channel; {choices}")));
+        }
+        if !out.iter().any(|o| o == name) {
+            out.push(name.to_string());
+        }
+    }
+    Ok(out)
 }
 
 /// `until`: an instant, or a day (meaning through the end of that day in the zone).
@@ -460,7 +491,9 @@ pub fn create(
 ) -> Result<Schedule, AppError> {
     crate::db::write(conn, |conn| {
         let d = draft(conn, ctx, config, input, None)?;
-        let next = next_fire(&d, ctx.now, ctx.now, 0);
+        // An interval counts from now, rounded up to the millisecond its firings are kept in.
+        let anchor = ceil_ms(ctx.now);
+        let next = next_fire(&d, ctx.now, anchor, 0);
         if next.is_none() {
             return Err(AppError::invalid("until", "the schedule would never fire before its end"));
         }
@@ -470,7 +503,7 @@ pub fn create(
         let now = to_ms(ctx.now);
         let id: i32 = diesel::insert_into(schedules::table)
             .values((
-                d.columns(ctx.now, next, ctx.now),
+                d.columns(anchor, next, ctx.now),
                 schedules::created_by.eq(ctx.actor.as_str()),
                 schedules::created_in.eq(ctx.actor.conversation()),
                 schedules::created_at.eq(now),
@@ -546,7 +579,7 @@ pub fn update(
         let timing_changed =
             d.spec.kind().as_str() != old.kind || d.spec.to_stored() != old.spec || d.tz.name() != old.tz;
         let end_changed = d.until_at.map(to_ms) != old.until_at || d.max_count != old.max_count;
-        let anchor = if timing_changed { ctx.now } else { from_ms(old.anchor_at) };
+        let anchor = if timing_changed { ceil_ms(ctx.now) } else { from_ms(old.anchor_at) };
         let next = if timing_changed || end_changed || (d.active && !old.active) {
             next_fire(&d, ctx.now, anchor, old.fired_count)
         } else {
@@ -589,7 +622,7 @@ pub fn set_active(
             diesel::update(schedules::table.find(id))
                 .set((
                     schedules::active.eq(true),
-                    schedules::next_fire_at.eq(next.map(to_ms)),
+                    schedules::next_fire_at.eq(next.map(due_ms)),
                     schedules::updated_at.eq(to_ms(ctx.now)),
                 ))
                 .execute(conn)?;
@@ -636,6 +669,9 @@ pub fn delete(conn: &mut Conn, ctx: &Ctx, id: i32) -> Result<(), AppError> {
 /// A paused copy (so it cannot double the original's firings until the person resumes it).
 pub fn duplicate(conn: &mut Conn, ctx: &Ctx, config: &Config, id: i32) -> Result<Schedule, AppError> {
     let old = get_own(conn, id)?;
+    // The answer's channels that still exist (one removed since is left out of the copy).
+    let channels: Vec<String> = crate::notify::list(conn)?.into_iter().map(|c| c.name).collect();
+    let answer_to = old.answer_to().into_iter().filter(|n| channels.contains(n)).collect();
     let mut input = ScheduleInput {
         name: Some(format!("{} (copy)", old.name)),
         prompt: Some(old.prompt.clone()),
@@ -647,6 +683,7 @@ pub fn duplicate(conn: &mut Conn, ctx: &Ctx, config: &Config, id: i32) -> Result
         retry_base_secs: Some(old.retry_base_secs),
         count: old.max_count.map(Some),
         active: Some(false),
+        answer_to: Some(answer_to),
         ..ScheduleInput::default()
     };
     match old.kind.as_str() {
@@ -655,7 +692,8 @@ pub fn duplicate(conn: &mut Conn, ctx: &Ctx, config: &Config, id: i32) -> Result
         // A one-time schedule whose time has passed gets an hour from now; the person edits it.
         _ => {
             let at = old.next_fire().filter(|t| *t > ctx.now).unwrap_or(ctx.now + Duration::hours(1));
-            input.at = Some(super::rfc3339(at));
+            // To the millisecond: a copy fires when the original would, not earlier.
+            input.at = Some(at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true));
         }
     }
     if let Some(u) = old.until_at.map(from_ms).filter(|u| *u > ctx.now) {

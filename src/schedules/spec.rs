@@ -333,7 +333,7 @@ impl Spec {
 fn parse_at(text: &str, now: DateTime<Tz>) -> Result<DateTime<Utc>, AppError> {
     // `in 90s`, `in 1h30m`: any period, seconds included, beyond what quick-add reads.
     if let Some(p) = text.trim().strip_prefix("in ").and_then(|p| Period::parse(p).ok()) {
-        return Ok(chrono::SubsecRound::trunc_subsecs(now.with_timezone(&Utc) + p.duration(), 3));
+        return Ok(crate::clock::ceil_ms(now.with_timezone(&Utc) + p.duration()));
     }
     let when = match DateTime::parse_from_rfc3339(text.trim()) {
         // RFC 3339 with any precision (the quick-add grammar reads whole seconds at most).
@@ -341,8 +341,9 @@ fn parse_at(text: &str, now: DateTime<Tz>) -> Result<DateTime<Utc>, AppError> {
         Err(_) => dates::parse_when(text, now).map_err(|e| AppError::invalid("at", e.to_string()))?,
     };
     let at = match when {
-        // Milliseconds: the precision the scheduler keeps.
-        When::At(t) => chrono::SubsecRound::trunc_subsecs(t.with_timezone(&Utc), 3),
+        // Milliseconds, the precision the scheduler keeps, rounded up: a finer instant is
+        // never stored before itself, so it can never fire early.
+        When::At(t) => crate::clock::ceil_ms(t.with_timezone(&Utc)),
         When::Date(d) => {
             return Err(AppError::invalid(
                 "at",
@@ -1249,14 +1250,28 @@ mod tests {
             let back = Spec::from_stored(kind.as_str(), &spec.to_stored()).unwrap();
             assert_eq!(back.to_stored(), spec.to_stored());
         }
-        // A `once` keeps its milliseconds (the scheduler's precision), and nothing finer.
-        let spec = Spec::parse(Kind::Once, "2026-12-24T18:00:00.250789Z", now).unwrap();
-        assert_eq!(spec.to_stored(), "2026-12-24T18:00:00.250Z");
+        // A `once` keeps its milliseconds (the scheduler's precision); anything finer rounds up
+        // to the next millisecond, never down: rounded down it would fire before its instant.
+        for (given, stored) in [
+            ("2026-12-24T18:00:00.250Z", "2026-12-24T18:00:00.250Z"),
+            ("2026-12-24T18:00:00.250000Z", "2026-12-24T18:00:00.250Z"),
+            ("2026-12-24T18:00:00.250789Z", "2026-12-24T18:00:00.251Z"),
+            ("2026-12-24T18:00:00.249000001Z", "2026-12-24T18:00:00.250Z"),
+            ("2026-12-24T23:59:59.9996+01:00", "2026-12-24T23:00:00Z"),
+        ] {
+            let spec = Spec::parse(Kind::Once, given, now).unwrap();
+            assert_eq!(spec.to_stored(), stored, "{given}");
+        }
+        let spec = Spec::parse(Kind::Once, "2026-12-24T18:00:00.249789Z", now).unwrap();
         let back = Spec::from_stored("once", &spec.to_stored()).unwrap();
         assert_eq!(
             back.next_after(now.with_timezone(&Utc), Tz::UTC, now.with_timezone(&Utc)),
             Some(Utc.with_ymd_and_hms(2026, 12, 24, 18, 0, 0).unwrap() + Duration::milliseconds(250))
         );
+        // `in …` counts from a `now` with any precision: rounded up too.
+        let fine = now + Duration::microseconds(1_500);
+        let spec = Spec::parse(Kind::Once, "in 90s", fine).unwrap();
+        assert_eq!(spec.to_stored(), "2026-11-20T10:01:30.002Z");
     }
 
     #[test]

@@ -33,6 +33,7 @@ const ASSETS: &[Asset] = &[
     asset!("calendar.js", "text/javascript; charset=utf-8", false),
     asset!("act.js", "text/javascript; charset=utf-8", false),
     asset!("icon.svg", "image/svg+xml", false),
+    asset!("sw.js", "text/javascript; charset=utf-8", false),
 ];
 
 fn etags() -> &'static Vec<String> {
@@ -46,7 +47,22 @@ fn etags() -> &'static Vec<String> {
 }
 
 pub async fn serve(req: HttpRequest, name: web::Path<String>) -> HttpResponse {
-    let Some(i) = ASSETS.iter().position(|a| a.name == name.as_str()) else {
+    serve_named(&req, name.as_str())
+}
+
+/// `/sw.js`: the service worker, served from the root so that its scope covers every page
+/// (a worker's scope is at most the folder its script is served from).
+pub async fn service_worker(req: HttpRequest) -> HttpResponse {
+    let mut res = serve_named(&req, "sw.js");
+    res.headers_mut().insert(
+        header::HeaderName::from_static("service-worker-allowed"),
+        header::HeaderValue::from_static("/"),
+    );
+    res
+}
+
+fn serve_named(req: &HttpRequest, name: &str) -> HttpResponse {
+    let Some(i) = ASSETS.iter().position(|a| a.name == name) else {
         return HttpResponse::NotFound().content_type("text/plain").body("no such file");
     };
     let (asset, etag) = (&ASSETS[i], &etags()[i]);

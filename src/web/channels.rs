@@ -10,7 +10,7 @@ use askama_web::WebTemplate;
 
 use super::htmx::{self, is_htmx};
 use super::{CurrentSession, Layout, html, see_other};
-use crate::error::{AppError, PageError};
+use crate::error::{ApiError, AppError, PageError};
 use crate::notify::{self, Channel, ChannelInput};
 use crate::web::AppState;
 
@@ -79,6 +79,7 @@ pub fn kind_label(kind: &str) -> &'static str {
         "discord" => "Discord",
         "email" => "Email (SMTP)",
         "webhook" => "Webhook",
+        "webpush" => "Browser (Web Push)",
         _ => "Unknown",
     }
 }
@@ -103,6 +104,9 @@ fn field_meta(name: &str) -> (&'static str, &'static str, &'static str, bool, &'
         "from" => ("From", "email", "", true, &[]),
         "to" => ("To", "email", "", true, &[]),
         "secret" => ("Signing secret", "password", "Signs each body (X-Steward-Signature)", true, &[]),
+        "endpoint" => ("Push endpoint", "url", "Set by the browser when it subscribed", true, &[]),
+        "p256dh" => ("Browser key (p256dh)", "text", "Set by the browser when it subscribed", true, &[]),
+        "auth" => ("Auth secret", "password", "Set by the browser when it subscribed", true, &[]),
         _ => ("", "text", "", false, &[]),
     }
 }
@@ -211,6 +215,8 @@ pub struct ChannelsPage {
     /// The add or edit form shown, if any.
     form: Option<ChannelForm>,
     notice: Option<String>,
+    /// The VAPID public key this browser subscribes with ("Enable push on this browser").
+    push_key: String,
 }
 
 #[derive(serde::Deserialize)]
@@ -229,13 +235,16 @@ async fn render(
     notice: Option<String>,
     status: StatusCode,
 ) -> Result<HttpResponse, PageError> {
-    let list = state.db.run(notify::list).await?;
+    let (list, push_key) =
+        state.db.run(|conn| Ok((notify::list(conn)?, notify::webpush::public_key(conn)?))).await?;
     let page = ChannelsPage {
         layout: Layout::new("Channels", "settings", &session.0),
         channels: list.iter().map(ChannelItem::new).collect(),
-        kinds: notify::KINDS.iter().map(|k| (*k, kind_label(k))).collect(),
+        // A browser adds itself (the button), not through a form.
+        kinds: notify::KINDS.iter().filter(|k| **k != "webpush").map(|k| (*k, kind_label(k))).collect(),
         form,
         notice,
+        push_key,
     };
     html(status, &page)
 }
@@ -246,7 +255,11 @@ pub async fn page(
     query: web::Query<PageQuery>,
 ) -> Result<HttpResponse, PageError> {
     let q = query.into_inner();
-    let form = q.kind.as_deref().filter(|k| notify::KINDS.contains(k)).map(|k| form_for(k, None, None));
+    let form = q
+        .kind
+        .as_deref()
+        .filter(|k| notify::KINDS.contains(k) && *k != "webpush")
+        .map(|k| form_for(k, None, None));
     let mut notice = match (q.added, q.saved, q.removed) {
         (Some(n), _, _) => Some(format!("Added “{n}”. Use Test to send it a message now.")),
         (_, Some(n), _) => Some(format!("Saved “{n}”.")),
@@ -304,6 +317,9 @@ fn input_of(kind: &str, pairs: &[(String, String)], editing: bool) -> Result<Cha
         from: owned("from"),
         to: owned("to"),
         secret: owned("secret"),
+        endpoint: owned("endpoint"),
+        p256dh: owned("p256dh"),
+        auth: owned("auth"),
         receives: Some(pairs.iter().filter(|(k, _)| k == "receives").map(|(_, v)| v.clone()).collect()),
     })
 }
@@ -380,7 +396,8 @@ pub async fn test(
     session: CurrentSession,
     name: web::Path<String>,
 ) -> Result<HttpResponse, PageError> {
-    let ch = state.db.run(move |conn| notify::get(conn, &name)).await?;
+    let (now, public_url) = (state.clock.now(), state.config.public_url.clone());
+    let ch = state.db.run(move |conn| notify::get_to_send(conn, &name, public_url.as_deref(), now)).await?;
     let outcome = notify::test(&state.http, &ch, state.config.public_url.as_deref()).await;
     if is_htmx(&req) {
         return match outcome {
@@ -401,4 +418,28 @@ pub async fn remove(state: web::Data<AppState>, name: web::Path<String>) -> Resu
     let n = name.clone();
     state.db.run(move |conn| notify::remove(conn, &n)).await?;
     Ok(see_other(&format!("/channels?removed={}", urlencode(&name))))
+}
+
+/// `POST /push/subscribe` (JSON, from the page's script): stores this browser's push
+/// subscription as a `webpush` channel; answers `{name, added, message}` or a JSON error.
+pub async fn subscribe(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    body: web::Json<notify::webpush::Subscription>,
+) -> Result<HttpResponse, ApiError> {
+    let ua = req
+        .headers()
+        .get(actix_web::http::header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_string();
+    let now = state.clock.now();
+    let sub = body.into_inner();
+    let (ch, added) = state.db.run(move |conn| notify::webpush::subscribe(conn, now, sub, &ua)).await?;
+    let message = if added {
+        format!("This browser now gets notifications as “{}”.", ch.name)
+    } else {
+        format!("This browser was already subscribed as “{}”; its keys are renewed.", ch.name)
+    };
+    Ok(HttpResponse::Ok().json(serde_json::json!({ "name": ch.name, "added": added, "message": message })))
 }

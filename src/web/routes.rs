@@ -1,4 +1,4 @@
-//! Every route, in one place. Public: `/login`, `/setup`, `/healthz`, `/static/...`, and the
+//! Every route, in one place. Public: `/login`, `/setup`, `/healthz`, `/static/...`, `/sw.js`, the
 //! calendar feeds `/feeds/<token>.ics` (the token is the credential), and the one-click
 //! action links of pushed reminders `/a/<token>` (the signed, single-use token is the credential).
 //! Everything else needs a session (pages) or a bearer token (`/api/v1`, `/mcp`).
@@ -21,6 +21,8 @@ pub fn configure(cfg: &mut ServiceConfig, https: bool) {
             // Public.
             .route("/healthz", web::get().to(login::healthz))
             .route("/static/{file}", web::get().to(assets::serve))
+            // The Web Push service worker: at the root, so that its scope is the whole app.
+            .route("/sw.js", web::get().to(assets::service_worker))
             .app_data(web::FormConfig::default().limit(16 * 1024))
             .route("/login", web::get().to(login::login_page))
             .route("/login", web::post().to(login::login))
@@ -359,6 +361,7 @@ pub fn configure(cfg: &mut ServiceConfig, https: bool) {
                     .route("/channels/{name}/edit", web::get().to(super::channels::edit))
                     .route("/channels/{name}/test", web::post().to(super::channels::test))
                     .route("/channels/{name}/remove", web::post().to(super::channels::remove))
+                    .route("/push/subscribe", web::post().to(super::channels::subscribe))
                     .route(
                         "/notifications/deliveries/{id}/resend",
                         web::post().to(super::notifications::resend),

@@ -24,6 +24,9 @@ use crate::schedules::{self, Guards, LastRun, PRIORITIES, Schedule, ScheduleInpu
 use crate::services::{Actor, Ctx};
 use crate::web::AppState;
 
+/// The form's body: checkboxes repeat a key (`answer_to`), which `web::Form` cannot read.
+type Form<T> = actix_web_lab::extract::UrlEncodedForm<T, { 256 * 1024 }>;
+
 // ---------------------------------------------------------------------------------------------
 // The list.
 
@@ -48,6 +51,8 @@ pub struct ScheduleItem {
     pub created_by: Actor,
     /// The conversation its runs post into.
     pub conversation_id: Option<i32>,
+    /// The channels its answers go to.
+    pub answer_to: Vec<String>,
     pub next_label: Option<String>,
     pub next_relative: String,
     pub next_utc: String,
@@ -72,6 +77,7 @@ impl ScheduleItem {
             note: s.note.clone(),
             created_by: Actor::stored(&s.created_by, s.created_in),
             conversation_id: s.conversation_id,
+            answer_to: s.answer_to(),
             next_label: next.map(|n| view::instant(n, ctx.tz, ctx.now)),
             next_relative: next.map(|n| view::relative(n, ctx.now)).unwrap_or_default(),
             next_utc: next.map(view::utc).unwrap_or_default(),
@@ -123,6 +129,11 @@ fn agent_choices(conn: &mut Conn, config: &Config) -> Result<Vec<AgentChoice>, A
         .collect())
 }
 
+/// The channels' names, for the form's "Send the answer to".
+fn channel_names(conn: &mut Conn) -> Result<Vec<String>, AppError> {
+    Ok(crate::notify::list(conn)?.into_iter().map(|c| c.name).collect())
+}
+
 fn list_items(conn: &mut Conn, ctx: &Ctx, all: bool) -> Result<Vec<ScheduleItem>, AppError> {
     let list = service::list(conn, None, all)?;
     let ids: Vec<i32> = list.iter().map(|s| s.id).collect();
@@ -159,10 +170,12 @@ pub struct FormValues {
     count: String,
     /// active, paused.
     status: String,
+    /// The channels the answer goes to (checkboxes: the key repeats, one per channel ticked).
+    answer_to: Vec<String>,
 }
 
 /// The form's fields; an error on any other field is shown above the form.
-const FIELDS: [&str; 13] = [
+const FIELDS: [&str; 14] = [
     "name",
     "prompt",
     "agent",
@@ -176,6 +189,7 @@ const FIELDS: [&str; 13] = [
     "until",
     "count",
     "status",
+    "answer_to",
 ];
 
 /// The kind a form or preview sent.
@@ -246,6 +260,7 @@ impl FormValues {
             until: until.unwrap_or_default(),
             count: s.max_count.map(|c| c.to_string()).unwrap_or_default(),
             status: if s.active { "active" } else { "paused" }.into(),
+            answer_to: s.answer_to(),
         }
     }
 
@@ -286,6 +301,8 @@ impl FormValues {
             until: Some(Some(self.until.trim()).filter(|u| !u.is_empty()).map(str::to_string)),
             count: Some(number("count", &self.count)?),
             active,
+            // The form shows every channel: none ticked means none.
+            answer_to: Some(self.answer_to.clone()),
             ..ScheduleInput::default()
         };
         let unchanged = |a: &str, b: &str| a.trim() == b.trim();
@@ -318,6 +335,8 @@ pub struct ScheduleForm {
     id: Option<i32>,
     v: FormValues,
     agents: Vec<AgentChoice>,
+    /// The channels an answer can go to, by name.
+    channels: Vec<String>,
     /// (form field, message).
     error: Option<(String, String)>,
     csrf: String,
@@ -328,7 +347,25 @@ pub struct ScheduleForm {
 
 impl ScheduleForm {
     fn new(id: Option<i32>, v: FormValues, agents: Vec<AgentChoice>, csrf: String) -> ScheduleForm {
-        ScheduleForm { id, v, agents, error: None, csrf, oob: false, zones: &chrono_tz::TZ_VARIANTS }
+        ScheduleForm {
+            id,
+            v,
+            agents,
+            channels: Vec::new(),
+            error: None,
+            csrf,
+            oob: false,
+            zones: &chrono_tz::TZ_VARIANTS,
+        }
+    }
+
+    fn with_channels(self, channels: Vec<String>) -> ScheduleForm {
+        ScheduleForm { channels, ..self }
+    }
+
+    /// Whether the answer goes to this channel.
+    fn answers_to(&self, channel: &str) -> bool {
+        self.v.answer_to.iter().any(|c| c == channel)
     }
 
     fn with_error(self, error: Option<(String, String)>) -> ScheduleForm {
@@ -455,11 +492,11 @@ async fn full_page(
     extras: Extras,
 ) -> Result<SchedulesPage, AppError> {
     let st = state.clone();
-    let (items, agents, zone, unread) = state
+    let (items, agents, channels, zone, unread) = state
         .run_as(Actor::Person, move |conn, ctx| {
             let items = list_items(conn, ctx, all)?;
             let agents = agent_choices(conn, &st.config)?;
-            Ok((items, agents, ctx.tz, crate::notifications::unread_count(conn)?))
+            Ok((items, agents, channel_names(conn)?, ctx.tz, crate::notifications::unread_count(conn)?))
         })
         .await?;
     let csrf = session.0.csrf_token.clone();
@@ -477,7 +514,7 @@ async fn full_page(
     Ok(SchedulesPage {
         layout: Layout::new("Schedules", "schedules", &session.0).with_unread(unread),
         list: ScheduleList { items, csrf: csrf.clone(), all },
-        form: ScheduleForm::new(None, values, agents, csrf).with_error(error),
+        form: ScheduleForm::new(None, values, agents, csrf).with_channels(channels).with_error(error),
         notice,
         error: extras.error,
         form_open,
@@ -498,9 +535,9 @@ pub async fn create(
     req: HttpRequest,
     state: web::Data<AppState>,
     session: CurrentSession,
-    form: web::Form<FormValues>,
+    form: Form<FormValues>,
 ) -> Result<HttpResponse, PageError> {
-    let values = form.into_inner();
+    let values = form.0;
     let v = values.clone();
     let st = state.clone();
     let created = state
@@ -518,9 +555,10 @@ pub async fn create(
                 return Ok(see_other(&format!("/schedules?saved={id}")));
             }
             let st = state.clone();
-            let (items, agents, zone) = state
+            let (items, agents, channels, zone) = state
                 .run_as(Actor::Person, move |conn, ctx| {
-                    Ok((list_items(conn, ctx, false)?, agent_choices(conn, &st.config)?, ctx.tz))
+                    let agents = agent_choices(conn, &st.config)?;
+                    Ok((list_items(conn, ctx, false)?, agents, channel_names(conn)?, ctx.tz))
                 })
                 .await?;
             let mut items = items;
@@ -528,7 +566,8 @@ pub async fn create(
                 s.flash = s.id == id;
             }
             let list = ScheduleList { items, csrf: csrf.clone(), all: false };
-            let mut fresh = ScheduleForm::new(None, FormValues::new_in(zone, &agents), agents, csrf);
+            let mut fresh = ScheduleForm::new(None, FormValues::new_in(zone, &agents), agents, csrf)
+                .with_channels(channels);
             fresh.oob = true;
             htmx::with_toast(&[&list, &fresh], &format!("Created “{name}”"))
         }
@@ -536,8 +575,13 @@ pub async fn create(
             let error = split_error(e)?;
             if is_htmx(&req) {
                 let st = state.clone();
-                let agents = state.db.run(move |conn| agent_choices(conn, &st.config)).await?;
-                let form = ScheduleForm::new(None, values, agents, csrf).with_error(Some(error));
+                let (agents, channels) = state
+                    .db
+                    .run(move |conn| Ok((agent_choices(conn, &st.config)?, channel_names(conn)?)))
+                    .await?;
+                let form = ScheduleForm::new(None, values, agents, csrf)
+                    .with_channels(channels)
+                    .with_error(Some(error));
                 return htmx::invalid_form(&form, "#schedule-form");
             }
             let extras = Extras { form: Some((values, Some(error))), ..Extras::default() };
@@ -570,18 +614,20 @@ pub async fn edit(
 ) -> Result<HttpResponse, PageError> {
     let id = id.into_inner();
     let st = state.clone();
-    let (s, agents, unread) = state
+    let (s, agents, channels, unread) = state
         .db
         .run(move |conn| {
             let s = schedules::get(conn, id)?;
-            Ok((s, agent_choices(conn, &st.config)?, crate::notifications::unread_count(conn)?))
+            let agents = agent_choices(conn, &st.config)?;
+            Ok((s, agents, channel_names(conn)?, crate::notifications::unread_count(conn)?))
         })
         .await?;
     let page = EditPage {
         layout: Layout::new(format!("Edit {}", s.name), "schedules", &session.0).with_unread(unread),
         id,
         name: s.name.clone(),
-        form: ScheduleForm::new(Some(id), FormValues::of(&s), agents, session.0.csrf_token.clone()),
+        form: ScheduleForm::new(Some(id), FormValues::of(&s), agents, session.0.csrf_token.clone())
+            .with_channels(channels),
         copied: query.copied.is_some(),
     };
     html(StatusCode::OK, &page)
@@ -591,10 +637,10 @@ pub async fn save(
     state: web::Data<AppState>,
     session: CurrentSession,
     id: web::Path<i32>,
-    form: web::Form<FormValues>,
+    form: Form<FormValues>,
 ) -> Result<HttpResponse, PageError> {
     let id = id.into_inner();
-    let values = form.into_inner();
+    let values = form.0;
     let v = values.clone();
     let st = state.clone();
     let saved = state
@@ -612,14 +658,16 @@ pub async fn save(
         Err(e) => {
             let error = split_error(e)?;
             let st = state.clone();
-            let (s, agents, unread) = state
+            let (s, agents, channels, unread) = state
                 .db
                 .run(move |conn| {
                     let s = schedules::get(conn, id)?;
-                    Ok((s, agent_choices(conn, &st.config)?, crate::notifications::unread_count(conn)?))
+                    let agents = agent_choices(conn, &st.config)?;
+                    Ok((s, agents, channel_names(conn)?, crate::notifications::unread_count(conn)?))
                 })
                 .await?;
             let form = ScheduleForm::new(Some(id), values, agents, session.0.csrf_token.clone())
+                .with_channels(channels)
                 .with_error(Some(error));
             let page = EditPage {
                 layout: Layout::new(format!("Edit {}", s.name), "schedules", &session.0).with_unread(unread),

@@ -595,6 +595,7 @@ async fn every_page_fits_a_phone_and_a_desktop() {
     for body in [
         json!({"name": "phone-with-a-rather-long-channel-name", "kind": "ntfy", "url": "http://127.0.0.1:9/a/long/ntfy/server/path", "topic": "steward-alerts-for-the-whole-household", "token": "tk_x"}),
         json!({"name": "mail", "kind": "email", "smtp_host": "127.0.0.1", "smtp_port": 9, "tls": "none", "from": "steward@example.org", "to": "someone.with.a.long.address@example.org", "receives": ["run_failures"]}),
+        json!({"name": "browser-firefox-3fa9", "kind": "webpush", "endpoint": "http://127.0.0.1:9/wpush/v2/gAAAAABnZXhhbXBsZS1zdWJzY3JpcHRpb24tdG9rZW4tdGhhdC1pcy1sb25n", "p256dh": "BI5TO2-gv3tGJbswZnwB-2B--fi4qA_vWzAGKHAxh7Kjc-sdveAzGDZtBp-DpvWQAFPHNjPLBBshxV4ahsH0ALQ", "auth": "AAAAAAAAAAAAAAAAAAAAAA"}),
     ] {
         let (status, made) = api.post("/channels", body).await;
         assert_eq!(status, 201, "{made}");
@@ -736,6 +737,7 @@ async fn every_page_fits_a_phone_and_a_desktop() {
         ("channels", "/channels".to_string()),
         ("channel-add", "/channels?kind=email".to_string()),
         ("channel-edit", "/channels/phone-with-a-rather-long-channel-name/edit".to_string()),
+        ("channel-edit-push", "/channels/browser-firefox-3fa9/edit".to_string()),
         ("notifications", "/notifications".to_string()),
         ("notifications-older", "/notifications?page=2".to_string()),
         ("activity", "/activity".to_string()),
@@ -1113,3 +1115,140 @@ async fn the_calendar_works_in_a_real_browser() {
     browser.assert_clean_console().await;
     browser.cmd(reqwest::Method::DELETE, "", json!({})).await;
 }
+
+// --- webpush ---
+/// The browser side of notifications: the service worker registers at `/sw.js` with the whole
+/// app as its scope (under the CSP) and shows a push as Steward builds it, with its actions;
+/// the push section shows only with script; and with desktop
+/// notifications on, a notification arriving over SSE while the tab is hidden becomes a system
+/// notification (the `Notification` constructor is watched: headless Chromium shows none).
+#[tokio::test]
+async fn the_service_worker_registers_and_a_hidden_tab_shows_desktop_notifications() {
+    let Some(browser) = Browser::start().await else { return };
+    let app = spawn_app().await;
+    browser.set_up(&app).await;
+    let api = app.api(&app.api_token().await);
+
+    browser
+        .cmd(
+            reqwest::Method::POST,
+            "/permissions",
+            json!({"descriptor": {"name": "notifications"}, "state": "granted"}),
+        )
+        .await;
+    browser.go(&app.url("/channels")).await;
+    browser.until("the push section", "!document.getElementById('push').hidden").await;
+    let scope = browser
+        .cmd(
+            reqwest::Method::POST,
+            "/execute/async",
+            json!({"script": "var done = arguments[arguments.length - 1];
+                navigator.serviceWorker.register('/sw.js', {scope: '/'})
+                  .then(function () { return navigator.serviceWorker.ready; })
+                  .then(function (r) { done(r.scope); }, function (e) { done('failed: ' + e); });",
+                   "args": []}),
+        )
+        .await;
+    assert_eq!(scope, json!(app.url("/")), "{:?}", browser.console().await);
+    browser.assert_clean_console().await;
+    // A push as Steward builds it, delivered to the worker by DevTools (no push service here):
+    // the worker shows it with its action buttons and keeps where each leads.
+    let message = steward::notify::send::Message {
+        id: 41,
+        title: "Stretch".into(),
+        body: "Stand up and stretch".into(),
+        level: "info".into(),
+        link: None,
+        created_at: 0,
+        subject: None,
+        actions: Vec::new(),
+        priority: 3,
+    };
+    let actions = [
+        steward::notify::webpush::Action {
+            action: "done".into(),
+            title: "Done".into(),
+            url: app.url("/a/done"),
+            method: Some("POST".into()),
+        },
+        steward::notify::webpush::Action {
+            action: "open".into(),
+            title: "Open".into(),
+            url: app.url("/tasks"),
+            method: None,
+        },
+    ];
+    let payload = steward::notify::webpush::payload(&message, Some(&app.url("/notifications")), &actions);
+    let cdp = |cmd: &str, params: Value| {
+        browser.cmd(reqwest::Method::POST, "/goog/cdp/execute", json!({"cmd": cmd, "params": params}))
+    };
+    cdp("ServiceWorker.enable", json!({})).await;
+    let pushed = cdp(
+        "ServiceWorker.deliverPushMessage",
+        json!({"origin": app.url(""), "registrationId": "0", "data": String::from_utf8(payload).unwrap()}),
+    )
+    .await;
+    assert_eq!(pushed, json!({}), "delivered");
+    let script = "var done = arguments[arguments.length - 1];
+        navigator.serviceWorker.ready.then(function (r) { return r.getNotifications(); }).then(function (l) {
+          done(l.map(function (n) { return {title: n.title, body: n.body, tag: n.tag, data: n.data,
+            actions: n.actions.map(function (a) { return a.action + ':' + a.title; })}; }));
+        }, function (e) { done('failed: ' + e); });";
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let shown = loop {
+        let got =
+            browser.cmd(reqwest::Method::POST, "/execute/async", json!({"script": script, "args": []})).await;
+        if got.as_array().is_some_and(|a| !a.is_empty()) {
+            break got[0].clone();
+        }
+        assert!(Instant::now() < deadline, "the worker showed nothing: {got}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(shown["title"], "Stretch", "{shown}");
+    assert_eq!(shown["body"], "Stand up and stretch");
+    assert_eq!(shown["tag"], "steward-41");
+    assert_eq!(shown["actions"], json!(["done:Done", "open:Open"]));
+    assert_eq!(shown["data"]["url"], app.url("/notifications"));
+    assert_eq!(shown["data"]["actions"][0]["method"], "POST");
+
+    // The toggle asks for permission (granted here, as a person would) and remembers it.
+    browser.go(&app.url("/notifications")).await;
+    browser.until("the toggle", "!document.getElementById('desktop-notifications').hidden").await;
+    browser.click("#desktop-toggle").await;
+    browser
+        .until(
+            "the toggle on",
+            "document.getElementById('desktop-toggle').getAttribute('aria-pressed') === 'true'",
+        )
+        .await;
+    // A visible tab shows toasts only; a hidden one also a desktop notification.
+    browser
+        .script(
+            "window.shown = [];
+             var Real = window.Notification;
+             window.Notification = function (title, options) { window.shown.push({title: title, options: options}); };
+             window.Notification.permission = Real.permission;
+             window.Notification.requestPermission = Real.requestPermission;
+             return true;",
+        )
+        .await;
+    let (_, s) = api
+        .post("/schedules", json!({"prompt": "Seen while visible", "agent": "notify", "cron": "0 9 * * *"}))
+        .await;
+    api.post(&format!("/schedules/{}/run", s["id"]), json!({})).await;
+    browser.until("a toast", "document.querySelector('#toasts .toast')").await;
+    assert_eq!(browser.script("return window.shown.length;").await, json!(0));
+    browser
+        .script("Object.defineProperty(document, 'hidden', {configurable: true, get: function () { return true; }}); return true;")
+        .await;
+    let (_, s) = api
+        .post("/schedules", json!({"prompt": "Seen while away", "agent": "notify", "cron": "0 9 * * *"}))
+        .await;
+    api.post(&format!("/schedules/{}/run", s["id"]), json!({})).await;
+    browser.until("a desktop notification", "window.shown.length === 1").await;
+    let shown = browser.script("return window.shown[0];").await;
+    assert_eq!(shown["options"]["body"], "Seen while away", "{shown}");
+    assert!(shown["options"]["tag"].as_str().unwrap().starts_with("steward-"), "{shown}");
+    browser.assert_clean_console().await;
+}
+// --- end webpush ---

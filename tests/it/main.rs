@@ -6,6 +6,8 @@
 mod actions;
 mod activity;
 mod api;
+// Issue 14: a scheduled prompt's answer to chosen channels.
+mod answers;
 mod auth;
 mod browser;
 mod calendar_activity;
@@ -27,9 +29,12 @@ mod holes;
 mod letta;
 mod logs;
 mod mcp;
+// Issue 14: nothing is delivered before its instant (real clock).
+mod never_early;
 mod privilege;
 mod reminders;
 mod schedule_pages;
 mod scheduler;
 mod tasks;
 mod todotxt;
+mod webpush;

@@ -52,7 +52,8 @@ pub async fn delete(state: web::Data<AppState>, name: web::Path<String>) -> Resu
 /// `POST /api/v1/channels/{name}/test`: sends a test message now; 200 with `ok` and the
 /// outcome in words (why it failed, when it did).
 pub async fn test(state: web::Data<AppState>, name: web::Path<String>) -> Result<HttpResponse, ApiError> {
-    let ch = state.db.run(move |conn| notify::get(conn, &name)).await?;
+    let (now, public_url) = (state.clock.now(), state.config.public_url.clone());
+    let ch = state.db.run(move |conn| notify::get_to_send(conn, &name, public_url.as_deref(), now)).await?;
     let (ok, message) = match notify::test(&state.http, &ch, state.config.public_url.as_deref()).await {
         Ok(m) => (true, m),
         Err(m) => (false, m),

@@ -94,6 +94,8 @@ impl Receiver {
             App::new()
                 .app_data(data.clone())
                 .route("/hook", web::post().to(hook))
+                // ntfy publishes to its server's root: a channel at `{url}/hook` posts here.
+                .route("/hook/", web::post().to(hook))
                 .route("/hook", web::head().to(HttpResponse::Ok))
                 .route("/v1/agents", web::get().to(letta_redirect))
                 .route("/v1/agents/", web::get().to(letta_list))
