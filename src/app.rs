@@ -76,6 +76,9 @@ impl Application {
         let services = Services::new(db.clone(), config, clock);
         // The weekly waiting-for follow-up exists from the first start (Settings can turn it off).
         services.run_as(crate::services::Actor::Scheduler, crate::reminders::waiting::ensure_now).await?;
+        // Action links in pushed messages fall back to the address Steward listens on.
+        let listening = format!("http://{addr}");
+        services.db.run(move |conn| crate::notify::actions::remember_listening(conn, &listening)).await?;
         let chat = Chat::new(services.clone());
         chat.recover().await?;
         let (scheduler, handle) = Scheduler::new(services.clone(), Arc::new(chat.clone()));

@@ -326,7 +326,7 @@ pub fn hold(
         let n = crate::notifications::add(conn, &new, now)?;
         Ok((pending, n))
     })?;
-    services.events.send(Event::Notification { id: n.id, title: n.title, body: n.body, level: n.level });
+    services.events.send(Event::notification(&n));
     Ok(pending)
 }
 

@@ -17,8 +17,8 @@ use tokio::sync::{broadcast, watch};
 pub enum Event {
     /// A run changed state.
     Run { id: i32, schedule_id: Option<i32>, state: &'static str },
-    /// A new notification.
-    Notification { id: i32, title: String, body: String, level: String },
+    /// A new notification. `subject` (`task:12`) decides the buttons its toast offers.
+    Notification { id: i32, title: String, body: String, level: String, subject: Option<String> },
     /// Events or calendars changed (one calendar's, or several when `None`): calendar pages
     /// reload what they show.
     CalendarChanged { calendar_id: Option<i32> },
@@ -36,7 +36,13 @@ impl Event {
             Some((end, _)) => format!("{}…", &n.body[..end]),
             None => n.body.clone(),
         };
-        Event::Notification { id: n.id, title: n.title.clone(), body, level: n.level.clone() }
+        Event::Notification {
+            id: n.id,
+            title: n.title.clone(),
+            body,
+            level: n.level.clone(),
+            subject: n.subject.clone(),
+        }
     }
 
     pub fn name(&self) -> &'static str {

@@ -174,7 +174,7 @@
   }
 
   // A toast made here (text only: never markup from the server's data).
-  function addToast(text, error) {
+  function addToast(text, error, withActions) {
     var box = document.getElementById("toasts");
     if (!box) return;
     var t = document.createElement("div");
@@ -182,7 +182,44 @@
     t.setAttribute("role", error ? "alert" : "status");
     t.textContent = text;
     box.appendChild(t);
+    if (withActions) addActions(t, withActions);
     scheduleToasts();
+  }
+
+  // A reminder's toast offers its buttons, as the Notifications page does: Done (a task),
+  // Snooze 10 min and 1 h, and a link to the notification (whose Open leads to the task or
+  // event). They POST with the page's CSRF header (hx-headers on <body>); the answer's toast
+  // says what happened.
+  function addActions(t, n) {
+    var s = String(n.subject || "");
+    var task = s.indexOf("task:") === 0;
+    if (!t || !window.htmx || (!task && s.indexOf("event:") !== 0)) return;
+    var row = document.createElement("span");
+    row.className = "toast-actions";
+    function button(label, action, snooze) {
+      var b = document.createElement("button");
+      b.type = "button";
+      b.className = "small";
+      b.textContent = label;
+      b.addEventListener("click", function () {
+        b.disabled = true;
+        htmx.ajax("POST", "/notifications/" + Number(n.id) + "/actions/" + action,
+          { source: document.body, swap: "none", values: snooze ? { snooze: snooze } : {} })
+          .then(function () { t.remove(); }, function () { b.disabled = false; });
+      });
+      row.appendChild(b);
+    }
+    if (task) button("Done", "done");
+    button("Snooze 10 min", "snooze", "10m");
+    button("1 h", "snooze", "1h");
+    var more = document.createElement("a");
+    more.href = "/notifications#notification-" + Number(n.id);
+    more.textContent = "More…";
+    row.appendChild(more);
+    t.appendChild(row);
+    // Time to press a button: it stays 20 s.
+    t.dataset.timed = "1";
+    setTimeout(function () { t.remove(); }, 20000);
   }
 
   // Live updates: pages with data-live listen to /events (server-sent events) and refresh
@@ -263,7 +300,7 @@
     var text = String(n.title || "Notification");
     if (n.body && n.body !== n.title) text += ": " + String(n.body);
     if (text.length > 240) text = text.slice(0, 239) + "…";
-    addToast(text, n.level === "error");
+    addToast(text, n.level === "error", document.getElementById("notification-list") ? null : n);
     desktopNotify(n);
     // On the Notifications page the list is read again, which marks it read: the bell stays.
     if (!document.getElementById("notification-list")) bumpBell();

@@ -364,3 +364,13 @@ diesel::table! {
 diesel::joinable!(briefings -> schedules (schedule_id));
 diesel::allow_tables_to_appear_in_same_query!(briefings, schedules);
 // --- end projects and briefings ---
+// --- action links ---
+diesel::table! {
+    action_links_used (id) {
+        id -> Text,
+        notification_id -> Integer,
+        action -> Text,
+        used_at -> BigInt,
+    }
+}
+// --- end action links ---

@@ -12,6 +12,8 @@
 //! Secrets (ntfy token, Telegram bot token, Discord webhook URL, SMTP password, webhook secret,
 //! a push subscription's auth secret) are write-only: views say `"set"` or `"not set"`, errors never quote them.
 
+pub mod actions;
+pub use actions::Action;
 pub mod send;
 pub mod webpush;
 
@@ -882,7 +884,10 @@ pub fn claim_due(
             attempt: d.attempts + 1,
             max_attempts: d.max_attempts,
             channel: channel.clone(),
-            message: send::Message::of(&n, public_url),
+            message: send::Message::build(conn, &n, public_url).unwrap_or_else(|e| {
+                tracing::warn!(notification = n.id, error = %e, "no action links for this message");
+                send::Message::of(&n, public_url)
+            }),
         });
     }
     Ok(claimed)
@@ -1029,6 +1034,9 @@ pub async fn test(http: &reqwest::Client, ch: &Channel, public_url: Option<&str>
         level: "info".into(),
         link: public_url.map(|u| format!("{}/notifications", u.trim_end_matches('/'))),
         created_at: 0,
+        subject: None,
+        actions: Vec::new(),
+        priority: 3,
     };
     match send::send_noting(http, ch, &m).await {
         Ok(()) => Ok(format!("Sent a test message to {}.", ch.name)),

@@ -10,9 +10,16 @@ use lettre::transport::smtp::client::{Tls, TlsParameters};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
 use serde_json::json;
 
+use diesel::prelude::*;
+
+pub use super::actions::Action;
 use super::{Channel, TELEGRAM_API, webpush};
 use crate::agents::deliver::{Failure, signature};
+use crate::db::Conn;
+use crate::db::schema::tasks;
+use crate::error::AppError;
 use crate::notifications::Notification;
+use crate::reminders::Subject;
 
 /// How long one send may take.
 const TIMEOUT: Duration = Duration::from_secs(20);
@@ -29,9 +36,16 @@ pub struct Message {
     /// Where the message leads in Steward (needs `STEWARD_PUBLIC_URL`).
     pub link: Option<String>,
     pub created_at: i64,
+    /// What it is about (`task:12`; see `crate::reminders::Subject`).
+    pub subject: Option<String>,
+    /// Its buttons: signed one-click links for Done and Snooze, the page for Open.
+    pub actions: Vec<Action>,
+    /// ntfy's priority, 1 to 5: a priority A task's reminder 5, B 4, an error 4, else 3.
+    pub priority: u8,
 }
 
 impl Message {
+    /// Without actions (a test message, or when links cannot be made).
     pub fn of(n: &Notification, public_url: Option<&str>) -> Message {
         Message {
             id: n.id,
@@ -40,6 +54,51 @@ impl Message {
             level: n.level.clone(),
             link: public_url.map(|u| format!("{}{}", u.trim_end_matches('/'), path_of(n))),
             created_at: n.created_at,
+            subject: n.subject.clone(),
+            actions: Vec::new(),
+            priority: ntfy_priority(&n.level),
+        }
+    }
+
+    /// With its actions as links under the public URL (else the address Steward listens on),
+    /// its click link leading to what it is about, and its task's priority.
+    pub fn build(conn: &mut Conn, n: &Notification, public_url: Option<&str>) -> Result<Message, AppError> {
+        let base = super::actions::base_url(conn, public_url)?;
+        let actions = super::actions::links(conn, n.id, n.subject.as_deref(), n.created_at, &base)?;
+        let open = actions.iter().find(|a| a.action == "open").map(|a| a.url.clone());
+        let priority = match n.subject.as_deref().and_then(Subject::parse) {
+            Some(Subject::Task(id)) => {
+                let p: Option<Option<String>> =
+                    tasks::table.find(id).select(tasks::priority).first(conn).optional()?;
+                match p.flatten().as_deref() {
+                    Some("A") => 5,
+                    Some("B") => 4,
+                    _ if n.urgent => 5,
+                    _ => 3,
+                }
+            }
+            _ if n.urgent => 5,
+            _ => ntfy_priority(&n.level),
+        };
+        let plain = Message::of(n, public_url);
+        Ok(Message { link: open.or(plain.link.clone()), actions, priority, ..plain })
+    }
+
+    /// The actions that change something (signed links), for channels that list them.
+    fn one_click(&self) -> impl Iterator<Item = &Action> {
+        self.actions.iter().filter(|a| a.method == "POST")
+    }
+
+    /// ntfy tags (shown as emoji): what the message is about.
+    fn tags(&self) -> Vec<&'static str> {
+        if self.level == "error" {
+            return vec!["warning"];
+        }
+        match self.subject.as_deref().and_then(Subject::parse) {
+            Some(Subject::Task(_)) => vec!["alarm_clock"],
+            Some(Subject::Event { .. }) => vec!["calendar"],
+            Some(Subject::Waiting) => vec!["hourglass"],
+            None => vec!["bell"],
         }
     }
 }
@@ -66,7 +125,21 @@ pub async fn send_noting(http: &reqwest::Client, ch: &Channel, m: &Message) -> R
             "discord" => discord(http, ch, m).await.map_err(Into::into),
             "email" => email(ch, m).await.map_err(Into::into),
             "webhook" => webhook(http, ch, m).await.map_err(Into::into),
-            "webpush" => webpush::push(http, ch, m, m.link.as_deref(), &[]).await,
+            "webpush" => {
+                // The browser shows as many as it can (Chrome 2: Done and Snooze 10 min); the
+                // service worker POSTs the signed links and opens Open.
+                let actions: Vec<webpush::Action> = m
+                    .actions
+                    .iter()
+                    .map(|a| webpush::Action {
+                        action: a.action.clone(),
+                        title: a.label.clone(),
+                        url: a.url.clone(),
+                        method: (a.method == "POST").then(|| "POST".to_string()),
+                    })
+                    .collect();
+                webpush::push(http, ch, m, m.link.as_deref(), &actions).await
+            }
             other => Err(Failure::permanent(format!("{other:?} is not a channel kind")).into()),
         }
     };
@@ -163,11 +236,17 @@ async fn ntfy(http: &reqwest::Client, ch: &Channel, m: &Message) -> Result<(), F
         "topic": ch.settings.topic,
         "title": m.title,
         "message": m.body,
-        "priority": ntfy_priority(&m.level),
-        "tags": [if m.level == "error" { "warning" } else { "bell" }],
+        "priority": m.priority,
+        "tags": m.tags(),
     });
     if let (Some(link), Some(obj)) = (&m.link, body.as_object_mut()) {
         obj.insert("click".into(), link.clone().into());
+    }
+    // ntfy shows at most 3 buttons: Done, one snooze and Open for a task; two snoozes and
+    // Open for an event. `http` actions POST the signed link straight from the phone.
+    let buttons = ntfy_buttons(&m.actions);
+    if let (false, Some(obj)) = (buttons.is_empty(), body.as_object_mut()) {
+        obj.insert("actions".into(), buttons.into());
     }
     let mut req = http.post(base.trim_end_matches('/').to_string() + "/");
     if let Some(token) = &ch.secret {
@@ -175,6 +254,23 @@ async fn ntfy(http: &reqwest::Client, ch: &Channel, m: &Message) -> Result<(), F
     }
     let (status, text) = post_json(req, &host, &body).await?;
     if status.is_success() { Ok(()) } else { Err(status_failure(&host, status, &text)) }
+}
+
+/// At most 3 (ntfy's limit): what changes something as `http` POSTs (Done first, then the
+/// shorter snoozes), Open as `view`.
+fn ntfy_buttons(actions: &[Action]) -> Vec<serde_json::Value> {
+    let open = actions.iter().find(|a| a.method == "GET");
+    let room = 3 - usize::from(open.is_some());
+    let mut out: Vec<serde_json::Value> = actions
+        .iter()
+        .filter(|a| a.method == "POST")
+        .take(room)
+        .map(|a| json!({"action": "http", "label": a.label, "url": a.url, "method": "POST", "clear": true}))
+        .collect();
+    if let Some(o) = open {
+        out.push(json!({"action": "view", "label": o.label, "url": o.url}));
+    }
+    out
 }
 
 /// Text for Telegram's HTML parse mode.
@@ -199,12 +295,26 @@ async fn telegram(http: &reqwest::Client, ch: &Channel, m: &Message) -> Result<(
             html_escape(&m.body.chars().take(3500).collect::<String>())
         );
     }
-    let body = json!({
+    let mut body = json!({
         "chat_id": ch.settings.chat_id,
         "text": text,
         "parse_mode": "HTML",
         "disable_web_page_preview": true,
     });
+    // URL buttons: a row for Done and Open, a row for the snoozes.
+    if !m.actions.is_empty() {
+        let button = |a: &Action| json!({"text": a.label, "url": a.url});
+        let (snoozes, others): (Vec<&Action>, Vec<&Action>) =
+            m.actions.iter().partition(|a| a.action.starts_with("snooze"));
+        let rows: Vec<Vec<serde_json::Value>> = [others, snoozes]
+            .into_iter()
+            .filter(|r| !r.is_empty())
+            .map(|r| r.into_iter().map(button).collect())
+            .collect();
+        if let Some(obj) = body.as_object_mut() {
+            obj.insert("reply_markup".into(), json!({ "inline_keyboard": rows }));
+        }
+    }
     let (status, answer) = post_json(http.post(&url), &host, &body).await?;
     let parsed: serde_json::Value = serde_json::from_str(&answer).unwrap_or_default();
     if status.is_success() && parsed.get("ok").and_then(|v| v.as_bool()) == Some(true) {
@@ -227,7 +337,11 @@ async fn discord(http: &reqwest::Client, ch: &Channel, m: &Message) -> Result<()
     let url = ch.secret.clone().unwrap_or_default();
     let host = host_of(&url);
     let title: String = m.title.chars().take(256).collect();
-    let description: String = m.body.chars().take(4096).collect();
+    let mut description: String = m.body.chars().take(3500).collect();
+    let links: Vec<String> = m.one_click().map(|a| format!("[{}]({})", a.label, a.url)).collect();
+    if !links.is_empty() {
+        description.push_str(&format!("\n\n{}", links.join(" · ")));
+    }
     let mut embed = json!({
         "title": title,
         "description": description,
@@ -252,6 +366,8 @@ async fn webhook(http: &reqwest::Client, ch: &Channel, m: &Message) -> Result<()
         "body": m.body,
         "level": m.level,
         "link": m.link,
+        "subject": m.subject,
+        "actions": m.actions.iter().map(|a| json!({"action": a.action, "label": a.label, "url": a.url})).collect::<Vec<_>>(),
         "created_at": crate::clock::from_ms(m.created_at).to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
     }))
     .map_err(|e| Failure::permanent(e.to_string()))?;
@@ -272,15 +388,35 @@ async fn webhook(http: &reqwest::Client, ch: &Channel, m: &Message) -> Result<()
 
 fn html_mail(m: &Message) -> String {
     let body = html_escape(&m.body).replace('\n', "<br>\n");
-    let link = m
-        .link
-        .as_ref()
-        .map(|l| format!("<p><a href=\"{}\">Open Steward</a></p>\n", html_escape(l)))
-        .unwrap_or_default();
+    let link = if m.actions.is_empty() {
+        m.link
+            .as_ref()
+            .map(|l| format!("<p><a href=\"{}\">Open Steward</a></p>\n", html_escape(l)))
+            .unwrap_or_default()
+    } else {
+        let links: Vec<String> = m
+            .actions
+            .iter()
+            .map(|a| format!("<a href=\"{}\">{}</a>", html_escape(&a.url), html_escape(&a.label)))
+            .collect();
+        format!("<p>{}</p>\n", links.join(" &middot; "))
+    };
     format!(
         "<!doctype html>\n<html><body style=\"font-family:sans-serif\">\n<h2>{}</h2>\n<p>{body}</p>\n{link}</body></html>\n",
         html_escape(&m.title)
     )
+}
+
+/// The mail's plain text: the body, then each action's link on a line.
+fn text_mail(m: &Message) -> String {
+    match &m.link {
+        _ if !m.actions.is_empty() => {
+            let lines: Vec<String> = m.actions.iter().map(|a| format!("{}: {}", a.label, a.url)).collect();
+            format!("{}\n\n{}\n", m.body, lines.join("\n"))
+        }
+        Some(l) => format!("{}\n\nOpen Steward: {l}\n", m.body),
+        None => format!("{}\n", m.body),
+    }
 }
 
 async fn email(ch: &Channel, m: &Message) -> Result<(), Failure> {
@@ -294,10 +430,7 @@ async fn email(ch: &Channel, m: &Message) -> Result<(), Failure> {
             .parse::<Mailbox>()
             .map_err(|_| Failure::permanent(format!("{field} is not an email address")))
     };
-    let text = match &m.link {
-        Some(l) => format!("{}\n\nOpen Steward: {l}\n", m.body),
-        None => format!("{}\n", m.body),
-    };
+    let text = text_mail(m);
     let mail = lettre::Message::builder()
         .from(mailbox("from", &s.from)?)
         .to(mailbox("to", &s.to)?)
@@ -359,6 +492,56 @@ fn smtp_failure(at: &str, e: &lettre::transport::smtp::Error) -> Failure {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_mail_lists_its_action_links_in_text_and_escaped_html() {
+        let action = |action: &str, label: &str, url: &str, method| Action {
+            action: action.into(),
+            label: label.into(),
+            url: url.into(),
+            method,
+        };
+        let m = Message {
+            id: 1,
+            title: "Call <mom>".into(),
+            body: "Due today".into(),
+            level: "info".into(),
+            link: None,
+            created_at: 0,
+            subject: Some("task:3".into()),
+            actions: vec![
+                action("done", "Done", "https://s.example/a/x.y?a=1&b=2", "POST"),
+                action("open", "Open", "https://s.example/tasks/3/edit", "GET"),
+            ],
+            priority: 3,
+        };
+        let html = html_mail(&m);
+        assert!(html.contains("<a href=\"https://s.example/a/x.y?a=1&amp;b=2\">Done</a>"), "{html}");
+        assert!(html.contains("<h2>Call &lt;mom&gt;</h2>"), "{html}");
+        assert_eq!(
+            text_mail(&m),
+            "Due today\n\nDone: https://s.example/a/x.y?a=1&b=2\nOpen: https://s.example/tasks/3/edit\n"
+        );
+    }
+
+    #[test]
+    fn ntfy_shows_three_buttons_at_most_with_open_last() {
+        let actions: Vec<Action> = ["done", "snooze-10m", "snooze-1h", "snooze-tomorrow", "open"]
+            .iter()
+            .map(|a| Action {
+                action: (*a).into(),
+                label: (*a).into(),
+                url: format!("https://s.example/{a}"),
+                method: if *a == "open" { "GET" } else { "POST" },
+            })
+            .collect();
+        let b = ntfy_buttons(&actions);
+        let kinds: Vec<(&str, &str)> =
+            b.iter().map(|v| (v["action"].as_str().unwrap(), v["label"].as_str().unwrap())).collect();
+        assert_eq!(kinds, [("http", "done"), ("http", "snooze-10m"), ("view", "open")]);
+        assert_eq!(b[0]["method"], "POST");
+        assert!(ntfy_buttons(&[]).is_empty());
+    }
 
     #[test]
     fn telegram_text_is_escaped() {

@@ -350,6 +350,9 @@ mod tests {
             level: "info".into(),
             link: None,
             created_at: 0,
+            subject: None,
+            actions: Vec::new(),
+            priority: 3,
         }
     }
 

@@ -31,6 +31,7 @@ const ASSETS: &[Asset] = &[
     asset!("app.js", "text/javascript; charset=utf-8", false),
     asset!("app.css", "text/css; charset=utf-8", false),
     asset!("calendar.js", "text/javascript; charset=utf-8", false),
+    asset!("act.js", "text/javascript; charset=utf-8", false),
     asset!("icon.svg", "image/svg+xml", false),
     asset!("sw.js", "text/javascript; charset=utf-8", false),
 ];

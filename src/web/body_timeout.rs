@@ -90,7 +90,12 @@ fn deadline_of(req: &ServiceRequest) -> Option<Duration> {
     }
     let config = &req.app_data::<Data<AppState>>()?.config;
     let secs =
-        if PUBLIC.contains(&req.path()) { config.body_timeout_public_secs } else { config.body_timeout_secs };
+        // One-click action links (`/a/<token>`) are public too.
+        if PUBLIC.contains(&req.path()) || req.path().starts_with("/a/") {
+            config.body_timeout_public_secs
+        } else {
+            config.body_timeout_secs
+        };
     Some(Duration::from_secs(secs))
 }
 

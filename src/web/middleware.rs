@@ -67,6 +67,10 @@ pub async fn request_log(
 
 /// The path as the log may show it: a feed's token (a read-only secret) is left out.
 pub fn loggable_path(path: &str) -> String {
+    if path.starts_with("/a/") {
+        // A one-click action link's token.
+        return "/a/…".to_string();
+    }
     match path.strip_prefix("/feeds/") {
         Some(_) => "/feeds/…".to_string(),
         None => path.to_string(),
@@ -429,6 +433,13 @@ mod tests {
     use actix_web::{App, test, web};
 
     use super::*;
+
+    #[actix_web::test]
+    async fn tokens_in_paths_stay_out_of_the_log() {
+        assert_eq!(loggable_path("/a/cGF5bG9hZA.c2ln"), "/a/…");
+        assert_eq!(loggable_path("/feeds/stf_x.ics"), "/feeds/…");
+        assert_eq!(loggable_path("/about"), "/about");
+    }
 
     /// Collects what the log would print.
     #[derive(Clone, Default)]

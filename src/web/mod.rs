@@ -2,6 +2,7 @@
 //! Every route is listed in [`routes`]; handlers are thin: parse, call a service, render.
 //! Pages answer htmx through [`htmx`] and put time into words through [`view`].
 
+pub mod action_links;
 pub mod activity;
 pub mod agents;
 pub mod api;

@@ -10,6 +10,8 @@ use askama_web::WebTemplate;
 use super::{CurrentSession, Layout, html, see_other, view};
 use crate::error::{AppError, PageError};
 use crate::notifications;
+use crate::notify::actions::{self, Kind, Snooze};
+use crate::reminders::Subject;
 use crate::services::Actor;
 use crate::web::AppState;
 
@@ -26,6 +28,17 @@ pub struct NotificationItem {
     pub schedule_id: Option<i32>,
     /// Where it went besides the app: one line per channel.
     pub deliveries: Vec<DeliveryItem>,
+    /// Its buttons (a reminder's): Done, Snooze, and where Open leads.
+    pub can_done: bool,
+    pub can_snooze: bool,
+    pub open: Option<String>,
+}
+
+impl NotificationItem {
+    /// The snooze lengths offered, as the form sends them and the menu says them.
+    pub fn snoozes(&self) -> Vec<(&'static str, &'static str)> {
+        Snooze::ALL.iter().map(|s| (s.as_str(), s.label())).collect()
+    }
 }
 
 /// A notification's trip to one channel, in words.
@@ -119,22 +132,33 @@ async fn load(
             let mut trips = crate::notify::of_notifications(conn, &ids)?;
             let items = list
                 .into_iter()
-                .map(|n| NotificationItem {
-                    deliveries: trips
-                        .remove(&n.id)
-                        .unwrap_or_default()
-                        .into_iter()
-                        .map(DeliveryItem::new)
-                        .collect(),
-                    id: n.id,
-                    unread: n.read_at.is_none(),
-                    when: view::instant(n.created(), ctx.tz, ctx.now),
-                    when_utc: view::utc(n.created()),
-                    title: n.title,
-                    body: n.body,
-                    level: n.level,
-                    run_id: n.run_id,
-                    schedule_id: n.schedule_id,
+                .map(|n| {
+                    let offered =
+                        n.subject.as_deref().and_then(Subject::parse).map(|s| (s, actions::offered(s)));
+                    let has = |k: fn(&Kind) -> bool| offered.as_ref().is_some_and(|(_, o)| o.iter().any(k));
+                    NotificationItem {
+                        can_done: has(|k| *k == Kind::Done),
+                        can_snooze: has(|k| matches!(k, Kind::Snooze(_))),
+                        open: offered
+                            .as_ref()
+                            .filter(|(_, o)| o.contains(&Kind::Open))
+                            .map(|(s, _)| s.path()),
+                        deliveries: trips
+                            .remove(&n.id)
+                            .unwrap_or_default()
+                            .into_iter()
+                            .map(DeliveryItem::new)
+                            .collect(),
+                        id: n.id,
+                        unread: n.read_at.is_none(),
+                        when: view::instant(n.created(), ctx.tz, ctx.now),
+                        when_utc: view::utc(n.created()),
+                        title: n.title,
+                        body: n.body,
+                        level: n.level,
+                        run_id: n.run_id,
+                        schedule_id: n.schedule_id,
+                    }
                 })
                 .collect();
             Ok((items, Pager { page, pages, older }, notifications::unread_count(conn)?))
@@ -178,4 +202,29 @@ pub async fn resend(state: web::Data<AppState>, id: web::Path<i32>) -> Result<Ht
     state.db.run(move |conn| crate::notify::resend(conn, id, now)).await?;
     state.wake.poke();
     Ok(see_other("/notifications"))
+}
+
+#[derive(serde::Deserialize)]
+pub struct ActionForm {
+    /// How long a snooze lasts: `10m`, `1h`, `tomorrow`.
+    snooze: Option<String>,
+}
+
+/// A notification's button (Done, Snooze): does it and says what happened ("Done: Call mom",
+/// "Snoozed until 14:10") in a toast; a plain form comes back to the list.
+pub async fn act(
+    req: actix_web::HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<(i32, String)>,
+    form: web::Form<ActionForm>,
+) -> Result<HttpResponse, PageError> {
+    let (id, action) = path.into_inner();
+    let kind = Kind::parse(&action, form.snooze.as_deref())?;
+    let outcome =
+        state.run_as(Actor::Person, move |conn, ctx| actions::perform_on(conn, ctx, id, kind)).await?;
+    state.wake.poke();
+    if !super::htmx::is_htmx(&req) {
+        return Ok(see_other("/notifications"));
+    }
+    super::htmx::with_toast(&[], &outcome.message)
 }

@@ -1,5 +1,6 @@
-//! Every route, in one place. Public: `/login`, `/setup`, `/healthz`, `/static/...`, `/sw.js`, and the
-//! calendar feeds `/feeds/<token>.ics` (the token is the credential).
+//! Every route, in one place. Public: `/login`, `/setup`, `/healthz`, `/static/...`, `/sw.js`, the
+//! calendar feeds `/feeds/<token>.ics` (the token is the credential), and the one-click
+//! action links of pushed reminders `/a/<token>` (the signed, single-use token is the credential).
 //! Everything else needs a session (pages) or a bearer token (`/api/v1`, `/mcp`).
 
 use actix_web::middleware::{Compress, from_fn};
@@ -31,6 +32,12 @@ pub fn configure(cfg: &mut ServiceConfig, https: bool) {
             // middleware::loggable_path); a wrong one gets a bare 404.
             .route("/feeds/{token}", web::get().to(super::calendar_sharing::feed))
             .route("/feeds/{token}", web::head().to(super::calendar_sharing::feed))
+            // A reminder's one-click action link (Done, Snooze) from a pushed message: public,
+            // because the phone that opens it has no session; the signed, single-use, expiring
+            // token in the path is the credential (never logged, see middleware::loggable_path).
+            // GET only asks; POST acts (see web::action_links).
+            .route("/a/{token}", web::get().to(super::action_links::ask))
+            .route("/a/{token}", web::post().to(super::action_links::act))
             // The JSON API: bearer token.
             .service(
                 web::scope("/api/v1")
@@ -95,6 +102,11 @@ pub fn configure(cfg: &mut ServiceConfig, https: bool) {
                             .default_service(api::not_allowed("POST")),
                     )
                     // --- end channels ---
+                    .service(
+                        web::resource("/notifications/{id}/actions/{action}")
+                            .route(web::post().to(api::notifications::act))
+                            .default_service(api::not_allowed("POST")),
+                    )
                     .service(
                         web::resource("/settings/reminders")
                             .route(web::get().to(api::reminders::get))
@@ -375,6 +387,7 @@ pub fn configure(cfg: &mut ServiceConfig, https: bool) {
                     .route("/notifications", web::get().to(super::notifications::page))
                     .route("/notifications/count", web::get().to(super::notifications::count))
                     .route("/notifications/read", web::post().to(super::notifications::mark_read))
+                    .route("/notifications/{id}/actions/{action}", web::post().to(super::notifications::act))
                     .route("/activity", web::get().to(super::activity::page))
                     .route("/activity/{id}/undo", web::post().to(super::activity::undo))
                     .route("/confirmations/{id}/confirm", web::post().to(super::activity::confirm))

@@ -684,6 +684,43 @@ async fn every_page_fits_a_phone_and_a_desktop() {
         };
         steward::calendar::subscriptions::subscribe(&mut conn, &ctx, &input).unwrap();
     }
+    // --- action links: a reminder with its buttons on the Notifications page, and its signed
+    // one-click links: one to use (act.js presses it at once), one used already, one forged ---
+    let (act_path, used_path, act_task, act_note) = {
+        let (status, task) = api
+            .post(
+                "/tasks",
+                json!({"text": "Call the insurance company about the rather long claim tomorrow 10:00"}),
+            )
+            .await;
+        assert_eq!(status, 201, "{task}");
+        let db = steward::db::Db::open(&app.db_path).unwrap();
+        let mut conn = db.conn().unwrap();
+        let n = steward::notifications::NewNotification {
+            title: task["title"].as_str().unwrap().into(),
+            body: "Due tomorrow at 10:00 (in 20 h)".into(),
+            level: "info",
+            subject: Some(format!("task:{}", task["id"])),
+            ..Default::default()
+        };
+        let n = steward::notifications::add(&mut conn, &n, chrono::Utc::now()).unwrap();
+        let links = steward::notify::actions::links(
+            &mut conn,
+            n.id,
+            n.subject.as_deref(),
+            n.created_at,
+            &app.address,
+        )
+        .unwrap();
+        let path = |label: &str| {
+            let url = &links.iter().find(|a| a.label == label).unwrap().url;
+            url.strip_prefix(&app.address).unwrap().to_string()
+        };
+        (path("Done"), path("Snooze 1 h"), task["id"].as_i64().unwrap(), n.id)
+    };
+    let res = reqwest::Client::new().post(format!("{}{used_path}", app.address)).send().await.unwrap();
+    assert_eq!(res.status(), 200, "{}", res.text().await.unwrap());
+    // --- end action links ---
     let folder = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("screenshots");
     std::fs::create_dir_all(&folder).unwrap();
     let pages = [
@@ -712,6 +749,9 @@ async fn every_page_fits_a_phone_and_a_desktop() {
         ("calendar-agenda", "/calendar?view=agenda".to_string()),
         ("projects", "/projects".to_string()),
         ("briefings", "/briefings?preview=morning".to_string()),
+        ("action-link", act_path.clone()),
+        ("action-link-used", used_path.clone()),
+        ("action-link-forged", "/a/bm90LWEtbGluaw.Zm9yZ2Vk".to_string()),
     ];
     let mut problems = Vec::new();
     for (width, height) in [(390, 844), (1366, 900)] {
@@ -733,6 +773,24 @@ async fn every_page_fits_a_phone_and_a_desktop() {
             }
         }
     }
+    // The one-click link's page was pressed by act.js in the browser: the task is done.
+    let (_, task) = api.get(&format!("/tasks/{act_task}")).await;
+    assert_eq!(task["status"], "done", "act.js submits the link's form at once: {task}");
+    // A toast's Snooze button sends what this sends (app.js): the page's CSRF header comes from
+    // <body>, and the answer's toast says what happened.
+    browser.go(&format!("{}/tasks", app.address)).await;
+    browser.until("htmx loaded", "document.readyState === 'complete' && !!window.htmx").await;
+    browser
+        .script(&format!(
+            "htmx.ajax('POST', '/notifications/{act_note}/actions/snooze', {{source: document.body, swap: 'none', values: {{snooze: '10m'}}}}); return true;"
+        ))
+        .await;
+    browser
+        .until(
+            "the snooze's toast",
+            "document.getElementById('toasts').textContent.includes('Snoozed until')",
+        )
+        .await;
     // Signed out: the login page.
     browser.cmd(reqwest::Method::DELETE, "/cookie", json!({})).await;
     for (width, height) in [(390, 844), (1366, 900)] {
@@ -1104,6 +1162,9 @@ async fn the_service_worker_registers_and_a_hidden_tab_shows_desktop_notificatio
         level: "info".into(),
         link: None,
         created_at: 0,
+        subject: None,
+        actions: Vec::new(),
+        priority: 3,
     };
     let actions = [
         steward::notify::webpush::Action {

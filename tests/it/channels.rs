@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 use crate::helpers::{Api, spawn_app_with};
 
 const NTFY_TOKEN: &str = "tk_ntfy-secret-otter-2718";
-const BOT_TOKEN: &str = "123456:bot-secret-heron-1618";
+pub(crate) const BOT_TOKEN: &str = "123456:bot-secret-heron-1618";
 const DISCORD_SECRET: &str = "discord-secret-lynx-1414";
 const HOOK_SECRET: &str = "whsec-channel-badger-1732";
 const SMTP_PASSWORD: &str = "smtp-secret-walrus-5772";

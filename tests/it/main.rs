@@ -3,6 +3,7 @@
 // Tests run against the real clock where the app does (timeouts, live runs).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::disallowed_methods)]
 
+mod actions;
 mod activity;
 mod api;
 // Issue 14: a scheduled prompt's answer to chosen channels.
