@@ -32,6 +32,8 @@ const ASSETS: &[Asset] = &[
     asset!("app.css", "text/css; charset=utf-8", false),
     asset!("calendar.js", "text/javascript; charset=utf-8", false),
     asset!("icon.svg", "image/svg+xml", false),
+    asset!("icon-192.png", "image/png", false),
+    asset!("icon-512.png", "image/png", false),
 ];
 
 fn etags() -> &'static Vec<String> {

@@ -14,6 +14,7 @@ pub mod chat;
 pub mod events;
 pub mod schedules;
 pub mod tasks;
+pub mod today;
 
 use std::future::Future;
 use std::pin::Pin;
