@@ -45,6 +45,13 @@
       if (field) field.focus();
     }
     document.body.addEventListener("htmx:afterSwap", focusSwapped);
+    // Today's box comes back in place of itself after an add: the cursor goes back in, once.
+    document.body.addEventListener("htmx:afterSettle", function () {
+      var box = document.querySelector("#today-add input[autofocus]");
+      if (!box) return;
+      box.removeAttribute("autofocus");
+      box.focus();
+    });
     document.body.addEventListener("htmx:oobAfterSwap", focusSwapped);
     // A network failure (server down, offline) says so instead of doing nothing.
     document.body.addEventListener("htmx:sendError", function () {

@@ -30,4 +30,5 @@ mod privilege;
 mod schedule_pages;
 mod scheduler;
 mod tasks;
+mod today;
 mod todotxt;
