@@ -412,12 +412,12 @@ fn read_tasks(conn: &mut Conn, ctx: &Ctx, today: &mut Today) -> Result<(), AppEr
     Ok(())
 }
 
+/// Open tasks per project, most first.
+pub type OpenPerProject = Vec<(String, i64)>;
+
 /// Open tasks per project (most first) and the stalled projects: open tasks, and no task of
 /// the project changed for [`STALLED_AFTER`].
-pub fn projects(
-    conn: &mut Conn,
-    now: DateTime<Utc>,
-) -> Result<(Vec<(String, i64)>, HashSet<String>), AppError> {
+pub fn projects(conn: &mut Conn, now: DateTime<Utc>) -> Result<(OpenPerProject, HashSet<String>), AppError> {
     let rows: Vec<(String, bool, NaiveDateTime)> = tasks::table
         .filter(tasks::deleted_at.is_null())
         .filter(tasks::projects.ne("  "))

@@ -481,10 +481,10 @@ pub async fn preview(
                 p.details.push(format!("priority {pr}"));
             }
             let body = crate::tasks::todotxt::parse_body(&line.body);
-            if let Some(due) = body.tags.iter().find(|(k, _)| k == "due") {
-                if let Ok(due) = crate::tasks::todotxt::Due::parse(&due.1, ctx.tz) {
-                    p.details.push(format!("due {}", view::due(&due, ctx.tz, ctx.now)));
-                }
+            if let Some(due) = body.tags.iter().find(|(k, _)| k == "due")
+                && let Ok(due) = crate::tasks::todotxt::Due::parse(&due.1, ctx.tz)
+            {
+                p.details.push(format!("due {}", view::due(&due, ctx.tz, ctx.now)));
             }
             if let Some(rec) = &d.recurrence {
                 p.details.push(format!("repeats {rec}"));
