@@ -66,8 +66,27 @@ fn main() -> anyhow::Result<()> {
             "today::build in-process (median of 50):          {:>8.2} ms",
             measure::ms(measure::nearest_rank(&times, 50.0).unwrap_or_default())
         );
+        for name in ["agenda", "tasks", "schedules", "notifications", "stats"] {
+            let parts = steward::today::Parts::only(name).unwrap_or(steward::today::Parts::NONE);
+            let mut times = Vec::new();
+            for _ in 0..20 {
+                let t = Instant::now();
+                let today = steward::today::build(&mut conn, &ctx, None, parts)
+                    .map_err(|e| anyhow::anyhow!("{e}"))?;
+                times.push(t.elapsed());
+                std::hint::black_box(today);
+            }
+            times.sort();
+            println!(
+                "  of which {name:<14} (median of 20):          {:>8.2} ms",
+                measure::ms(measure::nearest_rank(&times, 50.0).unwrap_or_default())
+            );
+        }
     }
 
+    if args.iter().any(|a| a == "--in-process") {
+        return Ok(());
+    }
     let (mut child, _, port) = child::start(&db_path, ZONE)?;
     std::thread::sleep(Duration::from_secs(1));
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;

@@ -418,21 +418,30 @@ pub type OpenPerProject = Vec<(String, i64)>;
 /// Open tasks per project (most first) and the stalled projects: open tasks, and no task of
 /// the project changed for [`STALLED_AFTER`].
 pub fn projects(conn: &mut Conn, now: DateTime<Utc>) -> Result<(OpenPerProject, HashSet<String>), AppError> {
-    let rows: Vec<(String, bool, NaiveDateTime)> = tasks::table
+    // Grouped in SQL by the distinct project lists (few), not read task by task.
+    let rows: Vec<(String, bool, i64, Option<NaiveDateTime>)> = tasks::table
         .filter(tasks::deleted_at.is_null())
         .filter(tasks::projects.ne("  "))
-        .select((tasks::projects, tasks::done, tasks::updated_at))
+        .group_by((tasks::projects, tasks::done))
+        .select((
+            tasks::projects,
+            tasks::done,
+            diesel::dsl::count_star(),
+            diesel::dsl::max(tasks::updated_at),
+        ))
         .load(conn)?;
     let mut open: BTreeMap<String, i64> = BTreeMap::new();
     let mut last: HashMap<String, NaiveDateTime> = HashMap::new();
-    for (projects, done, updated) in &rows {
+    for (projects, done, count, updated) in &rows {
         for p in projects.split_whitespace() {
             if !done {
-                *open.entry(p.to_string()).or_default() += 1;
+                *open.entry(p.to_string()).or_default() += count;
             }
-            let l = last.entry(p.to_string()).or_insert(*updated);
-            if *updated > *l {
-                *l = *updated;
+            if let Some(updated) = updated {
+                let l = last.entry(p.to_string()).or_insert(*updated);
+                if *updated > *l {
+                    *l = *updated;
+                }
             }
         }
     }
@@ -523,9 +532,12 @@ fn recent_runs(conn: &mut Conn) -> Result<Vec<RunBrief>, AppError> {
 fn stats(conn: &mut Conn, ctx: &Ctx) -> Result<Stats, AppError> {
     let date = ctx.today();
     let first = date - Duration::days(DONE_DAYS - 1);
+    // `completed_at` (indexed) bounds the rows; `completed_on` is the day in the person's zone.
+    let (first_start, _) = day_bounds(first, ctx.tz);
     let done: Vec<(Option<NaiveDate>, i64)> = tasks::table
         .filter(tasks::deleted_at.is_null())
         .filter(tasks::done.eq(true))
+        .filter(tasks::completed_at.ge((first_start - Duration::days(1)).naive_utc()))
         .filter(tasks::completed_on.ge(first))
         .group_by(tasks::completed_on)
         .select((tasks::completed_on, diesel::dsl::count_star()))

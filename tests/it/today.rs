@@ -334,3 +334,17 @@ async fn the_manifest_and_icons_are_public() {
     let html = app.get("/").await.text().await.unwrap();
     assert!(html.contains("<link rel=\"manifest\" href=\"/manifest.webmanifest\">"));
 }
+
+#[tokio::test]
+async fn a_project_nobody_touched_for_two_weeks_is_suggested_as_stalled() {
+    let (_app, clock, api) = new_york_at("2026-11-10T15:00:00Z").await;
+    add(&api, "Sort the boxes +attic").await;
+    add(&api, "Buy paint +house").await;
+    clock.set("2026-12-02T15:00:00Z".parse().unwrap());
+    add(&api, "Call the painter +house").await; // +house moved today; +attic did not for 22 days
+    let (_, t) = api.get("/today?context=none").await;
+    let next = t["what_next"].as_array().unwrap();
+    assert_eq!(next.len(), 1, "{next:?}");
+    assert_eq!(next[0]["task"]["title"], "Sort the boxes");
+    assert_eq!(next[0]["reasons"], json!([{"kind": "stalled", "text": "+attic stalled"}]));
+}
