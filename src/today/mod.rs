@@ -224,13 +224,19 @@ pub fn build(conn: &mut Conn, ctx: &Ctx, chosen: Option<&str>, parts: Parts) -> 
         notifications: Vec::new(),
         stats: Stats::default(),
     };
-    if parts.agenda || parts.tasks {
-        let (agenda, truncated) = agenda(conn, ctx)?;
+    if parts.agenda {
+        let (start, end) = day_bounds(date, tz);
+        let (agenda, truncated) = agenda(conn, ctx, start, end)?;
         today.agenda = agenda;
         today.agenda_truncated = truncated;
     }
     if parts.tasks {
-        let in_call = today.agenda.iter().any(|a| a.now && a.call);
+        // Whether a call is going on: the day's agenda when read, else just this minute's.
+        let in_call = if parts.agenda {
+            today.agenda.iter().any(|a| a.now && a.call)
+        } else {
+            agenda(conn, ctx, now, now + Duration::seconds(1))?.0.iter().any(|a| a.now && a.call)
+        };
         today.context = current_context(conn, ctx, chosen, in_call)?;
         read_tasks(conn, ctx, &mut today)?;
     }
@@ -256,8 +262,12 @@ pub fn build(conn: &mut Conn, ctx: &Ctx, chosen: Option<&str>, parts: Parts) -> 
 }
 
 /// Today's occurrences of the visible calendars, with which are going on and which are calls.
-fn agenda(conn: &mut Conn, ctx: &Ctx) -> Result<(Vec<AgendaItem>, bool), AppError> {
-    let (start, end) = day_bounds(ctx.today(), ctx.tz);
+fn agenda(
+    conn: &mut Conn,
+    ctx: &Ctx,
+    start: DateTime<Utc>,
+    end: DateTime<Utc>,
+) -> Result<(Vec<AgendaItem>, bool), AppError> {
     let (list, truncated) = occurrences(conn, ctx, start, end, None)?;
     let going: Vec<i32> = list
         .iter()
