@@ -21,7 +21,7 @@ pub fn done_per_day(days: &[(NaiveDate, i64)]) -> String {
     let mut out = format!(
         "<svg class=\"chart\" viewBox=\"0 0 {w} {}\" role=\"img\" aria-labelledby=\"chart-done-t\">\
          <title id=\"chart-done-t\">Tasks done per day, last {} days: {total} in all</title>",
-        h + 14.0,
+        h + 1.0,
         days.len()
     );
     let _ = write!(out, "<line class=\"axis\" x1=\"0\" y1=\"{h}\" x2=\"{w}\" y2=\"{h}\"/>");
@@ -34,16 +34,6 @@ pub fn done_per_day(days: &[(NaiveDate, i64)]) -> String {
             "<rect class=\"{class}\" x=\"{x:.1}\" y=\"{:.1}\" width=\"{bar:.1}\" height=\"{bh:.1}\"><title>{}: {count}</title></rect>",
             h - bh,
             day.format("%a %-d %b")
-        );
-    }
-    if let (Some((first, _)), Some((last, _))) = (days.first(), days.last()) {
-        let _ = write!(
-            out,
-            "<text class=\"label\" x=\"0\" y=\"{}\">{}</text><text class=\"label\" x=\"{w}\" y=\"{}\" text-anchor=\"end\">{}</text>",
-            h + 12.0,
-            first.format("%-d %b"),
-            h + 12.0,
-            last.format("%-d %b")
         );
     }
     out.push_str("</svg>");
@@ -75,57 +65,19 @@ pub fn success_ring(succeeded: i64, failed: i64) -> String {
              stroke-dasharray=\"{dash:.2} {:.2}\" transform=\"rotate(-90 {c} {c})\"/>",
             circumference - dash
         );
-        let _ = write!(
-            out,
-            "<text class=\"ring-text\" x=\"{c}\" y=\"{}\" text-anchor=\"middle\">{:.0}%</text>",
-            c + 5.0,
-            share * 100.0
-        );
-    } else {
-        let _ = write!(
-            out,
-            "<text class=\"ring-text\" x=\"{c}\" y=\"{}\" text-anchor=\"middle\">–</text>",
-            c + 5.0
-        );
     }
     out.push_str("</svg>");
     out
 }
 
-/// Horizontal bars of open tasks per project, most first.
-pub fn per_project(projects: &[(String, i64)]) -> String {
-    let (w, row) = (300.0_f64, 20.0_f64);
-    let h = (projects.len().max(1) as f64) * row;
-    let most = projects.iter().map(|(_, n)| *n).max().unwrap_or(0).max(1) as f64;
-    let label_w = 110.0;
-    let mut out = format!(
-        "<svg class=\"chart\" viewBox=\"0 0 {w} {h}\" role=\"img\" aria-labelledby=\"chart-projects-t\">\
-         <title id=\"chart-projects-t\">Open tasks per project</title>"
-    );
-    for (i, (name, n)) in projects.iter().enumerate() {
-        let y = i as f64 * row;
-        let bw = (*n as f64 / most * (w - label_w - 30.0)).max(2.0);
-        let shown: String = if name.chars().count() > 14 {
-            name.chars().take(13).chain(std::iter::once('…')).collect()
-        } else {
-            name.clone()
-        };
-        let _ = write!(
-            out,
-            "<text class=\"label\" x=\"0\" y=\"{:.1}\">+{}<title>+{}</title></text>\
-             <rect class=\"bar\" x=\"{label_w}\" y=\"{:.1}\" width=\"{bw:.1}\" height=\"{:.1}\"/>\
-             <text class=\"label\" x=\"{:.1}\" y=\"{:.1}\">{n}</text>",
-            y + 14.0,
-            esc(&shown),
-            esc(name),
-            y + 4.0,
-            row - 8.0,
-            label_w + bw + 4.0,
-            y + 14.0
-        );
-    }
-    out.push_str("</svg>");
-    out
+/// One horizontal bar, `n` of `most` long (open tasks of a project beside the busiest one);
+/// its label and number are HTML beside it.
+pub fn bar(n: i64, most: i64) -> String {
+    let width = if most > 0 { (n as f64 / most as f64 * 100.0).clamp(2.0, 100.0) } else { 2.0 };
+    format!(
+        "<svg class=\"chart pbar\" viewBox=\"0 0 100 10\" preserveAspectRatio=\"none\" aria-hidden=\"true\">\
+         <rect class=\"bar\" x=\"0\" y=\"0\" width=\"{width:.1}\" height=\"10\"/></svg>"
+    )
 }
 
 #[cfg(test)]
@@ -147,16 +99,19 @@ mod tests {
     #[test]
     fn the_ring_shows_the_share_that_succeeded() {
         let svg = success_ring(3, 1);
-        assert!(svg.contains(">75%<") && svg.contains("3 of 4 scheduled runs"), "{svg}");
+        assert!(
+            svg.contains("3 of 4 scheduled runs") && svg.contains("stroke-dasharray=\"141.37 47.12\""),
+            "{svg}"
+        );
         let none = success_ring(0, 0);
         assert!(none.contains("No scheduled runs") && !none.contains("ring-ok"), "{none}");
     }
 
     #[test]
-    fn project_names_are_escaped_and_clamped() {
-        let svg = per_project(&[("a<b>&c".into(), 3), ("a_really_long_project_name".into(), 1)]);
-        assert!(svg.contains("+a&lt;b&gt;&amp;c"), "{svg}");
-        assert!(svg.contains("+a_really_long…<title>+a_really_long_project_name</title>"), "{svg}");
-        assert!(!svg.contains("<b>"));
+    fn bars_are_a_share_of_the_longest() {
+        assert!(bar(1, 4).contains("width=\"25.0\""));
+        assert!(bar(4, 4).contains("width=\"100.0\""));
+        assert!(bar(0, 0).contains("width=\"2.0\""), "an empty bar still shows");
+        assert!(!bar(1, 2).contains("<text"), "no text in SVG: the labels are HTML");
     }
 }

@@ -98,9 +98,12 @@ pub struct TodayView {
     pub notifications: Vec<NoteRow>,
     pub done_chart: String,
     pub runs_chart: String,
-    pub projects_chart: String,
+    /// Project, open tasks, its bar.
+    pub projects: Vec<(String, i64, String)>,
     pub projects_more: usize,
-    pub has_projects: bool,
+    pub runs_summary: String,
+    pub done_first: String,
+    pub done_last: String,
     /// `&context=work` to keep the selector's choice in section URLs.
     pub query: String,
 }
@@ -254,9 +257,31 @@ impl TodayView {
                 .collect(),
             done_chart: charts::done_per_day(&t.stats.done_per_day),
             runs_chart: charts::success_ring(t.stats.runs_succeeded, t.stats.runs_failed),
-            projects_chart: charts::per_project(&t.stats.projects),
+            projects: {
+                let most = t.stats.projects.first().map_or(0, |(_, n)| *n);
+                t.stats.projects.iter().map(|(p, n)| (p.clone(), *n, charts::bar(*n, most))).collect()
+            },
             projects_more: t.stats.projects_more,
-            has_projects: !t.stats.projects.is_empty(),
+            runs_summary: match t.stats.success_rate() {
+                Some(rate) => format!(
+                    "{rate:.0}% ({} of {})",
+                    t.stats.runs_succeeded,
+                    t.stats.runs_succeeded + t.stats.runs_failed
+                ),
+                None => "No runs finished".into(),
+            },
+            done_first: t
+                .stats
+                .done_per_day
+                .first()
+                .map(|(d, _)| d.format("%-d %b").to_string())
+                .unwrap_or_default(),
+            done_last: t
+                .stats
+                .done_per_day
+                .last()
+                .map(|(d, _)| d.format("%-d %b").to_string())
+                .unwrap_or_default(),
             query,
         }
     }

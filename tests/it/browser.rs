@@ -1138,6 +1138,8 @@ async fn today_works_in_a_real_browser() {
         .until("done today", "document.getElementById('today-done')?.textContent.includes('Buy milk')")
         .await;
     assert!(!browser.text("#today-due").await.contains("Buy milk"));
+    // The tick's own answer has landed (a late answer would replace a fresher section).
+    browser.until("no request in flight", "!document.querySelector('.htmx-request')").await;
 
     // Completed elsewhere (the API): the open page follows without a reload.
     browser.script("window.notReloaded = true;").await;
@@ -1168,6 +1170,7 @@ async fn today_works_in_a_real_browser() {
     browser.cmd(reqwest::Method::POST, "/window/rect", json!({"width": 390, "height": 844})).await;
     browser.go(&format!("{}/", app.address)).await;
     browser.until("the page loaded", "document.readyState === 'complete'").await;
+    browser.screenshot("today-390").await;
     let problems = browser.script(LAYOUT_CHECK).await;
     assert_eq!(problems, json!([]), "Today at 390 px");
     browser.assert_clean_console().await;
