@@ -22,6 +22,9 @@ pub enum Event {
     /// Events or calendars changed (one calendar's, or several when `None`): calendar pages
     /// reload what they show.
     CalendarChanged { calendar_id: Option<i32> },
+    /// Tasks were added, changed or completed (one task's id, or several when `None`): Today
+    /// reads its task lists again.
+    TasksChanged { id: Option<i32> },
 }
 
 /// The most events the hub holds for subscribers that have not read them yet.
@@ -50,6 +53,7 @@ impl Event {
             Event::Run { .. } => "run",
             Event::Notification { .. } => "notification",
             Event::CalendarChanged { .. } => "calendar",
+            Event::TasksChanged { .. } => "tasks",
         }
     }
 }

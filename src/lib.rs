@@ -15,6 +15,7 @@
 //! - [`cli`] is the `steward` command line.
 //! - [`confirm`] says which of the agent's and MCP clients' tool calls wait for the person;
 //!   [`activity`] records what they (and API tokens) changed, and undoes it.
+//! - [`today`] is the home page's data (agenda, task lists, what next, stats) and its one quick-add.
 
 pub mod activity;
 pub mod agents;
@@ -41,5 +42,6 @@ pub mod schedules;
 pub mod services;
 pub mod settings;
 pub mod tasks;
+pub mod today;
 pub mod tools;
 pub mod web;

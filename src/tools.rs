@@ -564,6 +564,7 @@ async fn add_task(services: &Services, caller: &Caller, args: Args) -> Result<Va
                 .await?
         }
     };
+    task_service::announce(&services.events, Some(task.id));
     to_json(task)
 }
 
@@ -575,6 +576,7 @@ async fn complete_task(services: &Services, caller: &Caller, args: Args) -> Resu
             Ok((task.view(ctx.tz), next.map(|n| n.view(ctx.tz))))
         })
         .await?;
+    task_service::announce(&services.events, Some(id));
     let mut body = to_json(task)?;
     if let Some(obj) = body.as_object_mut() {
         obj.insert("next".into(), to_json(next)?);
@@ -591,6 +593,7 @@ async fn update_task(services: &Services, caller: &Caller, args: Args) -> Result
             move |conn, ctx| Ok(task_service::update(conn, ctx, id, &patch)?.view(ctx.tz)),
         )
         .await?;
+    task_service::announce(&services.events, Some(id));
     to_json(task)
 }
 

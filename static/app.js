@@ -45,6 +45,13 @@
       if (field) field.focus();
     }
     document.body.addEventListener("htmx:afterSwap", focusSwapped);
+    // Today's box comes back in place of itself after an add: the cursor goes back in, once.
+    document.body.addEventListener("htmx:afterSettle", function () {
+      var box = document.querySelector("#today-add input[autofocus]");
+      if (!box) return;
+      box.removeAttribute("autofocus");
+      box.focus();
+    });
     document.body.addEventListener("htmx:oobAfterSwap", focusSwapped);
     // A network failure (server down, offline) says so instead of doing nothing.
     document.body.addEventListener("htmx:sendError", function () {
@@ -319,6 +326,17 @@
     });
   }
 
+  // Today: a section is read again alone (`/?section=tasks`) when an event concerns it; the
+  // context picked in the selector goes along.
+  function todaySection(name) {
+    var id = "today-" + name;
+    if (!document.getElementById(id)) return;
+    var pick = document.getElementById("today-context");
+    var url = "/?section=" + name;
+    if (pick && pick.value) url += "&context=" + encodeURIComponent(pick.value);
+    coalesce(id, function () { return refresh(id, url); });
+  }
+
   function connectLive() {
     // With desktop notifications on, every page listens (a hidden tab shows them).
     if (!window.EventSource || (!document.querySelector("[data-live]") && !desktopOn())) return;
@@ -329,10 +347,20 @@
     }
     function open() {
       source = new EventSource("/events");
-      source.addEventListener("run", function (e) { var d = parse(e); if (d) onRun(d); });
-      source.addEventListener("notification", function (e) { var d = parse(e); if (d) onNotification(d); });
+      source.addEventListener("run", function (e) {
+        var d = parse(e); if (d) onRun(d);
+        todaySection("schedules"); todaySection("stats");
+      });
+      source.addEventListener("notification", function (e) {
+        var d = parse(e); if (d) onNotification(d);
+        todaySection("notifications");
+      });
       // The Calendar page redraws itself (calendar.js).
-      source.addEventListener("calendar", function () { document.dispatchEvent(new CustomEvent("steward:calendar")); });
+      source.addEventListener("calendar", function () {
+        document.dispatchEvent(new CustomEvent("steward:calendar"));
+        todaySection("agenda");
+      });
+      source.addEventListener("tasks", function () { todaySection("tasks"); todaySection("stats"); });
       source.addEventListener("lagged", reloadLists);
       source.addEventListener("error", function () { broken = true; });
       source.addEventListener("open", function () {
@@ -505,7 +533,10 @@
   document.addEventListener("DOMContentLoaded", openNamedRun);
   window.addEventListener("hashchange", openNamedRun);
 
-  // Keyboard: n = new task, / = search, Escape = cancel an edit.
+  // Keyboard, on every page: ? = the list of shortcuts, g then d/t/c/h/s = go to Today, Tasks,
+  // Calendar, Chat, Schedules; n = the quick-add box, / = search, Escape = cancel an edit.
+  var GO = { d: "/", t: "/tasks", c: "/calendar", h: "/chat", s: "/schedules" };
+  var pendingG = 0;
   document.addEventListener("keydown", function (e) {
     if (e.ctrlKey || e.metaKey || e.altKey) return;
     if (e.key === "Escape") {
@@ -514,6 +545,20 @@
       return;
     }
     if (typing(document.activeElement)) return;
+    var help = document.getElementById("shortcuts");
+    if (help && help.open) return;
+    if (pendingG && Date.now() - pendingG < 1500 && GO[e.key]) {
+      pendingG = 0;
+      e.preventDefault();
+      location.href = GO[e.key];
+      return;
+    }
+    pendingG = 0;
+    if (e.key === "g") { pendingG = Date.now(); return; }
+    if (e.key === "?") {
+      if (help && help.showModal) { help.showModal(); e.preventDefault(); }
+      return;
+    }
     var target = null;
     if (e.key === "n") target = document.getElementById("quick-add-text");
     if (e.key === "/") target = document.getElementById("filter-q");

@@ -46,6 +46,10 @@ pub struct Draft {
     pub location: Option<String>,
     /// An RFC 5545 RRULE value (`FREQ=WEEKLY;BYDAY=MO,TH`), when the event repeats.
     pub rrule: Option<String>,
+    /// Whether the text said how long it lasts (a time or day range, `for 1h`, `all day`)
+    /// rather than taking the default hour or day: what tells an event from a task with a
+    /// time in Today's quick-add.
+    pub end_written: bool,
 }
 
 /// When the (first) occurrence happens, as wall-clock values in [`Draft::zone`].
@@ -799,7 +803,8 @@ fn assemble(
     {
         return Err(ParseError::new(r.piece.clone(), format!("ends on {until}, before it starts on {day}")));
     }
-    Ok(Draft { title, when, zone, zone_named, location, rrule })
+    let end_written = f.time_end.is_some() || f.date_end.is_some() || f.length.is_some() || f.all_day;
+    Ok(Draft { title, when, zone, zone_named, location, rrule, end_written })
 }
 
 /// The next day the rule allows after `day` (for a first occurrence already past today).

@@ -49,6 +49,69 @@ fn nullable<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Opti
     Option::<T>::deserialize(d).map(Some)
 }
 
+/// Tells the open pages that tasks changed (call after a write; these functions run on a
+/// connection and do not reach the event hub).
+pub fn announce(events: &crate::events::Events, id: Option<i32>) {
+    events.send(crate::events::Event::TasksChanged { id });
+}
+
+/// Where "move all overdue" moves tasks to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MoveTo {
+    Today,
+    Tomorrow,
+}
+
+impl MoveTo {
+    pub fn parse(text: &str) -> Result<MoveTo, AppError> {
+        match text.trim() {
+            "today" => Ok(MoveTo::Today),
+            "tomorrow" => Ok(MoveTo::Tomorrow),
+            other => Err(AppError::invalid("to", format!("{other:?} is not today or tomorrow"))),
+        }
+    }
+}
+
+/// Moves every overdue open task to today (or tomorrow), in one transaction; returns how many
+/// moved. A task due at a time keeps its time of day when that is still ahead on the new day,
+/// and becomes due on the day otherwise (a time already past would leave it overdue).
+pub fn move_overdue(conn: &mut Conn, ctx: &Ctx, to: MoveTo) -> Result<usize, AppError> {
+    let today = ctx.today();
+    let day = match to {
+        MoveTo::Today => today,
+        MoveTo::Tomorrow => today + Duration::days(1),
+    };
+    let now = ctx.now.naive_utc();
+    db::write(conn, |conn| {
+        let late: Vec<Task> = tasks::table
+            .filter(tasks::deleted_at.is_null())
+            .filter(tasks::done.eq(false))
+            .filter(tasks::due_at.lt(now).or(tasks::due_at.is_null().and(tasks::due_date.lt(today))))
+            .order(tasks::id.asc())
+            .select(Task::as_select())
+            .load(conn)?;
+        for old in &late {
+            let value = match old.due_and_extra(ctx.tz).0 {
+                Some(Due::At(at)) => {
+                    let time = at.with_timezone(&ctx.tz).time();
+                    let moved = dates::resolve_local(ctx.tz, day.and_time(time));
+                    if moved > ctx.local_now() {
+                        Due::At(moved.fixed_offset()).to_value()
+                    } else {
+                        day.to_string()
+                    }
+                }
+                _ => day.to_string(),
+            };
+            let mut line = old.line();
+            line.body = todotxt::set_tag(&line.body, "due", Some(&value));
+            let task = save(conn, ctx, old.id, &line)?;
+            recorded(conn, ctx, "update", Some(old), &task, None)?;
+        }
+        Ok(late.len())
+    })
+}
+
 /// Adds a task from quick-add text (`Call mom tomorrow 5pm +family p1`).
 pub fn add_text(conn: &mut Conn, ctx: &Ctx, text: &str) -> Result<Task, AppError> {
     let parsed = quickadd::parse(text, ctx.local_now())?;

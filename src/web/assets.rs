@@ -34,6 +34,8 @@ const ASSETS: &[Asset] = &[
     asset!("act.js", "text/javascript; charset=utf-8", false),
     asset!("icon.svg", "image/svg+xml", false),
     asset!("sw.js", "text/javascript; charset=utf-8", false),
+    asset!("icon-192.png", "image/png", false),
+    asset!("icon-512.png", "image/png", false),
 ];
 
 fn etags() -> &'static Vec<String> {

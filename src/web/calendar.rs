@@ -1827,10 +1827,12 @@ pub async fn toggle_task(
 ) -> Result<HttpResponse, PageError> {
     let id = id.into_inner();
     let csrf = session.0.csrf_token.clone();
+    let st = state.clone();
     let done = state
         .run_as(Actor::Person, move |conn, ctx| {
             let task = crate::tasks::service::get(conn, id)?;
             let (t, _) = crate::tasks::service::set_done(conn, ctx, id, !task.done)?;
+            crate::tasks::service::announce(&st.events, Some(id));
             Ok(if t.done {
                 format!("Completed “{}”", short(&t.title))
             } else {

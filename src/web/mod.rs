@@ -27,6 +27,7 @@ pub mod schedules;
 pub mod settings;
 pub mod state;
 pub mod tasks;
+pub mod today;
 pub mod view;
 
 use std::future::{Ready, ready};

@@ -23,6 +23,7 @@ pub fn configure(cfg: &mut ServiceConfig, https: bool) {
             .route("/static/{file}", web::get().to(assets::serve))
             // The Web Push service worker: at the root, so that its scope is the whole app.
             .route("/sw.js", web::get().to(assets::service_worker))
+            .route("/manifest.webmanifest", web::get().to(super::today::manifest))
             .app_data(web::FormConfig::default().limit(16 * 1024))
             .route("/login", web::get().to(login::login_page))
             .route("/login", web::post().to(login::login))
@@ -46,6 +47,18 @@ pub fn configure(cfg: &mut ServiceConfig, https: bool) {
                     .app_data(web::QueryConfig::default().error_handler(api::query_error))
                     .app_data(web::PathConfig::default().error_handler(api::path_error))
                     // Each path is a resource, so that a method it does not take gets 405 + Allow.
+                    // --- today ---
+                    .service(
+                        web::resource("/today")
+                            .route(web::get().to(api::today::get))
+                            .default_service(api::not_allowed("GET")),
+                    )
+                    .service(
+                        web::resource("/tasks/move-overdue")
+                            .route(web::post().to(api::today::move_overdue))
+                            .default_service(api::not_allowed("POST")),
+                    )
+                    // --- end today ---
                     .service(
                         web::resource("/tasks")
                             .route(web::get().to(api::tasks::list))
@@ -289,7 +302,15 @@ pub fn configure(cfg: &mut ServiceConfig, https: bool) {
                 web::scope("")
                     .wrap(from_fn(middleware::require_session))
                     .app_data(web::FormConfig::default().limit(256 * 1024))
-                    .route("/", web::get().to(tasks::home))
+                    .route("/", web::get().to(super::today::page))
+                    // --- today ---
+                    .route("/today/add", web::post().to(super::today::add))
+                    .route("/today/preview", web::get().to(super::today::preview))
+                    .route("/today/tasks/{id}/toggle", web::post().to(super::today::toggle))
+                    .route("/today/overdue/move", web::post().to(super::today::move_overdue))
+                    .route("/settings/context", web::get().to(super::today::context_rules))
+                    .route("/settings/context", web::post().to(super::today::save_context_rules))
+                    // --- end today ---
                     .route("/logout", web::post().to(login::logout))
                     .route("/tasks", web::get().to(tasks::page))
                     .route("/tasks", web::post().to(tasks::add))

@@ -375,10 +375,6 @@ fn group_view(slice: GroupSlice, ctx: &Ctx, collapsed: &[Group]) -> GroupView {
     }
 }
 
-pub async fn home() -> HttpResponse {
-    see_other("/tasks")
-}
-
 /// What a plain import form is redirected to show: `/tasks?imported=N&unreadable=M`.
 #[derive(Deserialize)]
 pub struct ImportNotice {
@@ -430,6 +426,7 @@ pub async fn add(
     let added = state.run_as(Actor::Person, move |conn, ctx| service::add_text(conn, ctx, &input)).await;
     match added {
         Ok(task) => {
+            service::announce(&state.events, Some(task.id));
             if !is_htmx(&req) {
                 return Ok(see_other(&format!("/tasks?{}", query_string(&filter))));
             }
@@ -760,6 +757,7 @@ pub async fn toggle(
             Ok((TaskItem::new(&task, ctx), next.map(|n| TaskItem::new(&n, ctx))))
         })
         .await?;
+    service::announce(&state.events, Some(id));
     if !is_htmx(&req) {
         return Ok(see_other("/tasks"));
     }

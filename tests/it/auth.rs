@@ -30,6 +30,13 @@ async fn every_route_refuses_anonymous_access() {
         ("POST", "/settings/tokens/1/revoke"),
         ("POST", "/logout"),
         ("GET", "/no-such-page"),
+        ("GET", "/?section=tasks"),
+        ("POST", "/today/add"),
+        ("GET", "/today/preview?text=x"),
+        ("POST", "/today/tasks/1/toggle"),
+        ("POST", "/today/overdue/move"),
+        ("GET", "/settings/context"),
+        ("POST", "/settings/context"),
     ];
     for (method, path) in pages {
         let res = anon.request(method.parse().unwrap(), app.url(path)).send().await.unwrap();
@@ -44,6 +51,8 @@ async fn every_route_refuses_anonymous_access() {
         ("DELETE", "/api/v1/tasks/1"),
         ("POST", "/api/v1/tasks/1/complete"),
         ("GET", "/api/v1/nothing"),
+        ("GET", "/api/v1/today"),
+        ("POST", "/api/v1/tasks/move-overdue"),
     ];
     for (method, path) in api {
         let (status, body) =

@@ -724,6 +724,8 @@ async fn every_page_fits_a_phone_and_a_desktop() {
     let folder = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("screenshots");
     std::fs::create_dir_all(&folder).unwrap();
     let pages = [
+        ("today", "/".to_string()),
+        ("context-rules", "/settings/context".to_string()),
         ("tasks", "/tasks".to_string()),
         ("chat", "/chat".to_string()),
         ("conversation", format!("/chat/{conversation}")),
@@ -1254,3 +1256,123 @@ async fn the_service_worker_registers_and_a_hidden_tab_shows_desktop_notificatio
     browser.assert_clean_console().await;
 }
 // --- end webpush ---
+
+/// Today in a real browser: it renders with data, the one quick-add box adds each kind with a
+/// live preview, a tick completes a task in place, a task completed through the API moves on
+/// the open page (SSE), the shortcuts work, and a phone (390 px) never scrolls sideways.
+#[tokio::test]
+async fn today_works_in_a_real_browser() {
+    let Some(browser) = Browser::start().await else { return };
+    let app = spawn_app().await;
+    browser.set_up(&app).await;
+    let api = app.api(&app.api_token().await);
+    let (status, body) = api
+        .post("/agents", json!({"name": "default", "kind": "webhook", "url": "http://127.0.0.1:9/hook", "secret": "s3cret-s3cret"}))
+        .await;
+    assert_eq!(status, 201, "{body}");
+    let (status, rent) = api.post("/tasks", json!({"text": "Pay the rent today +home"})).await;
+    assert_eq!(status, 201, "{rent}");
+    let rent = rent["id"].as_i64().unwrap();
+    for text in
+        ["Old form due:2020-01-01", "(A) Plan the year", "Reply from Bob @waiting", "Read a book +fun"]
+    {
+        assert_eq!(api.post("/tasks", json!({ "text": text })).await.0, 201);
+    }
+    let (status, body) = api
+        .post("/events", json!({"title": "All-day thing", "start": chrono::Utc::now().format("%Y-%m-%d").to_string(), "all_day": true}))
+        .await;
+    assert_eq!(status, 201, "{body}");
+
+    browser.go(&format!("{}/", app.address)).await;
+    browser.wait_for("#today-tasks").await;
+    assert!(browser.text("#today-due").await.contains("Pay the rent"));
+    assert!(browser.text("#today-overdue").await.contains("Old form"));
+    assert!(browser.text("#today-agenda").await.contains("All-day thing"));
+    assert!(browser.find(".today-stats svg.chart").await.is_some(), "the stats are drawn");
+
+    // Each kind through the one box; the preview says which it will be.
+    browser.click("h1").await;
+    browser.type_into("body", "n").await;
+    browser.until("n focuses quick-add", "document.activeElement.id === 'quick-add-text'").await;
+    let cases = [
+        ("Buy milk today +home", "Will add a task", "Added task"),
+        ("Team sync today 23:00-23:30", "Will add an event", "Added event"),
+        (
+            "every weekday 9:00 ask the agent for the news",
+            "Will add a scheduled prompt",
+            "Added scheduled prompt",
+        ),
+    ];
+    for (text, preview, toast) in cases {
+        browser.type_into("#quick-add-text", text).await;
+        browser
+            .until(
+                preview,
+                &format!("document.getElementById('quick-add-preview').textContent.includes({preview:?})"),
+            )
+            .await;
+        browser.type_into("#quick-add-text", "\u{E007}").await;
+        browser
+            .until(toast, &format!("document.getElementById('toasts').textContent.includes({toast:?})"))
+            .await;
+        browser.until("an empty box", "document.getElementById('quick-add-text').value === ''").await;
+    }
+    browser
+        .until("the task in place", "document.getElementById('today-due').textContent.includes('Buy milk')")
+        .await;
+    browser
+        .until(
+            "the event in place",
+            "document.getElementById('today-agenda').textContent.includes('Team sync')",
+        )
+        .await;
+
+    // A tick completes in place.
+    browser
+        .script(
+            "[...document.querySelectorAll('#today-due [data-task]')].find(li => li.textContent.includes('Buy milk'))\
+             .querySelector('input[type=checkbox]').click();",
+        )
+        .await;
+    browser
+        .until("done today", "document.getElementById('today-done')?.textContent.includes('Buy milk')")
+        .await;
+    assert!(!browser.text("#today-due").await.contains("Buy milk"));
+    // The tick's own answer has landed (a late answer would replace a fresher section).
+    browser.until("no request in flight", "!document.querySelector('.htmx-request')").await;
+
+    // Completed elsewhere (the API): the open page follows without a reload.
+    browser.script("window.notReloaded = true;").await;
+    let (status, _) = api.post(&format!("/tasks/{rent}/complete"), json!({})).await;
+    assert_eq!(status, 200);
+    browser
+        .until(
+            "the live update",
+            "document.getElementById('today-done').textContent.includes('Pay the rent')",
+        )
+        .await;
+    assert_eq!(browser.script("return window.notReloaded === true;").await, json!(true));
+
+    // Move all overdue to tomorrow.
+    browser.click(".move-overdue button[value=tomorrow]").await;
+    browser.until("no overdue group", "!document.getElementById('today-overdue')").await;
+
+    // ? lists the shortcuts; g t goes to Tasks.
+    browser.click("h1").await;
+    browser.type_into("body", "?").await;
+    browser.until("the shortcuts", "document.getElementById('shortcuts').open").await;
+    browser.click("#shortcuts button").await;
+    browser.until("closed", "!document.getElementById('shortcuts').open").await;
+    browser.type_into("body", "gt").await;
+    browser.until("on Tasks", "location.pathname === '/tasks'").await;
+
+    // A phone: nothing scrolls sideways.
+    browser.cmd(reqwest::Method::POST, "/window/rect", json!({"width": 390, "height": 844})).await;
+    browser.go(&format!("{}/", app.address)).await;
+    browser.until("the page loaded", "document.readyState === 'complete'").await;
+    browser.screenshot("today-390").await;
+    let problems = browser.script(LAYOUT_CHECK).await;
+    assert_eq!(problems, json!([]), "Today at 390 px");
+    browser.assert_clean_console().await;
+    browser.cmd(reqwest::Method::DELETE, "", json!({})).await;
+}

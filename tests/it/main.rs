@@ -38,5 +38,6 @@ mod reminders_events;
 mod schedule_pages;
 mod scheduler;
 mod tasks;
+mod today;
 mod todotxt;
 mod webpush;

@@ -17,6 +17,7 @@ pub mod notifications;
 pub mod reminders;
 pub mod schedules;
 pub mod tasks;
+pub mod today;
 
 use std::future::Future;
 use std::pin::Pin;

@@ -60,6 +60,7 @@ pub async fn create(
             Ok(task.view(ctx.tz))
         })
         .await?;
+    service::announce(&state.events, Some(view.id));
     Ok(HttpResponse::Created().insert_header(("Location", format!("/api/v1/tasks/{}", view.id))).json(view))
 }
 
@@ -80,6 +81,7 @@ pub async fn update(
     let view = state
         .run_as(actor.0, move |conn, ctx| Ok(service::update(conn, ctx, id, &patch)?.view(ctx.tz)))
         .await?;
+    service::announce(&state.events, Some(id));
     Ok(HttpResponse::Ok().json(view))
 }
 
@@ -90,6 +92,7 @@ pub async fn delete(
 ) -> Result<HttpResponse, ApiError> {
     let id = id.into_inner();
     state.run_as(actor.0, move |conn, ctx| service::delete(conn, ctx, id)).await?;
+    service::announce(&state.events, Some(id));
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -106,6 +109,7 @@ pub async fn complete(
             Ok((task.view(ctx.tz), next.map(|n| n.view(ctx.tz))))
         })
         .await?;
+    service::announce(&state.events, Some(id));
     let mut body = serde_json::to_value(task).map_err(|e| AppError::Internal(e.into()))?;
     if let Some(obj) = body.as_object_mut() {
         obj.insert("next".into(), serde_json::to_value(next).map_err(|e| AppError::Internal(e.into()))?);
