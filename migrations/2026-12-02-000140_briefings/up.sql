@@ -25,9 +25,8 @@ CREATE TABLE briefings (
     updated_at      BIGINT NOT NULL
 );
 
--- The briefings' "top-priority open tasks": by priority among the open ones, without reading
--- every open task.
-CREATE INDEX tasks_by_priority ON tasks (done, priority) WHERE deleted_at IS NULL;
+-- The briefings' "top-priority open tasks" use `tasks_by_priority` (done, priority, ...), made
+-- by the Today page's migration just before.
 
 -- Counting the `@waiting` tasks (a LIKE on contexts) from the index alone, without reading
 -- each open task's row.

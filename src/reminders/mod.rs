@@ -83,7 +83,13 @@ impl Subject {
     pub fn path(self) -> String {
         match self {
             Subject::Task(id) => format!("/tasks/{id}/edit"),
-            Subject::Event { id, .. } => format!("/calendar?event={id}"),
+            // The agenda from the occurrence's UTC day: the occurrence is in its first days
+            // whatever the person's zone.
+            Subject::Event { at: Some(at), .. } => match chrono::DateTime::from_timestamp_millis(at) {
+                Some(t) => format!("/calendar?view=agenda&date={}", t.date_naive()),
+                None => "/calendar".into(),
+            },
+            Subject::Event { .. } => "/calendar".into(),
             Subject::Waiting => "/tasks?context=waiting".into(),
         }
     }

@@ -36,8 +36,6 @@ use next::Suggestion;
 pub const SHOWN: i64 = 20;
 /// Suggestions in "What next".
 pub const WHAT_NEXT: usize = 5;
-/// A project with open tasks and no change for this long is stalled.
-pub const STALLED_AFTER: Duration = Duration::days(14);
 /// Days in the "done per day" chart.
 pub const DONE_DAYS: i64 = 30;
 /// Scheduled firings shown, and how far ahead.
@@ -426,7 +424,7 @@ fn read_tasks(conn: &mut Conn, ctx: &Ctx, today: &mut Today) -> Result<(), AppEr
 pub type OpenPerProject = Vec<(String, i64)>;
 
 /// Open tasks per project (most first) and the stalled projects: open tasks, and no task of
-/// the project changed for [`STALLED_AFTER`].
+/// the project changed for the stalled days of the Projects page ([`crate::projects::stalled_days`]).
 pub fn projects(conn: &mut Conn, now: DateTime<Utc>) -> Result<(OpenPerProject, HashSet<String>), AppError> {
     // Grouped in SQL by the distinct project lists (few), not read task by task.
     let rows: Vec<(String, bool, i64, Option<NaiveDateTime>)> = tasks::table
@@ -455,7 +453,7 @@ pub fn projects(conn: &mut Conn, now: DateTime<Utc>) -> Result<(OpenPerProject, 
             }
         }
     }
-    let cutoff = (now - STALLED_AFTER).naive_utc();
+    let cutoff = (now - Duration::days(crate::projects::stalled_days(conn)?)).naive_utc();
     let stalled = open.keys().filter(|p| last.get(*p).is_some_and(|l| *l < cutoff)).cloned().collect();
     let mut counts: Vec<(String, i64)> = open.into_iter().collect();
     counts.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
@@ -472,6 +470,8 @@ fn firings(conn: &mut Conn, now: DateTime<Utc>) -> Result<Vec<Firing>, AppError>
         .filter(schedules::next_fire_at.is_not_null())
         .filter(schedules::next_fire_at.lt(to_ms(horizon)))
         .filter(schedules::agent.ne(crate::calendar::subscriptions::SYSTEM_AGENT))
+        // Reminders show with their tasks and events, not as prompts.
+        .filter(schedules::source.is_null())
         .order(schedules::next_fire_at.asc())
         .limit(FIRINGS as i64 + 1)
         .select(crate::schedules::Schedule::as_select())
