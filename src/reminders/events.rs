@@ -365,23 +365,11 @@ pub fn sync_event(conn: &mut Conn, id: i32, now: DateTime<Utc>, tz: Tz) -> Resul
     let Some(series) = Series::load(conn, id)? else { return Ok(()) };
     let default = calendar_default(conn, series.master.calendar_id)?;
     let s = settings::load(conn)?;
-    let existing: Option<(i32, Option<i64>)> = schedules::table
-        .filter(schedules::source.eq(series.key()))
-        .filter(schedules::kind.eq(KIND))
-        .select((schedules::id, schedules::next_fire_at))
-        .first(conn)
-        .optional()?;
-    apply(conn, &series, &Frame { default: &default, settings: &s, tz }, existing, now)
+    apply(conn, &series, &Frame { default: &default, settings: &s, tz }, now)
 }
 
 /// Writes a series' reminder schedule: its next instant (none when the series is gone or over).
-fn apply(
-    conn: &mut Conn,
-    series: &Series,
-    frame: &Frame,
-    existing: Option<(i32, Option<i64>)>,
-    now: DateTime<Utc>,
-) -> Result<(), AppError> {
+fn apply(conn: &mut Conn, series: &Series, frame: &Frame, now: DateTime<Utc>) -> Result<(), AppError> {
     if series.live.is_empty() {
         end_series(conn, &[series.master.id], now)?;
         return Ok(());
@@ -390,34 +378,11 @@ fn apply(
     let next = frame.next(&series.live, now, false).map(|h| h.at);
     let next_ms = next.map(crate::clock::due_ms);
     let spec = spec_of(series, frame.default, frame.tz);
-    let title = &series.master.title;
     let priority = if series.live.iter().any(urgent) { 0 } else { 1 };
-    match existing {
-        Some((id, was)) => {
-            diesel::update(schedules::table.find(id))
-                .set((
-                    schedules::name.eq(title),
-                    schedules::prompt.eq(title),
-                    schedules::spec.eq(&spec),
-                    schedules::tz.eq(frame.tz.name()),
-                    schedules::priority.eq(priority),
-                    schedules::active.eq(true),
-                    schedules::deleted_at.eq(None::<i64>),
-                    schedules::next_fire_at.eq(next_ms),
-                    schedules::updated_at.eq(to_ms(now)),
-                ))
-                .execute(conn)?;
-            if was != next_ms {
-                super::rearmed();
-            }
-        }
-        None if next.is_some() => {
-            super::insert(conn, title, KIND, &spec, frame.tz, priority, &series.key(), next_ms, now)?;
-            super::rearmed();
-        }
-        None => {}
-    }
-    Ok(())
+    let key = series.key();
+    let armed =
+        super::Armed { source: &key, title: &series.master.title, spec: &spec, tz: frame.tz, priority };
+    super::arm(conn, &armed, next_ms, now)
 }
 
 /// Keeps the reminders of a calendar's events in step, in bulk: those of the series in `uids`
@@ -446,13 +411,14 @@ pub fn sync_calendar(
             by_uid.entry(r.uid.clone()).or_default().push(r);
         }
     }
-    let existing: HashMap<String, (i32, Option<i64>)> = schedules::table
+    // Series that have a reminder schedule: an ended series without one is passed by.
+    let armed: std::collections::HashSet<String> = schedules::table
         .filter(schedules::source.like("event:%"))
         .filter(schedules::kind.eq(KIND))
-        .select((schedules::source, schedules::id, schedules::next_fire_at))
-        .load::<(Option<String>, i32, Option<i64>)>(conn)?
+        .select(schedules::source)
+        .load::<Option<String>>(conn)?
         .into_iter()
-        .filter_map(|(source, id, next)| source.map(|s| (s, (id, next))))
+        .flatten()
         .collect();
     // Floating and all-day rows are indexed as if in UTC; VALARMs may fire after the end.
     let slack = crate::calendar::FLOATING_SLACK + Duration::days(2);
@@ -465,13 +431,11 @@ pub fn sync_calendar(
             None => list.extend(lone.into_iter().map(|o| Series { master: o.clone(), live: vec![o] })),
         }
         for series in list {
-            let key = series.key();
-            let have = existing.get(&key).copied();
             let over = series.live.iter().all(|r| r.last_end_at.is_some_and(|l| from_ms(l) + slack < now));
-            if over && have.is_none() {
+            if over && !armed.contains(&series.key()) {
                 continue;
             }
-            apply(conn, &series, &frame, have, now)?;
+            apply(conn, &series, &frame, now)?;
         }
     }
     Ok(())

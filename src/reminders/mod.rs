@@ -294,22 +294,44 @@ pub fn sync_task(conn: &mut Conn, task: &Task, now: DateTime<Utc>, tz: Tz) -> Re
     let next = task_instants(task, &s, tz).into_iter().find(|t| *t >= now);
     let leads = task_leads(&task.body);
     let spec = leads.as_deref().map(leads_text).unwrap_or_else(|| "default".into());
+    let next_ms = next.map(crate::clock::due_ms);
+    let priority = if urgent_task(task) { 0 } else { 1 };
+    arm(conn, &Armed { source: &source, title: &task.title, spec: &spec, tz, priority }, next_ms, now)
+}
+
+/// What a subject's derived reminder schedule says.
+pub(crate) struct Armed<'a> {
+    pub source: &'a str,
+    pub title: &'a str,
+    /// The lead times, as the schedule shows them.
+    pub spec: &'a str,
+    pub tz: Tz,
+    pub priority: i32,
+}
+
+/// Writes a subject's one `reminder` schedule with its next instant (`None`: nothing ahead),
+/// making it on first need, and wakes the scheduler when the instant moved.
+pub(crate) fn arm(
+    conn: &mut Conn,
+    r: &Armed,
+    next_ms: Option<i64>,
+    now: DateTime<Utc>,
+) -> Result<(), AppError> {
     let existing: Option<(i32, Option<i64>)> = schedules::table
-        .filter(schedules::source.eq(&source))
+        .filter(schedules::source.eq(r.source))
         .filter(schedules::kind.eq(KIND))
         .select((schedules::id, schedules::next_fire_at))
         .first(conn)
         .optional()?;
-    let next_ms = next.map(crate::clock::due_ms);
-    let priority = if urgent_task(task) { 0 } else { 1 };
     match existing {
         Some((id, was)) => {
             diesel::update(schedules::table.find(id))
                 .set((
-                    schedules::name.eq(&task.title),
-                    schedules::spec.eq(&spec),
-                    schedules::tz.eq(tz.name()),
-                    schedules::priority.eq(priority),
+                    schedules::name.eq(r.title),
+                    schedules::prompt.eq(r.title),
+                    schedules::spec.eq(r.spec),
+                    schedules::tz.eq(r.tz.name()),
+                    schedules::priority.eq(r.priority),
                     schedules::active.eq(true),
                     schedules::deleted_at.eq(None::<i64>),
                     schedules::next_fire_at.eq(next_ms),
@@ -320,8 +342,8 @@ pub fn sync_task(conn: &mut Conn, task: &Task, now: DateTime<Utc>, tz: Tz) -> Re
                 rearmed();
             }
         }
-        None if next.is_some() => {
-            insert(conn, &task.title, KIND, &spec, tz, priority, &source, next_ms, now)?;
+        None if next_ms.is_some() => {
+            insert(conn, r.title, KIND, r.spec, r.tz, r.priority, r.source, next_ms, now)?;
             rearmed();
         }
         None => {}

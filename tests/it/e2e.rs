@@ -66,31 +66,10 @@ async fn crash_drill_sigkill_mid_burst_loses_nothing() {
             steward::schedules::service::create(&mut conn, &ctx, &config, &input).unwrap();
         }
     }
-    let mut first = serve(&db_path);
-    // Let the burst start, then kill the process without warning.
-    receiver.wait_for(300, 30).await;
-    Command::new("kill").args(["-KILL", &first.id().to_string()]).status().unwrap();
-    first.wait().unwrap();
-    let at_kill = receiver.count();
-    assert!(at_kill < PROMPTS, "the burst finished before the kill; make the receiver slower");
-
-    let mut second = serve(&db_path);
-    let deadline = Instant::now() + Duration::from_secs(120);
-    let mut seen: HashMap<String, usize> = HashMap::new();
-    while Instant::now() < deadline {
-        seen.clear();
-        for r in receiver.received() {
-            *seen.entry(r.header("idempotency-key").unwrap().to_string()).or_default() += 1;
-        }
-        if seen.len() == PROMPTS {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    Command::new("kill").args(["-TERM", &second.id().to_string()]).status().unwrap();
-    second.wait().unwrap();
-    assert_eq!(seen.len(), PROMPTS, "every prompt arrives at least once (killed after {at_kill})");
-    let duplicates: usize = seen.values().map(|n| n - 1).sum();
+    let (at_kill, duplicates) = kill_mid_burst(&db_path, &receiver, PROMPTS, 300, |r| {
+        r.header("idempotency-key").unwrap().to_string()
+    })
+    .await;
     // Only deliveries in flight at the kill (at most the agent's concurrency) can repeat.
     assert!(duplicates <= 4, "{duplicates} duplicates");
     // The history agrees: one run per firing, all delivered.
@@ -104,6 +83,42 @@ async fn crash_drill_sigkill_mid_burst_loses_nothing() {
     let status = steward::runs::status(&mut db.conn().unwrap(), Utc::now()).unwrap();
     assert_eq!((status.queued, status.running), (0, 0));
     eprintln!("crash drill: killed after {at_kill} deliveries; {duplicates} duplicate(s) after restart");
+}
+
+/// Serves `db`, kills the server with SIGKILL once `first` deliveries arrived, serves it again
+/// and waits until `expected` distinct deliveries (by `key`) arrived; returns how many had
+/// arrived at the kill and how many arrived twice.
+async fn kill_mid_burst(
+    db: &Path,
+    receiver: &Receiver,
+    expected: usize,
+    first: usize,
+    key: impl Fn(&crate::fakes::receiver::Received) -> String,
+) -> (usize, usize) {
+    let mut server = serve(db);
+    // Let the burst start, then kill the process without warning.
+    receiver.wait_for(first, 30).await;
+    Command::new("kill").args(["-KILL", &server.id().to_string()]).status().unwrap();
+    server.wait().unwrap();
+    let at_kill = receiver.count();
+    assert!(at_kill < expected, "the burst finished before the kill; make the receiver slower");
+    let mut second = serve(db);
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let mut seen: HashMap<String, usize> = HashMap::new();
+    while Instant::now() < deadline {
+        seen.clear();
+        for r in receiver.received() {
+            *seen.entry(key(&r)).or_default() += 1;
+        }
+        if seen.len() == expected {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    Command::new("kill").args(["-TERM", &second.id().to_string()]).status().unwrap();
+    second.wait().unwrap();
+    assert_eq!(seen.len(), expected, "every delivery arrives at least once (killed after {at_kill})");
+    (at_kill, seen.values().map(|n| n - 1).sum())
 }
 
 /// The same drill for reminders: 1,000 tasks due at one second, each reminded to an ntfy
@@ -139,30 +154,10 @@ async fn crash_drill_sigkill_while_reminders_are_due_loses_none() {
             steward::tasks::service::add_text(&mut conn, &ctx, &text).unwrap();
         }
     }
-    let mut first = serve(&db_path);
-    receiver.wait_for(200, 30).await;
-    Command::new("kill").args(["-KILL", &first.id().to_string()]).status().unwrap();
-    first.wait().unwrap();
-    let at_kill = receiver.count();
-    assert!(at_kill < TASKS, "the burst finished before the kill; make the receiver slower");
-
-    let mut second = serve(&db_path);
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let mut seen: HashMap<String, usize> = HashMap::new();
-    while Instant::now() < deadline {
-        seen.clear();
-        for r in receiver.received() {
-            *seen.entry(r.body["title"].as_str().unwrap_or_default().to_string()).or_default() += 1;
-        }
-        if seen.len() == TASKS {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    Command::new("kill").args(["-TERM", &second.id().to_string()]).status().unwrap();
-    second.wait().unwrap();
-    assert_eq!(seen.len(), TASKS, "every reminder arrives (killed after {at_kill})");
-    let duplicates: usize = seen.values().map(|n| n - 1).sum();
+    let (at_kill, duplicates) = kill_mid_burst(&db_path, &receiver, TASKS, 200, |r| {
+        r.body["title"].as_str().unwrap_or_default().to_string()
+    })
+    .await;
     // Deliveries are claimed 200 at a time; only those sending at the kill can repeat.
     assert!(duplicates <= 200, "{duplicates} duplicates");
     eprintln!(
