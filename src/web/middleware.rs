@@ -56,6 +56,7 @@ pub async fn request_log(
             if let Ok(value) = HeaderValue::from_str(&id) {
                 res.headers_mut().insert(REQUEST_ID, value);
             }
+            unbuffered_if_streaming(&mut res);
             Ok(res)
         }
         // A middleware failed before there was a response (actix answers for it); the error
@@ -66,6 +67,21 @@ pub async fn request_log(
         }
     }
 }
+
+/// An event stream (live updates, the chat's reply as it is written) tells nginx not to buffer
+/// it (`X-Accel-Buffering: no`), so a proxied page gets each event at once.
+fn unbuffered_if_streaming(res: &mut ServiceResponse<BoxBody>) {
+    let streaming = res
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("text/event-stream"));
+    if streaming {
+        res.headers_mut().insert(X_ACCEL_BUFFERING, HeaderValue::from_static("no"));
+    }
+}
+
+const X_ACCEL_BUFFERING: HeaderName = HeaderName::from_static("x-accel-buffering");
 
 /// The path as the log may show it: a feed's token (a read-only secret) is left out.
 pub fn loggable_path(path: &str) -> String {

@@ -160,3 +160,13 @@ async fn a_trusted_proxy_is_believed() {
     assert!(tasks.contains("Through the proxy") && tasks.contains("Through Forwarded"));
     assert!(!tasks.contains("Sneaky task"));
 }
+
+#[tokio::test]
+async fn event_streams_tell_nginx_not_to_buffer_them() {
+    let app = crate::helpers::logged_in_app().await;
+    let res = app.get("/events").await;
+    assert_eq!(res.status(), 200);
+    assert!(res.headers()["content-type"].to_str().unwrap().starts_with("text/event-stream"));
+    assert_eq!(res.headers()["x-accel-buffering"], "no");
+    assert!(app.get("/tasks").await.headers().get("x-accel-buffering").is_none(), "pages are left alone");
+}
