@@ -257,10 +257,12 @@ mod tests {
 
     const PROXY: &str = "10.0.0.0/8, ::1";
 
+    /// (peer, headers, trusted, client address, scheme, host)
+    type Case<'a> = (&'a str, &'a [(&'a str, &'a str)], &'a str, &'a str, &'a str, &'a str);
+
     #[test]
     fn forwarded_headers_count_only_from_trusted_proxies() {
-        // (peer, headers, trusted, client address, scheme, host)
-        let cases: &[(&str, &[(&str, &str)], &str, &str, &str, &str)] = &[
+        let cases: &[Case] = &[
             // No proxy configured: every header is ignored.
             ("127.0.0.1", &[("x-forwarded-for", "203.0.113.9")], "", "127.0.0.1", "http", "steward.lan:8080"),
             (
