@@ -1,10 +1,13 @@
 //! Configuration: defaults, then a TOML file (`--config`), then `STEWARD_*` environment
 //! variables, then command-line flags; each layer overrides the one before.
 
+use std::net::IpAddr;
 use std::path::{Path, PathBuf};
+use std::str::FromStr;
 
 use chrono_tz::Tz;
-use serde::Deserialize;
+use ipnet::IpNet;
+use serde::{Deserialize, Deserializer};
 
 use crate::error::AppError;
 
@@ -41,6 +44,11 @@ pub struct Config {
     /// Milliseconds before a notification channel's first retry (`channel_retry_ms` in the
     /// file, default 30 000); each later wait is four times longer.
     pub channel_retry_ms: u64,
+    /// The reverse proxies in front of Steward (`STEWARD_TRUSTED_PROXIES`): addresses and CIDRs,
+    /// comma-separated (`127.0.0.1, 10.0.0.0/8, ::1`; a list in the file). Only a request whose
+    /// connection comes from one of them has its `Forwarded` / `X-Forwarded-For` /
+    /// `X-Forwarded-Proto` / `X-Forwarded-Host` headers believed. Default: none.
+    pub trusted_proxies: TrustedProxies,
 }
 
 impl Default for Config {
@@ -59,6 +67,7 @@ impl Default for Config {
             body_timeout_public_secs: 10,
             body_timeout_secs: 60,
             channel_retry_ms: 30_000,
+            trusted_proxies: TrustedProxies::default(),
         }
     }
 }
@@ -109,6 +118,9 @@ impl Config {
         }
         if let Some(v) = env("STEWARD_BODY_TIMEOUT_SECS") {
             config.body_timeout_secs = parse_number("STEWARD_BODY_TIMEOUT_SECS", &v)?;
+        }
+        if let Some(v) = env("STEWARD_TRUSTED_PROXIES") {
+            config.trusted_proxies = v.parse()?;
         }
         if let Some(v) = env("STEWARD_SCHEDULER") {
             config.scheduler = !matches!(v.trim(), "0" | "false" | "no" | "off");
@@ -161,6 +173,68 @@ impl Config {
     }
 }
 
+/// Addresses and networks whose forwarded headers are believed (see [`Config::trusted_proxies`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TrustedProxies(Vec<IpNet>);
+
+impl TrustedProxies {
+    pub const NONE: TrustedProxies = TrustedProxies(Vec::new());
+
+    /// Whether `ip` is one of the proxies (an IPv4 address written as IPv6, `::ffff:10.0.0.1`,
+    /// counts as the IPv4 one).
+    pub fn contains(&self, ip: IpAddr) -> bool {
+        let ip = ip.to_canonical();
+        self.0.iter().any(|net| net.contains(&ip))
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+/// `127.0.0.1, 10.0.0.0/8, ::1`: addresses and CIDRs, separated by commas (or spaces).
+impl FromStr for TrustedProxies {
+    type Err = AppError;
+
+    fn from_str(text: &str) -> Result<TrustedProxies, AppError> {
+        text.split([',', ' ', '\t', '\n'])
+            .filter(|entry| !entry.is_empty())
+            .map(|entry| {
+                entry
+                    .parse::<IpNet>()
+                    .map(|net| net.trunc())
+                    .or_else(|_| entry.parse::<IpAddr>().map(|ip| IpNet::from(ip.to_canonical())))
+                    .map_err(|_| {
+                        AppError::invalid(
+                            "trusted_proxies",
+                            format!(
+                                "{entry:?} is not an IP address or CIDR (like 127.0.0.1, 10.0.0.0/8 or ::1)"
+                            ),
+                        )
+                    })
+            })
+            .collect::<Result<Vec<_>, _>>()
+            .map(TrustedProxies)
+    }
+}
+
+/// In the file: a string like the variable's, or a list of strings.
+impl<'de> Deserialize<'de> for TrustedProxies {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<TrustedProxies, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            One(String),
+            Many(Vec<String>),
+        }
+        let text = match Raw::deserialize(deserializer)? {
+            Raw::One(text) => text,
+            Raw::Many(list) => list.join(","),
+        };
+        text.parse().map_err(serde::de::Error::custom)
+    }
+}
+
 /// Parses an IANA zone name, with an error that names the field and the value.
 pub fn parse_zone(field: &str, name: &str) -> Result<Tz, AppError> {
     name.trim().parse::<Tz>().map_err(|_| {
@@ -198,5 +272,43 @@ mod tests {
         let err =
             Config::load(None, |k| (k == "STEWARD_PUBLIC_URL").then(|| "example.org".into())).unwrap_err();
         assert!(err.to_string().contains("public_url"), "{err}");
+        let err =
+            Config::load(None, |k| (k == "STEWARD_TRUSTED_PROXIES").then(|| "10.0.0.1, proxy.lan".into()))
+                .unwrap_err();
+        assert!(
+            err.to_string().contains("trusted_proxies") && err.to_string().contains("proxy.lan"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn trusted_proxies_are_addresses_and_networks() {
+        let env =
+            |k: &str| (k == "STEWARD_TRUSTED_PROXIES").then(|| " 127.0.0.1, 10.0.0.0/8,::1 ,fd00::/8".into());
+        let proxies = Config::load(None, env).unwrap().trusted_proxies;
+        for (ip, trusted) in [
+            ("127.0.0.1", true),
+            ("127.0.0.2", false),
+            ("10.200.3.4", true),
+            ("11.0.0.1", false),
+            ("::1", true),
+            ("::2", false),
+            ("fd12::7", true),
+            ("::ffff:10.1.2.3", true),
+            ("::ffff:192.0.2.1", false),
+        ] {
+            assert_eq!(proxies.contains(ip.parse().unwrap()), trusted, "{ip}");
+        }
+        assert!(Config::default().trusted_proxies.is_empty());
+        assert!(!Config::default().trusted_proxies.contains("127.0.0.1".parse().unwrap()));
+
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("steward.toml");
+        std::fs::write(&file, "trusted_proxies = [\"192.168.1.0/24\", \"::1\"]\n").unwrap();
+        let proxies = Config::load(Some(&file), |_| None).unwrap().trusted_proxies;
+        assert!(proxies.contains("192.168.1.9".parse().unwrap()) && proxies.contains("::1".parse().unwrap()));
+        std::fs::write(&file, "trusted_proxies = \"10.0.0.0/33\"\n").unwrap();
+        let err = Config::load(Some(&file), |_| None).unwrap_err();
+        assert!(err.to_string().contains("10.0.0.0/33"), "{err}");
     }
 }

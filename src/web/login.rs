@@ -74,7 +74,7 @@ pub async fn login(
         .run(move |conn| auth::login(conn, &st.throttle, &form.password, st.session_start(&client)))
         .await;
     match result {
-        Ok((token, _)) => Ok(start_session(&state, &token, &next)),
+        Ok((token, _)) => Ok(start_session(&req, &state, &token, &next)),
         Err(e @ AppError::Invalid { .. }) => {
             let needs_setup = !state.db.run(auth::password_is_set).await?;
             let page = LoginPage { next, error: Some(e.client_message()), needs_setup };
@@ -92,12 +92,14 @@ fn check_origin(req: &HttpRequest, state: &AppState, form: &str) -> Result<(), P
     Err(AppError::Forbidden(format!("the {form} form was sent from another site")).into())
 }
 
-/// Sets the session cookie and goes on to `next`.
-fn start_session(state: &AppState, token: &str, next: &str) -> HttpResponse {
+/// Sets the session cookie and goes on to `next`. The cookie is `Secure` under an https public
+/// URL, and also when the browser came over https to a trusted proxy (or built-in TLS).
+fn start_session(req: &HttpRequest, state: &AppState, token: &str, next: &str) -> HttpResponse {
+    let secure = state.config.is_https() || super::client::of(req).https();
     let cookie = Cookie::build(state.cookie_name(), token.to_string())
         .path("/")
         .http_only(true)
-        .secure(state.config.is_https())
+        .secure(secure)
         .same_site(SameSite::Strict)
         .max_age(time::Duration::days(state.config.session_max_days))
         .finish();
@@ -165,7 +167,7 @@ pub async fn setup(
         })
         .await;
     match result {
-        Ok((session_token, _)) => Ok(start_session(&state, &session_token, "/tasks")),
+        Ok((session_token, _)) => Ok(start_session(&req, &state, &session_token, "/tasks")),
         Err(e @ AppError::Invalid { .. }) => {
             let page = SetupPage { token, error: Some(e.client_message()) };
             html(StatusCode::UNPROCESSABLE_ENTITY, &page)

@@ -23,7 +23,8 @@ pub const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; 
 
 pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
-/// One log line per request: its id, method, path, status and duration in milliseconds. The id
+/// One log line per request: its id, method, path, status, duration in milliseconds and the
+/// client's address (behind a trusted proxy the forwarded one, see [`super::client`]). The id
 /// is short and random; it goes back to the client in `X-Request-Id`, and every line logged
 /// while the request is handled carries it (the `request` span), so a person can match a
 /// complaint to the log.
@@ -44,9 +45,10 @@ pub async fn request_log(
     let started = Instant::now();
     let id = crate::auth::random_token(6);
     let (method, path) = (req.method().clone(), loggable_path(req.path()));
+    let client = super::client::of(req.request()).ip_text();
     let result = next.call(req).instrument(tracing::info_span!("request", id = %id)).await;
     let ms = (started.elapsed().as_secs_f64() * 10_000.0).round() / 10.0;
-    let line = RequestLine { id: &id, method: &method, path: &path, ms };
+    let line = RequestLine { id: &id, method: &method, path: &path, ms, client: &client };
     match result {
         Ok(res) => {
             let mut res = res.map_into_boxed_body();
@@ -54,6 +56,7 @@ pub async fn request_log(
             if let Ok(value) = HeaderValue::from_str(&id) {
                 res.headers_mut().insert(REQUEST_ID, value);
             }
+            unbuffered_if_streaming(&mut res);
             Ok(res)
         }
         // A middleware failed before there was a response (actix answers for it); the error
@@ -64,6 +67,21 @@ pub async fn request_log(
         }
     }
 }
+
+/// An event stream (live updates, the chat's reply as it is written) tells nginx not to buffer
+/// it (`X-Accel-Buffering: no`), so a proxied page gets each event at once.
+fn unbuffered_if_streaming(res: &mut ServiceResponse<BoxBody>) {
+    let streaming = res
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("text/event-stream"));
+    if streaming {
+        res.headers_mut().insert(X_ACCEL_BUFFERING, HeaderValue::from_static("no"));
+    }
+}
+
+const X_ACCEL_BUFFERING: HeaderName = HeaderName::from_static("x-accel-buffering");
 
 /// The path as the log may show it: a feed's token (a read-only secret) is left out.
 pub fn loggable_path(path: &str) -> String {
@@ -82,19 +100,20 @@ struct RequestLine<'a> {
     method: &'a Method,
     path: &'a str,
     ms: f64,
+    client: &'a str,
 }
 
 impl RequestLine<'_> {
     fn log(&self, status: StatusCode, error: Option<&Error>) {
-        let RequestLine { id, method, path, ms } = *self;
+        let RequestLine { id, method, path, ms, client } = *self;
         let (status, why) = (status.as_u16(), error.and_then(|e| failure(e, status)));
         let why = why.as_deref();
         if status >= 500 {
-            tracing::error!(%id, %method, %path, status, ms, error = why, "request");
+            tracing::error!(%id, %method, %path, status, ms, client, error = why, "request");
         } else if path.starts_with("/static/") || path == "/healthz" {
-            tracing::debug!(%id, %method, %path, status, ms, error = why, "request");
+            tracing::debug!(%id, %method, %path, status, ms, client, error = why, "request");
         } else {
-            tracing::info!(%id, %method, %path, status, ms, error = why, "request");
+            tracing::info!(%id, %method, %path, status, ms, client, error = why, "request");
         }
     }
 }

@@ -13,6 +13,7 @@ pub mod calendar;
 pub mod calendar_sharing;
 pub mod channels;
 pub mod chat;
+pub mod client;
 pub mod events;
 pub mod flash;
 pub mod htmx;
@@ -88,9 +89,11 @@ impl Layout {
     }
 }
 
+/// Who sends the request: its address as [`client::of`] finds it (behind a trusted proxy, the
+/// forwarded one), and its user agent.
 pub fn client(req: &HttpRequest) -> Client {
     Client {
-        ip: req.peer_addr().map(|a| a.ip().to_string()).unwrap_or_default(),
+        ip: client::of(req).ip_text(),
         user_agent: req
             .headers()
             .get(header::USER_AGENT)
@@ -106,7 +109,9 @@ pub fn see_other(location: &str) -> HttpResponse {
 }
 
 /// Whether a state-changing request comes from our own pages. Browsers send `Origin` on every
-/// POST; a request without it (curl) must still carry the CSRF token.
+/// POST; a request without it (curl) must still carry the CSRF token. Without a public URL the
+/// expected origin is the request's own scheme and host, forwarded ones only from a trusted
+/// proxy ([`client::of`]): a forged `X-Forwarded-Host` must not make a foreign origin pass.
 pub fn same_origin(req: &HttpRequest, public_url: Option<&str>) -> bool {
     let Some(origin) = req.headers().get(header::ORIGIN).and_then(|v| v.to_str().ok()) else {
         return !matches!(
@@ -116,10 +121,7 @@ pub fn same_origin(req: &HttpRequest, public_url: Option<&str>) -> bool {
     };
     let expected = match public_url {
         Some(url) => url.trim_end_matches('/').to_string(),
-        None => {
-            let info = req.connection_info();
-            format!("{}://{}", info.scheme(), info.host())
-        }
+        None => client::of(req).origin(),
     };
     origin.eq_ignore_ascii_case(&expected)
 }

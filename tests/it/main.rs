@@ -33,6 +33,7 @@ mod mcp;
 // Issue 14: nothing is delivered before its instant (real clock).
 mod never_early;
 mod privilege;
+mod proxies;
 mod reminders;
 mod reminders_events;
 mod schedule_pages;
