@@ -3,6 +3,7 @@
 //! never on the async workers.
 
 pub mod schema;
+pub mod backup;
 pub mod settings;
 
 use std::path::{Path, PathBuf};
