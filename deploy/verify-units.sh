@@ -5,8 +5,8 @@
 # names one of our units is a failure too; lines about other units on the machine are shown
 # and ignored.
 set -euo pipefail
-cd "$(dirname "$0")"
 binary="$(realpath "${1:?usage: verify-units.sh PATH-TO-steward}")"
+cd "$(dirname "$0")"
 tmp="$(mktemp -d)"
 trap 'rm -rf "$tmp"' EXIT
 for unit in steward.service steward-backup.service steward-backup.timer; do

@@ -2,8 +2,8 @@
 //! embedded migrations. Blocking database work runs on tokio's blocking pool via [`Db::run`],
 //! never on the async workers.
 
-pub mod schema;
 pub mod backup;
+pub mod schema;
 pub mod settings;
 
 use std::path::{Path, PathBuf};

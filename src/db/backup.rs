@@ -84,6 +84,10 @@ pub fn restore(db: &Path, file: &Path, now: DateTime<Utc>) -> Result<Restored, A
     if !file.is_file() {
         return Err(AppError::invalid("FILE", format!("{} is not a file", file.display())));
     }
+    if let Some(dir) = db.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| AppError::Internal(anyhow::anyhow!("creating {}: {e}", dir.display())))?;
+    }
     // Held until the end, so no server starts its scheduler on the database meanwhile.
     let Some(_lock) = crate::scheduler::try_lock(db)? else {
         return Err(AppError::invalid(
@@ -203,12 +207,18 @@ mod tests {
             std::fs::write(dir.path().join(n), b"x").unwrap();
         }
         let removed = rotate(dir.path(), 2).unwrap();
-        let removed: Vec<_> = removed.iter().map(|p| p.file_name().unwrap().to_str().unwrap().to_owned()).collect();
+        let removed: Vec<_> =
+            removed.iter().map(|p| p.file_name().unwrap().to_str().unwrap().to_owned()).collect();
         assert_eq!(removed, ["steward-20261129T030000Z.db", "steward-20261130T030000Z.db"]);
-        let mut left: Vec<_> =
-            std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
+        let mut left: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
         left.sort();
-        assert_eq!(left, ["notes.txt", "steward-20261201T030000Z.db", "steward-20261202T030000Z.db", "steward.db"]);
+        assert_eq!(
+            left,
+            ["notes.txt", "steward-20261201T030000Z.db", "steward-20261202T030000Z.db", "steward.db"]
+        );
         assert!(rotate(dir.path(), 5).unwrap().is_empty());
         assert!(rotate(dir.path(), 0).is_err());
     }

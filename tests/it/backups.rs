@@ -46,15 +46,20 @@ fn backup_into_a_directory_keeps_the_newest_n_and_refuses_zero() {
     let o = steward(&db, &["backup", backups.to_str().unwrap(), "--keep", "2"]);
     assert!(o.status.success(), "{}", err(&o));
     let text = out(&o);
-    assert!(text.contains("Removed the older backup") && text.contains("steward-20200101T030000Z.db"), "{text}");
+    assert!(
+        text.contains("Removed the older backup") && text.contains("steward-20200101T030000Z.db"),
+        "{text}"
+    );
     assert!(text.contains("steward-20200102T030000Z.db"), "{text}");
     let left = names_in(&backups);
     assert_eq!(left.len(), 3, "{left:?}");
     assert_eq!(left[0], "notes.txt");
     assert_eq!(left[1], "steward-20200103T030000Z.db");
     assert!(left[2].starts_with("steward-20") && left[2] != left[1], "{left:?}");
-    // The new backup is a real copy.
-    let o = steward(&backups.join(&left[2]), &["task", "list"]);
+    // The new backup is a real copy (read from a copy of it, to leave the directory as it is).
+    let check = dir.path().join("check.db");
+    std::fs::copy(backups.join(&left[2]), &check).unwrap();
+    let o = steward(&check, &["task", "list"]);
     assert!(out(&o).contains("Alpha"), "{}", out(&o));
 
     let o = steward(&db, &["backup", backups.to_str().unwrap(), "--keep", "0"]);
@@ -103,8 +108,10 @@ fn restore_replaces_the_database_and_keeps_the_old_one_aside() {
     assert!(out(&o).contains("kept as"), "{}", out(&o));
     let list = out(&steward(&db, &["task", "list"]));
     assert!(list.contains("Alpha") && !list.contains("Beta"), "{list}");
-    let aside: Vec<_> = names_in(dir.path()).into_iter().filter(|n| n.starts_with("steward.db.before-restore-")).collect();
-    let main_file = aside.iter().find(|n| !n.ends_with("-wal") && !n.ends_with("-shm")).expect("the old database");
+    let aside: Vec<_> =
+        names_in(dir.path()).into_iter().filter(|n| n.starts_with("steward.db.before-restore-")).collect();
+    let main_file =
+        aside.iter().find(|n| !n.ends_with("-wal") && !n.ends_with("-shm")).expect("the old database");
     let old = out(&steward(&dir.path().join(main_file), &["task", "list"]));
     assert!(old.contains("Beta"), "the old database keeps what it had: {old}");
 }
