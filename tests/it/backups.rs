@@ -145,10 +145,10 @@ fn restore_refuses_while_a_server_runs_on_the_database() {
     let started = Instant::now();
     loop {
         assert!(started.elapsed() < Duration::from_secs(30), "the server never took the scheduler lock");
-        if let Ok(f) = std::fs::OpenOptions::new().write(true).open(&lock) {
-            if let Err(std::fs::TryLockError::WouldBlock) = f.try_lock() {
-                break;
-            }
+        if let Ok(f) = std::fs::OpenOptions::new().write(true).open(&lock)
+            && let Err(std::fs::TryLockError::WouldBlock) = f.try_lock()
+        {
+            break;
         }
         std::thread::sleep(Duration::from_millis(50));
     }
