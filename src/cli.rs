@@ -62,8 +62,17 @@ enum Command {
     /// Manage calendar events
     #[command(subcommand)]
     Event(calendar::EventCommand),
-    /// Write a consistent copy of the live database to PATH (safe while the server runs)
-    Backup { path: PathBuf },
+    /// Write a consistent copy of the live database to PATH (safe while the server runs). When
+    /// PATH is a directory, the copy is named steward-YYYYMMDDTHHMMSSZ.db inside it
+    Backup {
+        path: PathBuf,
+        /// Keep only the newest N backups in the directory PATH (created if missing)
+        #[arg(long, value_name = "N")]
+        keep: Option<usize>,
+    },
+    /// Replace the database with the Steward backup FILE (the server must be stopped); the old
+    /// database is kept as <db>.before-restore-<time>
+    Restore { file: PathBuf },
     /// Manage agents (where scheduled prompts go)
     #[command(subcommand)]
     Agent(AgentCommand),
@@ -556,13 +565,43 @@ fn run(cli: Cli) -> Result<(), AppError> {
             }
             Ok(())
         }
-        Command::Backup { path } => {
-            let db = open(&config)?;
-            db::backup(&mut *conn(&db)?, &path)?;
-            if json {
-                return print_json(&serde_json::json!({ "backup": path }));
+        Command::Backup { path, keep } => {
+            if keep == Some(0) {
+                return Err(AppError::invalid("keep", "--keep 0 would delete every backup; keep at least 1"));
             }
-            println!("Backed up to {}", path.display());
+            if keep.is_some() {
+                std::fs::create_dir_all(&path)
+                    .map_err(|e| AppError::Internal(anyhow::anyhow!("creating {}: {e}", path.display())))?;
+            }
+            let dir = path.is_dir().then(|| path.clone());
+            let file = match &dir {
+                Some(dir) => dir.join(db::backup::file_name(SystemClock.now())),
+                None => path,
+            };
+            let db = open(&config)?;
+            db::backup(&mut *conn(&db)?, &file)?;
+            let removed = match (keep, &dir) {
+                (Some(keep), Some(dir)) => db::backup::rotate(dir, keep)?,
+                _ => Vec::new(),
+            };
+            if json {
+                return print_json(&serde_json::json!({ "backup": file, "removed": removed }));
+            }
+            println!("Backed up to {}", file.display());
+            for old in removed {
+                println!("Removed the older backup {}", old.display());
+            }
+            Ok(())
+        }
+        Command::Restore { file } => {
+            let restored = db::backup::restore(&config.db, &file, SystemClock.now())?;
+            if json {
+                return print_json(&serde_json::json!({ "restored": file, "previous": restored.previous }));
+            }
+            println!("Restored {} from {}", config.db.display(), file.display());
+            if let Some(previous) = restored.previous {
+                println!("The database it replaced is kept as {}", previous.display());
+            }
             Ok(())
         }
     }

@@ -2,6 +2,7 @@
 //! embedded migrations. Blocking database work runs on tokio's blocking pool via [`Db::run`],
 //! never on the async workers.
 
+pub mod backup;
 pub mod schema;
 pub mod settings;
 

@@ -167,7 +167,7 @@ pub fn poke_from_outside(db: &Path) {
 }
 
 /// Takes the scheduler lock of this database, if no live process holds it.
-fn try_lock(db: &Path) -> Result<Option<std::fs::File>, AppError> {
+pub(crate) fn try_lock(db: &Path) -> Result<Option<std::fs::File>, AppError> {
     let path = lock_path(db);
     let file = std::fs::OpenOptions::new()
         .create(true)

@@ -9,6 +9,8 @@ mod api;
 // Issue 14: a scheduled prompt's answer to chosen channels.
 mod answers;
 mod auth;
+// Issue 16: backup rotation and restore.
+mod backups;
 mod briefings;
 mod browser;
 mod calendar_activity;
