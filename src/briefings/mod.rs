@@ -451,6 +451,19 @@ pub fn any_enabled(conn: &mut Conn, ctx: &Ctx) -> Result<bool, AppError> {
     Ok(list(conn, ctx)?.iter().any(|b| b.enabled))
 }
 
+/// The settings key that remembers "Not now" on Today's offer to turn briefings on.
+const OFFER_DISMISSED: &str = "briefings.offer_dismissed";
+
+/// Whether Today offers to turn briefings on: none is on and the person has not said "Not now".
+pub fn offer_briefings(conn: &mut Conn, ctx: &Ctx) -> Result<bool, AppError> {
+    Ok(crate::db::settings::get(conn, OFFER_DISMISSED)?.is_none() && !any_enabled(conn, ctx)?)
+}
+
+/// "Not now": Today stops offering (the Briefings page still turns them on).
+pub fn dismiss_offer(conn: &mut Conn) -> Result<(), AppError> {
+    Ok(crate::db::settings::set(conn, OFFER_DISMISSED, "1")?)
+}
+
 /// The context a briefing's facts are read in: its own zone.
 fn ctx_of(b: &Briefing, ctx: &Ctx) -> Ctx {
     Ctx { tz: b.zone.parse().unwrap_or(ctx.tz), ..*ctx }

@@ -372,6 +372,10 @@ pub fn configure(cfg: &mut ServiceConfig, https: bool) {
                     .route("/projects/{name}", web::post().to(super::projects::save))
                     .route("/briefings", web::get().to(super::briefings::page))
                     .route("/briefings/enable", web::post().to(super::briefings::enable_all))
+                    .route(
+                        "/today/briefings-offer/dismiss",
+                        web::post().to(super::today::dismiss_briefings_offer),
+                    )
                     .route("/briefings/{name}", web::post().to(super::briefings::save))
                     .route("/briefings/{name}/run", web::post().to(super::briefings::run_now))
                     .route("/schedules", web::get().to(super::schedules::page))

@@ -317,6 +317,8 @@ pub struct TodayPage {
     layout: Layout,
     v: TodayView,
     add: AddForm,
+    /// The first-run card that offers to turn the briefings on.
+    offer_briefings: bool,
     /// The sections are in place, not swapped out of band.
     oob: bool,
 }
@@ -391,13 +393,21 @@ pub async fn page(
         return html(StatusCode::OK, &Section { v, section: name, oob: false });
     }
     let (v, unread) = load(&state, chosen, Parts::ALL, csrf.clone()).await?;
+    let offer_briefings = state.run_as(Actor::Person, crate::briefings::offer_briefings).await?;
     let page = TodayPage {
         layout: Layout::new("Today", "today", &session.0).with_unread(unread),
         v,
         add: AddForm { csrf, ..Default::default() },
+        offer_briefings,
         oob: false,
     };
     html(StatusCode::OK, &page)
+}
+
+/// "Not now" on the offer to turn briefings on.
+pub async fn dismiss_briefings_offer(state: web::Data<AppState>) -> Result<HttpResponse, PageError> {
+    state.db.run(crate::briefings::dismiss_offer).await?;
+    Ok(see_other("/"))
 }
 
 #[derive(Deserialize)]
@@ -453,6 +463,8 @@ pub async fn add(
                 layout: Layout::new("Today", "today", &session.0).with_unread(unread),
                 v,
                 add: form,
+                // A refused quick-add is about the box; the offer waits for the next visit.
+                offer_briefings: false,
                 oob: false,
             };
             html(StatusCode::UNPROCESSABLE_ENTITY, &page)

@@ -349,3 +349,25 @@ async fn a_project_nobody_touched_for_two_weeks_is_suggested_as_stalled() {
     assert_eq!(next[0]["task"]["title"], "Sort the boxes");
     assert_eq!(next[0]["reasons"], json!([{"kind": "stalled", "text": "+attic stalled"}]));
 }
+
+/// The first-run card offers the briefings until one is on or the person says "Not now".
+#[tokio::test]
+async fn today_offers_the_briefings_until_turned_on_or_declined() {
+    let app = logged_in_app().await;
+    let offered = |html: &str| html.contains("Briefings from your agent");
+    assert!(offered(&app.get("/").await.text().await.unwrap()));
+    let res = app.post_form("/briefings/enable", &[]).await;
+    assert!(res.status().is_success() || res.status().is_redirection(), "{}", res.status());
+    assert!(!offered(&app.get("/").await.text().await.unwrap()), "one is on: no offer");
+    let api = app.api(&app.api_token().await);
+    let (_, list) = api.get("/briefings").await;
+    assert!(list["briefings"].as_array().unwrap().iter().all(|b| b["enabled"] == true), "{list}");
+
+    let other = logged_in_app().await;
+    let res = other.post_form("/today/briefings-offer/dismiss", &[]).await;
+    assert!(res.status().is_success() || res.status().is_redirection(), "{}", res.status());
+    assert!(!offered(&other.get("/").await.text().await.unwrap()), "Not now is remembered");
+    let api = other.api(&other.api_token().await);
+    let (_, list) = api.get("/briefings").await;
+    assert!(list["briefings"].as_array().unwrap().iter().all(|b| b["enabled"] == false), "{list}");
+}
