@@ -10,28 +10,23 @@
 //! Run: `cargo run --release --example bench_reminders [-- --burst N --lateness N]`
 //!
 //! Steward runs as `steward serve` in a child process (this binary re-executed) on a fresh
-//! database; the ntfy stand-in is a tiny HTTP/1.1 server on a thread of this process that
-//! answers 200 at once and records when each message arrived.
+//! database; the ntfy stand-in is the benchmarks' HTTP/1.1 receiver (`examples/standin`) on a
+//! thread of this process, which answers 200 at once and records when each message arrived.
 // A benchmark measures the machine's real clock.
 #![allow(clippy::disallowed_methods)]
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 mod child;
 mod measure;
+mod standin;
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::Value;
 use steward::db::Db;
 use steward::reminders::{self, Subject};
 use steward::services::{Actor, Ctx};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-
-/// Arrivals by ntfy title, with the wall clock in microseconds.
-#[derive(Default)]
-struct Log(Mutex<Vec<(String, i64)>>);
 
 fn main() -> anyhow::Result<()> {
     child::serve_if_child();
@@ -44,8 +39,8 @@ fn main() -> anyhow::Result<()> {
             .unwrap_or(default)
     };
     let (burst, lateness) = (number("--burst", 1000), number("--lateness", 300));
-    let log = Arc::new(Log::default());
-    let port = start_stand_in(log.clone())?;
+    let stand_in = standin::StandIn::start()?;
+    let port = stand_in.port;
     println!("Steward reminder benchmark: `steward serve` in a child process, ntfy stand-in on loopback");
     println!("machine: {} cores", std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1));
     println!();
@@ -69,9 +64,9 @@ fn main() -> anyhow::Result<()> {
     }
     let seeded = t.elapsed();
     let (mut server, _, _) = child::start(&db_path, "UTC")?;
-    wait_for(&log, burst, due + chrono::Duration::seconds(30));
+    wait_for(&stand_in, burst, due + chrono::Duration::seconds(30));
     child::stop(&mut server);
-    let arrivals = std::mem::take(&mut *log.0.lock().map_err(|_| anyhow::anyhow!("poisoned"))?);
+    let arrivals = titled(&stand_in);
     let late: Vec<f64> = arrivals
         .iter()
         .filter(|(title, _)| title.starts_with("Burst "))
@@ -114,9 +109,9 @@ fn main() -> anyhow::Result<()> {
         }
     }
     let (mut server, _, _) = child::start(&db_path, "UTC")?;
-    wait_for(&log, lateness, start + chrono::Duration::seconds(30));
+    wait_for(&stand_in, lateness, start + chrono::Duration::seconds(30));
     child::stop(&mut server);
-    let arrivals = std::mem::take(&mut *log.0.lock().map_err(|_| anyhow::anyhow!("poisoned"))?);
+    let arrivals = titled(&stand_in);
     let mut late: Vec<f64> = arrivals
         .iter()
         .filter_map(|(title, us)| instants.get(title).map(|at| (us - at) as f64 / 1000.0))
@@ -164,74 +159,20 @@ fn channel(conn: &mut steward::db::Conn, port: u16) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn wait_for(log: &Log, n: usize, until: DateTime<Utc>) {
-    while Utc::now() < until && log.0.lock().map(|l| l.len()).unwrap_or(0) < n {
+fn wait_for(stand_in: &standin::StandIn, n: usize, until: DateTime<Utc>) {
+    while Utc::now() < until && stand_in.count() < n {
         std::thread::sleep(Duration::from_millis(10));
     }
 }
 
-fn start_stand_in(log: Arc<Log>) -> anyhow::Result<u16> {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
-    listener.set_nonblocking(true)?;
-    let port = listener.local_addr()?.port();
-    std::thread::Builder::new().name("ntfy".into()).spawn(move || {
-        let served = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .and_then(|rt| rt.block_on(accept(listener, log)));
-        if let Err(e) = served {
-            eprintln!("ntfy stand-in stopped: {e}");
-        }
-    })?;
-    Ok(port)
-}
-
-async fn accept(listener: std::net::TcpListener, log: Arc<Log>) -> std::io::Result<()> {
-    let listener = tokio::net::TcpListener::from_std(listener)?;
-    loop {
-        let (stream, _) = listener.accept().await?;
-        let log = log.clone();
-        tokio::spawn(async move {
-            if let Err(e) = serve(stream, &log).await {
-                eprintln!("ntfy stand-in: {e}");
-            }
-        });
-    }
-}
-
-/// One keep-alive connection: each POST's JSON title is logged with the time it arrived.
-async fn serve(mut stream: tokio::net::TcpStream, log: &Log) -> anyhow::Result<()> {
-    stream.set_nodelay(true)?;
-    let mut buf: Vec<u8> = Vec::with_capacity(8192);
-    loop {
-        let head_end = loop {
-            if let Some(p) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
-                break p + 4;
-            }
-            if stream.read_buf(&mut buf).await? == 0 {
-                return Ok(());
-            }
-        };
-        let head = String::from_utf8_lossy(&buf[..head_end]).to_string();
-        let length: usize = head
-            .lines()
-            .filter_map(|l| l.split_once(':'))
-            .find(|(k, _)| k.trim().eq_ignore_ascii_case("content-length"))
-            .and_then(|(_, v)| v.trim().parse().ok())
-            .unwrap_or(0);
-        while buf.len() < head_end + length {
-            if stream.read_buf(&mut buf).await? == 0 {
-                return Ok(());
-            }
-        }
-        let wall_us = Utc::now().timestamp_micros();
-        let body: Value = serde_json::from_slice(&buf[head_end..head_end + length]).unwrap_or(Value::Null);
-        if let (Some(title), Ok(mut l)) = (body["title"].as_str(), log.0.lock()) {
-            l.push((title.to_string(), wall_us));
-        }
-        buf.drain(..head_end + length);
-        stream
-            .write_all(b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 2\r\n\r\n{}")
-            .await?;
-    }
+/// The ntfy messages that arrived, as (title, arrival µs).
+fn titled(stand_in: &standin::StandIn) -> Vec<(String, i64)> {
+    stand_in
+        .take()
+        .into_iter()
+        .filter_map(|p| {
+            let body: Value = serde_json::from_slice(&p.body).ok()?;
+            Some((body["title"].as_str()?.to_string(), p.wall_us))
+        })
+        .collect()
 }

@@ -25,11 +25,10 @@ use std::collections::HashSet;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 mod measure;
+mod standin;
 
 use anyhow::{Context, anyhow};
 use chrono::{DateTime, SecondsFormat, Utc};
@@ -44,7 +43,6 @@ use steward::db::schema::{runs, schedules};
 use steward::schedules::spec::Spec;
 use steward::schedules::{Guards, ScheduleInput, service};
 use steward::services::{Actor, Ctx};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 /// Set in the child's environment: which part it runs.
 const CHILD: &str = "STEWARD_BENCH_SCHEDULER_PART";
@@ -349,7 +347,12 @@ fn lateness(db_path: &Path, receiver: &Receiver, n: usize) -> anyhow::Result<Val
         let setup = create_once(&db, times).await?;
         let stored: Vec<Option<i64>> = db
             .run(|conn| {
-                Ok(schedules::table.order(schedules::id).select(schedules::next_fire_at).load(conn)?)
+                // The person's schedules (the built-in waiting-for follow-up has a source).
+                Ok(schedules::table
+                    .filter(schedules::source.is_null())
+                    .order(schedules::id)
+                    .select(schedules::next_fire_at)
+                    .load(conn)?)
             })
             .await?;
         anyhow::ensure!(
@@ -405,7 +408,7 @@ fn burst(db_path: &Path, receiver: &Receiver, n: usize, concurrency: i32) -> any
         let due_ms = to_ms(due);
         db.run(move |conn| {
             steward::db::write(conn, |conn| {
-                diesel::update(schedules::table)
+                diesel::update(schedules::table.filter(schedules::source.is_null()))
                     .set((
                         schedules::spec.eq(Spec::Once(due).to_stored()),
                         schedules::next_fire_at.eq(due_ms),
@@ -588,106 +591,38 @@ impl Arrival {
     }
 }
 
-#[derive(Default)]
-struct Log {
-    arrivals: Mutex<Vec<Arrival>>,
-    count: AtomicUsize,
-}
-
-/// A minimal HTTP/1.1 server (keep-alive, Content-Length bodies) on its own thread and runtime
-/// that answers `200 ok` at once and records every delivery.
+/// The stand-in's POSTs read as webhook deliveries.
 struct Receiver {
     port: u16,
-    log: Arc<Log>,
+    inner: standin::StandIn,
 }
 
 impl Receiver {
     fn start() -> anyhow::Result<Receiver> {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
-        listener.set_nonblocking(true)?;
-        let port = listener.local_addr()?.port();
-        let log = Arc::new(Log::default());
-        let shared = log.clone();
-        std::thread::Builder::new().name("receiver".into()).spawn(move || {
-            let served = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .and_then(|rt| rt.block_on(accept_loop(listener, shared)));
-            if let Err(e) = served {
-                eprintln!("receiver stopped: {e}");
-            }
-        })?;
-        Ok(Receiver { port, log })
+        let inner = standin::StandIn::start()?;
+        Ok(Receiver { port: inner.port, inner })
     }
 
     async fn wait_for(&self, n: usize, timeout: Duration) {
-        let end = Instant::now() + timeout;
-        while self.log.count.load(Ordering::Acquire) < n && Instant::now() < end {
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
+        self.inner.wait_for(n, timeout).await
     }
 
+    /// The deliveries so far, in order of arrival (a body that is not a delivery is reported).
     fn take(&self) -> Vec<Arrival> {
-        let mut list = self.log.arrivals.lock().map(|mut l| std::mem::take(&mut *l)).unwrap_or_default();
-        list.sort_by_key(|a| a.wall_us);
-        list
-    }
-}
-
-async fn accept_loop(listener: std::net::TcpListener, log: Arc<Log>) -> std::io::Result<()> {
-    let listener = tokio::net::TcpListener::from_std(listener)?;
-    loop {
-        let (stream, _) = listener.accept().await?;
-        let log = log.clone();
-        tokio::spawn(async move {
-            if let Err(e) = serve_connection(stream, &log).await {
-                eprintln!("receiver: {e}");
-            }
-        });
-    }
-}
-
-async fn serve_connection(mut stream: tokio::net::TcpStream, log: &Log) -> anyhow::Result<()> {
-    stream.set_nodelay(true)?;
-    let mut buf: Vec<u8> = Vec::with_capacity(8192);
-    loop {
-        let head_end = loop {
-            if let Some(p) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
-                break p + 4;
-            }
-            if stream.read_buf(&mut buf).await? == 0 {
-                return Ok(());
-            }
-        };
-        let head = String::from_utf8_lossy(&buf[..head_end]).to_string();
-        let length: usize = head
-            .lines()
-            .filter_map(|l| l.split_once(':'))
-            .find(|(k, _)| k.trim().eq_ignore_ascii_case("content-length"))
-            .and_then(|(_, v)| v.trim().parse().ok())
-            .unwrap_or(0);
-        while buf.len() < head_end + length {
-            if stream.read_buf(&mut buf).await? == 0 {
-                return Ok(());
-            }
-        }
-        let wall_us = Utc::now().timestamp_micros();
-        if head.starts_with("POST ") {
-            let body: Value = serde_json::from_slice(&buf[head_end..head_end + length])?;
+        let mut out = Vec::new();
+        for post in self.inner.take() {
+            let body: Value = serde_json::from_slice(&post.body).unwrap_or(Value::Null);
             let scheduled = body["scheduled_for"].as_str().unwrap_or_default();
-            let scheduled_ms = DateTime::parse_from_rfc3339(scheduled)
-                .map(|t| t.timestamp_millis())
-                .with_context(|| format!("scheduled_for {scheduled:?}"))?;
-            let key = body["idempotency_key"].as_str().unwrap_or_default().to_string();
-            if let Ok(mut list) = log.arrivals.lock() {
-                list.push(Arrival { wall_us, key, scheduled_ms });
+            match DateTime::parse_from_rfc3339(scheduled) {
+                Ok(t) => out.push(Arrival {
+                    wall_us: post.wall_us,
+                    key: body["idempotency_key"].as_str().unwrap_or_default().to_string(),
+                    scheduled_ms: t.timestamp_millis(),
+                }),
+                Err(_) => eprintln!("receiver: a body without scheduled_for: {body}"),
             }
-            log.count.fetch_add(1, Ordering::Release);
         }
-        buf.drain(..head_end + length);
-        stream
-            .write_all(b"HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\ncontent-length: 2\r\n\r\nok")
-            .await?;
+        out
     }
 }
 
