@@ -705,6 +705,9 @@ pub async fn save(
             Ok(task.title)
         })
         .await;
+    if saved.is_ok() {
+        service::announce(&state.events, Some(id));
+    }
     let csrf = session.0.csrf_token;
     match saved {
         Ok(_) if !is_htmx(&req) => Ok(see_other("/tasks")),
@@ -793,6 +796,7 @@ pub async fn delete(
             Ok((title, count, query::facets(conn)?))
         })
         .await?;
+    service::announce(&state.events, Some(id));
     if !is_htmx(&req) {
         return Ok(see_other("/tasks"));
     }
@@ -810,6 +814,7 @@ pub async fn restore(
     let id = id.into_inner();
     let title =
         state.run_as(Actor::Person, move |conn, ctx| Ok(service::restore(conn, ctx, id)?.title)).await?;
+    service::announce(&state.events, Some(id));
     if !is_htmx(&req) {
         return Ok(see_other("/tasks"));
     }
@@ -851,6 +856,9 @@ pub async fn import(
         }
         Err(e) => return Err(e.into()),
     };
+    if report.imported > 0 {
+        service::announce(&state.events, None);
+    }
     if !is_htmx(&req) {
         let notice = [("imported", report.imported), ("unreadable", report.problems.len())];
         return Ok(see_other(&format!("/tasks?{}", serde_urlencoded::to_string(notice).unwrap_or_default())));

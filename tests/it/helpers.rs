@@ -264,3 +264,17 @@ pub async fn login_at(client: &Client, address: &str, password: &str) -> Respons
         .await
         .unwrap()
 }
+
+/// Reads the SSE stream until `want` appears in it (panics after `secs`).
+pub async fn read_until(res: &mut reqwest::Response, want: &[&str], secs: u64) -> String {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(secs);
+    let mut seen = String::new();
+    while !want.iter().all(|w| seen.contains(w)) {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        match tokio::time::timeout(left, res.chunk()).await {
+            Ok(Ok(Some(chunk))) => seen.push_str(&String::from_utf8_lossy(&chunk)),
+            other => panic!("the stream ended or stalled ({other:?}) before {want:?}; got: {seen}"),
+        }
+    }
+    seen
+}

@@ -107,20 +107,6 @@ async fn schedules_are_created_previewed_and_managed_from_the_page() {
     assert!(!html.contains(&format!("id=\"schedule-{id}\"")), "{html}");
 }
 
-/// Reads the SSE stream until `want` appears in it (panics after `secs`).
-async fn read_until(res: &mut reqwest::Response, want: &[&str], secs: u64) -> String {
-    let deadline = Instant::now() + Duration::from_secs(secs);
-    let mut seen = String::new();
-    while !want.iter().all(|w| seen.contains(w)) {
-        let left = deadline.saturating_duration_since(Instant::now());
-        match tokio::time::timeout(left, res.chunk()).await {
-            Ok(Ok(Some(chunk))) => seen.push_str(&String::from_utf8_lossy(&chunk)),
-            other => panic!("the stream ended or stalled ({other:?}) before {want:?}; got: {seen}"),
-        }
-    }
-    seen
-}
-
 #[tokio::test]
 async fn runs_and_notifications_stream_live_and_ring_the_bell() {
     let app = logged_in_app().await;

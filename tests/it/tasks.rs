@@ -229,6 +229,22 @@ async fn delete_then_undo() {
     assert_eq!(res.headers()["hx-retarget"], "#toasts");
 }
 
+/// Open pages (Today) hear of every change made on the Tasks page: edit, delete, undo.
+#[tokio::test]
+async fn edits_deletes_and_undos_reach_open_pages() {
+    let app = logged_in_app().await;
+    app.post_htmx("/tasks", &[("text", "Live one")]).await;
+    let id = task_id(&list_html(&app, "").await, "Live one");
+    let mut events = app.get("/events").await;
+    let changed = format!("{{\"type\":\"tasks_changed\",\"id\":{id}}}");
+    app.post_htmx(&format!("/tasks/{id}"), &[("title", "Live one, renamed")]).await;
+    read_until(&mut events, &["event: tasks", &changed], 10).await;
+    app.post_htmx(&format!("/tasks/{id}/delete"), &[]).await;
+    read_until(&mut events, &["event: tasks", &changed], 10).await;
+    app.post_htmx(&format!("/tasks/{id}/restore"), &[]).await;
+    read_until(&mut events, &["event: tasks", &changed], 10).await;
+}
+
 #[tokio::test]
 async fn groups_filters_and_paging() {
     let app = logged_in_app().await;
