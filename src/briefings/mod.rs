@@ -505,6 +505,8 @@ struct Prepared {
     agent: Option<Agent>,
     /// Already delivered (a retry after a crash): its text.
     delivered: Option<String>,
+    /// The Briefings page, as a link that works from a phone.
+    page: String,
 }
 
 /// The instructions and the facts, as the agent is sent them.
@@ -512,9 +514,10 @@ pub fn agent_prompt(instructions: &str, facts: &str) -> String {
     format!("{instructions}\n\nFacts (read at the time of the briefing):\n\n{facts}")
 }
 
-/// Where the person turns briefings off or changes them.
-pub fn disable_link(config: &Config) -> String {
-    format!("{}/briefings", config.public_url.as_deref().unwrap_or("").trim_end_matches('/'))
+/// Where the person turns briefings off or changes them: the public URL, else the address
+/// Steward listens on. (Channels that carry buttons also get a one-click "Turn off".)
+fn briefings_page(conn: &mut Conn, config: &Config) -> Result<String, AppError> {
+    Ok(format!("{}/briefings", crate::notify::actions::base_url(conn, config.public_url.as_deref())?))
 }
 
 /// The delivered text: the agent's prose, then the facts verbatim; or the facts alone, marked.
@@ -549,7 +552,8 @@ pub async fn system_job(services: &Services, d: &Delivery) -> Result<String, Fai
                 Some(a) => Some(crate::agents::get(conn, &config, a)?),
                 None => None,
             };
-            Ok(Prepared { briefing, facts, agent, delivered })
+            let page = briefings_page(conn, &config)?;
+            Ok(Prepared { briefing, facts, agent, delivered, page })
         })
         .await
         .map_err(|e| Failure::permanent(format!("briefing {name}: {e}")))?;
@@ -560,8 +564,7 @@ pub async fn system_job(services: &Services, d: &Delivery) -> Result<String, Fai
         None => Err("no agent is chosen for this briefing".to_string()),
         Some(agent) => ask(services, agent, &prepared.briefing, &prepared.facts, d).await,
     };
-    let text =
-        compose(prose.as_deref().map_err(String::as_str), &prepared.facts, &disable_link(&services.config));
+    let text = compose(prose.as_deref().map_err(String::as_str), &prepared.facts, &prepared.page);
     let (b, t) = (prepared.briefing.clone(), text.clone());
     let (agent, config) = (prepared.agent.clone(), services.config.clone());
     let (note, conversation) = services
@@ -654,6 +657,7 @@ fn deliver(
             level: "info",
             run_id: Some(run_id),
             schedule_id: b.schedule_id,
+            subject: Some(crate::reminders::Subject::Briefing(default_of(&b.name)?.name).key()),
             ..Default::default()
         };
         // The person's choice of channels, else every channel that receives briefings.

@@ -1,5 +1,5 @@
-//! What a person can do from a notification: Done, Snooze (10 min, 1 h, tomorrow morning) and
-//! Open, decided by the notification's subject ([`offered`]); the one service function that
+//! What a person can do from a notification: Done, Snooze (10 min, 1 h, tomorrow morning),
+//! Turn off (a briefing) and Open, decided by the notification's subject ([`offered`]); the one service function that
 //! does it for every door ([`perform`]: the Notifications page, the API, a signed link); and
 //! the signed one-click links pushed messages carry ([`links`], [`use_link`]).
 //!
@@ -22,6 +22,7 @@ use serde::Serialize;
 use sha2::Sha256;
 
 use crate::clock::{from_ms, to_ms};
+use crate::config::Config;
 use crate::db::Conn;
 use crate::db::schema::{action_links_used, settings};
 use crate::error::AppError;
@@ -88,6 +89,8 @@ impl Snooze {
 pub enum Kind {
     Done,
     Snooze(Snooze),
+    /// Turns off the briefing the notification delivered.
+    TurnOff,
     Open,
 }
 
@@ -98,6 +101,7 @@ impl Kind {
             Kind::Snooze(Snooze::TenMinutes) => "snooze-10m",
             Kind::Snooze(Snooze::Hour) => "snooze-1h",
             Kind::Snooze(Snooze::Tomorrow) => "snooze-tomorrow",
+            Kind::TurnOff => "turn-off",
             Kind::Open => "open",
         }
     }
@@ -107,12 +111,15 @@ impl Kind {
         match text {
             "done" => Ok(Kind::Done),
             "open" => Ok(Kind::Open),
+            "turn-off" => Ok(Kind::TurnOff),
             "snooze" => Ok(Kind::Snooze(Snooze::parse(snooze.unwrap_or("10m"))?)),
             other => match other.strip_prefix("snooze-") {
                 Some(s) => Ok(Kind::Snooze(Snooze::parse(s)?)),
                 None => Err(AppError::invalid(
                     "action",
-                    format!("{other:?} is not an action: use done, snooze (10m, 1h, tomorrow) or open"),
+                    format!(
+                        "{other:?} is not an action: use done, snooze (10m, 1h, tomorrow), turn-off or open"
+                    ),
                 )),
             },
         }
@@ -123,19 +130,21 @@ impl Kind {
             Kind::Done => "Done".into(),
             Kind::Snooze(Snooze::Tomorrow) => "Tomorrow".into(),
             Kind::Snooze(s) => format!("Snooze {}", s.label()),
+            Kind::TurnOff => "Turn off this briefing".into(),
             Kind::Open => "Open".into(),
         }
     }
 }
 
 /// The actions a notification about `subject` offers: a task's reminder Done, Snooze and Open;
-/// an event's Snooze and Open; the waiting-for digest Open.
+/// an event's Snooze and Open; the waiting-for digest Open; a briefing Turn off and Open.
 pub fn offered(subject: Subject) -> Vec<Kind> {
     let snoozes = Snooze::ALL.into_iter().map(Kind::Snooze);
     match subject {
         Subject::Task(_) => std::iter::once(Kind::Done).chain(snoozes).chain([Kind::Open]).collect(),
         Subject::Event { .. } => snoozes.chain([Kind::Open]).collect(),
         Subject::Waiting => vec![Kind::Open],
+        Subject::Briefing(_) => vec![Kind::TurnOff, Kind::Open],
     }
 }
 
@@ -314,7 +323,12 @@ fn title_of(conn: &mut Conn, link: &Link) -> Result<String, AppError> {
 
 /// Uses a link: checks it, marks it used, and does what it says. A link that is not valid
 /// changes nothing and answers what it is; one whose action fails is left unused.
-pub fn use_link(conn: &mut Conn, ctx: &Ctx, token: &str) -> Result<Result<Outcome, Checked>, AppError> {
+pub fn use_link(
+    conn: &mut Conn,
+    ctx: &Ctx,
+    config: &Config,
+    token: &str,
+) -> Result<Result<Outcome, Checked>, AppError> {
     let link = match check(conn, token, ctx.now)? {
         Checked::Valid { link, .. } => link,
         other => return Ok(Err(other)),
@@ -338,7 +352,7 @@ pub fn use_link(conn: &mut Conn, ctx: &Ctx, token: &str) -> Result<Result<Outcom
     if marked == 0 {
         return Ok(Err(check(conn, token, ctx.now)?));
     }
-    match perform(conn, ctx, link.subject, link.kind) {
+    match perform(conn, ctx, config, link.subject, link.kind) {
         Ok(outcome) => Ok(Ok(outcome)),
         Err(e) => {
             let id = link.id();
@@ -364,7 +378,13 @@ pub struct Outcome {
 }
 
 /// Does an action on what a notification is about: the one place for every door.
-pub fn perform(conn: &mut Conn, ctx: &Ctx, subject: Subject, kind: Kind) -> Result<Outcome, AppError> {
+pub fn perform(
+    conn: &mut Conn,
+    ctx: &Ctx,
+    config: &Config,
+    subject: Subject,
+    kind: Kind,
+) -> Result<Outcome, AppError> {
     if !offered(subject).contains(&kind) {
         return Err(AppError::invalid(
             "action",
@@ -396,13 +416,32 @@ pub fn perform(conn: &mut Conn, ctx: &Ctx, subject: Subject, kind: Kind) -> Resu
                 until: Some(until),
             })
         }
+        Kind::TurnOff => {
+            let Subject::Briefing(name) = subject else {
+                return Err(AppError::invalid("action", "only a briefing can be turned off"));
+            };
+            let patch = crate::briefings::BriefingPatch { enabled: Some(false), ..Default::default() };
+            let b = crate::briefings::update(conn, ctx, config, name, &patch)?;
+            Ok(Outcome {
+                action: kind.as_str().into(),
+                message: format!("{} turned off (turn it on again on the Briefings page)", b.title),
+                path,
+                until: None,
+            })
+        }
         Kind::Open => Ok(Outcome { action: kind.as_str().into(), message: "Open".into(), path, until: None }),
     }
 }
 
 /// Does an action on what notification `id` is about (the Notifications page's buttons and
 /// the API).
-pub fn perform_on(conn: &mut Conn, ctx: &Ctx, id: i32, kind: Kind) -> Result<Outcome, AppError> {
+pub fn perform_on(
+    conn: &mut Conn,
+    ctx: &Ctx,
+    config: &Config,
+    id: i32,
+    kind: Kind,
+) -> Result<Outcome, AppError> {
     use crate::db::schema::notifications;
     let subject: Option<String> = notifications::table
         .find(id)
@@ -411,9 +450,12 @@ pub fn perform_on(conn: &mut Conn, ctx: &Ctx, id: i32, kind: Kind) -> Result<Out
         .optional()?
         .ok_or_else(|| AppError::NotFound(format!("no notification with id {id}")))?;
     let subject = subject.as_deref().and_then(Subject::parse).ok_or_else(|| {
-        AppError::invalid("action", format!("notification {id} is not a reminder; it offers no actions"))
+        AppError::invalid(
+            "action",
+            format!("notification {id} is not a reminder or a briefing; it offers no actions"),
+        )
     })?;
-    perform(conn, ctx, subject, kind)
+    perform(conn, ctx, config, subject, kind)
 }
 
 /// "14:10", "tomorrow 09:00", "Mon 7 Dec 09:00", in the person's zone.
@@ -445,6 +487,9 @@ mod tests {
             ["snooze-10m", "snooze-1h", "snooze-tomorrow", "open"]
         );
         assert_eq!(names(Subject::Waiting), ["open"]);
+        assert_eq!(names(Subject::Briefing("weekly")), ["turn-off", "open"]);
+        assert_eq!(Subject::parse("briefing:weekly"), Some(Subject::Briefing("weekly")));
+        assert_eq!(Subject::parse("briefing:lunch"), None);
     }
 
     #[test]

@@ -98,6 +98,7 @@ impl Message {
             Some(Subject::Task(_)) => vec!["alarm_clock"],
             Some(Subject::Event { .. }) => vec!["calendar"],
             Some(Subject::Waiting) => vec!["hourglass"],
+            Some(Subject::Briefing(_)) => vec!["newspaper"],
             None => vec!["bell"],
         }
     }

@@ -53,6 +53,8 @@ pub enum Subject {
     },
     /// The weekly follow-up of tasks waiting on someone else.
     Waiting,
+    /// A delivered briefing (`morning`, `evening`, `weekly`): it offers to turn itself off.
+    Briefing(&'static str),
 }
 
 impl Subject {
@@ -62,12 +64,16 @@ impl Subject {
             Subject::Event { id, at: None } => format!("event:{id}"),
             Subject::Event { id, at: Some(at) } => format!("event:{id}@{at}"),
             Subject::Waiting => "waiting".into(),
+            Subject::Briefing(name) => format!("briefing:{name}"),
         }
     }
 
     pub fn parse(key: &str) -> Option<Subject> {
         if key == "waiting" {
             return Some(Subject::Waiting);
+        }
+        if let Some(name) = key.strip_prefix("briefing:") {
+            return crate::briefings::NAMES.into_iter().find(|n| *n == name).map(Subject::Briefing);
         }
         if let Some(id) = key.strip_prefix("task:") {
             return id.parse().ok().map(Subject::Task);
@@ -91,6 +97,7 @@ impl Subject {
             },
             Subject::Event { .. } => "/calendar".into(),
             Subject::Waiting => "/tasks?context=waiting".into(),
+            Subject::Briefing(_) => "/briefings".into(),
         }
     }
 }
@@ -417,7 +424,7 @@ pub fn next_after(
             Ok(task_instants(&task, &settings, s.zone()).into_iter().find(|t| *t > after))
         }
         Subject::Event { id, at: None } => events::next_after(conn, s, id, after),
-        Subject::Event { .. } | Subject::Waiting => Ok(None),
+        Subject::Event { .. } | Subject::Waiting | Subject::Briefing(_) => Ok(None),
     }
 }
 
@@ -498,6 +505,8 @@ fn written(
             ..Default::default()
         })),
         Subject::Event { id, at: occurrence } => events::written(conn, s, settings, id, occurrence, at),
+        // Briefings are not reminders: they deliver themselves (briefings::system_job).
+        Subject::Briefing(_) => Ok(None),
     }
 }
 
@@ -545,6 +554,9 @@ pub fn snooze(
         }
         Subject::Event { id, .. } => crate::calendar::service::get(conn, id)?.title,
         Subject::Waiting => "Waiting for".into(),
+        Subject::Briefing(name) => {
+            return Err(AppError::invalid("subject", format!("the {name} briefing cannot be snoozed")));
+        }
     };
     // "In 10 minutes" from a `now` finer than the scheduler's millisecond: rounded up, so the
     // reminder never comes back before its time.

@@ -46,6 +46,7 @@ fn question(kind: Kind, title: &str) -> (String, String) {
             (format!("Snooze “{title}” until tomorrow morning?"), "Snooze until tomorrow".into())
         }
         Kind::Snooze(s) => (format!("Snooze “{title}” for {}?", s.label()), format!("Snooze {}", s.label())),
+        Kind::TurnOff => (format!("Turn off the {}?", title.to_lowercase()), "Turn it off".into()),
         Kind::Open => (title.to_string(), "Open".into()),
     }
 }
@@ -137,8 +138,9 @@ pub async fn act(
         return respond(StatusCode::FORBIDDEN, &page);
     }
     let token = token.into_inner();
+    let config = state.config.clone();
     let result = state
-        .run_as(Actor::Person, move |conn, ctx| Ok((actions::use_link(conn, ctx, &token), ctx.tz)))
+        .run_as(Actor::Person, move |conn, ctx| Ok((actions::use_link(conn, ctx, &config, &token), ctx.tz)))
         .await?;
     let (status, page) = match result {
         (Ok(Ok(outcome)), _) => {

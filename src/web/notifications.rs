@@ -28,9 +28,11 @@ pub struct NotificationItem {
     pub schedule_id: Option<i32>,
     /// Where it went besides the app: one line per channel.
     pub deliveries: Vec<DeliveryItem>,
-    /// Its buttons (a reminder's): Done, Snooze, and where Open leads.
+    /// Its buttons (a reminder's, a briefing's): Done, Snooze, Turn off, and where Open leads.
     pub can_done: bool,
     pub can_snooze: bool,
+    /// A briefing's: turn it off.
+    pub can_turn_off: bool,
     pub open: Option<String>,
 }
 
@@ -139,6 +141,7 @@ async fn load(
                     NotificationItem {
                         can_done: has(|k| *k == Kind::Done),
                         can_snooze: has(|k| matches!(k, Kind::Snooze(_))),
+                        can_turn_off: has(|k| *k == Kind::TurnOff),
                         open: offered
                             .as_ref()
                             .filter(|(_, o)| o.contains(&Kind::Open))
@@ -220,8 +223,10 @@ pub async fn act(
 ) -> Result<HttpResponse, PageError> {
     let (id, action) = path.into_inner();
     let kind = Kind::parse(&action, form.snooze.as_deref())?;
-    let outcome =
-        state.run_as(Actor::Person, move |conn, ctx| actions::perform_on(conn, ctx, id, kind)).await?;
+    let config = state.config.clone();
+    let outcome = state
+        .run_as(Actor::Person, move |conn, ctx| actions::perform_on(conn, ctx, &config, id, kind))
+        .await?;
     state.wake.poke();
     if !super::htmx::is_htmx(&req) {
         return Ok(see_other("/notifications"));

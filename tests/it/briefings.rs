@@ -235,7 +235,8 @@ async fn without_an_agent_the_facts_go_alone_once_per_occurrence() {
     let runs = finished(&api, schedule, 1).await;
     assert_eq!(runs[0]["state"], "succeeded", "{runs:?}");
     let want = format!(
-        "[Facts only: no agent is chosen for this briefing.]\n\n{MORNING_FACTS}\nTurn off or change briefings: /briefings\n"
+        "[Facts only: no agent is chosen for this briefing.]\n\n{MORNING_FACTS}\nTurn off or change briefings: {}/briefings\n",
+        app.address
     );
     assert_eq!(runs[0]["output"], want.as_str());
     let run = runs[0]["id"].as_i64().unwrap();
@@ -270,9 +271,19 @@ async fn without_an_agent_the_facts_go_alone_once_per_occurrence() {
     let text = steward::briefings::system_job(&services, &delivery).await.unwrap();
     assert_eq!(text, want);
     assert_eq!(notifications_of_run(&app, run).len(), 1);
-    // Off: no next run.
-    let (_, b) = api.patch("/briefings/morning", json!({"enabled": false})).await;
+    // The delivered briefing offers to turn itself off, in one click.
+    let (list, _) = steward::notifications::page(&mut conn, 1).unwrap();
+    let note = list.into_iter().find(|n| n.run_id == Some(run as i32)).unwrap();
+    assert_eq!(note.subject.as_deref(), Some("briefing:morning"));
+    let (status, done) = api.post(&format!("/notifications/{}/actions/turn-off", note.id), json!({})).await;
+    assert_eq!(status, 200, "{done}");
+    assert_eq!(done["message"], "Morning briefing turned off (turn it on again on the Briefings page)");
+    assert_eq!(done["path"], "/briefings");
+    let (_, b) = api.get("/briefings/morning").await;
     assert_eq!((b["enabled"].clone(), b["next_run"].clone()), (json!(false), Value::Null), "{b}");
+    // Snoozing a briefing is not offered.
+    let (status, err) = api.post(&format!("/notifications/{}/actions/snooze", note.id), json!({})).await;
+    assert_eq!(status, 422, "{err}");
 }
 
 /// An agent answering 500 is tried three times, then the facts go alone, saying why; once it
@@ -308,7 +319,8 @@ async fn a_failing_agent_falls_back_to_the_facts_after_retries() {
     assert_eq!(status, 202);
     let runs = finished(&api, schedule, 2).await;
     let want = format!(
-        "Good morning! Start with the invoice.\n\n---\n{MORNING_FACTS}\nTurn off or change briefings: /briefings\n"
+        "Good morning! Start with the invoice.\n\n---\n{MORNING_FACTS}\nTurn off or change briefings: {}/briefings\n",
+        app.address
     );
     assert_eq!(runs[0]["output"], want.as_str());
     let asked = model.requests().last().unwrap().clone();
@@ -442,4 +454,14 @@ async fn the_pages_turn_briefings_on_and_archive_projects() {
     );
     let res = app.post_form("/briefings/morning/run", &[]).await;
     assert_eq!(res.status(), 303);
+    // Delivered, it offers to turn itself off from the Notifications page.
+    let schedule = b["schedule_id"].as_i64().unwrap();
+    finished(&api, schedule, 1).await;
+    let html = app.get("/notifications").await.text().await.unwrap();
+    assert!(html.contains("/actions/turn-off") && html.contains("Turn off this briefing"), "{html}");
+    let before = html.split("/actions/turn-off").next().unwrap();
+    let id = before.rsplit("/notifications/").next().unwrap();
+    let res = app.post_form(&format!("/notifications/{id}/actions/turn-off"), &[]).await;
+    assert_eq!(res.status(), 303);
+    assert_eq!(api.get("/briefings/morning").await.1["enabled"], false);
 }

@@ -326,7 +326,10 @@ async fn a_real_model_writes_the_morning_briefing() {
     let facts = rest.split("\nTurn off or change briefings: ").next().unwrap();
     assert!(facts == before || facts == after, "facts changed on the way:\n{facts}\nvs\n{before}");
     assert!(facts.contains("(A) Send the invoice +work (task #1)"), "{facts}");
-    assert!(rest.ends_with("Turn off or change briefings: /briefings\n"), "{output}");
+    assert!(
+        rest.ends_with(&format!("Turn off or change briefings: {}/briefings\n", app.address)),
+        "{output}"
+    );
     let conversation = api.get("/briefings/morning").await.1["conversation_id"].as_i64().unwrap();
     let (_, c) = api.get(&format!("/conversations/{conversation}")).await;
     assert_eq!(c["messages"].as_array().unwrap().last().unwrap()["content"], output);

@@ -31,9 +31,15 @@ pub async fn act(
     };
     let kind = Kind::parse(&action, body.snooze.as_deref())?;
     if kind == Kind::Open {
-        return Err(AppError::invalid("action", "open is a link, not an action: use done or snooze").into());
+        return Err(AppError::invalid(
+            "action",
+            "open is a link, not an action: use done, snooze or turn-off",
+        )
+        .into());
     }
-    let outcome = state.run_as(actor.0, move |conn, ctx| actions::perform_on(conn, ctx, id, kind)).await?;
+    let config = state.config.clone();
+    let outcome =
+        state.run_as(actor.0, move |conn, ctx| actions::perform_on(conn, ctx, &config, id, kind)).await?;
     state.wake.poke();
     Ok(HttpResponse::Ok().json(outcome))
 }
