@@ -49,6 +49,16 @@ pub struct Config {
     /// connection comes from one of them has its `Forwarded` / `X-Forwarded-For` /
     /// `X-Forwarded-Proto` / `X-Forwarded-Host` headers believed. Default: none.
     pub trusted_proxies: TrustedProxies,
+    /// How long history is kept, until the Settings page says otherwise (see
+    /// `crate::retention`): runs that succeeded or were cancelled, in days
+    /// (`STEWARD_RETENTION_RUNS_DAYS`, default 90); failed runs (`STEWARD_RETENTION_FAILED_DAYS`,
+    /// default 365); the last runs of each schedule kept whatever their age
+    /// (`STEWARD_RETENTION_KEEP_PER_SCHEDULE`, default 100, at least 100); read notifications
+    /// (`STEWARD_RETENTION_NOTIFICATIONS_DAYS`, default 90). 0 days keeps forever.
+    pub retention_runs_days: i64,
+    pub retention_failed_days: i64,
+    pub retention_keep_per_schedule: i64,
+    pub retention_notifications_days: i64,
 }
 
 impl Default for Config {
@@ -68,6 +78,10 @@ impl Default for Config {
             body_timeout_secs: 60,
             channel_retry_ms: 30_000,
             trusted_proxies: TrustedProxies::default(),
+            retention_runs_days: 90,
+            retention_failed_days: 365,
+            retention_keep_per_schedule: 100,
+            retention_notifications_days: 90,
         }
     }
 }
@@ -122,6 +136,16 @@ impl Config {
         if let Some(v) = env("STEWARD_TRUSTED_PROXIES") {
             config.trusted_proxies = v.parse()?;
         }
+        for (name, field) in [
+            ("STEWARD_RETENTION_RUNS_DAYS", &mut config.retention_runs_days),
+            ("STEWARD_RETENTION_FAILED_DAYS", &mut config.retention_failed_days),
+            ("STEWARD_RETENTION_KEEP_PER_SCHEDULE", &mut config.retention_keep_per_schedule),
+            ("STEWARD_RETENTION_NOTIFICATIONS_DAYS", &mut config.retention_notifications_days),
+        ] {
+            if let Some(v) = env(name) {
+                *field = parse_number(name, &v)?;
+            }
+        }
         if let Some(v) = env("STEWARD_SCHEDULER") {
             config.scheduler = !matches!(v.trim(), "0" | "false" | "no" | "off");
         }
@@ -155,6 +179,9 @@ impl Config {
         if self.body_timeout_public_secs < 1 || self.body_timeout_secs < 1 {
             return Err(AppError::invalid("body_timeout", "body timeouts must be at least 1 second"));
         }
+        // The same rules as the Settings page, naming the config's fields.
+        let defaults = crate::retention::Retention::default();
+        defaults.with(&crate::retention::Retention::from_config(self).input(), "retention_")?;
         Ok(())
     }
 

@@ -31,6 +31,9 @@ const BUSY_TIMEOUT: &str = "PRAGMA busy_timeout = 5000;";
 
 /// Per-connection pragmas. `busy_timeout` comes first so that the WAL switch itself waits for a
 /// lock held by another process (a CLI command next to the server) instead of failing.
+/// `auto_vacuum` comes before anything is written, so that a new database has it from the
+/// start (it cannot be turned on once a table exists without a `VACUUM`; see
+/// [`Db::open_for_server`]); on an existing database it changes nothing by itself.
 #[derive(Debug)]
 struct Pragmas {
     /// The WAL size, in pages, at which a commit checkpoints it (and fsyncs) before returning.
@@ -44,6 +47,7 @@ impl CustomizeConnection<SqliteConnection, diesel::r2d2::Error> for Pragmas {
     fn on_acquire(&self, conn: &mut SqliteConnection) -> Result<(), diesel::r2d2::Error> {
         conn.batch_execute(&format!(
             "{BUSY_TIMEOUT}
+             PRAGMA auto_vacuum = INCREMENTAL;
              PRAGMA journal_mode = WAL;
              PRAGMA synchronous = NORMAL;
              PRAGMA foreign_keys = ON;
@@ -73,8 +77,35 @@ impl Db {
     /// scheduler's lateness): the server must run [`Db::checkpoint_every`]. A commit only
     /// checkpoints itself once the WAL reaches 10,000 pages (40 MB), which takes a long burst
     /// of writes.
+    ///
+    /// A database made before pruning existed (`auto_vacuum = NONE`) is converted here, once,
+    /// with a `VACUUM`: pruned history then goes back to the file system in small steps
+    /// (`crate::retention`) instead of staying in the file as free pages. `VACUUM` rewrites the
+    /// whole file and locks it while it does, so it happens at the server's start, before it
+    /// listens or fires anything, and not in a migration (the CLI runs those too, possibly next
+    /// to a running server it would then stall) nor at run time. It takes seconds for a few
+    /// hundred megabytes and needs that much free disk space for the while; if it cannot run
+    /// (the space, another process's lock), the server starts anyway and tries at the next start.
     pub fn open_for_server(path: &Path) -> anyhow::Result<Db> {
-        Db::open_with(path, Pragmas { autocheckpoint_pages: 10_000 })
+        let db = Db::open_with(path, Pragmas { autocheckpoint_pages: 10_000 })?;
+        let mut conn = db.conn()?;
+        if pragma(&mut conn, "auto_vacuum")? == 0 {
+            let mb = pragma(&mut conn, "page_count")? * pragma(&mut conn, "page_size")? / 1_000_000;
+            tracing::warn!(
+                db = %path.display(),
+                size_mb = mb,
+                "converting the database to incremental vacuum, once: rewriting it with VACUUM"
+            );
+            let t = std::time::Instant::now();
+            match conn.batch_execute("PRAGMA auto_vacuum = INCREMENTAL; VACUUM;") {
+                Ok(()) => tracing::info!(seconds = t.elapsed().as_secs_f64(), "database converted"),
+                Err(e) => tracing::warn!(
+                    error = %e,
+                    "could not convert the database now (it keeps working; the next start tries again)"
+                ),
+            }
+        }
+        Ok(db)
     }
 
     fn open_with(path: &Path, pragmas: Pragmas) -> anyhow::Result<Db> {
@@ -215,6 +246,19 @@ impl Checkpointer {
         self.behind = false;
         Ok(())
     }
+}
+
+#[derive(QueryableByName)]
+struct PragmaValue {
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    value: i64,
+}
+
+/// A pragma that answers one number (`auto_vacuum`, `freelist_count`, `page_count`, ...).
+pub fn pragma(conn: &mut Conn, name: &'static str) -> QueryResult<i64> {
+    Ok(diesel::sql_query(format!("SELECT {name} AS value FROM pragma_{name}()"))
+        .get_result::<PragmaValue>(conn)?
+        .value)
 }
 
 /// Runs `f` in an immediate (write-locking) transaction, so concurrent writers queue on the

@@ -36,6 +36,7 @@ pub mod notifications;
 pub mod notify;
 pub mod projects;
 pub mod reminders;
+pub mod retention;
 pub mod runs;
 pub mod scheduler;
 pub mod schedules;

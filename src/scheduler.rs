@@ -23,7 +23,10 @@
 //!    failure) in one transaction, before it starts anything, so a burst costs one turn per
 //!    batch of deliveries rather than per delivery. A schedule pauses after N failed runs in a
 //!    row and tells the person why.
-//! 4. **Crash and shutdown.** Only the holder of an OS lock on `<db>.scheduler-lock` delivers, so
+//! 4. **History** is pruned by a task of its own beside the loop (see [`crate::retention`]):
+//!    every few minutes, in small write transactions, and never when the loop has something due
+//!    within a quarter of a second (the loop publishes its next wake-up in a [`NextDue`]).
+//! 5. **Crash and shutdown.** Only the holder of an OS lock on `<db>.scheduler-lock` delivers, so
 //!    when a process gets the lock, runs still marked running belong to a dead process: they are
 //!    queued again at once, at start-up. A graceful stop lets deliveries finish (10 s at most) and
 //!    releases the rest the same way.
@@ -47,6 +50,7 @@ use crate::db::schema::{run_attempts, runs, schedules};
 use crate::error::AppError;
 use crate::events::{Event, Events};
 use crate::notifications::{self, NewNotification};
+use crate::retention::NextDue;
 use crate::runs::{NewRun, Queued, Run};
 use crate::schedules::{Guards, Schedule};
 use crate::services::Services;
@@ -78,6 +82,10 @@ const CLAIM_BATCH: i64 = 1000;
 pub const WORKERS: usize = 32;
 /// How long a graceful stop waits for deliveries in flight.
 const SHUTDOWN_GRACE: StdDuration = StdDuration::from_secs(10);
+/// History is pruned this long after the scheduler starts (the start-up rush has passed)...
+const PRUNE_FIRST: StdDuration = StdDuration::from_secs(60);
+/// ...and then this often.
+const PRUNE_EVERY: StdDuration = StdDuration::from_secs(5 * 60);
 
 /// What the app holds to stop the scheduler (waking it is [`Services::wake`]).
 #[derive(Clone)]
@@ -238,6 +246,8 @@ impl Scheduler {
         if let Err(e) = self.recover().await {
             tracing::error!(error = format!("{e:#}"), "recovering interrupted runs");
         }
+        let next_due = NextDue::default();
+        let pruner = tokio::spawn(prune_every(self.services.clone(), next_due.clone())).abort_handle();
         // Deliveries run as tasks and send their results back here; the next turn records all
         // that came in, in one transaction, before it starts anything new.
         let (done_tx, mut done_rx) = mpsc::unbounded_channel::<Finished>();
@@ -286,6 +296,7 @@ impl Scheduler {
             // Ended tasks already sent their results; just let them go.
             while inflight.try_join_next().is_some() {}
             wake_at = turn.next_wake;
+            next_due.set(if turn.more_due { Some(self.services.clock.now()) } else { turn.next_wake });
             let sleep = if turn.more_due {
                 StdDuration::ZERO
             } else {
@@ -303,6 +314,8 @@ impl Scheduler {
                 _ = stop.changed() => {}
             }
         }
+        // A batch under way finishes on its blocking thread; no new one starts.
+        pruner.abort();
         // Graceful stop: let deliveries finish and record them, then release what still runs.
         let _ = tokio::time::timeout(SHUTDOWN_GRACE, async { while inflight.join_next().await.is_some() {} })
             .await;
@@ -532,6 +545,34 @@ impl Scheduler {
             }
         }
         Ok(summary)
+    }
+}
+
+/// Prunes history by the person's retention settings, every [`PRUNE_EVERY`], for as long as
+/// the scheduler runs (it aborts this task when it stops).
+async fn prune_every(services: Services, next_due: NextDue) {
+    let mut wait = PRUNE_FIRST;
+    loop {
+        tokio::time::sleep(wait).await;
+        wait = PRUNE_EVERY;
+        let config = services.config.clone();
+        let pass = async {
+            let keep = services.db.run(move |conn| crate::retention::load(conn, &config)).await?;
+            crate::retention::prune(&services.db, &services.clock, &keep, &next_due).await
+        };
+        match pass.await {
+            Ok(r) if r.runs + r.notifications > 0 => tracing::info!(
+                runs = r.runs,
+                notifications = r.notifications,
+                freed_pages = r.vacuumed_pages,
+                batches = r.batches,
+                longest_batch_ms = r.longest_batch.as_secs_f64() * 1000.0,
+                seconds = r.took.as_secs_f64(),
+                "pruned history"
+            ),
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = format!("{e:#}"), "pruning history failed; trying again later"),
+        }
     }
 }
 

@@ -127,6 +127,12 @@ pub fn configure(cfg: &mut ServiceConfig, https: bool) {
                             .default_service(api::not_allowed("GET, PATCH")),
                     )
                     .service(
+                        web::resource("/settings/retention")
+                            .route(web::get().to(api::retention::get))
+                            .route(web::patch().to(api::retention::update))
+                            .default_service(api::not_allowed("GET, PATCH")),
+                    )
+                    .service(
                         web::resource("/schedules")
                             .route(web::get().to(api::schedules::list))
                             .route(web::post().to(api::schedules::create))
@@ -329,6 +335,7 @@ pub fn configure(cfg: &mut ServiceConfig, https: bool) {
                     .route("/settings/guards", web::post().to(settings::set_guards))
                     .route("/settings/chat", web::post().to(settings::set_chat))
                     .route("/settings/reminders", web::post().to(settings::set_reminders))
+                    .route("/settings/retention", web::post().to(settings::set_retention))
                     .route("/settings/timezone", web::post().to(settings::set_timezone))
                     .route("/settings/sessions/{id}/revoke", web::post().to(settings::revoke_session))
                     .route("/settings/tokens", web::post().to(settings::create_token))

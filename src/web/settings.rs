@@ -1,5 +1,6 @@
 //! The Settings page: time zone, the schedules' cost guards, the chat (system prompt, tool steps,
-//! context budget, confirmation of destructive tools), password, sessions, API tokens.
+//! context budget, confirmation of destructive tools), reminders, how long history is kept,
+//! password, sessions, API tokens.
 //!
 //! Every form posts to its own path and the person stays on `/settings` (post/redirect/get):
 //! - htmx (the page boosts its forms): the whole page again, with the outcome, in place of
@@ -42,6 +43,10 @@ pub struct SettingsPage {
     chat: ChatSettings,
     /// Reminder defaults as the form shows them.
     reminders: crate::reminders::settings::SettingsInput,
+    /// How long history is kept.
+    retention: crate::retention::Retention,
+    /// The database file's size in MB, and how much of it is free pages not yet given back.
+    db_mb: (f64, f64),
     flash: Flash,
     now: chrono::DateTime<chrono::Utc>,
 }
@@ -49,6 +54,16 @@ pub struct SettingsPage {
 impl SettingsPage {
     fn when(&self, at: &chrono::NaiveDateTime) -> String {
         super::view::utc_minutes(at.and_utc())
+    }
+
+    /// "The database is 12.3 MB (4.0 MB of it free, being given back)."
+    fn db_size(&self) -> String {
+        let (size, free) = self.db_mb;
+        if free >= 0.1 {
+            format!("The database is {size:.1} MB ({free:.1} MB of it free, being given back).")
+        } else {
+            format!("The database is {size:.1} MB.")
+        }
     }
 
     /// The error of the form in `section`, shown next to it.
@@ -157,12 +172,18 @@ async fn render(
     flash: Flash,
 ) -> Result<HttpResponse, PageError> {
     let st = state.clone();
-    let (sessions, tokens, zone, guards, chat, reminders) = state
+    let (sessions, tokens, zone, guards, chat, reminders, (retention, db_mb)) = state
         .db
         .run(move |conn| {
             let sessions = sessions::list(conn, st.clock.now(), st.lifetimes())?;
             let zone = st.zone(conn)?.name().to_string();
             let reminders = crate::reminders::settings::load(conn)?.input();
+            let retention = crate::retention::load(conn, &st.config)?;
+            let page = crate::db::pragma(conn, "page_size")? as f64 / 1e6;
+            let db_mb = (
+                crate::db::pragma(conn, "page_count")? as f64 * page,
+                crate::db::pragma(conn, "freelist_count")? as f64 * page,
+            );
             Ok((
                 sessions,
                 tokens::list(conn)?,
@@ -170,6 +191,7 @@ async fn render(
                 Guards::load(conn)?,
                 ChatSettings::load(conn)?,
                 reminders,
+                (retention, db_mb),
             ))
         })
         .await?;
@@ -184,6 +206,8 @@ async fn render(
         guards,
         chat,
         reminders,
+        retention,
+        db_mb,
         flash,
         now: state.clock.now(),
     };
@@ -402,6 +426,47 @@ pub async fn set_reminders(
         ("quiet", &f.quiet),
     ];
     answer(&req, &state, &session.0, "reminders", outcome, &typed, None).await
+}
+
+#[derive(Deserialize)]
+pub struct RetentionForm {
+    runs_days: String,
+    failed_days: String,
+    keep_per_schedule: String,
+    notifications_days: String,
+}
+
+pub async fn set_retention(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    session: CurrentSession,
+    form: web::Form<RetentionForm>,
+) -> Result<HttpResponse, PageError> {
+    let f = form.into_inner();
+    let input = (|| {
+        Ok(crate::retention::RetentionInput {
+            runs_days: Some(whole_number("runs_days", &f.runs_days)?),
+            failed_days: Some(whole_number("failed_days", &f.failed_days)?),
+            keep_per_schedule: Some(whole_number("keep_per_schedule", &f.keep_per_schedule)?),
+            notifications_days: Some(whole_number("notifications_days", &f.notifications_days)?),
+        })
+    })();
+    let config = state.config.clone();
+    let outcome = match input {
+        Ok(input) => {
+            state.db.run(move |conn| crate::retention::save(conn, &config, &input)).await.map(|_| {
+                Some("History settings saved; the next prune (every few minutes) follows them.".into())
+            })
+        }
+        Err(e) => Err(e),
+    };
+    let typed = [
+        ("runs_days", f.runs_days.as_str()),
+        ("failed_days", &f.failed_days),
+        ("keep_per_schedule", &f.keep_per_schedule),
+        ("notifications_days", &f.notifications_days),
+    ];
+    answer(&req, &state, &session.0, "retention", outcome, &typed, None).await
 }
 
 pub async fn revoke_session(

@@ -38,6 +38,8 @@ mod privilege;
 mod proxies;
 mod reminders;
 mod reminders_events;
+// Issue 16: history that stays bounded (retention settings, status after pruning).
+mod retention;
 mod schedule_pages;
 mod scheduler;
 mod tasks;

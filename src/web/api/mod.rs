@@ -15,6 +15,7 @@ pub mod chat;
 pub mod events;
 pub mod notifications;
 pub mod reminders;
+pub mod retention;
 pub mod schedules;
 pub mod tasks;
 pub mod today;
