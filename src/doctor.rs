@@ -975,7 +975,8 @@ mod tests {
     fn public_url_agrees_with_bind_tls_and_proxies() {
         use Status::*;
         // (public url, bind, tls, trusted proxies, status, words the message or fix must hold)
-        let table: &[(Option<&str>, &str, bool, &str, Status, &str)] = &[
+        type Row<'a> = (Option<&'a str>, &'a str, bool, &'a str, Status, &'a str);
+        let table: &[Row] = &[
             (None, "127.0.0.1:8080", false, "", Ok, "this machine only"),
             (None, "0.0.0.0:8080", false, "", Warn, "STEWARD_PUBLIC_URL"),
             (None, "0.0.0.0:8443", true, "", Warn, "https://"),
