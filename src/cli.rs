@@ -73,6 +73,17 @@ enum Command {
     /// Replace the database with the Steward backup FILE (the server must be stopped); the old
     /// database is kept as <db>.before-restore-<time>
     Restore { file: PathBuf },
+    /// Check the installation and say what to fix: configuration, database (integrity,
+    /// references, migrations, WAL), public URL, TLS files, trusted proxies, disk space, the
+    /// password, and that each agent and channel answers. Exits 1 when a check fails
+    Doctor {
+        /// Send a real test message to every notification channel (else only connect to its server)
+        #[arg(long)]
+        send_test: bool,
+        /// Seconds each agent or channel may take to answer
+        #[arg(long, default_value_t = 5, value_name = "SECS")]
+        timeout: u64,
+    },
     /// Manage agents (where scheduled prompts go)
     #[command(subcommand)]
     Agent(AgentCommand),
@@ -450,11 +461,17 @@ impl AppError {
 
 fn run(cli: Cli) -> Result<(), AppError> {
     let config_file = cli.config.clone().or_else(|| std::env::var_os("STEWARD_CONFIG").map(PathBuf::from));
-    let mut config = Config::load(config_file.as_deref(), |k| std::env::var(k).ok())?;
+    let json = cli.json;
+    let mut config = match (Config::load(config_file.as_deref(), |k| std::env::var(k).ok()), &cli.command) {
+        // The doctor reports a configuration that does not load as one of its checks.
+        (Err(e), Some(Command::Doctor { send_test, timeout })) => {
+            return doctor(Err(e), config_file.as_deref(), *send_test, *timeout, json);
+        }
+        (loaded, _) => loaded?,
+    };
     if let Some(db) = cli.db {
         config.db = db;
     }
-    let json = cli.json;
     match cli.command.unwrap_or(Command::Serve(ServeArgs::default())) {
         Command::Serve(args) => {
             if let Some(bind) = args.bind {
@@ -593,6 +610,9 @@ fn run(cli: Cli) -> Result<(), AppError> {
             }
             Ok(())
         }
+        Command::Doctor { send_test, timeout } => {
+            doctor(Ok(config), config_file.as_deref(), send_test, timeout, json)
+        }
         Command::Restore { file } => {
             let restored = db::backup::restore(&config.db, &file, SystemClock.now())?;
             if json {
@@ -605,6 +625,36 @@ fn run(cli: Cli) -> Result<(), AppError> {
             Ok(())
         }
     }
+}
+
+/// `steward doctor`: one line per check (or `{"checks": [...]}`), exit 1 when one failed.
+fn doctor(
+    loaded: Result<Config, AppError>,
+    config_file: Option<&std::path::Path>,
+    send_test: bool,
+    timeout: u64,
+    json: bool,
+) -> Result<(), AppError> {
+    let options =
+        crate::doctor::Options { send_test, timeout: std::time::Duration::from_secs(timeout.max(1)) };
+    let checks = block_on(crate::doctor::diagnose(loaded, config_file, &options, SystemClock.now()))?;
+    if json {
+        print_json(&serde_json::json!({ "checks": checks }))?;
+    } else {
+        for c in &checks {
+            let fix = c.fix.as_deref().map(|f| format!(" → {f}")).unwrap_or_default();
+            println!("{:<4}  {}: {}{fix}", c.status.as_str(), c.name, c.message);
+        }
+    }
+    let count = |s| checks.iter().filter(|c| c.status == s).count();
+    let (failed, warned) = (count(crate::doctor::Status::Fail), count(crate::doctor::Status::Warn));
+    if !json {
+        println!("{} checks: {failed} failed, {warned} to look at.", checks.len());
+    }
+    if crate::doctor::any_failed(&checks) {
+        return Err(AppError::Internal(anyhow::anyhow!("{failed} check(s) failed")));
+    }
+    Ok(())
 }
 
 fn serve(config: Config) -> Result<(), AppError> {

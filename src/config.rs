@@ -24,6 +24,10 @@ pub struct Config {
     /// The URL people reach Steward at (`STEWARD_PUBLIC_URL`). When it is https, cookies get
     /// `Secure` and the `__Host-` prefix and HSTS is sent.
     pub public_url: Option<String>,
+    /// TLS certificate chain, PEM (`STEWARD_TLS_CERT`).
+    pub tls_cert: Option<PathBuf>,
+    /// TLS private key, PEM (`STEWARD_TLS_KEY`).
+    pub tls_key: Option<PathBuf>,
     /// Minutes without a request after which a session ends (`STEWARD_SESSION_IDLE_MINUTES`).
     pub session_idle_minutes: i64,
     /// Days after login after which a session ends however active (`STEWARD_SESSION_MAX_DAYS`).
@@ -68,6 +72,8 @@ impl Default for Config {
             bind: "127.0.0.1:8080".into(),
             timezone: None,
             public_url: None,
+            tls_cert: None,
+            tls_key: None,
             session_idle_minutes: 7 * 24 * 60,
             session_max_days: 30,
             llm_base_url: None,
@@ -111,6 +117,12 @@ impl Config {
         }
         if let Some(v) = env("STEWARD_PUBLIC_URL") {
             config.public_url = Some(v);
+        }
+        if let Some(v) = env("STEWARD_TLS_CERT").filter(|v| !v.trim().is_empty()) {
+            config.tls_cert = Some(PathBuf::from(v));
+        }
+        if let Some(v) = env("STEWARD_TLS_KEY").filter(|v| !v.trim().is_empty()) {
+            config.tls_key = Some(PathBuf::from(v));
         }
         if let Some(v) = env("STEWARD_SESSION_IDLE_MINUTES") {
             config.session_idle_minutes = parse_number("STEWARD_SESSION_IDLE_MINUTES", &v)?;
@@ -216,6 +228,11 @@ impl TrustedProxies {
 
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
+    }
+
+    /// The networks, as configured (for `steward doctor`'s review).
+    pub fn networks(&self) -> &[IpNet] {
+        &self.0
     }
 }
 

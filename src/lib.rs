@@ -30,6 +30,7 @@ pub mod config;
 pub mod confirm;
 pub mod dates;
 pub mod db;
+pub mod doctor;
 pub mod error;
 pub mod events;
 pub mod notifications;

@@ -352,7 +352,7 @@ fn need<'a>(field: &str, v: &'a Option<String>, example: &str) -> Result<&'a str
     v.as_deref().ok_or_else(|| AppError::invalid(field, format!("is required, like {example}")))
 }
 
-fn validate(ch: &mut Channel) -> Result<(), AppError> {
+pub(crate) fn validate(ch: &mut Channel) -> Result<(), AppError> {
     check_name(&ch.name)?;
     let s = &mut ch.settings;
     match ch.kind.as_str() {

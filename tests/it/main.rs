@@ -24,6 +24,8 @@ mod calendar_tools;
 mod channels;
 mod chat;
 mod cli;
+// Issue 16: `steward doctor` against real databases.
+mod doctor;
 mod e2e;
 mod fakes;
 mod helpers;
