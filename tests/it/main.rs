@@ -24,6 +24,8 @@ mod calendar_tools;
 mod channels;
 mod chat;
 mod cli;
+// Issue 16 §2: device cookies, login history, remember this device, re-authentication.
+mod devices;
 mod e2e;
 mod fakes;
 mod helpers;
