@@ -30,7 +30,7 @@ pub fn credentials(conn: &mut Conn, now: DateTime<Utc>) -> anyhow::Result<(Strin
     auth::set_password(conn, "benchmark passphrase", "benchmark passphrase", None)
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     let life = sessions::Lifetimes { idle: Span::days(1), absolute: Span::days(1) };
-    let (session, _) = sessions::create(conn, &sessions::Client::default(), now, life)?;
+    let (session, _) = sessions::create(conn, &sessions::Client::default(), now, life, false)?;
     let (api, _) =
         tokens::create(conn, &tokens::NewToken::admin("bench"), now).map_err(|e| anyhow::anyhow!("{e}"))?;
     Ok((session, api))

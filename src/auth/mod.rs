@@ -2,7 +2,10 @@
 //! tokens and API tokens. Web handlers and the CLI call these functions; none of them keep state
 //! outside the database except the login throttle.
 
+pub mod devices;
+pub mod login_history;
 pub mod password;
+pub mod reauth;
 pub mod scopes;
 pub mod sessions;
 pub mod throttle;
@@ -53,20 +56,22 @@ pub fn set_password(conn: &mut Conn, new: &str, confirm: &str, keep: Option<i32>
     })
 }
 
-/// Changes the password of a logged-in person: the current one must be right; every other
+/// Changes the password of a logged-in person: the current one must be right (checked as a
+/// re-authentication, under the login throttle, noted in the login history); every other
 /// session ends.
 pub fn change_password(
     conn: &mut Conn,
-    session_id: i32,
+    throttle: &Throttle,
+    (session, attempt): (&Session, &devices::Attempt),
     current: &str,
     new: &str,
     confirm: &str,
 ) -> Result<(), AppError> {
-    let stored = settings::get(conn, settings::PASSWORD_HASH)?.unwrap_or_default();
-    if !password::verify(current, &stored) {
-        return Err(AppError::invalid("current", "the current password is wrong"));
-    }
-    set_password(conn, new, confirm, Some(session_id))
+    reauth::confirm(conn, throttle, session, current, attempt, "current").map_err(|e| match e {
+        AppError::Invalid { field, .. } => AppError::invalid(field, "the current password is wrong"),
+        other => other,
+    })?;
+    set_password(conn, new, confirm, Some(session.id))
 }
 
 /// Who starts a session, when, and for how long.
@@ -74,6 +79,10 @@ pub struct SessionStart<'a> {
     pub client: &'a Client,
     pub now: DateTime<Utc>,
     pub life: Lifetimes,
+    /// The browser's device cookie, checked ([`devices::recognise`]).
+    pub device: devices::Device,
+    /// "Remember this device": the session has no idle timeout and a persistent cookie.
+    pub remember: bool,
 }
 
 /// The setup link is valid while no password is set and its token is this start's.
@@ -98,29 +107,25 @@ pub fn complete_setup(
 ) -> Result<(String, Session), AppError> {
     check_setup_token(conn, expected, given)?;
     set_password(conn, new, confirm, None)?;
-    Ok(sessions::create(conn, start.client, start.now, start.life)?)
+    login_history::record(conn, start.client, &start.device, login_history::Outcome::Success, start.now)?;
+    Ok(sessions::create(conn, start.client, start.now, start.life, start.remember)?)
 }
 
-/// Checks the password under the throttle and starts a session.
+/// Checks the password under the throttle of the browser's device ([`devices`]), notes the
+/// attempt in the login history, and starts a session.
 pub fn login(
     conn: &mut Conn,
     throttle: &Throttle,
     given: &str,
     start: SessionStart,
 ) -> Result<(String, Session), AppError> {
-    let SessionStart { client, now, life } = start;
-    throttle.check(&client.ip, now).map_err(|retry_after| AppError::Throttled { retry_after })?;
-    let Some(stored) = settings::get(conn, settings::PASSWORD_HASH)? else {
-        return Err(AppError::Forbidden(
-            "no password is set yet: use the setup link printed at start-up, or `steward passwd`".into(),
-        ));
-    };
-    if !password::verify(given, &stored) {
-        throttle.record_failure(&client.ip, now);
+    let SessionStart { client, now, life, device, remember } = start;
+    let attempt = devices::Attempt { client, device: &device, now };
+    let outcomes = (login_history::Outcome::Success, login_history::Outcome::WrongPassword);
+    if !devices::check_password(conn, throttle, given, &attempt, outcomes)? {
         return Err(AppError::invalid("password", "wrong password"));
     }
-    throttle.record_success(&client.ip);
-    Ok(sessions::create(conn, client, now, life)?)
+    Ok(sessions::create(conn, client, now, life, remember)?)
 }
 
 #[cfg(test)]

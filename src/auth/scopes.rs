@@ -7,7 +7,8 @@
 //! |         | to agents open to tokens                                                          |
 //! | `mcp`   | the tool registry at `/mcp`, with the same limits as the chat agent               |
 //! | `feed`  | only read the calendar export and feeds                                           |
-//! | `admin` | everything, including agents, channels, settings and tokens; acts as the person   |
+//! | `admin` | everything, including agents, channels, settings, tokens and the login history;    |
+//! |         | acts as the person                                                                |
 //!
 //! [`required`] is the one place that classifies a request, and it is safe by default: a
 //! route added later is `read` when its method is safe and `write` otherwise, unless it lives
@@ -142,7 +143,7 @@ impl Scopes {
 
 /// Areas of the API that only an `admin` token may touch, whatever the method: the first path
 /// segment after `/api/v1/`. Anything added under them later is covered too.
-pub const ADMIN_AREAS: [&str; 4] = ["agents", "channels", "settings", "tokens"];
+pub const ADMIN_AREAS: [&str; 5] = ["agents", "auth", "channels", "settings", "tokens"];
 
 /// The calendar export and feeds: `read` covers them, and a `feed` token may read only these.
 pub const FEED_PATHS: [&str; 2] = ["/api/v1/calendar.ics", "/api/v1/feeds"];
@@ -209,6 +210,7 @@ mod tests {
             ("PUT", "/api/v1/settings", Scope::Admin),
             ("GET", "/api/v1/settings/reminders", Scope::Admin),
             ("GET", "/api/v1/Agents", Scope::Admin),
+            ("GET", "/api/v1/auth/logins", Scope::Admin),
             ("GET", "/api/v1/calendar.ics", Scope::Feed),
             ("GET", "/api/v1/feeds/3", Scope::Feed),
             ("POST", "/api/v1/calendar.ics", Scope::Write),

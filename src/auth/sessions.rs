@@ -1,5 +1,7 @@
 //! Browser sessions: a random 128-bit token in an HttpOnly cookie, stored only as its SHA-256.
-//! A session ends after an idle period or an absolute lifetime, whichever comes first.
+//! A session ends after an idle period or an absolute lifetime, whichever comes first; a
+//! remembered one ("remember this device") only after the absolute lifetime, and its cookie
+//! outlives the browser.
 
 use chrono::{DateTime, Duration, NaiveDateTime, Utc};
 use diesel::prelude::*;
@@ -18,6 +20,10 @@ pub struct Session {
     pub expires_at: NaiveDateTime,
     pub user_agent: String,
     pub ip: String,
+    /// When the password was last typed for this session (login or re-authentication).
+    pub authenticated_at: NaiveDateTime,
+    /// "Remember this device": no idle timeout, a persistent cookie.
+    pub remembered: bool,
 }
 
 impl Session {
@@ -104,6 +110,7 @@ pub fn create(
     client: &Client,
     now: DateTime<Utc>,
     life: Lifetimes,
+    remembered: bool,
 ) -> QueryResult<(String, Session)> {
     let token = random_token(16);
     let now = now.naive_utc();
@@ -117,6 +124,8 @@ pub fn create(
             sessions::expires_at.eq(now + life.absolute),
             sessions::user_agent.eq(user_agent),
             sessions::ip.eq(&client.ip),
+            sessions::authenticated_at.eq(now),
+            sessions::remembered.eq(remembered),
         ))
         .returning(Session::as_returning())
         .get_result(conn)?;
@@ -138,7 +147,8 @@ pub fn find(
         .first(conn)
         .optional()?;
     let Some(mut session) = found else { return Ok(None) };
-    if session.expires_at <= now || session.last_seen_at + life.idle <= now {
+    let idle = !session.remembered && session.last_seen_at + life.idle <= now;
+    if session.expires_at <= now || idle {
         diesel::delete(sessions::table.find(session.id)).execute(conn)?;
         return Ok(None);
     }
@@ -153,10 +163,22 @@ pub fn find(
 pub fn list(conn: &mut Conn, now: DateTime<Utc>, life: Lifetimes) -> QueryResult<Vec<Session>> {
     let now = now.naive_utc();
     diesel::delete(
-        sessions::table.filter(sessions::expires_at.le(now).or(sessions::last_seen_at.le(now - life.idle))),
+        sessions::table.filter(
+            sessions::expires_at
+                .le(now)
+                .or(sessions::remembered.eq(false).and(sessions::last_seen_at.le(now - life.idle))),
+        ),
     )
     .execute(conn)?;
     sessions::table.order(sessions::last_seen_at.desc()).select(Session::as_select()).load(conn)
+}
+
+/// The password was just typed again for this session (a re-authentication).
+pub fn mark_authenticated(conn: &mut Conn, id: i32, now: DateTime<Utc>) -> QueryResult<()> {
+    diesel::update(sessions::table.find(id))
+        .set(sessions::authenticated_at.eq(now.naive_utc()))
+        .execute(conn)
+        .map(|_| ())
 }
 
 /// Ends one session. Returns whether it existed.

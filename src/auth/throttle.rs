@@ -1,8 +1,9 @@
 //! Login throttling. After [`FREE_FAILURES`] wrong passwords in a row from one client (or
-//! [`ACCOUNT_FREE_FAILURES`] against the account from anywhere), further attempts are refused
+//! [`ACCOUNT_FREE_FAILURES`] against the account from unknown devices), further attempts are refused
 //! for a wait that doubles with each further failure, up to [`MAX_WAIT_SECS`]. Each lock is
 //! logged (warn) with the client and the wait. A correct password after the wait clears the
-//! record. Kept in memory: an attacker cannot restart the server, and a person locked out by
+//! record. Which keys a login attempt counts against (its address and the shared "unknown
+//! devices" bucket, or only its known device) is decided in [`super::devices`]. Kept in memory: an attacker cannot restart the server, and a person locked out by
 //! mistake can.
 
 use std::collections::HashMap;
@@ -30,8 +31,13 @@ struct Record {
 impl Throttle {
     /// `Err(seconds to wait)` while the client or the account is locked.
     pub fn check(&self, client: &str, now: DateTime<Utc>) -> Result<(), u64> {
+        self.check_keys(&[client, ACCOUNT], now)
+    }
+
+    /// `Err(seconds to wait)` while any of `keys` is locked.
+    pub fn check_keys(&self, keys: &[&str], now: DateTime<Utc>) -> Result<(), u64> {
         let records = self.lock();
-        let wait = [client, ACCOUNT]
+        let wait = keys
             .iter()
             .filter_map(|key| records.get(*key).and_then(|r| r.locked_until))
             .filter(|until| *until > now)
@@ -45,37 +51,47 @@ impl Throttle {
     }
 
     pub fn record_failure(&self, client: &str, now: DateTime<Utc>) {
+        self.fail_key(client, FREE_FAILURES, now);
+        self.fail_key(ACCOUNT, ACCOUNT_FREE_FAILURES, now);
+    }
+
+    /// One more failure against `key`; past `free` failures it locks, for longer each time.
+    pub fn fail_key(&self, key: &str, free: u32, now: DateTime<Utc>) {
         let mut records = self.lock();
-        for (key, free) in [(client, FREE_FAILURES), (ACCOUNT, ACCOUNT_FREE_FAILURES)] {
-            let record = records.entry(key.to_string()).or_insert(Record { failures: 0, locked_until: None });
-            record.failures += 1;
-            if record.failures >= free {
-                let doublings = (record.failures - free).min(20);
-                let wait = (1i64 << doublings).min(MAX_WAIT_SECS);
-                record.locked_until = Some(now + Duration::seconds(wait));
-                let failures = record.failures;
-                if key == ACCOUNT {
-                    tracing::warn!(
-                        failures,
-                        wait_secs = wait,
-                        "too many wrong passwords; login locked for everyone"
-                    );
-                } else {
-                    tracing::warn!(
-                        client = key,
-                        failures,
-                        wait_secs = wait,
-                        "too many wrong passwords; login locked"
-                    );
-                }
+        let record = records.entry(key.to_string()).or_insert(Record { failures: 0, locked_until: None });
+        record.failures += 1;
+        if record.failures >= free {
+            let doublings = (record.failures - free).min(20);
+            let wait = (1i64 << doublings).min(MAX_WAIT_SECS);
+            record.locked_until = Some(now + Duration::seconds(wait));
+            let failures = record.failures;
+            if key == ACCOUNT {
+                tracing::warn!(
+                    failures,
+                    wait_secs = wait,
+                    "too many wrong passwords; login locked for unknown devices"
+                );
+            } else {
+                tracing::warn!(
+                    client = key,
+                    failures,
+                    wait_secs = wait,
+                    "too many wrong passwords; login locked"
+                );
             }
         }
     }
 
     pub fn record_success(&self, client: &str) {
+        self.clear_keys(&[client, ACCOUNT]);
+    }
+
+    /// Forgets the failures of `keys`.
+    pub fn clear_keys(&self, keys: &[&str]) {
         let mut records = self.lock();
-        records.remove(client);
-        records.remove(ACCOUNT);
+        for key in keys {
+            records.remove(*key);
+        }
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Record>> {

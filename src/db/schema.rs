@@ -17,6 +17,8 @@ diesel::table! {
         expires_at -> Timestamp,
         user_agent -> Text,
         ip -> Text,
+        authenticated_at -> Timestamp,
+        remembered -> Bool,
     }
 }
 
@@ -374,3 +376,15 @@ diesel::table! {
     }
 }
 // --- end action links ---
+// --- login history ---
+diesel::table! {
+    login_history (id) {
+        id -> Integer,
+        at -> Timestamp,
+        ip -> Text,
+        user_agent -> Text,
+        device_id -> Nullable<Text>,
+        outcome -> Text,
+    }
+}
+// --- end login history ---

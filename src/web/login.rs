@@ -7,8 +7,8 @@ use askama::Template;
 use askama_web::WebTemplate;
 use serde::Deserialize;
 
-use super::{CurrentSession, client, html, same_origin, see_other};
-use crate::auth::{self, sessions};
+use super::{CurrentSession, client, device_cookie, html, same_origin, see_other};
+use crate::auth::{self, devices, sessions};
 use crate::error::{AppError, PageError};
 use crate::web::AppState;
 
@@ -23,6 +23,10 @@ pub struct LoginPage {
     error: Option<String>,
     /// No password exists yet: the page says how to set one instead of asking for it.
     needs_setup: bool,
+    /// How long "remember this device" keeps the browser signed in (`session_max_days`).
+    remember_days: i64,
+    /// The box was ticked (a refused form keeps it).
+    remember: bool,
 }
 
 #[derive(Deserialize)]
@@ -30,14 +34,14 @@ pub struct NextQuery {
     next: Option<String>,
 }
 
-/// Where to go after login: only a path on Steward itself, else home. Browsers drop tabs and
+/// Where to go after login: only a path on Steward itself, else home (Today). Browsers drop tabs and
 /// newlines from a URL and read `\\` as `/`, so `/\t/evil.example` or `/\\evil.example` would
 /// leave the site: a path must be visible ASCII without a backslash, and must not start with
 /// `//` (another host). Starting with `/` also rules out a scheme (`https:`, `javascript:`).
 fn safe_next(next: Option<&str>) -> String {
     match next {
         Some(n) if is_local_path(n) => n.to_string(),
-        _ => "/tasks".to_string(),
+        _ => "/".to_string(),
     }
 }
 
@@ -50,13 +54,22 @@ pub async fn login_page(
     query: web::Query<NextQuery>,
 ) -> Result<LoginPage, PageError> {
     let needs_setup = !state.db.run(auth::password_is_set).await?;
-    Ok(LoginPage { next: safe_next(query.next.as_deref()), error: None, needs_setup })
+    let remember_days = state.config.session_max_days;
+    Ok(LoginPage {
+        next: safe_next(query.next.as_deref()),
+        error: None,
+        needs_setup,
+        remember_days,
+        remember: false,
+    })
 }
 
 #[derive(Deserialize)]
 pub struct LoginForm {
     password: String,
     next: Option<String>,
+    /// The "remember this device" checkbox: present when ticked.
+    remember: Option<String>,
 }
 
 pub async fn login(
@@ -68,16 +81,31 @@ pub async fn login(
     let form = form.into_inner();
     let next = safe_next(form.next.as_deref());
     let client = client(&req);
+    let remember = form.remember.is_some();
+    let cookie = device_cookie::read(&req, &state);
     let st = state.clone();
     let result = state
         .db
-        .run(move |conn| auth::login(conn, &st.throttle, &form.password, st.session_start(&client)))
+        .run(move |conn| {
+            let start = st.session_start(&client);
+            let device = devices::recognise(conn, cookie.as_deref(), start.now)?;
+            let (now, known) = (start.now, device.clone());
+            let start = auth::SessionStart { device, remember, ..start };
+            let (token, _) = auth::login(conn, &st.throttle, &form.password, start)?;
+            Ok((token, devices::cookie_for(conn, &known, now)?))
+        })
         .await;
     match result {
-        Ok((token, _)) => Ok(start_session(&req, &state, &token, &next)),
+        Ok((token, device)) => {
+            let mut res = start_session(&req, &state, &token, &next, remember);
+            device_cookie::set(&mut res, &req, &state, &device);
+            Ok(res)
+        }
         Err(e @ AppError::Invalid { .. }) => {
             let needs_setup = !state.db.run(auth::password_is_set).await?;
-            let page = LoginPage { next, error: Some(e.client_message()), needs_setup };
+            let remember_days = state.config.session_max_days;
+            let error = Some(e.client_message());
+            let page = LoginPage { next, error, needs_setup, remember_days, remember };
             html(StatusCode::UNPROCESSABLE_ENTITY, &page)
         }
         Err(e) => Err(e.into()),
@@ -93,16 +121,26 @@ fn check_origin(req: &HttpRequest, state: &AppState, form: &str) -> Result<(), P
 }
 
 /// Sets the session cookie and goes on to `next`. The cookie is `Secure` under an https public
-/// URL, and also when the browser came over https to a trusted proxy (or built-in TLS).
-fn start_session(req: &HttpRequest, state: &AppState, token: &str, next: &str) -> HttpResponse {
+/// URL, and also when the browser came over https to a trusted proxy (or built-in TLS). It
+/// ends with the browser unless the device is to be remembered: then it lasts as long as the
+/// session can (`session_max_days`).
+fn start_session(
+    req: &HttpRequest,
+    state: &AppState,
+    token: &str,
+    next: &str,
+    remember: bool,
+) -> HttpResponse {
     let secure = state.config.is_https() || super::client::of(req).https();
-    let cookie = Cookie::build(state.cookie_name(), token.to_string())
+    let mut cookie = Cookie::build(state.cookie_name(), token.to_string())
         .path("/")
         .http_only(true)
         .secure(secure)
         .same_site(SameSite::Strict)
-        .max_age(time::Duration::days(state.config.session_max_days))
         .finish();
+    if remember {
+        cookie.set_max_age(time::Duration::days(state.config.session_max_days));
+    }
     let mut res = see_other(next);
     // A fresh cookie is valid to add; failure would only mean a malformed name, which is a constant.
     let _ = res.add_cookie(&cookie);
@@ -163,11 +201,19 @@ pub async fn setup(
         .db
         .run(move |conn| {
             let tokens = (st.setup_token.as_deref(), form.token.as_str());
-            auth::complete_setup(conn, tokens, &form.password, &form.confirm, st.session_start(&client))
+            let start = st.session_start(&client);
+            let now = start.now;
+            let (session_token, _) =
+                auth::complete_setup(conn, tokens, &form.password, &form.confirm, start)?;
+            Ok((session_token, devices::cookie_for(conn, &devices::Device::Unknown, now)?))
         })
         .await;
     match result {
-        Ok((session_token, _)) => Ok(start_session(&req, &state, &session_token, "/tasks")),
+        Ok((session_token, device)) => {
+            let mut res = start_session(&req, &state, &session_token, "/", false);
+            device_cookie::set(&mut res, &req, &state, &device);
+            Ok(res)
+        }
         Err(e @ AppError::Invalid { .. }) => {
             let page = SetupPage { token, error: Some(e.client_message()) };
             html(StatusCode::UNPROCESSABLE_ENTITY, &page)
@@ -201,8 +247,8 @@ mod tests {
             "/\u{7f}",
             "",
         ] {
-            assert_eq!(safe_next(Some(hostile)), "/tasks", "{hostile:?}");
+            assert_eq!(safe_next(Some(hostile)), "/", "{hostile:?}");
         }
-        assert_eq!(safe_next(None), "/tasks");
+        assert_eq!(safe_next(None), "/");
     }
 }

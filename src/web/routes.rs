@@ -120,6 +120,12 @@ pub fn configure(cfg: &mut ServiceConfig, https: bool) {
                             .route(web::post().to(api::notifications::act))
                             .default_service(api::not_allowed("POST")),
                     )
+                    // Every password entry, newest first (admin: under the `auth` area).
+                    .service(
+                        web::resource("/auth/logins")
+                            .route(web::get().to(api::logins::list))
+                            .default_service(api::not_allowed("GET")),
+                    )
                     .service(
                         web::resource("/settings/reminders")
                             .route(web::get().to(api::reminders::get))
@@ -340,6 +346,8 @@ pub fn configure(cfg: &mut ServiceConfig, https: bool) {
                     .route("/settings/sessions/{id}/revoke", web::post().to(settings::revoke_session))
                     .route("/settings/tokens", web::post().to(settings::create_token))
                     .route("/settings/tokens/{id}/revoke", web::post().to(settings::revoke_token))
+                    // The whole database as a file; asks for the password after 10 minutes.
+                    .route("/settings/export", web::post().to(settings::export))
                     // Calendar feeds and subscriptions (a Settings sub-page).
                     .route("/settings/calendars", web::get().to(super::calendar_sharing::page))
                     .route("/settings/calendars/feeds", web::post().to(super::calendar_sharing::create_feed))

@@ -20,11 +20,12 @@ use askama_web::WebTemplate;
 use serde::Deserialize;
 
 use super::htmx::is_htmx;
+use super::reauth::Reauth;
 use super::{CurrentSession, Layout, html, see_other};
 use crate::auth::scopes::{Scope, Scopes};
 use crate::auth::sessions::Session;
 use crate::auth::tokens::{ApiToken, NewToken};
-use crate::auth::{self, sessions, tokens};
+use crate::auth::{self, login_history, reauth, sessions, tokens};
 use crate::chat::engine::ChatSettings;
 use crate::error::{AppError, PageError};
 use crate::schedules::Guards;
@@ -49,6 +50,10 @@ pub struct SettingsPage {
     db_mb: (f64, f64),
     flash: Flash,
     now: chrono::DateTime<chrono::Utc>,
+    /// The newest password entries, newest first.
+    logins: Vec<login_history::Entry>,
+    /// This session's password was typed more than 10 minutes ago: sensitive forms ask for it.
+    reauth_needed: bool,
 }
 
 impl SettingsPage {
@@ -165,6 +170,9 @@ async fn answer(
     Ok(res)
 }
 
+/// How many password entries the page lists (the API gives up to the whole bounded history).
+const LOGINS_SHOWN: i64 = 50;
+
 /// The page, with what the last action left (422 when that was an error).
 async fn render(
     state: &web::Data<AppState>,
@@ -172,7 +180,7 @@ async fn render(
     flash: Flash,
 ) -> Result<HttpResponse, PageError> {
     let st = state.clone();
-    let (sessions, tokens, zone, guards, chat, reminders, (retention, db_mb)) = state
+    let ((sessions, tokens, zone, guards, chat, reminders), (retention, db_mb), logins) = state
         .db
         .run(move |conn| {
             let sessions = sessions::list(conn, st.clock.now(), st.lifetimes())?;
@@ -185,16 +193,23 @@ async fn render(
                 crate::db::pragma(conn, "freelist_count")? as f64 * page,
             );
             Ok((
-                sessions,
-                tokens::list(conn)?,
-                zone,
-                Guards::load(conn)?,
-                ChatSettings::load(conn)?,
-                reminders,
+                (
+                    sessions,
+                    tokens::list(conn)?,
+                    zone,
+                    Guards::load(conn)?,
+                    ChatSettings::load(conn)?,
+                    reminders,
+                ),
                 (retention, db_mb),
+                login_history::list(conn, LOGINS_SHOWN)?,
             ))
         })
         .await?;
+    // From the stored session: a re-authentication in this very request counts.
+    let now = state.clock.now();
+    let reauth_needed =
+        !sessions.iter().find(|s| s.id == session.id).is_some_and(|s| reauth::is_fresh(s, now));
     let status = if flash.error.is_some() { StatusCode::UNPROCESSABLE_ENTITY } else { StatusCode::OK };
     let page = SettingsPage {
         layout: Layout::new("Settings", "settings", session),
@@ -209,7 +224,9 @@ async fn render(
         retention,
         db_mb,
         flash,
-        now: state.clock.now(),
+        now,
+        logins,
+        reauth_needed,
     };
     html(status, &page)
 }
@@ -243,12 +260,16 @@ pub async fn change_password(
     form: web::Form<PasswordForm>,
 ) -> Result<HttpResponse, PageError> {
     let form = form.into_inner();
-    let id = session.0.id;
     let revoke = form.revoke_tokens.is_some();
+    let who = Reauth::of(&req, &state, &session.0, None);
+    let st = state.clone();
     let outcome = state
         .db
         .run(move |conn| {
-            auth::change_password(conn, id, &form.current, &form.new, &form.confirm)?;
+            who.attempt(conn, st.clock.now(), |conn, attempt| {
+                let asking = (who.session(), attempt);
+                auth::change_password(conn, &st.throttle, asking, &form.current, &form.new, &form.confirm)
+            })?;
             Ok(if revoke { Some(tokens::revoke_all(conn)?) } else { None })
         })
         .await
@@ -500,6 +521,8 @@ pub struct TokenForm {
     /// `never`, `30d`, `90d`, `1y`.
     #[serde(default)]
     expires: String,
+    /// The password again, when the login is older than 10 minutes.
+    reauth_password: Option<String>,
 }
 
 impl TokenForm {
@@ -531,8 +554,18 @@ pub async fn create_token(
     let new = form.scopes().and_then(|scopes| {
         Ok(NewToken { name: name.clone(), scopes, expires_at: tokens::parse_expiry(&form.expires, now)? })
     });
+    let who = Reauth::of(&req, &state, &session.0, form.reauth_password.clone());
+    let st = state.clone();
     let created = match new {
-        Ok(new) => state.db.run(move |conn| tokens::create(conn, &new, now)).await,
+        Ok(new) => {
+            state
+                .db
+                .run(move |conn| {
+                    who.require(conn, &st.throttle, now)?;
+                    tokens::create(conn, &new, now)
+                })
+                .await
+        }
         Err(e) => Err(e),
     };
     let on = |v: &Option<String>| if v.is_some() { "on" } else { "off" };
@@ -569,4 +602,38 @@ pub async fn revoke_token(
         .await
         .map(|_| Some("Token revoked.".to_string()));
     answer(&req, &state, &session.0, "tokens", outcome, &[], None).await
+}
+
+#[derive(Deserialize)]
+pub struct ExportForm {
+    /// The password again, when the login is older than 10 minutes.
+    reauth_password: Option<String>,
+}
+
+/// "Export everything": the whole database as one file (what `steward backup` writes), after
+/// the password when the login is older than 10 minutes.
+pub async fn export(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    session: CurrentSession,
+    form: web::Form<ExportForm>,
+) -> Result<HttpResponse, PageError> {
+    let who = Reauth::of(&req, &state, &session.0, form.into_inner().reauth_password);
+    let st = state.clone();
+    let now = state.clock.now();
+    let file = state
+        .db
+        .run(move |conn| {
+            who.require(conn, &st.throttle, now)?;
+            crate::db::backup::export(conn, &st.config.db, now)
+        })
+        .await;
+    match file {
+        Ok((name, bytes)) => Ok(HttpResponse::Ok()
+            .content_type("application/vnd.sqlite3")
+            .insert_header(("Content-Disposition", format!("attachment; filename=\"{name}\"")))
+            .insert_header(("Cache-Control", "no-store"))
+            .body(bytes)),
+        Err(e) => answer(&req, &state, &session.0, "export", Err(e), &[], None).await,
+    }
 }

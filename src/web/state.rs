@@ -42,7 +42,13 @@ impl AppState {
         &self,
         client: &'a crate::auth::sessions::Client,
     ) -> crate::auth::SessionStart<'a> {
-        crate::auth::SessionStart { client, now: self.clock.now(), life: self.lifetimes() }
+        crate::auth::SessionStart {
+            client,
+            now: self.clock.now(),
+            life: self.lifetimes(),
+            device: crate::auth::devices::Device::Unknown,
+            remember: false,
+        }
     }
 
     /// The session cookie's name: `__Host-` prefixed (which requires `Secure`) under https.

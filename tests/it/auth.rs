@@ -201,7 +201,7 @@ async fn login_redirects_only_to_local_paths() {
     let mut app = spawn_app().await;
     app.set_up().await;
     for (next, expected) in
-        [("/settings", "/settings"), ("https://evil.example/", "/tasks"), ("//evil.example", "/tasks")]
+        [("/settings", "/settings"), ("https://evil.example/", "/"), ("//evil.example", "/")]
     {
         let res = client()
             .post(app.url("/login"))

@@ -26,6 +26,8 @@ mod chat;
 mod cli;
 // Issue 16: `steward doctor` against real databases.
 mod doctor;
+// Issue 16 §2: device cookies, login history, remember this device, re-authentication.
+mod devices;
 mod e2e;
 mod fakes;
 mod helpers;

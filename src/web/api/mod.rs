@@ -13,6 +13,7 @@ pub mod briefings;
 pub mod channels;
 pub mod chat;
 pub mod events;
+pub mod logins;
 pub mod notifications;
 pub mod reminders;
 pub mod retention;
