@@ -355,7 +355,7 @@ enum TokenCommand {
     Create {
         #[arg(long)]
         name: String,
-        /// What it may do, comma-separated: read, write, mcp, feed, admin [default: write,mcp]
+        /// What it may do, comma-separated: read, write, mcp, feed, metrics, admin [default: write,mcp]
         #[arg(long, value_name = "SCOPES")]
         scope: Option<String>,
         /// When it stops working: 30d, 12w, 1y, a day (2027-03-01) or never [default: never]

@@ -14,6 +14,7 @@ use diesel::prelude::*;
 use diesel::r2d2::{ConnectionManager, CustomizeConnection, Pool};
 use diesel::sqlite::SqliteConnection;
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
+use prometheus_client::metrics::histogram::Histogram;
 
 use crate::error::AppError;
 
@@ -63,6 +64,8 @@ impl CustomizeConnection<SqliteConnection, diesel::r2d2::Error> for Pragmas {
 pub struct Db {
     pool: Pool<ConnectionManager<SqliteConnection>>,
     path: PathBuf,
+    /// How long each checkout waited for a connection (shown by `GET /metrics`).
+    waits: Histogram,
 }
 
 impl Db {
@@ -119,7 +122,7 @@ impl Db {
             .connection_timeout(Duration::from_secs(10))
             .connection_customizer(Box::new(pragmas))
             .build(manager)?;
-        let db = Db { pool, path: path.to_path_buf() };
+        let db = Db { pool, path: path.to_path_buf(), waits: crate::metrics::pool_wait_histogram() };
         let mut conn = db.conn()?;
         conn.run_pending_migrations(MIGRATIONS)
             .map_err(|e| anyhow::anyhow!("migrating {}: {e}", path.display()))?;
@@ -154,7 +157,12 @@ impl Db {
 
     /// A pooled connection, for blocking callers (the CLI, and code already off the async workers).
     pub fn conn(&self) -> anyhow::Result<PooledConn> {
-        Ok(self.pool.get()?)
+        Ok(checkout(&self.pool, &self.waits)?)
+    }
+
+    /// The waits for a connection, for [`crate::metrics::Metrics`].
+    pub fn pool_waits(&self) -> Histogram {
+        self.waits.clone()
     }
 
     /// Runs blocking database work on tokio's blocking pool, in the caller's tracing span (so
@@ -164,16 +172,28 @@ impl Db {
         T: Send + 'static,
         F: FnOnce(&mut Conn) -> Result<T, AppError> + Send + 'static,
     {
-        let pool = self.pool.clone();
+        let (pool, waits) = (self.pool.clone(), self.waits.clone());
         let span = tracing::Span::current();
         tokio::task::spawn_blocking(move || {
             let _entered = span.enter();
-            let mut conn = pool.get().map_err(anyhow::Error::from)?;
+            let mut conn = checkout(&pool, &waits).map_err(anyhow::Error::from)?;
             f(&mut conn)
         })
         .await
         .map_err(|e| AppError::Internal(anyhow::anyhow!("database task failed: {e}")))?
     }
+}
+
+/// A connection from the pool, timing the wait (a wait that ends in the pool's timeout counts
+/// too: it is the longest wait there is).
+fn checkout(
+    pool: &Pool<ConnectionManager<SqliteConnection>>,
+    waits: &Histogram,
+) -> Result<PooledConn, diesel::r2d2::PoolError> {
+    let started = std::time::Instant::now();
+    let conn = pool.get();
+    waits.observe(started.elapsed().as_secs_f64());
+    conn
 }
 
 /// The background checkpoint's state, on a connection of its own: `PRAGMA data_version` only

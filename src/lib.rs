@@ -15,6 +15,7 @@
 //! - [`cli`] is the `steward` command line.
 //! - [`confirm`] says which of the agent's and MCP clients' tool calls wait for the person;
 //!   [`activity`] records what they (and API tokens) changed, and undoes it.
+//! - [`metrics`] is what `GET /metrics` shows Prometheus; each measuring site records with one call.
 //! - [`today`] is the home page's data (agenda, task lists, what next, stats) and its one quick-add.
 
 pub mod activity;
@@ -33,6 +34,7 @@ pub mod db;
 pub mod doctor;
 pub mod error;
 pub mod events;
+pub mod metrics;
 pub mod notifications;
 pub mod notify;
 pub mod projects;

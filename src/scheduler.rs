@@ -405,6 +405,7 @@ impl Scheduler {
         let busy = busy.clone();
         let instance = self.instance.clone();
         let events = self.services.events.clone();
+        let metrics = self.services.metrics.clone();
         self.services
             .db
             .run(move |conn| {
@@ -414,14 +415,18 @@ impl Scheduler {
                     std::thread::sleep(wait);
                 }
                 let now = clock.now();
-                record_all(conn, finished, &events);
+                record_all(conn, finished, &events, &metrics);
                 let turn = crate::db::write(conn, |conn| {
                     let more_due = claim_due(conn, now)?;
-                    let started = start_ready(conn, &config, now, &busy, free, &instance)?;
+                    let started = start_ready(conn, &config, now, &busy, free, &instance, &metrics)?;
                     let sends = crate::notify::claim_due(conn, now, config.public_url.as_deref())?;
                     Ok(Turn { started, sends, more_due, next_wake: None })
                 })?;
                 for s in &turn.started {
+                    // The run history's lateness: its first attempt's start minus its instant.
+                    if s.run.attempt == 1 {
+                        metrics.lateness(to_ms(now) - s.run.scheduled_for);
+                    }
                     events.send(Event::Run {
                         id: s.run.id,
                         schedule_id: s.run.schedule_id,
@@ -438,13 +443,13 @@ impl Scheduler {
         if finished.is_empty() {
             return;
         }
-        let events = self.services.events.clone();
+        let (events, metrics) = (self.services.events.clone(), self.services.metrics.clone());
         let n = finished.len();
         let recorded = self
             .services
             .db
             .run(move |conn| {
-                record_all(conn, finished, &events);
+                record_all(conn, finished, &events, &metrics);
                 Ok(())
             })
             .await;
@@ -738,6 +743,7 @@ fn start_ready(
     busy: &HashMap<String, usize>,
     free: usize,
     instance: &str,
+    metrics: &crate::metrics::Metrics,
 ) -> Result<Vec<Started>, AppError> {
     if free == 0 {
         return Ok(Vec::new());
@@ -749,7 +755,7 @@ fn start_ready(
     let mut ready: Vec<(Run, Option<String>, Option<String>)> = Vec::new();
     for name in queued_agents(conn)? {
         let Some(agent) = agents.get(&name) else {
-            diesel::update(
+            let failed = diesel::update(
                 runs::table
                     .filter(runs::state.eq(Queued))
                     .filter(runs::agent.eq(&name))
@@ -761,6 +767,7 @@ fn start_ready(
                 runs::error.eq(format!("no agent named {name:?} exists any more")),
             ))
             .execute(conn)?;
+            metrics.runs_ended("failed", failed as u64);
             continue;
         };
         let limit = usize::try_from(agent.concurrency).unwrap_or(0);
@@ -853,7 +860,7 @@ pub fn backoff(base_secs: i32, attempt: i32) -> Duration {
 /// Records finished deliveries: all in one transaction or, should that fail, each in its own,
 /// so that one bad record cannot hold back the rest. A record that still cannot be written is
 /// logged; its run stays running until the next start-up queues it again, as after a crash.
-fn record_all(conn: &mut Conn, finished: Vec<Finished>, events: &Events) {
+fn record_all(conn: &mut Conn, finished: Vec<Finished>, events: &Events, metrics: &crate::metrics::Metrics) {
     if finished.is_empty() {
         return;
     }
@@ -883,6 +890,7 @@ fn record_all(conn: &mut Conn, finished: Vec<Finished>, events: &Events) {
     };
     for (f, outcome) in finished.iter().zip(outcomes) {
         let Some((state, notes)) = outcome else { continue };
+        metrics.runs_ended(state, 1);
         let run = &f.started.run;
         events.send(Event::Run { id: run.id, schedule_id: run.schedule_id, state });
         for n in notes {
@@ -1145,12 +1153,13 @@ mod tests {
         let orphan = queue(&mut conn, "orphan", "gone", 2, t(60));
 
         // Three slots: "two" takes its urgent run, "one" its high one, then "two" its oldest.
-        let started: Vec<i32> =
-            crate::db::write(&mut conn, |c| start_ready(c, &config, now, &HashMap::new(), 3, "test"))
-                .unwrap()
-                .into_iter()
-                .map(|s| s.run.id)
-                .collect();
+        let started: Vec<i32> = crate::db::write(&mut conn, |c| {
+            start_ready(c, &config, now, &HashMap::new(), 3, "test", &Default::default())
+        })
+        .unwrap()
+        .into_iter()
+        .map(|s| s.run.id)
+        .collect();
         assert_eq!(started, [two_urgent, one_high, two_old]);
         for id in started {
             assert_eq!(state(&mut conn, id), "running");
@@ -1165,12 +1174,13 @@ mod tests {
 
         // "one" is busy (its limit is 1) and "two" has one slot left: only "two" starts one.
         let busy = HashMap::from([("one".to_string(), 1), ("two".to_string(), 1)]);
-        let started: Vec<i32> =
-            crate::db::write(&mut conn, |c| start_ready(c, &config, now, &busy, 32, "test"))
-                .unwrap()
-                .into_iter()
-                .map(|s| s.run.id)
-                .collect();
+        let started: Vec<i32> = crate::db::write(&mut conn, |c| {
+            start_ready(c, &config, now, &busy, 32, "test", &Default::default())
+        })
+        .unwrap()
+        .into_iter()
+        .map(|s| s.run.id)
+        .collect();
         assert_eq!(started, [two_new]);
         assert_eq!(queued_agents(&mut conn).unwrap(), ["one", "two"]);
         assert_eq!(next_wake(&mut conn, now).unwrap(), Some(from_ms(to_ms(now + Duration::seconds(60)))));
@@ -1210,7 +1220,7 @@ mod tests {
             let now = micros(us);
             let batch = crate::db::write(&mut conn, |c| {
                 claim_due(c, now)?;
-                start_ready(c, &config, now, &HashMap::new(), 32, "test")
+                start_ready(c, &config, now, &HashMap::new(), 32, "test", &Default::default())
             })
             .unwrap();
             assert_eq!(batch.len(), expected, "at midnight {us:+} µs");

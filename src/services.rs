@@ -1,6 +1,6 @@
 //! What every rule needs, in one place: [`Services`] (the store, the clock, the configuration,
-//! the event hub, the scheduler's wake-up and one HTTP client) and the acting context [`Ctx`]
-//! (who acts, now, in which zone).
+//! the event hub, the scheduler's wake-up, one HTTP client and the metrics) and the acting
+//! context [`Ctx`] (who acts, now, in which zone).
 //!
 //! This is a leaf: it imports nothing above the store, so the domain modules, the tools, the
 //! chat engine, the scheduler and every door (web, API, CLI, MCP) can all take it. The app
@@ -22,6 +22,7 @@ use crate::config::Config;
 use crate::db::{Conn, Db};
 use crate::error::AppError;
 use crate::events::Events;
+use crate::metrics::Metrics;
 
 /// Cheap to clone: every field is a handle.
 #[derive(Clone)]
@@ -35,11 +36,22 @@ pub struct Services {
     pub wake: Wake,
     /// The one HTTP client for agents, checks and chat.
     pub http: reqwest::Client,
+    /// What `GET /metrics` shows: this app's counters and histograms.
+    pub metrics: Metrics,
 }
 
 impl Services {
     pub fn new(db: Db, config: Config, clock: Arc<dyn Clock>) -> Services {
-        Services { db, config, clock, events: Events::default(), wake: Wake::default(), http: http_client() }
+        let metrics = Metrics::new(db.pool_waits());
+        Services {
+            db,
+            config,
+            clock,
+            events: Events::default(),
+            wake: Wake::default(),
+            http: http_client(),
+            metrics,
+        }
     }
 
     /// The person's zone: the Settings page's choice, else the configured or machine zone.

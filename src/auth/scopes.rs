@@ -1,14 +1,15 @@
 //! What an API token may do: its scopes, and which scope each request needs.
 //!
-//! | scope   | may                                                                              |
-//! |---------|----------------------------------------------------------------------------------|
-//! | `read`  | read everything under `/api/v1` except the admin areas (and the feeds)            |
-//! | `write` | `read`, and change tasks, events and schedules, trigger and chat, but send only   |
-//! |         | to agents open to tokens                                                          |
-//! | `mcp`   | the tool registry at `/mcp`, with the same limits as the chat agent               |
-//! | `feed`  | only read the calendar export and feeds                                           |
-//! | `admin` | everything, including agents, channels, settings, tokens and the login history;    |
-//! |         | acts as the person                                                                |
+//! | scope     | may                                                                             |
+//! |-----------|---------------------------------------------------------------------------------|
+//! | `read`    | read everything under `/api/v1` except the admin areas (and the feeds)          |
+//! | `write`   | `read`, and change tasks, events and schedules, trigger and chat, but send only |
+//! |           | to agents open to tokens                                                        |
+//! | `mcp`     | the tool registry at `/mcp`, with the same limits as the chat agent             |
+//! | `feed`    | only read the calendar export and feeds                                         |
+//! | `metrics` | only read `GET /metrics` (Prometheus); no other scope but `admin` covers it     |
+//! | `admin`   | everything, including agents, channels, settings, tokens and the login history; |
+//! |           | acts as the person                                                              |
 //!
 //! [`required`] is the one place that classifies a request, and it is safe by default: a
 //! route added later is `read` when its method is safe and `write` otherwise, unless it lives
@@ -26,11 +27,13 @@ pub enum Scope {
     Write,
     Mcp,
     Feed,
+    Metrics,
     Admin,
 }
 
 impl Scope {
-    pub const ALL: [Scope; 5] = [Scope::Read, Scope::Write, Scope::Mcp, Scope::Feed, Scope::Admin];
+    pub const ALL: [Scope; 6] =
+        [Scope::Read, Scope::Write, Scope::Mcp, Scope::Feed, Scope::Metrics, Scope::Admin];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -38,6 +41,7 @@ impl Scope {
             Scope::Write => "write",
             Scope::Mcp => "mcp",
             Scope::Feed => "feed",
+            Scope::Metrics => "metrics",
             Scope::Admin => "admin",
         }
     }
@@ -51,6 +55,7 @@ impl Scope {
             }
             Scope::Mcp => "use the agent's tools over MCP, with the same limits as the chat agent",
             Scope::Feed => "only read the calendar export and feeds",
+            Scope::Metrics => "only read the operating figures at /metrics (for Prometheus)",
             Scope::Admin => "everything you can do, including agents, channels, settings and tokens",
         }
     }
@@ -60,7 +65,7 @@ impl Scope {
         Scope::ALL.into_iter().find(|s| s.as_str().eq_ignore_ascii_case(text)).ok_or_else(|| {
             AppError::invalid(
                 "scope",
-                format!("“{text}” is not a scope; scopes are read, write, mcp, feed, admin"),
+                format!("“{text}” is not a scope; scopes are read, write, mcp, feed, metrics, admin"),
             )
         })
     }
@@ -103,7 +108,7 @@ impl Scopes {
         if list.is_empty() {
             return Err(AppError::invalid(
                 "scope",
-                "a token needs at least one scope: read, write, mcp, feed or admin",
+                "a token needs at least one scope: read, write, mcp, feed, metrics or admin",
             ));
         }
         Ok(Scopes::of(&list))
@@ -131,7 +136,7 @@ impl Scopes {
     }
 
     /// Whether a request that needs `needed` may pass: `admin` covers everything, `write`
-    /// covers `read`, and `read` covers `feed`.
+    /// covers `read`, and `read` covers `feed`. Only `metrics` (or `admin`) covers `metrics`.
     pub fn allows(&self, needed: Scope) -> bool {
         let has = |s: Scope| self.0.contains(&s);
         has(Scope::Admin)
@@ -154,6 +159,9 @@ pub fn required(method: &str, path: &str) -> Scope {
     let safe = matches!(method, "GET" | "HEAD" | "OPTIONS");
     if path == "/mcp" || path.starts_with("/mcp/") {
         return Scope::Mcp;
+    }
+    if path == "/metrics" {
+        return if safe { Scope::Metrics } else { Scope::Admin };
     }
     let Some(rest) = path.strip_prefix("/api/v1/") else {
         // Nothing else takes a token; if something ever does, it needs the most.
@@ -178,6 +186,7 @@ pub fn refusal(has: &Scopes, needed: Scope) -> String {
         Scope::Write => "changing things",
         Scope::Mcp => "the MCP tools",
         Scope::Feed => "the calendar feed",
+        Scope::Metrics => "reading /metrics",
         Scope::Admin => "agents, channels, settings and tokens",
     };
     format!(
@@ -220,6 +229,9 @@ mod tests {
             ("PUT", "/api/v1/brand-new/1", Scope::Write),
             ("POST", "/mcp", Scope::Mcp),
             ("GET", "/mcp", Scope::Mcp),
+            ("GET", "/metrics", Scope::Metrics),
+            ("POST", "/metrics", Scope::Admin),
+            ("GET", "/metrics/x", Scope::Admin),
             ("GET", "/tasks", Scope::Admin),
             ("POST", "/api/v2/tasks", Scope::Admin),
         ];
@@ -232,13 +244,14 @@ mod tests {
     fn scopes_cover_what_they_say() {
         let s = |t: &str| Scopes::parse(t).unwrap();
         let table = [
-            // read write mcp feed admin
-            ("read", [true, false, false, true, false]),
-            ("write", [true, true, false, true, false]),
-            ("mcp", [false, false, true, false, false]),
-            ("feed", [false, false, false, true, false]),
-            ("admin", [true, true, true, true, true]),
-            ("write,mcp", [true, true, true, true, false]),
+            // read write mcp feed metrics admin
+            ("read", [true, false, false, true, false, false]),
+            ("write", [true, true, false, true, false, false]),
+            ("mcp", [false, false, true, false, false, false]),
+            ("feed", [false, false, false, true, false, false]),
+            ("metrics", [false, false, false, false, true, false]),
+            ("admin", [true, true, true, true, true, true]),
+            ("write,mcp", [true, true, true, true, false, false]),
         ];
         for (scopes, allowed) in table {
             for (needed, ok) in Scope::ALL.into_iter().zip(allowed) {

@@ -124,7 +124,7 @@ pub fn create(conn: &mut Conn, new: &NewToken, now: DateTime<Utc>) -> Result<(St
     if new.scopes.list().is_empty() {
         return Err(AppError::invalid(
             "scope",
-            "a token needs at least one scope: read, write, mcp, feed or admin",
+            "a token needs at least one scope: read, write, mcp, feed, metrics or admin",
         ));
     }
     crate::db::write(conn, |conn| {

@@ -911,7 +911,8 @@ pub fn backoff(base_ms: u64, attempt: i32) -> Duration {
 }
 
 /// Records one send's result: sent, queued again after a backoff, or failed (then the person
-/// is told in-app which channel could not be reached and why).
+/// is told in-app which channel could not be reached and why). Returns which of the three:
+/// `sent`, `retrying` or `failed`.
 pub fn record(
     conn: &mut Conn,
     c: &Claimed,
@@ -919,9 +920,9 @@ pub fn record(
     now: DateTime<Utc>,
     retry_base_ms: u64,
     events: &Events,
-) -> Result<(), AppError> {
+) -> Result<&'static str, AppError> {
     let now_ms = to_ms(now);
-    let note = crate::db::write(conn, |conn| match &result {
+    let (outcome, note) = crate::db::write(conn, |conn| match &result {
         Ok(()) => {
             diesel::update(deliveries::table.find(c.id))
                 .set((
@@ -930,7 +931,7 @@ pub fn record(
                     deliveries::updated_at.eq(now_ms),
                 ))
                 .execute(conn)?;
-            Ok(None)
+            Ok(("sent", None))
         }
         Err(f) if f.retryable && c.attempt < c.max_attempts => {
             let at = now + backoff(retry_base_ms, c.attempt);
@@ -944,7 +945,7 @@ pub fn record(
                 .execute(conn)?;
             tracing::warn!(delivery = c.id, channel = %c.channel.name, attempt = c.attempt, of = c.max_attempts,
                 error = %f.message, "notification not sent; will retry");
-            Ok(None)
+            Ok(("retrying", None))
         }
         Err(f) => {
             diesel::update(deliveries::table.find(c.id))
@@ -959,7 +960,7 @@ pub fn record(
             let tries =
                 if c.attempt == 1 { "1 attempt".to_string() } else { format!("{} attempts", c.attempt) };
             // In-app only: telling the channels that a channel failed could loop.
-            Ok(Some(notifications::add(
+            let told = notifications::add(
                 conn,
                 &NewNotification {
                     title: format!("Channel “{}” could not be reached", c.channel.name),
@@ -973,13 +974,14 @@ pub fn record(
                     ..Default::default()
                 },
                 now,
-            )?))
+            )?;
+            Ok(("failed", Some(told)))
         }
     })?;
     if let Some(n) = note {
         events.send(Event::notification(&n));
     }
-    Ok(())
+    Ok(outcome)
 }
 
 /// Sends one claimed delivery and records the outcome (a task the scheduler spawned).
@@ -996,20 +998,21 @@ pub async fn deliver(services: &crate::services::Services, c: Claimed) {
     });
     let (events, clock, base) =
         (services.events.clone(), services.clock.clone(), services.config.channel_retry_ms);
-    let id = c.id;
+    let (id, channel, kind) = (c.id, c.channel.name.clone(), c.channel.kind.clone());
     let recorded = services
         .db
         .run(move |conn| {
-            record(conn, &c, result, clock.now(), base, &events)?;
+            let outcome = record(conn, &c, result, clock.now(), base, &events)?;
             if gone {
                 remove_ended(conn, &c.channel.name)?;
             }
-            Ok(())
+            Ok(outcome)
         })
         .await;
-    if let Err(e) = recorded {
+    match recorded {
+        Ok(outcome) => services.metrics.delivery(&channel, &kind, outcome),
         // It stays `sending` until the next start-up queues it again, as after a crash.
-        tracing::error!(delivery = id, error = format!("{e:#}"), "recording a channel delivery");
+        Err(e) => tracing::error!(delivery = id, error = format!("{e:#}"), "recording a channel delivery"),
     }
     services.wake.poke();
 }
@@ -1116,8 +1119,11 @@ mod tests {
         for attempt in 2..=MAX_ATTEMPTS {
             let c = claim_due(&mut conn, now, None).unwrap().remove(0);
             assert_eq!(c.attempt, attempt);
-            record(&mut conn, &c, Err(Failure::retry("could not connect")), now, 30_000, &events).unwrap();
+            let outcome =
+                record(&mut conn, &c, Err(Failure::retry("could not connect")), now, 30_000, &events)
+                    .unwrap();
             let d = of_notification(&mut conn, n.id).unwrap().remove(0);
+            assert_eq!(outcome, if attempt < MAX_ATTEMPTS { "retrying" } else { "failed" });
             if attempt < MAX_ATTEMPTS {
                 assert_eq!(d.state, "queued");
                 // 30 s × 4^(attempt-1), ±20 %.
@@ -1143,7 +1149,10 @@ mod tests {
         let d = resend(&mut conn, first, now).unwrap();
         assert_eq!((d.state.as_str(), d.attempts), ("queued", 0));
         let c = claim_due(&mut conn, now, None).unwrap().remove(0);
-        record(&mut conn, &c, Err(Failure::permanent("401")), now, 30_000, &events).unwrap();
+        assert_eq!(
+            record(&mut conn, &c, Err(Failure::permanent("401")), now, 30_000, &events).unwrap(),
+            "failed"
+        );
         assert_eq!(of_notification(&mut conn, n.id).unwrap()[0].state, "failed");
 
         // A removed channel's queued delivery fails with that reason.

@@ -14,6 +14,7 @@ use futures_util::stream::{self, Stream};
 use tokio::sync::broadcast::error::RecvError;
 
 use crate::events::Event;
+use crate::metrics::SseClient;
 use crate::web::AppState;
 
 /// A comment this often keeps proxies from closing an idle stream.
@@ -24,20 +25,22 @@ const RETRY: Duration = Duration::from_secs(3);
 pub const MAX_LIFE: Duration = Duration::from_secs(30 * 60);
 
 pub async fn stream(state: web::Data<AppState>) -> Sse<impl Stream<Item = Result<sse::Event, Infallible>>> {
-    let events = live(&state.events, tokio::time::Instant::now() + MAX_LIFE);
+    let events = live(&state.events, tokio::time::Instant::now() + MAX_LIFE, state.metrics.sse_client());
     Sse::from_stream(events).with_keep_alive(KEEP_ALIVE).with_retry_duration(RETRY)
 }
 
 /// The hub's events as SSE events until `deadline` (or until Steward stops). A subscriber that
 /// fell more than [`crate::events::CAPACITY`] events behind gets one `lagged` event (data: how
-/// many it missed) in their place: the hub never holds more for it.
+/// many it missed) in their place: the hub never holds more for it. `client` counts the
+/// stream in the metrics until it ends or its client goes away (the stream is dropped).
 fn live(
     hub: &crate::events::Events,
     deadline: tokio::time::Instant,
+    client: SseClient,
 ) -> impl Stream<Item = Result<sse::Event, Infallible>> + use<> {
     let rx = hub.subscribe();
     let closed = Box::pin(hub.closed());
-    stream::unfold((rx, closed), move |(mut rx, mut closed)| async move {
+    stream::unfold((rx, closed, client), move |(mut rx, mut closed, client)| async move {
         loop {
             let received = tokio::select! {
                 r = tokio::time::timeout_at(deadline, rx.recv()) => r,
@@ -51,7 +54,7 @@ fn live(
                     None => continue,
                 },
             };
-            return Some((Ok(sse::Event::Data(next)), (rx, closed)));
+            return Some((Ok(sse::Event::Data(next)), (rx, closed, client)));
         }
     })
 }
@@ -107,7 +110,8 @@ mod tests {
 
         // A subscriber that fell behind is told so once, then gets what is still held.
         let hub = Events::default();
-        let mut stream = Box::pin(live(&hub, tokio::time::Instant::now() + MAX_LIFE));
+        let metrics = crate::metrics::Metrics::default();
+        let mut stream = Box::pin(live(&hub, tokio::time::Instant::now() + MAX_LIFE, metrics.sse_client()));
         let behind = 10;
         for _ in 0..CAPACITY + behind {
             hub.send(Event::notification(&largest()));
@@ -117,5 +121,19 @@ mod tests {
         let second = next(&mut stream).await;
         assert!(second.contains("event: Some(\"notification\")"), "{second}");
         assert!(second.len() < 3 * 1024, "{} bytes", second.len());
+    }
+
+    #[tokio::test]
+    async fn a_stream_counts_as_a_client_until_it_ends_or_is_dropped() {
+        let (hub, metrics) = (Events::default(), crate::metrics::Metrics::default());
+        let dropped = Box::pin(live(&hub, tokio::time::Instant::now() + MAX_LIFE, metrics.sse_client()));
+        let mut ends = Box::pin(live(&hub, tokio::time::Instant::now(), metrics.sse_client()));
+        assert_eq!(metrics.sse_clients(), 2);
+        // Its page went away: actix drops the stream.
+        drop(dropped);
+        assert_eq!(metrics.sse_clients(), 1);
+        // Its life is over: the browser is made to reconnect.
+        assert!(ends.next().await.is_none());
+        assert_eq!(metrics.sse_clients(), 0);
     }
 }

@@ -23,7 +23,8 @@ pub const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; 
 
 pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
-/// One log line per request: its id, method, path, status, duration in milliseconds and the
+/// One log line per request, and its count and duration in the metrics ([`crate::metrics`],
+/// by route pattern): its id, method, path, status, duration in milliseconds and the
 /// client's address (behind a trusted proxy the forwarded one, see [`super::client`]). The id
 /// is short and random; it goes back to the client in `X-Request-Id`, and every line logged
 /// while the request is handled carries it (the `request` span), so a person can match a
@@ -46,9 +47,20 @@ pub async fn request_log(
     let id = crate::auth::random_token(6);
     let (method, path) = (req.method().clone(), loggable_path(req.path()));
     let client = super::client::of(req.request()).ip_text();
+    let metrics = req.app_data::<Data<AppState>>().map(|s| s.metrics.clone());
     let result = next.call(req).instrument(tracing::info_span!("request", id = %id)).await;
-    let ms = (started.elapsed().as_secs_f64() * 10_000.0).round() / 10.0;
+    let took = started.elapsed();
+    let ms = (took.as_secs_f64() * 10_000.0).round() / 10.0;
     let line = RequestLine { id: &id, method: &method, path: &path, ms, client: &client };
+    if let Some(metrics) = metrics {
+        // The pattern the router matched (`/tasks/{id}`), never the path: no id or token in a
+        // label. None when no route matched (a 404 from a default service).
+        let (route, status) = match &result {
+            Ok(res) => (res.request().match_pattern(), res.status()),
+            Err(e) => (None, e.as_response_error().status_code()),
+        };
+        metrics.request(&method, route, status.as_u16(), took);
+    }
     match result {
         Ok(res) => {
             let mut res = res.map_into_boxed_body();

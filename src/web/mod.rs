@@ -20,6 +20,7 @@ pub mod flash;
 pub mod htmx;
 pub mod login;
 pub mod mcp;
+pub mod metrics;
 pub mod middleware;
 pub mod notifications;
 pub mod projects;

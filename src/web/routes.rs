@@ -1,7 +1,7 @@
 //! Every route, in one place. Public: `/login`, `/setup`, `/healthz`, `/static/...`, `/sw.js`, the
 //! calendar feeds `/feeds/<token>.ics` (the token is the credential), and the one-click
 //! action links of pushed reminders `/a/<token>` (the signed, single-use token is the credential).
-//! Everything else needs a session (pages) or a bearer token (`/api/v1`, `/mcp`).
+//! Everything else needs a session (pages) or a bearer token (`/api/v1`, `/mcp`, `/metrics`).
 
 use actix_web::middleware::{Compress, from_fn};
 use actix_web::web::{self, ServiceConfig};
@@ -308,6 +308,14 @@ pub fn configure(cfg: &mut ServiceConfig, https: bool) {
                             .route(web::post().to(super::mcp::post))
                             .default_service(web::to(super::mcp::not_allowed)),
                     ),
+            )
+            // Prometheus: a bearer token with the `metrics` scope (or `admin`), never public.
+            .service(
+                web::scope("/metrics").wrap(from_fn(middleware::require_token)).service(
+                    web::resource("")
+                        .route(web::get().to(super::metrics::scrape))
+                        .default_service(api::not_allowed("GET")),
+                ),
             )
             // Pages: session, CSRF on every state change.
             .service(

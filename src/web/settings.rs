@@ -517,6 +517,7 @@ pub struct TokenForm {
     scope_write: Option<String>,
     scope_mcp: Option<String>,
     scope_feed: Option<String>,
+    scope_metrics: Option<String>,
     scope_admin: Option<String>,
     /// `never`, `30d`, `90d`, `1y`.
     #[serde(default)]
@@ -532,6 +533,7 @@ impl TokenForm {
             (&self.scope_write, Scope::Write),
             (&self.scope_mcp, Scope::Mcp),
             (&self.scope_feed, Scope::Feed),
+            (&self.scope_metrics, Scope::Metrics),
             (&self.scope_admin, Scope::Admin),
         ];
         let list: Vec<Scope> = boxes.into_iter().filter(|(v, _)| v.is_some()).map(|(_, s)| s).collect();

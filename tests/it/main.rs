@@ -36,6 +36,8 @@ mod holes;
 mod letta;
 mod logs;
 mod mcp;
+// Issue 16: GET /metrics, read back by Python's prometheus_client.
+mod metrics;
 // Issue 14: nothing is delivered before its instant (real clock).
 mod never_early;
 mod privilege;
