@@ -42,6 +42,7 @@ pub mod schedules;
 pub mod services;
 pub mod settings;
 pub mod tasks;
+pub mod tls;
 pub mod today;
 pub mod tools;
 pub mod web;
