@@ -659,11 +659,12 @@ fn doctor(
 
 fn serve(config: Config) -> Result<(), AppError> {
     actix_web::rt::System::new().block_on(async move {
-        let public = config.public_url.clone();
         let app = Application::build(config).await?;
         app.stop_on_signals().map_err(|e| AppError::Internal(e.into()))?;
-        let url = public.unwrap_or_else(|| format!("http://127.0.0.1:{}", app.port()));
-        println!("Steward is serving on {url}");
+        println!("Steward is serving on {}", app.url());
+        if let Some(port) = app.http_port() {
+            println!("Plain HTTP on port {port} redirects to it.");
+        }
         if let Some(setup) = app.setup_url() {
             println!();
             println!("No password is set yet. Open this one-time link to choose one:");

@@ -4,6 +4,7 @@
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
+use std::time::Duration;
 
 use chrono_tz::Tz;
 use ipnet::IpNet;
@@ -63,6 +64,13 @@ pub struct Config {
     pub retention_failed_days: i64,
     pub retention_keep_per_schedule: i64,
     pub retention_notifications_days: i64,
+    /// With built-in TLS, a plain-HTTP address (`STEWARD_HTTP_BIND`, like `0.0.0.0:80`) that
+    /// answers every request with a redirect to https. Default: none.
+    pub http_bind: Option<String>,
+    /// How often the TLS files are checked for a renewal. Not read from the file or the
+    /// environment (5 s); tests shorten it.
+    #[serde(skip)]
+    pub tls_poll: Duration,
 }
 
 impl Default for Config {
@@ -88,6 +96,8 @@ impl Default for Config {
             retention_failed_days: 365,
             retention_keep_per_schedule: 100,
             retention_notifications_days: 90,
+            http_bind: None,
+            tls_poll: Duration::from_secs(5),
         }
     }
 }
@@ -158,6 +168,16 @@ impl Config {
                 *field = parse_number(name, &v)?;
             }
         }
+        for (key, slot) in
+            [("STEWARD_TLS_CERT", &mut config.tls_cert), ("STEWARD_TLS_KEY", &mut config.tls_key)]
+        {
+            if let Some(v) = env(key).filter(|v| !v.trim().is_empty()) {
+                *slot = Some(PathBuf::from(v));
+            }
+        }
+        if let Some(v) = env("STEWARD_HTTP_BIND").filter(|v| !v.trim().is_empty()) {
+            config.http_bind = Some(v);
+        }
         if let Some(v) = env("STEWARD_SCHEDULER") {
             config.scheduler = !matches!(v.trim(), "0" | "false" | "no" | "off");
         }
@@ -194,6 +214,49 @@ impl Config {
         // The same rules as the Settings page, naming the config's fields.
         let defaults = crate::retention::Retention::default();
         defaults.with(&crate::retention::Retention::from_config(self).input(), "retention_")?;
+        self.validate_tls()
+    }
+
+    /// Built-in TLS needs both files; the redirect listener needs TLS; and a public URL cannot
+    /// say http when Steward itself only speaks https.
+    fn validate_tls(&self) -> Result<(), AppError> {
+        match (&self.tls_cert, &self.tls_key) {
+            (Some(_), None) | (None, Some(_)) => {
+                return Err(AppError::invalid(
+                    "tls_cert",
+                    "built-in TLS needs both tls_cert (STEWARD_TLS_CERT) and tls_key (STEWARD_TLS_KEY); only one is set",
+                ));
+            }
+            _ => {}
+        }
+        if let Some(bind) = &self.http_bind {
+            if self.tls().is_none() {
+                return Err(AppError::invalid(
+                    "http_bind",
+                    format!(
+                        "{bind:?} is set but built-in TLS is off: set tls_cert and tls_key too, or leave http_bind out"
+                    ),
+                ));
+            }
+            // Port 0 (any free port, as tests use) never collides.
+            if bind.trim() == self.bind.trim() && !bind.trim().ends_with(":0") {
+                return Err(AppError::invalid(
+                    "http_bind",
+                    format!("{bind:?} is also the https address (bind): give the redirect its own port"),
+                ));
+            }
+        }
+        if let Some(url) = &self.public_url
+            && self.tls().is_some()
+            && url.starts_with("http://")
+        {
+            return Err(AppError::invalid(
+                "public_url",
+                format!(
+                    "{url:?} says http, but with tls_cert and tls_key Steward serves https: write https://"
+                ),
+            ));
+        }
         Ok(())
     }
 
@@ -206,9 +269,15 @@ impl Config {
             .unwrap_or(Tz::UTC)
     }
 
-    /// Whether Steward is reached over TLS (so cookies must be `Secure`).
+    /// Whether Steward is reached over TLS (so cookies must be `Secure`): an https public URL,
+    /// or built-in TLS.
     pub fn is_https(&self) -> bool {
-        self.public_url.as_deref().is_some_and(|u| u.starts_with("https://"))
+        self.public_url.as_deref().is_some_and(|u| u.starts_with("https://")) || self.tls().is_some()
+    }
+
+    /// The certificate chain and key files, when built-in TLS is on.
+    pub fn tls(&self) -> Option<(&Path, &Path)> {
+        Some((self.tls_cert.as_deref()?, self.tls_key.as_deref()?))
     }
 }
 
@@ -354,5 +423,54 @@ mod tests {
         std::fs::write(&file, "trusted_proxies = \"10.0.0.0/33\"\n").unwrap();
         let err = Config::load(Some(&file), |_| None).unwrap_err();
         assert!(err.to_string().contains("10.0.0.0/33"), "{err}");
+    }
+
+    #[test]
+    fn tls_needs_both_files_and_the_redirect_needs_tls() {
+        fn env<'a>(pairs: &'a [(&'a str, &'a str)]) -> impl Fn(&str) -> Option<String> + 'a {
+            move |k: &str| pairs.iter().find(|(key, _)| *key == k).map(|(_, v)| v.to_string())
+        }
+        let config = Config::load(
+            None,
+            env(&[
+                ("STEWARD_TLS_CERT", "/etc/steward/cert.pem"),
+                ("STEWARD_TLS_KEY", "/etc/steward/key.pem"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(
+            config.tls(),
+            Some((Path::new("/etc/steward/cert.pem"), Path::new("/etc/steward/key.pem")))
+        );
+        assert!(config.is_https(), "built-in TLS means https");
+        assert!(!Config::default().is_https());
+        assert!(
+            Config::load(None, env(&[("STEWARD_TLS_CERT", ""), ("STEWARD_TLS_KEY", " ")]))
+                .unwrap()
+                .tls()
+                .is_none()
+        );
+
+        for only in [&[("STEWARD_TLS_CERT", "/c.pem")][..], &[("STEWARD_TLS_KEY", "/k.pem")][..]] {
+            let err = Config::load(None, env(only)).unwrap_err().to_string();
+            assert!(err.contains("tls_cert") && err.contains("tls_key") && err.contains("only one"), "{err}");
+        }
+        let err = Config::load(None, env(&[("STEWARD_HTTP_BIND", "0.0.0.0:80")])).unwrap_err().to_string();
+        assert!(err.contains("http_bind") && err.contains("TLS is off"), "{err}");
+        let both = [("STEWARD_TLS_CERT", "/c.pem"), ("STEWARD_TLS_KEY", "/k.pem")];
+        let public = [both[0], both[1], ("STEWARD_PUBLIC_URL", "http://steward.example")];
+        let err = Config::load(None, env(&public)).unwrap_err().to_string();
+        assert!(err.contains("public_url") && err.contains("https://"), "{err}");
+        let same = [both[0], both[1], ("STEWARD_HTTP_BIND", "127.0.0.1:8080")];
+        let err = Config::load(None, env(&same)).unwrap_err().to_string();
+        assert!(err.contains("http_bind") && err.contains("own port"), "{err}");
+
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("steward.toml");
+        std::fs::write(&file, "tls_cert = \"/c.pem\"\ntls_key = \"/k.pem\"\nhttp_bind = \"0.0.0.0:80\"\n")
+            .unwrap();
+        let config = Config::load(Some(&file), |_| None).unwrap();
+        assert_eq!(config.http_bind.as_deref(), Some("0.0.0.0:80"));
+        assert!(config.tls().is_some());
     }
 }

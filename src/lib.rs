@@ -46,6 +46,7 @@ pub mod schedules;
 pub mod services;
 pub mod settings;
 pub mod tasks;
+pub mod tls;
 pub mod today;
 pub mod tools;
 pub mod web;

@@ -1,7 +1,8 @@
 //! What the benchmarks that measure a running server share: this same binary re-executed as
 //! `steward serve` in a child process (so its RSS and start-up are its own), a logged-in
 //! session and an API token for it, and a raw `/healthz` probe with no client start-up cost.
-//! (Declared with `mod child;` by `bench_tasks`, `bench_calendar` and `bench_reminders`.)
+//! (Declared with `mod child;` by `bench_tasks`, `bench_calendar`, `bench_reminders` and
+//! `drill`.)
 #![allow(dead_code)] // each benchmark uses a part
 
 use std::net::TcpListener;
@@ -39,31 +40,43 @@ pub fn credentials(conn: &mut Conn, now: DateTime<Utc>) -> anyhow::Result<(Strin
 /// Starts the server in `zone` and waits for `/healthz`; returns the child, the time it took,
 /// its port.
 pub fn start(db_path: &Path, zone: &str) -> anyhow::Result<(Child, Duration, u16)> {
+    start_with(db_path, zone, &[], healthy)
+}
+
+/// Starts the server in `zone` with extra environment (`STEWARD_TLS_CERT`, ...) and waits
+/// until `ready(port)`; returns the child, the time it took, its port.
+pub fn start_with(
+    db_path: &Path,
+    zone: &str,
+    env: &[(&str, &str)],
+    ready: impl Fn(u16) -> bool,
+) -> anyhow::Result<(Child, Duration, u16)> {
     let port = TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
     let t = Instant::now();
     let mut child = Command::new(std::env::current_exe()?)
         .env(CHILD, "1")
         .env("STEWARD_TIMEZONE", zone)
         .env("STEWARD_LOG", "warn")
+        .envs(env.iter().copied())
         .args(["--db", &db_path.to_string_lossy(), "serve", "--bind", &format!("127.0.0.1:{port}")])
         .stdout(Stdio::null())
         .stderr(Stdio::inherit())
         .spawn()?;
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
-        if healthy(port) {
+        if ready(port) {
             return Ok((child, t.elapsed(), port));
         }
         if Instant::now() > deadline {
             stop(&mut child);
-            anyhow::bail!("the server did not become healthy in 20 s");
+            anyhow::bail!("the server did not become ready in 20 s");
         }
         std::thread::sleep(Duration::from_millis(1));
     }
 }
 
 /// A raw HTTP/1.1 health probe: no client start-up cost in the measured time.
-fn healthy(port: u16) -> bool {
+pub fn healthy(port: u16) -> bool {
     use std::io::{Read, Write};
     let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", port)) else { return false };
     let _ = s.set_read_timeout(Some(Duration::from_secs(2)));

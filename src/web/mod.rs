@@ -31,6 +31,7 @@ pub mod schedules;
 pub mod settings;
 pub mod state;
 pub mod tasks;
+pub mod to_https;
 pub mod today;
 pub mod view;
 

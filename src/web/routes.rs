@@ -16,6 +16,8 @@ pub fn configure(cfg: &mut ServiceConfig, https: bool) {
             .wrap(Compress::default())
             // A request's body must arrive in time (10 s on the public forms).
             .wrap(from_fn(super::body_timeout::limit))
+            // With built-in TLS and `http_bind`: the plain-HTTP listener only redirects to https.
+            .wrap(from_fn(super::to_https::redirect))
             // Outermost: it times everything and logs the status the client gets.
             .wrap(from_fn(middleware::request_log))
             // Public.

@@ -50,5 +50,7 @@ mod schedule_pages;
 mod scheduler;
 mod tasks;
 mod today;
+// Issue 16: built-in TLS, renewals without restart, the HTTP -> HTTPS redirect.
+mod tls;
 mod todotxt;
 mod webpush;
