@@ -303,7 +303,9 @@ diesel::allow_tables_to_appear_in_same_query!(
     confirmations,
     calendars,
     events,
-    calendar_feeds
+    calendar_feeds,
+    task_contexts,
+    task_projects
 );
 
 // --- channels (notification channels and their deliveries) ---
@@ -388,3 +390,18 @@ diesel::table! {
     }
 }
 // --- end login history ---
+// --- task membership ---
+diesel::table! {
+    task_contexts (context, task_id) {
+        context -> Text,
+        task_id -> Integer,
+    }
+}
+
+diesel::table! {
+    task_projects (project, task_id) {
+        project -> Text,
+        task_id -> Integer,
+    }
+}
+// --- end task membership ---

@@ -64,8 +64,8 @@ pub fn digest(conn: &mut Conn, s: &Settings, at: DateTime<Utc>, tz: Tz) -> Resul
     let cutoff = (at - Duration::days(s.waiting_days)).naive_utc();
     let list: Vec<Task> = tasks::table
         .filter(tasks::deleted_at.is_null())
-        .filter(tasks::done.eq(false))
-        .filter(tasks::contexts.like("% waiting %"))
+        .filter(crate::tasks::membership::open_unindexed())
+        .filter(crate::tasks::membership::has_context("waiting"))
         .filter(tasks::updated_at.le(cutoff))
         .order(tasks::updated_at.asc())
         .select(Task::as_select())

@@ -6,8 +6,10 @@
 //! - [`todotxt`]: the line model, parser and printer; [`quickadd`]: the quick-add grammar;
 //!   [`recur`]: recurrence; `crate::dates`: the date/time phrases both use.
 //! - [`service`]: the operations (add, edit, complete, delete, import, export) shared by the
-//!   pages, the API and the CLI; [`query`]: listing, grouping and paging.
+//!   pages, the API and the CLI; [`query`]: listing, grouping and paging; [`membership`]: the
+//!   indexed context and project names the lists filter by.
 
+pub mod membership;
 pub mod query;
 pub mod quickadd;
 pub mod recur;

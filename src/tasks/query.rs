@@ -8,7 +8,7 @@ use diesel::prelude::*;
 use diesel::sqlite::Sqlite;
 use serde::Deserialize;
 
-use super::Task;
+use super::{Task, membership};
 use crate::db::Conn;
 use crate::db::schema::tasks;
 use crate::error::AppError;
@@ -119,12 +119,10 @@ impl Filter {
             }
         }
         if let Some(p) = non_empty(&self.project) {
-            let p = p.trim_start_matches('+');
-            query = query.filter(tasks::projects.like(format!("% {} %", like_escape(p))).escape('\\'));
+            query = query.filter(membership::has_project(p.trim_start_matches('+')));
         }
         if let Some(c) = non_empty(&self.context) {
-            let c = c.trim_start_matches('@');
-            query = query.filter(tasks::contexts.like(format!("% {} %", like_escape(c))).escape('\\'));
+            query = query.filter(membership::has_context(c.trim_start_matches('@')));
         }
         match non_empty(&self.priority) {
             None => {}
@@ -137,6 +135,17 @@ impl Filter {
             }
         }
         Ok(query)
+    }
+
+    /// Open tasks under the filter: when a project or context narrows it, read from that
+    /// name's members (see [`membership::open_unindexed`]).
+    fn open_query(&self) -> Result<Query, AppError> {
+        let query = self.query()?;
+        Ok(if non_empty(&self.project).is_some() || non_empty(&self.context).is_some() {
+            query.filter(membership::open_unindexed())
+        } else {
+            query.filter(tasks::done.eq(false))
+        })
     }
 
     /// Whether any filter narrows the list.
@@ -303,16 +312,23 @@ pub fn page(
 pub fn facets(conn: &mut Conn) -> Result<(Vec<String>, Vec<String>), AppError> {
     let live = tasks::table.filter(tasks::deleted_at.is_null());
     let projects: Vec<String> = live.select(tasks::projects).distinct().load(conn)?;
-    let contexts: Vec<String> = live.select(tasks::contexts).distinct().load(conn)?;
-    let words = |rows: Vec<String>| -> Vec<String> {
-        rows.iter()
-            .flat_map(|r| r.split_whitespace())
-            .map(String::from)
-            .collect::<BTreeSet<_>>()
-            .into_iter()
-            .collect()
-    };
-    Ok((words(projects), words(contexts)))
+    Ok((words(projects), contexts_in_use(conn)?))
+}
+
+/// Every context in use (the filter menu's, without the projects).
+pub fn contexts_in_use(conn: &mut Conn) -> Result<Vec<String>, AppError> {
+    let live = tasks::table.filter(tasks::deleted_at.is_null());
+    Ok(words(live.select(tasks::contexts).distinct().load(conn)?))
+}
+
+/// The distinct names in padded name lists, sorted.
+fn words(rows: Vec<String>) -> Vec<String> {
+    rows.iter()
+        .flat_map(|r| r.split_whitespace())
+        .map(String::from)
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect()
 }
 
 // --- briefings' lists: each the first `limit` rows and how many there are in all ---
@@ -350,7 +366,7 @@ pub fn group_counted(
 pub fn open_counted(conn: &mut Conn, filter: &Filter, limit: i64) -> Result<(Vec<Task>, i64), AppError> {
     slice_and_count(
         conn,
-        || Ok(filter.query()?.filter(tasks::done.eq(false))),
+        || filter.open_query(),
         |q| q.order((tasks::due_date.is_null(), tasks::due_date.asc(), priority_rank(), tasks::id.asc())),
         limit,
     )
@@ -363,12 +379,7 @@ pub fn open_oldest_counted(
     filter: &Filter,
     limit: i64,
 ) -> Result<(Vec<Task>, i64), AppError> {
-    slice_and_count(
-        conn,
-        || Ok(filter.query()?.filter(tasks::done.eq(false))),
-        |q| q.order(tasks::id.asc()),
-        limit,
-    )
+    slice_and_count(conn, || filter.open_query(), |q| q.order(tasks::id.asc()), limit)
 }
 
 /// Tasks completed in `[from, to)` (UTC), newest first.

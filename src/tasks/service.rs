@@ -393,6 +393,11 @@ pub fn rederive_all(conn: &mut Conn, tz: Tz) -> Result<(), AppError> {
     for task in all {
         let derived = Derived::of(&task.line(), tz);
         diesel::update(tasks::table.find(task.id)).set(&derived).execute(conn)?;
+        // Names do not depend on the zone; re-read only if the line says otherwise.
+        if derived.contexts != task.contexts || derived.projects != task.projects {
+            let task = get(conn, task.id)?;
+            super::membership::sync(conn, &task)?;
+        }
     }
     Ok(())
 }
@@ -422,6 +427,7 @@ fn insert(conn: &mut Conn, ctx: &Ctx, line: &TodoLine) -> Result<Task, AppError>
         ))
         .returning(Task::as_returning())
         .get_result(conn)?;
+    super::membership::sync(conn, &task)?;
     crate::reminders::sync_task(conn, &task, ctx.now, ctx.tz)?;
     Ok(task)
 }
@@ -441,6 +447,7 @@ fn save(conn: &mut Conn, ctx: &Ctx, id: i32, line: &TodoLine) -> Result<Task, Ap
         ))
         .returning(Task::as_returning())
         .get_result(conn)?;
+    super::membership::sync(conn, &task)?;
     crate::reminders::sync_task(conn, &task, ctx.now, ctx.tz)?;
     Ok(task)
 }

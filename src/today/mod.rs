@@ -29,7 +29,7 @@ use crate::db::{Conn, settings};
 use crate::error::AppError;
 use crate::notifications::Notification;
 use crate::services::Ctx;
-use crate::tasks::Task;
+use crate::tasks::{Task, membership};
 use next::Suggestion;
 
 /// How many of each task list are shown (the count says how many there are).
@@ -222,6 +222,9 @@ pub fn build(conn: &mut Conn, ctx: &Ctx, chosen: Option<&str>, parts: Parts) -> 
         notifications: Vec::new(),
         stats: Stats::default(),
     };
+    // The tasks (stalled projects) and the stats (open per project) both use it: read once.
+    let (open_per_project, stalled) =
+        if parts.tasks || parts.stats { projects(conn, now)? } else { Default::default() };
     if parts.agenda {
         let (start, end) = day_bounds(date, tz);
         let (agenda, truncated) = agenda(conn, ctx, start, end)?;
@@ -236,7 +239,7 @@ pub fn build(conn: &mut Conn, ctx: &Ctx, chosen: Option<&str>, parts: Parts) -> 
             agenda(conn, ctx, now, now + Duration::seconds(1))?.0.iter().any(|a| a.now && a.call)
         };
         today.context = current_context(conn, ctx, chosen, in_call)?;
-        read_tasks(conn, ctx, &mut today)?;
+        read_tasks(conn, ctx, &mut today, &stalled)?;
     }
     if parts.schedules {
         today.firings = firings(conn, now)?;
@@ -254,7 +257,7 @@ pub fn build(conn: &mut Conn, ctx: &Ctx, chosen: Option<&str>, parts: Parts) -> 
             .load(conn)?;
     }
     if parts.stats {
-        today.stats = stats(conn, ctx)?;
+        today.stats = stats(conn, ctx, open_per_project)?;
     }
     Ok(today)
 }
@@ -308,7 +311,7 @@ fn current_context(
     chosen: Option<&str>,
     in_call: bool,
 ) -> Result<CurrentContext, AppError> {
-    let choices = crate::tasks::query::facets(conn)?.1;
+    let choices = crate::tasks::query::contexts_in_use(conn)?;
     if let Some(c) = chosen.map(|c| c.trim().trim_start_matches('@')).filter(|c| !c.is_empty()) {
         return Ok(CurrentContext { contexts: vec![c.to_string()], chosen: true, rule: None, choices });
     }
@@ -330,29 +333,57 @@ fn open() -> tasks::BoxedQuery<'static, diesel::sqlite::Sqlite> {
     tasks::table.filter(tasks::deleted_at.is_null()).filter(tasks::done.eq(false)).into_boxed()
 }
 
+/// Open tasks carrying a context or project ([`membership`]): read from the name's members.
+fn open_with(filter: membership::TaskFilter) -> tasks::BoxedQuery<'static, diesel::sqlite::Sqlite> {
+    tasks::table
+        .filter(tasks::deleted_at.is_null())
+        .filter(membership::open_unindexed())
+        .filter(filter)
+        .into_boxed()
+}
+
 fn load(q: tasks::BoxedQuery<'static, diesel::sqlite::Sqlite>, conn: &mut Conn) -> QueryResult<Vec<Task>> {
     q.select(Task::as_select()).load(conn)
 }
 
-fn read_tasks(conn: &mut Conn, ctx: &Ctx, today: &mut Today) -> Result<(), AppError> {
+/// [`load`] for a query whose terms and order are all in one index: the ids first, from the
+/// index alone, then only those rows (else SQLite reads every matching row to sort them).
+fn load_by_ids(
+    q: tasks::BoxedQuery<'static, diesel::sqlite::Sqlite>,
+    conn: &mut Conn,
+) -> QueryResult<Vec<Task>> {
+    let ids: Vec<i32> = q.select(tasks::id).load(conn)?;
+    let rank: HashMap<i32, usize> = ids.iter().enumerate().map(|(i, id)| (*id, i)).collect();
+    let mut rows: Vec<Task> =
+        tasks::table.filter(tasks::id.eq_any(&ids)).select(Task::as_select()).load(conn)?;
+    rows.sort_by_key(|t| rank.get(&t.id).copied());
+    Ok(rows)
+}
+
+fn read_tasks(
+    conn: &mut Conn,
+    ctx: &Ctx,
+    today: &mut Today,
+    stalled: &HashSet<String>,
+) -> Result<(), AppError> {
     let now = ctx.now.naive_utc();
     let date = ctx.today();
     let (day_start, _) = day_bounds(date, ctx.tz);
-    // Overdue: a time that passed, or a day before today.
+    // Overdue: a time that passed, or a day before today. A timed due's `due_date` is its local
+    // day, so this is a range of `tasks_by_due` and a test of its columns (the same rows as
+    // "due_at < now, or no time and due_date < today"; a top-level OR reads every open task).
     let overdue =
-        || open().filter(tasks::due_at.lt(now).or(tasks::due_at.is_null().and(tasks::due_date.lt(date))));
+        || open().filter(tasks::due_date.le(date)).filter(tasks::due_date.lt(date).or(tasks::due_at.lt(now)));
+    let overdue_order = || overdue().order((tasks::due_date.asc(), tasks::due_at.asc(), tasks::id.asc()));
     today.overdue = Group {
         count: overdue().count().get_result(conn)?,
-        tasks: load(
-            overdue().order((tasks::due_date.asc(), tasks::due_at.asc(), tasks::id.asc())).limit(SHOWN),
-            conn,
-        )?,
+        tasks: load_by_ids(overdue_order().limit(SHOWN), conn)?,
     };
     let due_today =
         || open().filter(tasks::due_date.eq(date)).filter(tasks::due_at.is_null().or(tasks::due_at.ge(now)));
     today.due_today = Group {
         count: due_today().count().get_result(conn)?,
-        tasks: load(due_today().order((tasks::due_at.asc(), tasks::id.asc())).limit(SHOWN), conn)?,
+        tasks: load_by_ids(due_today().order((tasks::due_at.asc(), tasks::id.asc())).limit(SHOWN), conn)?,
     };
     // Top priority (A and B) not already shown as overdue or due today, and started.
     let priority = || {
@@ -363,12 +394,12 @@ fn read_tasks(conn: &mut Conn, ctx: &Ctx, today: &mut Today) -> Result<(), AppEr
     };
     today.priority = Group {
         count: priority().count().get_result(conn)?,
-        tasks: load(
+        tasks: load_by_ids(
             priority().order((tasks::priority.asc(), tasks::due_date.asc(), tasks::id.asc())).limit(10),
             conn,
         )?,
     };
-    let waiting = || open().filter(tasks::contexts.like(format!("% {} %", next::WAITING)));
+    let waiting = || open_with(membership::has_context(next::WAITING));
     today.waiting = Group {
         count: waiting().count().get_result(conn)?,
         tasks: load(waiting().order((tasks::created_at.asc(), tasks::id.asc())).limit(10), conn)?,
@@ -382,14 +413,12 @@ fn read_tasks(conn: &mut Conn, ctx: &Ctx, today: &mut Today) -> Result<(), AppEr
     };
     today.done_today = Group {
         count: done().count().get_result(conn)?,
-        tasks: load(done().order((tasks::completed_at.desc(), tasks::id.desc())).limit(SHOWN), conn)?,
+        tasks: load_by_ids(done().order((tasks::completed_at.desc(), tasks::id.desc())).limit(SHOWN), conn)?,
     };
 
     // What next: candidates from every reason, each list bounded, ranked in memory.
-    let (_, stalled) = projects(conn, ctx.now)?;
-    let mut candidates: Vec<Task> =
-        load(overdue().order((tasks::due_date.asc(), tasks::due_at.asc(), tasks::id.asc())).limit(50), conn)?;
-    candidates.extend(load(
+    let mut candidates: Vec<Task> = load_by_ids(overdue_order().limit(50), conn)?;
+    candidates.extend(load_by_ids(
         open()
             .filter(tasks::due_date.ge(date))
             .filter(tasks::due_date.le(date + Duration::days(3)))
@@ -397,7 +426,7 @@ fn read_tasks(conn: &mut Conn, ctx: &Ctx, today: &mut Today) -> Result<(), AppEr
             .limit(50),
         conn,
     )?);
-    candidates.extend(load(
+    candidates.extend(load_by_ids(
         open()
             .filter(tasks::priority.eq_any(["A", "B", "C"]))
             .order((tasks::priority.asc(), tasks::id.asc()))
@@ -405,18 +434,17 @@ fn read_tasks(conn: &mut Conn, ctx: &Ctx, today: &mut Today) -> Result<(), AppEr
         conn,
     )?);
     for c in &today.context.contexts {
-        candidates.extend(load(
-            open().filter(tasks::contexts.like(format!("% {c} %"))).order(tasks::id.asc()).limit(30),
-            conn,
-        )?);
+        candidates
+            .extend(load(open_with(membership::has_context(c)).order(tasks::id.asc()).limit(30), conn)?);
     }
-    for p in stalled.iter().take(5) {
-        candidates.extend(load(
-            open().filter(tasks::projects.like(format!("% {p} %"))).order(tasks::id.asc()).limit(10),
-            conn,
-        )?);
+    // Five stalled projects, by name (a set has no order of its own).
+    let mut names: Vec<&String> = stalled.iter().collect();
+    names.sort();
+    for p in names.into_iter().take(5) {
+        candidates
+            .extend(load(open_with(membership::has_project(p)).order(tasks::id.asc()).limit(10), conn)?);
     }
-    today.what_next = next::rank(&candidates, ctx.now, ctx.tz, &today.context.contexts, &stalled, WHAT_NEXT);
+    today.what_next = next::rank(&candidates, ctx.now, ctx.tz, &today.context.contexts, stalled, WHAT_NEXT);
     Ok(())
 }
 
@@ -541,7 +569,7 @@ fn recent_runs(conn: &mut Conn) -> Result<Vec<RunBrief>, AppError> {
         .collect())
 }
 
-fn stats(conn: &mut Conn, ctx: &Ctx) -> Result<Stats, AppError> {
+fn stats(conn: &mut Conn, ctx: &Ctx, mut projects: OpenPerProject) -> Result<Stats, AppError> {
     let date = ctx.today();
     let first = date - Duration::days(DONE_DAYS - 1);
     // `completed_at` (indexed) bounds the rows; `completed_on` is the day in the person's zone.
@@ -565,7 +593,6 @@ fn stats(conn: &mut Conn, ctx: &Ctx) -> Result<Stats, AppError> {
         runs::table.filter(runs::state.eq(s)).filter(runs::finished_at.ge(since)).count().get_result(conn)
     };
     let (runs_succeeded, runs_failed) = (of(conn, "succeeded")?, of(conn, "failed")?);
-    let (mut projects, _) = projects(conn, ctx.now)?;
     projects.retain(|(_, n)| *n > 0);
     let projects_more = projects.len().saturating_sub(PROJECTS);
     projects.truncate(PROJECTS);

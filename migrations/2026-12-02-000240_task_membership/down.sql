@@ -1,0 +1,13 @@
+DROP INDEX tasks_by_contexts;
+CREATE INDEX tasks_by_contexts ON tasks (contexts) WHERE deleted_at IS NULL;
+DROP INDEX tasks_by_projects;
+CREATE INDEX tasks_by_projects ON tasks (projects) WHERE deleted_at IS NULL;
+DROP INDEX tasks_by_completion;
+CREATE INDEX tasks_by_completion ON tasks (done, completed_at, id) WHERE deleted_at IS NULL;
+DROP INDEX tasks_by_priority;
+CREATE INDEX tasks_by_priority ON tasks (done, priority, due_date, id) WHERE deleted_at IS NULL;
+DROP INDEX tasks_by_due;
+CREATE INDEX tasks_by_due ON tasks (done, due_date, due_at, coalesce(priority, '~'), id) WHERE deleted_at IS NULL;
+CREATE INDEX tasks_by_contexts_open ON tasks (contexts, done) WHERE deleted_at IS NULL;
+DROP TABLE task_projects;
+DROP TABLE task_contexts;
