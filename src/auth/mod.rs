@@ -7,6 +7,7 @@ pub mod scopes;
 pub mod sessions;
 pub mod throttle;
 pub mod tokens;
+pub mod totp;
 
 use base64::Engine;
 use chrono::{DateTime, Utc};
@@ -101,13 +102,22 @@ pub fn complete_setup(
     Ok(sessions::create(conn, start.client, start.now, start.life)?)
 }
 
-/// Checks the password under the throttle and starts a session.
+/// Where a right password leads.
+pub enum LoginStep {
+    /// The session's cookie token, and the session.
+    Session(String, Session),
+    /// The second factor is on: the token of the challenge that waits for a code ([`totp`]).
+    SecondFactor(String),
+}
+
+/// Checks the password under the throttle and starts a session (or, with the second factor on,
+/// its second step).
 pub fn login(
     conn: &mut Conn,
     throttle: &Throttle,
     given: &str,
     start: SessionStart,
-) -> Result<(String, Session), AppError> {
+) -> Result<LoginStep, AppError> {
     let SessionStart { client, now, life } = start;
     throttle.check(&client.ip, now).map_err(|retry_after| AppError::Throttled { retry_after })?;
     let Some(stored) = settings::get(conn, settings::PASSWORD_HASH)? else {
@@ -119,8 +129,14 @@ pub fn login(
         throttle.record_failure(&client.ip, now);
         return Err(AppError::invalid("password", "wrong password"));
     }
+    // The throttle is cleared only once the second factor is right too, so that knowing the
+    // password does not reset the count of wrong codes.
+    if totp::is_enabled(conn)? {
+        return Ok(LoginStep::SecondFactor(totp::begin_challenge(conn, now)?));
+    }
     throttle.record_success(&client.ip);
-    Ok(sessions::create(conn, client, now, life)?)
+    let (token, session) = sessions::create(conn, client, now, life)?;
+    Ok(LoginStep::Session(token, session))
 }
 
 #[cfg(test)]

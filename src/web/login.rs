@@ -34,7 +34,7 @@ pub struct NextQuery {
 /// newlines from a URL and read `\\` as `/`, so `/\t/evil.example` or `/\\evil.example` would
 /// leave the site: a path must be visible ASCII without a backslash, and must not start with
 /// `//` (another host). Starting with `/` also rules out a scheme (`https:`, `javascript:`).
-fn safe_next(next: Option<&str>) -> String {
+pub(super) fn safe_next(next: Option<&str>) -> String {
     match next {
         Some(n) if is_local_path(n) => n.to_string(),
         _ => "/tasks".to_string(),
@@ -74,7 +74,10 @@ pub async fn login(
         .run(move |conn| auth::login(conn, &st.throttle, &form.password, st.session_start(&client)))
         .await;
     match result {
-        Ok((token, _)) => Ok(start_session(&req, &state, &token, &next)),
+        Ok(auth::LoginStep::Session(token, _)) => Ok(start_session(&req, &state, &token, &next)),
+        Ok(auth::LoginStep::SecondFactor(challenge)) => {
+            Ok(super::two_factor::ask_for_code(&req, &state, &challenge, &next))
+        }
         Err(e @ AppError::Invalid { .. }) => {
             let needs_setup = !state.db.run(auth::password_is_set).await?;
             let page = LoginPage { next, error: Some(e.client_message()), needs_setup };
@@ -85,7 +88,7 @@ pub async fn login(
 }
 
 /// Login and setup come before any session, so no CSRF token: the origin check is their guard.
-fn check_origin(req: &HttpRequest, state: &AppState, form: &str) -> Result<(), PageError> {
+pub(super) fn check_origin(req: &HttpRequest, state: &AppState, form: &str) -> Result<(), PageError> {
     if same_origin(req, state.config.public_url.as_deref()) {
         return Ok(());
     }
@@ -94,7 +97,7 @@ fn check_origin(req: &HttpRequest, state: &AppState, form: &str) -> Result<(), P
 
 /// Sets the session cookie and goes on to `next`. The cookie is `Secure` under an https public
 /// URL, and also when the browser came over https to a trusted proxy (or built-in TLS).
-fn start_session(req: &HttpRequest, state: &AppState, token: &str, next: &str) -> HttpResponse {
+pub(super) fn start_session(req: &HttpRequest, state: &AppState, token: &str, next: &str) -> HttpResponse {
     let secure = state.config.is_https() || super::client::of(req).https();
     let cookie = Cookie::build(state.cookie_name(), token.to_string())
         .path("/")

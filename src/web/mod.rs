@@ -29,6 +29,7 @@ pub mod settings;
 pub mod state;
 pub mod tasks;
 pub mod today;
+pub mod two_factor;
 pub mod view;
 
 use std::future::{Ready, ready};

@@ -44,6 +44,8 @@ pub struct SettingsPage {
     reminders: crate::reminders::settings::SettingsInput,
     flash: Flash,
     now: chrono::DateTime<chrono::Utc>,
+    /// Whether the second factor is on (its own page: `web::two_factor`).
+    two_factor: crate::auth::totp::Status,
 }
 
 impl SettingsPage {
@@ -157,19 +159,23 @@ async fn render(
     flash: Flash,
 ) -> Result<HttpResponse, PageError> {
     let st = state.clone();
-    let (sessions, tokens, zone, guards, chat, reminders) = state
+    let ((sessions, tokens, zone, guards, chat, reminders), two_factor) = state
         .db
         .run(move |conn| {
             let sessions = sessions::list(conn, st.clock.now(), st.lifetimes())?;
             let zone = st.zone(conn)?.name().to_string();
             let reminders = crate::reminders::settings::load(conn)?.input();
+            let two_factor = auth::totp::status(conn)?;
             Ok((
-                sessions,
-                tokens::list(conn)?,
-                zone,
-                Guards::load(conn)?,
-                ChatSettings::load(conn)?,
-                reminders,
+                (
+                    sessions,
+                    tokens::list(conn)?,
+                    zone,
+                    Guards::load(conn)?,
+                    ChatSettings::load(conn)?,
+                    reminders,
+                ),
+                two_factor,
             ))
         })
         .await?;
@@ -186,6 +192,7 @@ async fn render(
         reminders,
         flash,
         now: state.clock.now(),
+        two_factor,
     };
     html(status, &page)
 }

@@ -18,6 +18,7 @@ pub mod reminders;
 pub mod schedules;
 pub mod tasks;
 pub mod today;
+pub mod two_factor;
 
 use std::future::Future;
 use std::pin::Pin;
