@@ -43,4 +43,5 @@ mod scheduler;
 mod tasks;
 mod today;
 mod todotxt;
+mod two_factor;
 mod webpush;
