@@ -46,6 +46,10 @@ enum Command {
         /// Read the password from the first line of standard input
         #[arg(long)]
         password_stdin: bool,
+        /// Turn two-factor authentication off instead (the way back in without the phone and
+        /// the recovery codes); the password and sessions stay as they are
+        #[arg(long, conflicts_with = "password_stdin")]
+        reset_2fa: bool,
     },
     /// Manage API tokens
     #[command(subcommand)]
@@ -479,7 +483,8 @@ fn run(cli: Cli) -> Result<(), AppError> {
             }
             serve(config)
         }
-        Command::Passwd { password_stdin } => {
+        Command::Passwd { reset_2fa: true, .. } => reset_two_factor(&config, json),
+        Command::Passwd { password_stdin, .. } => {
             let (password, confirm) = read_password(password_stdin)?;
             let db = open(&config)?;
             auth::set_password(&mut *conn(&db)?, &password, &confirm, None)?;
@@ -698,6 +703,30 @@ fn services(db: &Db, config: &Config) -> Services {
 fn print_json(value: &impl Serialize) -> Result<(), AppError> {
     let text = serde_json::to_string_pretty(value).map_err(|e| AppError::Internal(e.into()))?;
     println!("{text}");
+    Ok(())
+}
+
+/// `steward passwd --reset-2fa`: turns the second factor off and says what that removed.
+fn reset_two_factor(config: &Config, json: bool) -> Result<(), AppError> {
+    let db = open(config)?;
+    let done = crate::auth::totp::reset(&mut *conn(&db)?)?;
+    if json {
+        return print_json(&done);
+    }
+    if !done.was_enabled {
+        println!("Two-factor authentication was already off; nothing changed.");
+        return Ok(());
+    }
+    let since = done
+        .enabled_at
+        .map(|t| format!(" (on since {})", t.format("%Y-%m-%d %H:%M UTC")))
+        .unwrap_or_default();
+    println!("Two-factor authentication is now off{since}: signing in asks only for the password.");
+    println!(
+        "Removed its secret and {} unused recovery code(s); {} sign-in(s) waiting for a code must start again.",
+        done.recovery_codes_removed, done.pending_logins_removed
+    );
+    println!("Turn it on again under Settings → Two-factor authentication (it needs a new QR code).");
     Ok(())
 }
 

@@ -135,7 +135,9 @@ pub fn check_password(
         ));
     };
     let right = super::password::verify(given, &stored);
-    if right {
+    // Half a login (the second factor comes next) clears nothing: knowing the password must not
+    // reset the count of wrong codes.
+    if right && outcomes.0 != Outcome::PasswordRight {
         record_success(throttle, device, &client.ip);
     } else {
         record_failure(throttle, device, &client.ip, now);

@@ -21,6 +21,10 @@ pub enum Outcome {
     /// Logged in.
     Success,
     WrongPassword,
+    /// The password was right and the second factor is on: its code is asked next.
+    PasswordRight,
+    /// A wrong (or used) code at the second step.
+    WrongCode,
     /// Refused unchecked: the device (or every unknown device) was locked.
     Locked,
     /// The password typed again for a sensitive action.
@@ -33,6 +37,8 @@ impl Outcome {
         match self {
             Outcome::Success => "success",
             Outcome::WrongPassword => "wrong_password",
+            Outcome::PasswordRight => "password_right",
+            Outcome::WrongCode => "wrong_code",
             Outcome::Locked => "locked",
             Outcome::Reauth => "reauth",
             Outcome::ReauthFailed => "reauth_failed",
@@ -70,6 +76,8 @@ impl Entry {
         match self.outcome.as_str() {
             "success" => "Signed in",
             "wrong_password" => "Wrong password",
+            "password_right" => "Right password; the code was asked",
+            "wrong_code" => "Wrong code",
             "locked" => "Refused: too many wrong passwords",
             "reauth" => "Confirmed the password",
             "reauth_failed" => "Wrong password when confirming",

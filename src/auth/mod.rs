@@ -10,6 +10,7 @@ pub mod scopes;
 pub mod sessions;
 pub mod throttle;
 pub mod tokens;
+pub mod totp;
 
 use base64::Engine;
 use chrono::{DateTime, Utc};
@@ -111,21 +112,42 @@ pub fn complete_setup(
     Ok(sessions::create(conn, start.client, start.now, start.life, start.remember)?)
 }
 
+/// Where a right password leads.
+pub enum LoginStep {
+    /// The session's cookie token, and the session.
+    Session(String, Session),
+    /// The second factor is on: the token of the challenge that waits for a code ([`totp`]).
+    SecondFactor(String),
+}
+
 /// Checks the password under the throttle of the browser's device ([`devices`]), notes the
-/// attempt in the login history, and starts a session.
+/// attempt in the login history, and starts a session (or, with the second factor on, its
+/// second step).
 pub fn login(
     conn: &mut Conn,
     throttle: &Throttle,
     given: &str,
     start: SessionStart,
-) -> Result<(String, Session), AppError> {
+) -> Result<LoginStep, AppError> {
     let SessionStart { client, now, life, device, remember } = start;
     let attempt = devices::Attempt { client, device: &device, now };
-    let outcomes = (login_history::Outcome::Success, login_history::Outcome::WrongPassword);
-    if !devices::check_password(conn, throttle, given, &attempt, outcomes)? {
+    let second_factor = totp::is_enabled(conn)?;
+    let right =
+        if second_factor { login_history::Outcome::PasswordRight } else { login_history::Outcome::Success };
+    if !devices::check_password(
+        conn,
+        throttle,
+        given,
+        &attempt,
+        (right, login_history::Outcome::WrongPassword),
+    )? {
         return Err(AppError::invalid("password", "wrong password"));
     }
-    Ok(sessions::create(conn, client, now, life, remember)?)
+    if second_factor {
+        return Ok(LoginStep::SecondFactor(totp::begin_challenge(conn, now)?));
+    }
+    let (token, session) = sessions::create(conn, client, now, life, remember)?;
+    Ok(LoginStep::Session(token, session))
 }
 
 #[cfg(test)]

@@ -405,3 +405,34 @@ diesel::table! {
     }
 }
 // --- end task membership ---
+// --- two factor ---
+diesel::table! {
+    two_factor (id) {
+        id -> Integer,
+        secret -> Text,
+        enabled_at -> Nullable<BigInt>,
+        last_step -> BigInt,
+        created_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    recovery_codes (id) {
+        id -> Integer,
+        code_hash -> Text,
+        used_at -> Nullable<BigInt>,
+        created_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    login_challenges (id) {
+        id -> Integer,
+        token_hash -> Text,
+        expires_at -> BigInt,
+        failures -> Integer,
+    }
+}
+
+diesel::allow_tables_to_appear_in_same_query!(two_factor, recovery_codes, login_challenges);
+// --- end two factor ---

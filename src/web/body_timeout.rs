@@ -2,7 +2,7 @@
 //! (`client_request_timeout`), but not one whose body trickles in: 200 connections sending a
 //! byte every 10 s stayed open for good. This middleware gives every request with a body a
 //! deadline, counted from its head: [`Config::body_timeout_public_secs`] (10 s) for the forms
-//! anyone may send (`/login`, `/setup`), [`Config::body_timeout_secs`] (60 s) elsewhere, where
+//! anyone may send (`/login`, `/login/2fa`, `/setup`), [`Config::body_timeout_secs`] (60 s) elsewhere, where
 //! a session or token is checked first.
 //!
 //! The body is wrapped in a stream that fails once the deadline passes, so whatever reads it
@@ -35,7 +35,7 @@ use crate::error::{ApiError, AppError, PageError};
 use crate::web::AppState;
 
 /// The routes anyone may post to, before any session exists.
-const PUBLIC: [&str; 2] = ["/login", "/setup"];
+const PUBLIC: [&str; 3] = ["/login", "/login/2fa", "/setup"];
 
 /// The middleware (see the module's doc).
 pub async fn limit(

@@ -38,7 +38,7 @@ pub struct NextQuery {
 /// newlines from a URL and read `\\` as `/`, so `/\t/evil.example` or `/\\evil.example` would
 /// leave the site: a path must be visible ASCII without a backslash, and must not start with
 /// `//` (another host). Starting with `/` also rules out a scheme (`https:`, `javascript:`).
-fn safe_next(next: Option<&str>) -> String {
+pub(super) fn safe_next(next: Option<&str>) -> String {
     match next {
         Some(n) if is_local_path(n) => n.to_string(),
         _ => "/".to_string(),
@@ -87,19 +87,20 @@ pub async fn login(
     let result = state
         .db
         .run(move |conn| {
-            let start = st.session_start(&client);
-            let device = devices::recognise(conn, cookie.as_deref(), start.now)?;
-            let (now, known) = (start.now, device.clone());
-            let start = auth::SessionStart { device, remember, ..start };
-            let (token, _) = auth::login(conn, &st.throttle, &form.password, start)?;
-            Ok((token, devices::cookie_for(conn, &known, now)?))
+            let start = st.device_start(conn, &client, cookie.as_deref(), remember)?;
+            let device = start.device.clone();
+            match auth::login(conn, &st.throttle, &form.password, start)? {
+                auth::LoginStep::Session(token, s) => {
+                    Ok(Step::Session(token, devices::cookie_for(conn, &device, s.created_at.and_utc())?))
+                }
+                auth::LoginStep::SecondFactor(challenge) => Ok(Step::Code(challenge)),
+            }
         })
         .await;
     match result {
-        Ok((token, device)) => {
-            let mut res = start_session(&req, &state, &token, &next, remember);
-            device_cookie::set(&mut res, &req, &state, &device);
-            Ok(res)
+        Ok(Step::Session(token, device)) => Ok(signed_in(&req, &state, &token, &next, remember, &device)),
+        Ok(Step::Code(challenge)) => {
+            Ok(super::two_factor::ask_for_code(&req, &state, &challenge, &next, remember))
         }
         Err(e @ AppError::Invalid { .. }) => {
             let needs_setup = !state.db.run(auth::password_is_set).await?;
@@ -112,8 +113,31 @@ pub async fn login(
     }
 }
 
+/// What a login's password step leads to.
+enum Step {
+    /// Signed in: the session's cookie token and the device cookie.
+    Session(String, String),
+    /// The second factor's code is asked next (the challenge's token).
+    Code(String),
+}
+
+/// Signed in: the session cookie, the device cookie (its failures count against it alone from
+/// now on), and on to `next`.
+pub(super) fn signed_in(
+    req: &HttpRequest,
+    state: &AppState,
+    token: &str,
+    next: &str,
+    remember: bool,
+    device: &str,
+) -> HttpResponse {
+    let mut res = start_session(req, state, token, next, remember);
+    device_cookie::set(&mut res, req, state, device);
+    res
+}
+
 /// Login and setup come before any session, so no CSRF token: the origin check is their guard.
-fn check_origin(req: &HttpRequest, state: &AppState, form: &str) -> Result<(), PageError> {
+pub(super) fn check_origin(req: &HttpRequest, state: &AppState, form: &str) -> Result<(), PageError> {
     if same_origin(req, state.config.public_url.as_deref()) {
         return Ok(());
     }
@@ -209,11 +233,7 @@ pub async fn setup(
         })
         .await;
     match result {
-        Ok((session_token, device)) => {
-            let mut res = start_session(&req, &state, &session_token, "/", false);
-            device_cookie::set(&mut res, &req, &state, &device);
-            Ok(res)
-        }
+        Ok((session_token, device)) => Ok(signed_in(&req, &state, &session_token, "/", false, &device)),
         Err(e @ AppError::Invalid { .. }) => {
             let page = SetupPage { token, error: Some(e.client_message()) };
             html(StatusCode::UNPROCESSABLE_ENTITY, &page)

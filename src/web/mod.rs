@@ -33,6 +33,7 @@ pub mod state;
 pub mod tasks;
 pub mod to_https;
 pub mod today;
+pub mod two_factor;
 pub mod view;
 
 use std::future::{Ready, ready};

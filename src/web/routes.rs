@@ -29,6 +29,9 @@ pub fn configure(cfg: &mut ServiceConfig, https: bool) {
             .app_data(web::FormConfig::default().limit(16 * 1024))
             .route("/login", web::get().to(login::login_page))
             .route("/login", web::post().to(login::login))
+            // The login's second step: its challenge cookie is the credential (web::two_factor).
+            .route("/login/2fa", web::get().to(super::two_factor::code_page))
+            .route("/login/2fa", web::post().to(super::two_factor::submit_code))
             .route("/setup", web::get().to(login::setup_page))
             .route("/setup", web::post().to(login::setup))
             // A calendar feed: the token in the path is the credential (never logged, see
@@ -126,6 +129,11 @@ pub fn configure(cfg: &mut ServiceConfig, https: bool) {
                     .service(
                         web::resource("/auth/logins")
                             .route(web::get().to(api::logins::list))
+                            .default_service(api::not_allowed("GET")),
+                    )
+                    .service(
+                        web::resource("/auth/2fa")
+                            .route(web::get().to(api::two_factor::status))
                             .default_service(api::not_allowed("GET")),
                     )
                     .service(
@@ -358,6 +366,13 @@ pub fn configure(cfg: &mut ServiceConfig, https: bool) {
                     .route("/settings/tokens/{id}/revoke", web::post().to(settings::revoke_token))
                     // The whole database as a file; asks for the password after 10 minutes.
                     .route("/settings/export", web::post().to(settings::export))
+                    // Two-factor authentication (a Settings sub-page).
+                    .route("/settings/2fa", web::get().to(super::two_factor::page))
+                    .route("/settings/2fa/start", web::post().to(super::two_factor::start))
+                    .route("/settings/2fa/confirm", web::post().to(super::two_factor::confirm))
+                    .route("/settings/2fa/cancel", web::post().to(super::two_factor::cancel))
+                    .route("/settings/2fa/recovery", web::post().to(super::two_factor::regenerate))
+                    .route("/settings/2fa/disable", web::post().to(super::two_factor::disable))
                     // Calendar feeds and subscriptions (a Settings sub-page).
                     .route("/settings/calendars", web::get().to(super::calendar_sharing::page))
                     .route("/settings/calendars/feeds", web::post().to(super::calendar_sharing::create_feed))

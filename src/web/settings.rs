@@ -54,6 +54,8 @@ pub struct SettingsPage {
     logins: Vec<login_history::Entry>,
     /// This session's password was typed more than 10 minutes ago: sensitive forms ask for it.
     reauth_needed: bool,
+    /// Whether the second factor is on (its own page: `web::two_factor`).
+    two_factor: crate::auth::totp::Status,
 }
 
 impl SettingsPage {
@@ -180,7 +182,7 @@ async fn render(
     flash: Flash,
 ) -> Result<HttpResponse, PageError> {
     let st = state.clone();
-    let ((sessions, tokens, zone, guards, chat, reminders), (retention, db_mb), logins) = state
+    let ((sessions, tokens, zone, guards, chat, reminders), (retention, db_mb), logins, two_factor) = state
         .db
         .run(move |conn| {
             let sessions = sessions::list(conn, st.clock.now(), st.lifetimes())?;
@@ -192,6 +194,7 @@ async fn render(
                 crate::db::pragma(conn, "page_count")? as f64 * page,
                 crate::db::pragma(conn, "freelist_count")? as f64 * page,
             );
+            let two_factor = auth::totp::status(conn)?;
             Ok((
                 (
                     sessions,
@@ -203,6 +206,7 @@ async fn render(
                 ),
                 (retention, db_mb),
                 login_history::list(conn, LOGINS_SHOWN)?,
+                two_factor,
             ))
         })
         .await?;
@@ -227,6 +231,7 @@ async fn render(
         now,
         logins,
         reauth_needed,
+        two_factor,
     };
     html(status, &page)
 }

@@ -51,6 +51,20 @@ impl AppState {
         }
     }
 
+    /// Who starts a session from a sign-in form: the client, the device its device cookie names
+    /// (if the server signed it), and whether the session is to outlive the browser.
+    pub fn device_start<'a>(
+        &self,
+        conn: &mut crate::db::Conn,
+        client: &'a crate::auth::sessions::Client,
+        cookie: Option<&str>,
+        remember: bool,
+    ) -> Result<crate::auth::SessionStart<'a>, crate::error::AppError> {
+        let start = self.session_start(client);
+        let device = crate::auth::devices::recognise(conn, cookie, start.now)?;
+        Ok(crate::auth::SessionStart { device, remember, ..start })
+    }
+
     /// The session cookie's name: `__Host-` prefixed (which requires `Secure`) under https.
     pub fn cookie_name(&self) -> &'static str {
         if self.config.is_https() { "__Host-steward_session" } else { "steward_session" }

@@ -721,6 +721,12 @@ async fn every_page_fits_a_phone_and_a_desktop() {
     let res = reqwest::Client::new().post(format!("{}{used_path}", app.address)).send().await.unwrap();
     assert_eq!(res.status(), 200, "{}", res.text().await.unwrap());
     // --- end action links ---
+    // --- two factor ---
+    // The second factor's setup page, half-way: its QR code and key on show.
+    browser.go(&format!("{}/settings/2fa", app.address)).await;
+    browser.click("form[action='/settings/2fa/start'] button").await;
+    browser.wait_for("figure.qr svg").await;
+    // --- end two factor ---
     let folder = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("screenshots");
     std::fs::create_dir_all(&folder).unwrap();
     let pages = [
@@ -745,6 +751,7 @@ async fn every_page_fits_a_phone_and_a_desktop() {
         ("activity", "/activity".to_string()),
         ("settings", "/settings".to_string()),
         ("calendar-sharing", "/settings/calendars".to_string()),
+        ("two-factor-setup", "/settings/2fa".to_string()),
         ("not-found", "/no/such/page".to_string()),
         ("calendar-month", "/calendar?view=month".to_string()),
         ("calendar-week", "/calendar?view=week".to_string()),
@@ -804,6 +811,34 @@ async fn every_page_fits_a_phone_and_a_desktop() {
             problems.push(format!("/login at {width} px: {}", p.as_str().unwrap_or_default()));
         }
     }
+    // --- two factor ---
+    // The login's second step: turn the second factor on (a code from the key the setup page
+    // showed), then sign in with the password and look at the code form.
+    browser.go(&format!("{}/login", app.address)).await;
+    browser.type_into("#password", PASSWORD).await;
+    browser.click("button[type=submit]").await;
+    browser.wait_for("#quick-add-text").await;
+    browser.go(&format!("{}/settings/2fa", app.address)).await;
+    let secret = browser.script("return document.querySelector('.secret-key').textContent").await;
+    let secret: String = secret.as_str().unwrap_or_default().split_whitespace().collect();
+    let key = steward::auth::totp::base32_decode(&secret).unwrap();
+    let now = chrono::Utc::now().timestamp();
+    browser.type_into("#code", &steward::auth::totp::code_at(&key, now, 6)).await;
+    browser.click("form[action='/settings/2fa/confirm'] button").await;
+    browser.wait_for(".recovery-codes").await;
+    browser.cmd(reqwest::Method::DELETE, "/cookie", json!({})).await;
+    browser.go(&format!("{}/login", app.address)).await;
+    browser.type_into("#password", PASSWORD).await;
+    browser.click("button[type=submit]").await;
+    browser.wait_for("#code").await;
+    for (width, height) in [(390, 844), (1366, 900)] {
+        browser.cmd(reqwest::Method::POST, "/window/rect", json!({"width": width, "height": height})).await;
+        save_screenshot(&browser, &folder.join(format!("login-code-{width}.png"))).await;
+        for p in browser.script(LAYOUT_CHECK).await.as_array().into_iter().flatten() {
+            problems.push(format!("/login/2fa at {width} px: {}", p.as_str().unwrap_or_default()));
+        }
+    }
+    // --- end two factor ---
     assert!(
         problems.is_empty(),
         "{} layout problems (screenshots in {}):\n{}",

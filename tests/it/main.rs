@@ -53,4 +53,5 @@ mod today;
 // Issue 16: built-in TLS, renewals without restart, the HTTP -> HTTPS redirect.
 mod tls;
 mod todotxt;
+mod two_factor;
 mod webpush;

@@ -20,6 +20,7 @@ pub mod retention;
 pub mod schedules;
 pub mod tasks;
 pub mod today;
+pub mod two_factor;
 
 use std::future::Future;
 use std::pin::Pin;
