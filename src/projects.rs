@@ -74,6 +74,26 @@ pub struct Project {
     pub outcome: Option<String>,
     pub target_date: Option<NaiveDate>,
     pub archived: bool,
+    /// Its next event: the first in the coming [`EVENT_DAYS`] whose title names `+project`
+    /// (filled by [`overview`]; the counting leaves it empty).
+    pub next_event: Option<NextEvent>,
+}
+
+/// An event coming up in a project.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct NextEvent {
+    pub id: i32,
+    pub title: String,
+    #[serde(serialize_with = "rfc3339")]
+    pub start: DateTime<Utc>,
+    pub all_day: bool,
+}
+
+/// How far ahead a project's next event is looked for.
+pub const EVENT_DAYS: i64 = 60;
+
+fn rfc3339<S: serde::Serializer>(t: &DateTime<Utc>, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&crate::schedules::rfc3339(*t))
 }
 
 fn opt_rfc3339<S: serde::Serializer>(t: &Option<DateTime<Utc>>, s: S) -> Result<S::Ok, S::Error> {
@@ -128,6 +148,41 @@ pub fn list(conn: &mut Conn, ctx: &Ctx) -> Result<Vec<Project>, AppError> {
     Ok(summarise(&rows, &meta, ctx.now, days))
 }
 
+/// The projects as the Projects page, the API and the `list_projects` tool show them: the
+/// counts of [`list`] (archived ones only when asked) and each one's next event.
+pub fn overview(conn: &mut Conn, ctx: &Ctx, archived: bool) -> Result<Vec<Project>, AppError> {
+    let mut list: Vec<Project> = list(conn, ctx)?.into_iter().filter(|p| archived || !p.archived).collect();
+    let (coming, _) = crate::calendar::service::occurrences(
+        conn,
+        ctx,
+        ctx.now,
+        ctx.now + Duration::days(EVENT_DAYS),
+        None,
+    )?;
+    for p in &mut list {
+        p.next_event = coming
+            .iter()
+            .filter(|o| o.end_at > ctx.now && names_project(&o.title, &p.name))
+            .min_by_key(|o| o.start_at)
+            .map(|o| NextEvent {
+                id: o.event_id,
+                title: o.title.clone(),
+                start: o.start_at,
+                all_day: o.all_day,
+            });
+    }
+    Ok(list)
+}
+
+/// Whether an event's title names `+project` (as a word, any case, punctuation after it allowed).
+fn names_project(title: &str, project: &str) -> bool {
+    title.split_whitespace().any(|w| {
+        w.strip_prefix('+')
+            .map(|n| n.trim_end_matches(|c: char| c.is_ascii_punctuation() && c != '_' && c != '-'))
+            .is_some_and(|n| n.eq_ignore_ascii_case(project))
+    })
+}
+
 /// One project by name (`+` optional).
 pub fn get(conn: &mut Conn, ctx: &Ctx, name: &str) -> Result<Project, AppError> {
     let name = name.trim().trim_start_matches('+');
@@ -151,6 +206,7 @@ pub fn summarise(rows: &[TaskRow], meta: &[Meta], now: DateTime<Utc>, stalled_da
         outcome: None,
         target_date: None,
         archived: false,
+        next_event: None,
     };
     for t in rows {
         let moved = t.completed_at.map_or(t.updated_at, |c| c.max(t.updated_at)).and_utc();
@@ -327,6 +383,22 @@ mod tests {
         );
         let home = got.iter().find(|p| p.name == "home").unwrap();
         assert_eq!(home.last_activity, Some(at(29, 10).and_utc()));
+    }
+
+    #[test]
+    fn an_event_names_a_project_as_a_word_in_any_case() {
+        for (title, named) in [
+            ("Kickoff +acme", true),
+            ("Kickoff +ACME.", true),
+            ("+acme: review", true),
+            ("Kickoff +acme-2", false),
+            ("Kickoff +acmecorp", false),
+            ("Kickoff acme", false),
+            ("Kickoff (+acme)", false),
+        ] {
+            assert_eq!(names_project(title, "acme"), named, "{title}");
+        }
+        assert!(names_project("Ship +acme-2", "acme-2"));
     }
 
     #[test]

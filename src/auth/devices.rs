@@ -137,10 +137,10 @@ pub fn check_password(
     let right = super::password::verify(given, &stored);
     // Half a login (the second factor comes next) clears nothing: knowing the password must not
     // reset the count of wrong codes.
-    if right && outcomes.0 != Outcome::PasswordRight {
-        record_success(throttle, device, &client.ip);
-    } else {
+    if !right {
         record_failure(throttle, device, &client.ip, now);
+    } else if outcomes.0 != Outcome::PasswordRight {
+        record_success(throttle, device, &client.ip);
     }
     login_history::record(conn, client, device, if right { outcomes.0 } else { outcomes.1 }, now)?;
     Ok(right)

@@ -558,7 +558,13 @@ mod tests {
         let throttle = Throttle::default();
         let client = sessions::Client { ip: "192.0.2.7".into(), user_agent: String::new() };
         let life = sessions::Lifetimes { idle: Duration::hours(1), absolute: Duration::days(1) };
-        let start = |now| SessionStart { client: &client, now, life };
+        let start = |now| SessionStart {
+            client: &client,
+            now,
+            life,
+            device: devices::Device::Unknown,
+            remember: false,
+        };
         // The code that confirmed the setup was used: the same code at login is refused.
         let token = begin_challenge(conn, now).unwrap();
         let replay = complete_login(conn, &throttle, &token, &first, start(now)).unwrap_err();
@@ -604,20 +610,23 @@ mod tests {
         let throttle = Throttle::default();
         let client = sessions::Client { ip: "192.0.2.8".into(), user_agent: String::new() };
         let life = sessions::Lifetimes { idle: Duration::hours(1), absolute: Duration::days(1) };
-        let start = SessionStart { client: &client, now, life };
+        let start =
+            || SessionStart { client: &client, now, life, device: devices::Device::Unknown, remember: false };
         let token = begin_challenge(conn, now).unwrap();
         let wrong = wrong_code(&key, now);
         for _ in 1..CHALLENGE_FAILURES {
-            let start = SessionStart { ..start };
-            assert_eq!(field_of(complete_login(conn, &throttle, &token, &wrong, start).unwrap_err()), "code");
+            assert_eq!(
+                field_of(complete_login(conn, &throttle, &token, &wrong, start()).unwrap_err()),
+                "code"
+            );
         }
-        let last = complete_login(conn, &throttle, &token, &wrong, SessionStart { ..start }).unwrap_err();
+        let last = complete_login(conn, &throttle, &token, &wrong, start()).unwrap_err();
         assert_eq!(field_of(last), "challenge");
         // Five failures from this client: it waits, like after five wrong passwords.
         let right = code_at(&key, now.timestamp() + STEP_SECS, DIGITS);
         let token = begin_challenge(conn, now).unwrap();
         assert!(matches!(
-            complete_login(conn, &throttle, &token, &right, start),
+            complete_login(conn, &throttle, &token, &right, start()),
             Err(AppError::Throttled { .. })
         ));
     }

@@ -51,8 +51,7 @@ async fn list_projects(services: &Services, caller: &Caller, args: Args) -> Resu
     let archived = args.bool("archived").unwrap_or(false);
     services
         .run_as(caller.actor(), move |conn, ctx| {
-            let list: Vec<_> =
-                crate::projects::list(conn, ctx)?.into_iter().filter(|p| archived || !p.archived).collect();
+            let list = crate::projects::overview(conn, ctx, archived)?;
             Ok(json!({ "projects": to_json(list)?, "stalled_days": crate::projects::stalled_days(conn)? }))
         })
         .await

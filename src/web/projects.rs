@@ -19,6 +19,8 @@ pub struct ProjectItem {
     pub last_activity: String,
     pub next_due: String,
     pub target: String,
+    /// "Design review, Thu 4 Dec 10:00", and the agenda from its day.
+    pub next_event: Option<(String, String)>,
 }
 
 #[derive(Template, WebTemplate)]
@@ -33,7 +35,7 @@ pub struct ProjectsPage {
 pub async fn page(state: web::Data<AppState>, session: CurrentSession) -> Result<HttpResponse, PageError> {
     let (list, days, tz, now) = state
         .run_as(Actor::Person, |conn, ctx| {
-            Ok((projects::list(conn, ctx)?, projects::stalled_days(conn)?, ctx.tz, ctx.now))
+            Ok((projects::overview(conn, ctx, true)?, projects::stalled_days(conn)?, ctx.tz, ctx.now))
         })
         .await?;
     let (mut active, mut archived) = (Vec::new(), Vec::new());
@@ -50,6 +52,12 @@ pub async fn page(state: web::Data<AppState>, session: CurrentSession) -> Result
                 .map(|n| format!("{} (due {})", n.title, crate::briefings::facts::short_date(n.due)))
                 .unwrap_or_default(),
             target: p.target_date.map(|d| d.to_string()).unwrap_or_default(),
+            next_event: p.next_event.as_ref().map(|e| {
+                let local = e.start.with_timezone(&tz);
+                let when =
+                    if e.all_day { local.format("%a %-d %b") } else { local.format("%a %-d %b %H:%M") };
+                (format!("{}, {when}", e.title), format!("/calendar?view=agenda&date={}", local.date_naive()))
+            }),
             p,
         };
         if item.p.archived { archived.push(item) } else { active.push(item) }

@@ -377,9 +377,25 @@ async fn projects_show_progress_and_can_be_archived() {
     let app = spawn_app_at(&clock, |_| {}).await;
     let api = app.api(&app.api_token().await);
     seed(&clock, &api).await;
+    // Its next event is the first coming one whose title names +trip (any case, as a word).
+    for (title, start) in [
+        ("Packing done +trip", "2026-12-01T10:00"),
+        ("Visa appointment (+Trip)", "2026-12-09T10:00"),
+        ("Visa photos +Trip.", "2026-12-04T10:00"),
+        ("Tripod repair +tripod", "2026-12-03T10:00"),
+    ] {
+        let end = start.replace("T10", "T11");
+        let (status, e) = api.post("/events", json!({"title": title, "start": start, "end": end})).await;
+        assert_eq!(status, 201, "{e}");
+    }
     let (status, list) = api.get("/projects").await;
     assert_eq!(status, 200, "{list}");
     let trip = list["projects"].as_array().unwrap().iter().find(|p| p["name"] == "trip").unwrap().clone();
+    assert_eq!(
+        (trip["next_event"]["title"].clone(), trip["next_event"]["start"].clone()),
+        (json!("Visa photos +Trip."), json!("2026-12-04T09:00:00Z")),
+        "{trip}"
+    );
     assert_eq!(
         (trip["open"].clone(), trip["done"].clone(), trip["percent"].clone()),
         (json!(2), json!(1), json!(33))

@@ -190,6 +190,9 @@ async fn the_tasks_page_works_in_a_real_browser() {
     let Some(browser) = Browser::start().await else { return };
     let app = spawn_app().await;
     browser.set_up(&app).await;
+    // Setting up lands on Today; this test is about the Tasks page.
+    browser.go(&app.url("/tasks")).await;
+    browser.wait_for("#task-list").await;
 
     // `n` focuses quick-add (app.js); typing shows the live preview (htmx).
     browser.click("h1").await;

@@ -22,9 +22,10 @@ pub async fn projects(
 ) -> Result<HttpResponse, ApiError> {
     let archived = query.into_inner().archived.unwrap_or(false);
     let (list, days) = state
-        .run_as(actor.0, move |conn, ctx| Ok((projects::list(conn, ctx)?, projects::stalled_days(conn)?)))
+        .run_as(actor.0, move |conn, ctx| {
+            Ok((projects::overview(conn, ctx, archived)?, projects::stalled_days(conn)?))
+        })
         .await?;
-    let list: Vec<_> = list.into_iter().filter(|p| archived || !p.archived).collect();
     Ok(HttpResponse::Ok().json(json!({ "projects": list, "stalled_days": days })))
 }
 
