@@ -113,7 +113,7 @@ fn serve_and_measure(
     println!("{:<42} {:>8} {:>8} {:>8} {:>9}", "endpoint", "p50 ms", "p99 ms", "max ms", "bytes");
     for (name, path, header) in endpoints {
         let url = format!("{base}{path}");
-        let (mut times, bytes) = runtime.block_on(measure_get(&client, &url, header, requests))?;
+        let (mut times, bytes) = runtime.block_on(measure::get_times(&client, &url, header, requests))?;
         times.sort();
         println!(
             "{:<42} {:>8.2} {:>8.2} {:>8.2} {:>9}",
@@ -127,27 +127,6 @@ fn serve_and_measure(
     println!("(target: /api/v1/status p50 < 2 ms)");
     child::stop(&mut child);
     Ok(())
-}
-
-async fn measure_get(
-    client: &reqwest::Client,
-    url: &str,
-    header: &(&str, String),
-    n: usize,
-) -> anyhow::Result<(Vec<Duration>, usize)> {
-    let mut times = Vec::with_capacity(n);
-    let mut bytes = 0;
-    for i in 0..n + 20 {
-        let t = Instant::now();
-        let res = client.get(url).header(header.0, &header.1).send().await?;
-        anyhow::ensure!(res.status().is_success(), "{url} answered {}", res.status());
-        let body = res.bytes().await?;
-        if i >= 20 {
-            times.push(t.elapsed());
-            bytes = body.len();
-        }
-    }
-    Ok((times, bytes))
 }
 
 /// The file's size, and how much of it is free pages.

@@ -102,7 +102,7 @@ fn main() -> anyhow::Result<()> {
     println!();
     println!("{:<40} {:>8} {:>8} {:>8} {:>9}", "endpoint", "p50 ms", "p99 ms", "max ms", "bytes");
     for (name, url, header) in &endpoints {
-        let (mut times, bytes) = runtime.block_on(measure_get(&client, url, header, requests))?;
+        let (mut times, bytes) = runtime.block_on(measure::get_times(&client, url, header, requests))?;
         times.sort();
         println!(
             "{:<40} {:>8.2} {:>8.2} {:>8.2} {:>9}",
@@ -120,27 +120,6 @@ fn main() -> anyhow::Result<()> {
     );
     child::stop(&mut child);
     Ok(())
-}
-
-async fn measure_get(
-    client: &reqwest::Client,
-    url: &str,
-    header: &(&str, String),
-    n: usize,
-) -> anyhow::Result<(Vec<Duration>, usize)> {
-    let mut times = Vec::with_capacity(n);
-    let mut bytes = 0;
-    for i in 0..n + 20 {
-        let t = Instant::now();
-        let res = client.get(url).header(header.0, &header.1).send().await?;
-        anyhow::ensure!(res.status().is_success(), "{url} answered {}", res.status());
-        let body = res.bytes().await?;
-        if i >= 20 {
-            times.push(t.elapsed());
-            bytes = body.len();
-        }
-    }
-    Ok((times, bytes))
 }
 
 /// 5,000 events around today (500 series), 10,000 tasks, 1,000 schedules, credentials.

@@ -25,3 +25,26 @@ pub fn nearest_rank<T: Copy>(sorted: &[T], p: f64) -> Option<T> {
 pub fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1000.0
 }
+
+/// `n` timed GETs of `url` (after 20 untimed ones to warm up): each one's time, and the
+/// size of the last body. Anything but a 2xx stops the benchmark.
+pub async fn get_times(
+    client: &reqwest::Client,
+    url: &str,
+    header: &(&str, String),
+    n: usize,
+) -> anyhow::Result<(Vec<std::time::Duration>, usize)> {
+    let mut times = Vec::with_capacity(n);
+    let mut bytes = 0;
+    for i in 0..n + 20 {
+        let t = std::time::Instant::now();
+        let res = client.get(url).header(header.0, &header.1).send().await?;
+        anyhow::ensure!(res.status().is_success(), "{url} answered {}", res.status());
+        let body = res.bytes().await?;
+        if i >= 20 {
+            times.push(t.elapsed());
+            bytes = body.len();
+        }
+    }
+    Ok((times, bytes))
+}

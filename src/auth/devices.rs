@@ -23,7 +23,6 @@
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Duration, Utc};
-use diesel::prelude::*;
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
@@ -31,7 +30,6 @@ use super::login_history::{self, Outcome};
 use super::sessions::Client;
 use super::throttle::{FREE_FAILURES, Throttle};
 use crate::db::Conn;
-use crate::db::schema::settings;
 use crate::error::AppError;
 
 /// How long a device stays known after its last successful login (the cookie's Max-Age).
@@ -71,7 +69,7 @@ impl Device {
 /// The device a request's cookie names, if the cookie is ours, unaltered and not expired.
 pub fn recognise(conn: &mut Conn, cookie: Option<&str>, now: DateTime<Utc>) -> Result<Device, AppError> {
     let Some(cookie) = cookie.filter(|c| !c.is_empty()) else { return Ok(Device::Unknown) };
-    let key = server_key(conn)?;
+    let key = crate::db::settings::secret_key(conn, KEY_SETTING)?;
     Ok(verify(&key, cookie, now).map_or(Device::Unknown, Device::Known))
 }
 
@@ -79,7 +77,7 @@ pub fn recognise(conn: &mut Conn, cookie: Option<&str>, now: DateTime<Utc>) -> R
 /// else a new one.
 pub fn cookie_for(conn: &mut Conn, device: &Device, now: DateTime<Utc>) -> Result<String, AppError> {
     let id = device.id().map_or_else(|| super::random_token(12), str::to_string);
-    Ok(sign(&server_key(conn)?, &id, now))
+    Ok(sign(&crate::db::settings::secret_key(conn, KEY_SETTING)?, &id, now))
 }
 
 /// `Err(seconds to wait)` while this attempt's bucket is locked.
@@ -174,32 +172,6 @@ pub fn verify(key: &[u8], value: &str, now: DateTime<Utc>) -> Option<String> {
     let issued = DateTime::from_timestamp_millis(issued.parse().ok()?)?;
     let fresh = issued <= now + Duration::minutes(5) && now - issued < Duration::days(COOKIE_DAYS);
     (account == ACCOUNT && !id.is_empty() && fresh).then(|| id.to_string())
-}
-
-/// The server's device-cookie key, made on first use.
-fn server_key(conn: &mut Conn) -> Result<Vec<u8>, AppError> {
-    if let Some(key) = crate::db::settings::get(conn, KEY_SETTING)?.and_then(|h| from_hex(&h)) {
-        return Ok(key);
-    }
-    let mut key = [0u8; 32];
-    getrandom::fill(&mut key)
-        .map_err(|e| AppError::Internal(anyhow::anyhow!("no random source for the device key: {e}")))?;
-    let hex: String = key.iter().map(|b| format!("{b:02x}")).collect();
-    // Two first logins at once: the first written wins, and both read it back.
-    diesel::insert_into(settings::table)
-        .values((settings::key.eq(KEY_SETTING), settings::value.eq(&hex)))
-        .on_conflict_do_nothing()
-        .execute(conn)?;
-    crate::db::settings::get(conn, KEY_SETTING)?
-        .and_then(|h| from_hex(&h))
-        .ok_or_else(|| AppError::Internal(anyhow::anyhow!("the device cookie key was not kept")))
-}
-
-fn from_hex(hex: &str) -> Option<Vec<u8>> {
-    if hex.len() != 64 {
-        return None;
-    }
-    (0..hex.len()).step_by(2).map(|i| u8::from_str_radix(hex.get(i..i + 2)?, 16).ok()).collect()
 }
 
 #[cfg(test)]

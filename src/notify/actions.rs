@@ -24,7 +24,7 @@ use sha2::Sha256;
 use crate::clock::{from_ms, to_ms};
 use crate::config::Config;
 use crate::db::Conn;
-use crate::db::schema::{action_links_used, settings};
+use crate::db::schema::action_links_used;
 use crate::error::AppError;
 use crate::reminders::Subject;
 use crate::services::Ctx;
@@ -159,7 +159,7 @@ pub fn links(
 ) -> Result<Vec<Action>, AppError> {
     let Some(subject) = subject.and_then(Subject::parse) else { return Ok(Vec::new()) };
     let base = base.trim_end_matches('/');
-    let key = server_key(conn)?;
+    let key = crate::db::settings::secret_key(conn, KEY_SETTING)?;
     let expires = to_ms(from_ms(created_at) + Duration::days(LINK_DAYS));
     Ok(offered(subject)
         .into_iter()
@@ -232,28 +232,6 @@ impl Link {
     }
 }
 
-/// The server's link key, made on first use.
-pub fn server_key(conn: &mut Conn) -> Result<Vec<u8>, AppError> {
-    if let Some(hex) = crate::db::settings::get(conn, KEY_SETTING)?
-        && let Some(key) = from_hex(&hex)
-    {
-        return Ok(key);
-    }
-    let mut key = [0u8; 32];
-    getrandom::fill(&mut key)
-        .map_err(|e| AppError::Internal(anyhow::anyhow!("no random source for the link key: {e}")))?;
-    let hex: String = key.iter().map(|b| format!("{b:02x}")).collect();
-    // Two first uses at once: the first written wins, and both read it back. (No transaction
-    // of its own: the scheduler builds links inside one.)
-    diesel::insert_into(settings::table)
-        .values((settings::key.eq(KEY_SETTING), settings::value.eq(&hex)))
-        .on_conflict_do_nothing()
-        .execute(conn)?;
-    crate::db::settings::get(conn, KEY_SETTING)?
-        .and_then(|h| from_hex(&h))
-        .ok_or_else(|| AppError::Internal(anyhow::anyhow!("the action link key was not kept")))
-}
-
 /// Where Steward listens, kept at start-up for links when no public URL is set.
 const LISTENING_SETTING: &str = "listening_url";
 
@@ -270,13 +248,6 @@ pub fn base_url(conn: &mut Conn, public_url: Option<&str>) -> Result<String, App
         return Ok(public.trim_end_matches('/').to_string());
     }
     Ok(crate::db::settings::get(conn, LISTENING_SETTING)?.unwrap_or_else(|| "http://127.0.0.1:8080".into()))
-}
-
-fn from_hex(hex: &str) -> Option<Vec<u8>> {
-    if hex.len() != 64 {
-        return None;
-    }
-    (0..hex.len()).step_by(2).map(|i| u8::from_str_radix(hex.get(i..i + 2)?, 16).ok()).collect()
 }
 
 /// What a link is, before anyone acts on it.
@@ -301,7 +272,7 @@ pub enum Checked {
 
 /// What a link is (the confirmation page shows it without changing anything).
 pub fn check(conn: &mut Conn, token: &str, now: DateTime<Utc>) -> Result<Checked, AppError> {
-    let key = server_key(conn)?;
+    let key = crate::db::settings::secret_key(conn, KEY_SETTING)?;
     let Some(link) = Link::verify(token, &key) else { return Ok(Checked::Forged) };
     let title = title_of(conn, &link)?;
     let used: Option<i64> =
