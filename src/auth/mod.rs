@@ -36,7 +36,11 @@ pub fn sha256_hex(text: &str) -> String {
 
 /// Compares secrets in time independent of where they differ.
 pub fn constant_time_eq(a: &str, b: &str) -> bool {
-    a.len() == b.len() && a.bytes().zip(b.bytes()).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+    constant_time_eq_bytes(a.as_bytes(), b.as_bytes())
+}
+
+pub fn constant_time_eq_bytes(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 pub fn password_is_set(conn: &mut Conn) -> Result<bool, AppError> {
