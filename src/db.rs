@@ -316,6 +316,12 @@ mod tests {
         let path = dir.path().join("t.db");
         let db = Db::open_for_server(&path).unwrap();
         let mut conn = db.conn().unwrap();
+        // The pool replaces the connection taken with a new idle one in the background; its
+        // set-up reads, if they overlap a tick, keep the WAL from starting over.
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while db.pool.state().idle_connections < 1 && std::time::Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(10));
+        }
         for i in 0..20 {
             crate::db::settings::set(&mut conn, &format!("k{i}"), "v").unwrap();
         }
