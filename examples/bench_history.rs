@@ -34,15 +34,7 @@ const YEAR_MS: i64 = 365 * 86_400_000;
 
 fn main() -> anyhow::Result<()> {
     child::serve_if_child();
-    let args: Vec<String> = std::env::args().collect();
-    let number = |name: &str, default: usize| -> usize {
-        args.iter()
-            .position(|a| a == name)
-            .and_then(|i| args.get(i + 1))
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(default)
-    };
-    let (runs, requests) = (number("--runs", 500_000), number("--requests", 300));
+    let (runs, requests) = (measure::flag("--runs", 500_000), measure::flag("--requests", 300));
     let dir = tempfile::tempdir()?;
     let db_path = dir.path().join("bench.db");
 

@@ -30,15 +30,7 @@ use steward::services::{Actor, Ctx};
 
 fn main() -> anyhow::Result<()> {
     child::serve_if_child();
-    let args: Vec<String> = std::env::args().collect();
-    let number = |name: &str, default: usize| -> usize {
-        args.iter()
-            .position(|a| a == name)
-            .and_then(|i| args.get(i + 1))
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(default)
-    };
-    let (burst, lateness) = (number("--burst", 1000), number("--lateness", 300));
+    let (burst, lateness) = (measure::flag("--burst", 1000), measure::flag("--lateness", 300));
     let stand_in = standin::StandIn::start()?;
     let port = stand_in.port;
     println!("Steward reminder benchmark: `steward serve` in a child process, ntfy stand-in on loopback");

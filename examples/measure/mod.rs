@@ -48,3 +48,13 @@ pub async fn get_times(
     }
     Ok((times, bytes))
 }
+
+/// A number given on the command line as `--name N`, else `default`.
+pub fn flag(name: &str, default: usize) -> usize {
+    let args: Vec<String> = std::env::args().collect();
+    args.iter()
+        .position(|a| a == name)
+        .and_then(|i| args.get(i + 1))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}

@@ -6,13 +6,7 @@ use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 fn steward(db: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_steward"))
-        .arg("--db")
-        .arg(db)
-        .args(args)
-        .env("STEWARD_TIMEZONE", "Europe/Berlin")
-        .output()
-        .unwrap()
+    crate::helpers::steward_cli(db, args, &[], "")
 }
 
 fn out(o: &Output) -> String {

@@ -1,16 +1,10 @@
 //! `steward event ...`, `steward import ics`, `steward export ics`.
 
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 
 fn steward(db: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_steward"))
-        .arg("--db")
-        .arg(db)
-        .args(args)
-        .env("STEWARD_TIMEZONE", "Europe/Berlin")
-        .output()
-        .unwrap()
+    crate::helpers::steward_cli(db, args, &[], "")
 }
 
 fn text(bytes: &[u8]) -> String {

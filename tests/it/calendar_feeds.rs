@@ -12,16 +12,7 @@ use crate::fakes::icsfeed::{IcsFeed, Mode};
 use crate::helpers::{TestApp, logged_in_app};
 
 fn steward(db: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_steward"))
-        .arg("--db")
-        .arg(db)
-        .args(args)
-        .env("STEWARD_TIMEZONE", "Europe/Berlin")
-        .env_remove("STEWARD_PUBLIC_URL")
-        .envs(env.iter().copied())
-        .stdin(Stdio::null())
-        .output()
-        .unwrap()
+    crate::helpers::steward_cli(db, args, env, "")
 }
 
 fn text(bytes: &[u8]) -> String {

@@ -1,6 +1,5 @@
 //! The `steward` binary: commands, JSON output and exit codes.
 
-use std::io::Write;
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
@@ -11,18 +10,7 @@ fn steward(db: &Path, args: &[&str]) -> Output {
 }
 
 fn steward_with_stdin(db: &Path, args: &[&str], stdin: &str) -> Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_steward"))
-        .arg("--db")
-        .arg(db)
-        .args(args)
-        .env("STEWARD_TIMEZONE", "Europe/Berlin")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
-    child.wait_with_output().unwrap()
+    crate::helpers::steward_cli(db, args, &[], stdin)
 }
 
 fn stdout(out: &Output) -> String {

@@ -2,47 +2,13 @@
 //! passes (and sends nothing to a channel), a damaged database file, a certificate without its
 //! key and an agent on a closed port fail with exit code 1 and say what to fix.
 
-use std::io::Write;
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::Output;
 
 use diesel::prelude::*;
 
 use crate::fakes::receiver::{Behaviour, Receiver};
-
-/// Settings of the machine running the tests that would change the doctor's verdicts.
-const CLEARED: [&str; 10] = [
-    "STEWARD_CHANNEL_SECRET",
-    "STEWARD_CONFIG",
-    "STEWARD_PUBLIC_URL",
-    "STEWARD_BIND",
-    "STEWARD_TRUSTED_PROXIES",
-    "STEWARD_TLS_CERT",
-    "STEWARD_TLS_KEY",
-    "STEWARD_LLM_BASE_URL",
-    "STEWARD_LLM_MODEL",
-    "STEWARD_LLM_API_KEY",
-];
-
-fn steward(db: &Path, args: &[&str], env: &[(&str, &str)], stdin: &str) -> Output {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_steward"));
-    for var in CLEARED {
-        command.env_remove(var);
-    }
-    let mut child = command
-        .arg("--db")
-        .arg(db)
-        .args(args)
-        .env("STEWARD_TIMEZONE", "Europe/Berlin")
-        .envs(env.iter().copied())
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
-    child.wait_with_output().unwrap()
-}
+use crate::helpers::steward_cli;
 
 /// `steward doctor`, off the async workers (the stand-in servers run on them).
 async fn doctor(db: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
@@ -52,7 +18,7 @@ async fn doctor(db: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
     tokio::task::spawn_blocking(move || {
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
         let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-        steward(&db, &args, &env, "")
+        steward_cli(&db, &args, &env, "")
     })
     .await
     .unwrap()
@@ -72,7 +38,7 @@ fn line<'a>(out: &'a str, name: &str) -> &'a str {
 /// A database with a password set (and so its schema).
 fn installed(dir: &Path) -> std::path::PathBuf {
     let db = dir.join("steward.db");
-    let out = steward(&db, &["passwd", "--password-stdin"], &[], "a long and fine passphrase\n");
+    let out = steward_cli(&db, &["passwd", "--password-stdin"], &[], "a long and fine passphrase\n");
     assert!(out.status.success(), "{}", text(&out.stderr));
     db
 }
@@ -84,14 +50,14 @@ async fn a_healthy_install_passes_and_reaches_channels_without_sending() {
     let server = Receiver::start(Behaviour::default()).await;
     let llm = format!("{}/v1", server.url);
     let hook = format!("{}/hook", server.url);
-    let out = steward(
+    let out = steward_cli(
         &db,
         &["agent", "add", "tiny", "--kind", "llm", "--url", &llm, "--model", "tiny"],
         &[("STEWARD_AGENT_API_KEY", "sk-test")],
         "",
     );
     assert!(out.status.success(), "{}", text(&out.stderr));
-    let out = steward(
+    let out = steward_cli(
         &db,
         &["channel", "add", "hook", "--kind", "webhook", "--url", &hook],
         &[("STEWARD_CHANNEL_SECRET", "hook-secret")],
@@ -213,8 +179,12 @@ async fn an_agent_on_a_closed_port_fails_by_name() {
         listener.local_addr().unwrap().port()
     };
     let url = format!("http://127.0.0.1:{port}/v1");
-    let out =
-        steward(&db, &["agent", "add", "sleepy", "--kind", "llm", "--url", &url, "--model", "m"], &[], "");
+    let out = steward_cli(
+        &db,
+        &["agent", "add", "sleepy", "--kind", "llm", "--url", &url, "--model", "m"],
+        &[],
+        "",
+    );
     assert!(out.status.success(), "{}", text(&out.stderr));
     let out = doctor(&db, &[], &[]).await;
     let stdout = text(&out.stdout);

@@ -278,3 +278,46 @@ pub async fn read_until(res: &mut reqwest::Response, want: &[&str], secs: u64) -
     }
     seen
 }
+
+/// Settings of the machine running the tests that would change the doctor's verdicts.
+const CLEARED: [&str; 10] = [
+    "STEWARD_CHANNEL_SECRET",
+    "STEWARD_CONFIG",
+    "STEWARD_PUBLIC_URL",
+    "STEWARD_BIND",
+    "STEWARD_TRUSTED_PROXIES",
+    "STEWARD_TLS_CERT",
+    "STEWARD_TLS_KEY",
+    "STEWARD_LLM_BASE_URL",
+    "STEWARD_LLM_MODEL",
+    "STEWARD_LLM_API_KEY",
+];
+
+/// Runs the real `steward` binary on `db` with the person's zone Europe/Berlin, the machine's
+/// settings that would change its answers cleared, `env` added and `stdin` written.
+pub fn steward_cli(
+    db: &std::path::Path,
+    args: &[&str],
+    env: &[(&str, &str)],
+    stdin: &str,
+) -> std::process::Output {
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+    let mut command = Command::new(env!("CARGO_BIN_EXE_steward"));
+    for var in CLEARED {
+        command.env_remove(var);
+    }
+    let mut child = command
+        .arg("--db")
+        .arg(db)
+        .args(args)
+        .env("STEWARD_TIMEZONE", "Europe/Berlin")
+        .envs(env.iter().copied())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
+    child.wait_with_output().unwrap()
+}

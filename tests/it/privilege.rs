@@ -4,7 +4,6 @@
 //! token can learn about internal addresses.
 
 use std::path::Path;
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
@@ -581,7 +580,7 @@ fn existing_tokens_become_admin_and_existing_command_and_webhook_agents_close() 
 }
 
 fn steward(db: &Path, args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_steward")).arg("--db").arg(db).args(args).output().unwrap()
+    crate::helpers::steward_cli(db, args, &[], "")
 }
 
 #[test]
