@@ -10,7 +10,8 @@
 //!   message it produced stays (it no longer links to the run);
 //! - a notification that was read goes `notifications_days` (90) after it was made; an unread
 //!   one after [`UNREAD_DAYS`] (365) or `notifications_days` if longer; none goes while one of
-//!   its channel deliveries is still queued or sending;
+//!   its channel deliveries is still queued or sending; one that outlives its run no longer
+//!   links to it;
 //! - `0` days keeps forever.
 //!
 //! Pruning ([`prune`]) is the scheduler's background work: small batches ([`BATCH`] rows, one
@@ -382,9 +383,13 @@ fn runs_batch(
     if ids.is_empty() {
         return Ok((0, 0, None));
     }
-    // A conversation keeps the reply a run produced; only the link to the run goes.
+    // A conversation keeps the reply a run produced, and a notification stays until its own
+    // time: only their link to the run goes (it would lead nowhere).
     diesel::update(messages::table.filter(messages::run_id.eq_any(&ids)))
         .set(messages::run_id.eq(None::<i32>))
+        .execute(conn)?;
+    diesel::update(notifications::table.filter(notifications::run_id.eq_any(&ids)))
+        .set(notifications::run_id.eq(None::<i32>))
         .execute(conn)?;
     let attempts =
         diesel::delete(run_attempts::table.filter(run_attempts::run_id.eq_any(&ids))).execute(conn)?;
@@ -551,7 +556,9 @@ mod tests {
         conn.batch_execute(&format!(
             "INSERT INTO conversations (title, agent, created_at, updated_at) VALUES ('c', 'default', 0, 0);
              INSERT INTO messages (conversation_id, role, content, state, run_id, created_at, updated_at)
-             VALUES (last_insert_rowid(), 'assistant', 'the answer', 'done', {old_run}, 0, 0);"
+             VALUES (last_insert_rowid(), 'assistant', 'the answer', 'done', {old_run}, 0, 0);
+             INSERT INTO notifications (title, body, run_id, schedule_id, created_at)
+             VALUES ('about a pruned run', '', {old_run}, {rare}, {NOW});"
         ))
         .unwrap();
 
@@ -582,6 +589,14 @@ mod tests {
         assert_eq!(
             count(&mut conn, "SELECT COUNT(*) FROM messages WHERE content = 'the answer' AND run_id IS NULL"),
             1
+        );
+        assert_eq!(
+            count(
+                &mut conn,
+                "SELECT COUNT(*) FROM notifications WHERE title = 'about a pruned run' AND run_id IS NULL"
+            ),
+            1,
+            "the notification stays, unlinked"
         );
         assert!(report.batches >= 3, "{report:?}");
 
