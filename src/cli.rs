@@ -87,6 +87,10 @@ enum Command {
         /// Seconds each agent or channel may take to answer
         #[arg(long, default_value_t = 5, value_name = "SECS")]
         timeout: u64,
+        /// Check the database with PRAGMA quick_check (much faster on a large file; skips
+        /// comparing each index with its table)
+        #[arg(long)]
+        quick: bool,
     },
     /// Manage agents (where scheduled prompts go)
     #[command(subcommand)]
@@ -468,8 +472,13 @@ fn run(cli: Cli) -> Result<(), AppError> {
     let json = cli.json;
     let mut config = match (Config::load(config_file.as_deref(), |k| std::env::var(k).ok()), &cli.command) {
         // The doctor reports a configuration that does not load as one of its checks.
-        (Err(e), Some(Command::Doctor { send_test, timeout })) => {
-            return doctor(Err(e), config_file.as_deref(), *send_test, *timeout, json);
+        (Err(e), Some(Command::Doctor { send_test, timeout, quick })) => {
+            return doctor(
+                Err(e),
+                config_file.as_deref(),
+                doctor_options(*send_test, *timeout, *quick),
+                json,
+            );
         }
         (loaded, _) => loaded?,
     };
@@ -615,8 +624,8 @@ fn run(cli: Cli) -> Result<(), AppError> {
             }
             Ok(())
         }
-        Command::Doctor { send_test, timeout } => {
-            doctor(Ok(config), config_file.as_deref(), send_test, timeout, json)
+        Command::Doctor { send_test, timeout, quick } => {
+            doctor(Ok(config), config_file.as_deref(), doctor_options(send_test, timeout, quick), json)
         }
         Command::Restore { file } => {
             let restored = db::backup::restore(&config.db, &file, SystemClock.now())?;
@@ -632,16 +641,17 @@ fn run(cli: Cli) -> Result<(), AppError> {
     }
 }
 
+fn doctor_options(send_test: bool, timeout: u64, quick: bool) -> crate::doctor::Options {
+    crate::doctor::Options { send_test, timeout: std::time::Duration::from_secs(timeout.max(1)), quick }
+}
+
 /// `steward doctor`: one line per check (or `{"checks": [...]}`), exit 1 when one failed.
 fn doctor(
     loaded: Result<Config, AppError>,
     config_file: Option<&std::path::Path>,
-    send_test: bool,
-    timeout: u64,
+    options: crate::doctor::Options,
     json: bool,
 ) -> Result<(), AppError> {
-    let options =
-        crate::doctor::Options { send_test, timeout: std::time::Duration::from_secs(timeout.max(1)) };
     let checks = block_on(crate::doctor::diagnose(loaded, config_file, &options, SystemClock.now()))?;
     if json {
         print_json(&serde_json::json!({ "checks": checks }))?;

@@ -149,10 +149,17 @@ async fn a_damaged_database_fails_the_integrity_check() {
     assert!(integrity.starts_with("fail  integrity: PRAGMA integrity_check"), "{stdout}");
     assert!(integrity.contains("steward restore FILE"), "{integrity}");
     assert!(text(&out.stderr).contains("check(s) failed"), "{}", text(&out.stderr));
+    // The quick check (for large files) finds the damaged page too.
+    let out = doctor(&copy, &["--quick"], &[]).await;
+    let stdout = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert!(line(&stdout, "integrity").starts_with("fail  integrity: PRAGMA quick_check"), "{stdout}");
 
-    // The original is untouched and still passes.
+    // The original is untouched and still passes, either way.
     let out = doctor(&db, &[], &[]).await;
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stdout));
+    let out = doctor(&db, &["--quick"], &[]).await;
+    assert_eq!(line(&text(&out.stdout), "integrity"), "ok    integrity: PRAGMA quick_check: ok");
 }
 
 #[tokio::test]
