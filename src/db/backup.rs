@@ -175,20 +175,23 @@ fn suffixed(path: &Path, suffix: &str) -> PathBuf {
 
 /// Everything, as one file to download (Settings, "Export everything"): a consistent copy of
 /// the live database, named as a backup taken `now`. The copy is made beside the database (the
-/// one directory the service surely may write), read, and removed.
+/// one directory the service surely may write) and opened; its name is removed at once, so
+/// nothing is left behind, and the open file is read as it is sent, never whole in memory.
 pub fn export(
     conn: &mut crate::db::Conn,
     db: &Path,
     now: DateTime<Utc>,
-) -> Result<(String, Vec<u8>), AppError> {
+) -> Result<(String, std::fs::File), AppError> {
     let dir = db.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
     let temp = dir.join(format!(".steward-export-{}.db", crate::auth::random_token(9)));
-    let read = crate::db::backup(conn, &temp).and_then(|()| {
-        std::fs::read(&temp).map_err(|e| AppError::Internal(anyhow::anyhow!("reading the export copy: {e}")))
+    let opened = crate::db::backup(conn, &temp).and_then(|()| {
+        std::fs::File::open(&temp)
+            .map_err(|e| AppError::Internal(anyhow::anyhow!("opening the export copy: {e}")))
     });
-    // Removed whatever happened: a half-written copy is of no use.
+    // Removed whatever happened: a half-written copy is of no use, and an open one stays
+    // readable until it is closed.
     let _ = std::fs::remove_file(&temp);
-    Ok((file_name(now), read?))
+    Ok((file_name(now), opened?))
 }
 
 #[cfg(test)]

@@ -611,6 +611,22 @@ pub async fn revoke_token(
     answer(&req, &state, &session.0, "tokens", outcome, &[], None).await
 }
 
+/// A file as a stream of 64 KiB chunks, each read on the blocking pool.
+fn file_chunks(file: std::fs::File) -> impl futures_util::Stream<Item = std::io::Result<web::Bytes>> {
+    futures_util::stream::try_unfold(file, |mut file| async move {
+        let (file, chunk) = web::block(move || {
+            use std::io::Read;
+            let mut chunk = vec![0; 64 * 1024];
+            let n = file.read(&mut chunk)?;
+            chunk.truncate(n);
+            Ok::<_, std::io::Error>((file, chunk))
+        })
+        .await
+        .map_err(std::io::Error::other)??;
+        Ok((!chunk.is_empty()).then(|| (web::Bytes::from(chunk), file)))
+    })
+}
+
 #[derive(Deserialize)]
 pub struct ExportForm {
     /// The password again, when the login is older than 10 minutes.
@@ -636,11 +652,15 @@ pub async fn export(
         })
         .await;
     match file {
-        Ok((name, bytes)) => Ok(HttpResponse::Ok()
-            .content_type("application/vnd.sqlite3")
-            .insert_header(("Content-Disposition", format!("attachment; filename=\"{name}\"")))
-            .insert_header(("Cache-Control", "no-store"))
-            .body(bytes)),
+        Ok((name, file)) => {
+            let length = file.metadata().map_err(|e| AppError::Internal(e.into()))?.len();
+            Ok(HttpResponse::Ok()
+                .content_type("application/vnd.sqlite3")
+                .insert_header(("Content-Disposition", format!("attachment; filename=\"{name}\"")))
+                .insert_header(("Cache-Control", "no-store"))
+                .no_chunking(length)
+                .streaming(file_chunks(file)))
+        }
         Err(e) => answer(&req, &state, &session.0, "export", Err(e), &[], None).await,
     }
 }

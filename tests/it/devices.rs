@@ -340,8 +340,11 @@ async fn sensitive_actions_ask_for_the_password_after_ten_minutes() {
     assert_eq!(res.status(), 200);
     let disposition = res.headers()["content-disposition"].to_str().unwrap().to_string();
     assert!(disposition.starts_with("attachment; filename=\"steward-20260610T1240"), "{disposition}");
+    // Streamed from the copy, whose length is known (a browser shows the download's progress).
+    let length = res.content_length();
     let bytes = res.bytes().await.unwrap();
     assert!(bytes.starts_with(b"SQLite format 3\0"));
+    assert_eq!(length, Some(bytes.len() as u64));
     let copy = app.dir.path().join("export-check.db");
     std::fs::write(&copy, &bytes).unwrap();
     let db = steward::db::Db::open(&copy).unwrap();
