@@ -22,13 +22,7 @@ use steward::schedules::Guards;
 use steward::services::{Actor, Ctx};
 
 fn main() -> anyhow::Result<()> {
-    let args: Vec<String> = std::env::args().collect();
-    let requests = args
-        .iter()
-        .position(|a| a == "--requests")
-        .and_then(|i| args.get(i + 1))
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(300usize);
+    let requests = measure::flag("--requests", 300usize);
     let now = Utc::now();
     let ctx = Ctx { now, tz: chrono_tz::Europe::Berlin, actor: Actor::Person };
     println!("Steward briefing benchmark, {requests} assemblies per briefing");

@@ -30,13 +30,7 @@ const ZONES: [&str; 5] = ["Europe/Berlin", "America/New_York", "Asia/Tokyo", "Au
 
 fn main() -> anyhow::Result<()> {
     child::serve_if_child();
-    let args: Vec<String> = std::env::args().collect();
-    let requests = args
-        .iter()
-        .position(|a| a == "--requests")
-        .and_then(|i| args.get(i + 1))
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(300usize);
+    let requests = measure::flag("--requests", 300usize);
     let now = Utc::now();
     let ctx = Ctx { now, tz: chrono_tz::Europe::Berlin, actor: Actor::Person };
     let year = now.year();

@@ -45,14 +45,7 @@ struct Options {
 
 impl Options {
     fn from_args() -> Options {
-        let args: Vec<String> = std::env::args().collect();
-        let number = |name: &str, default: u64| -> u64 {
-            args.iter()
-                .position(|a| a == name)
-                .and_then(|i| args.get(i + 1))
-                .and_then(|v| v.parse().ok())
-                .unwrap_or(default)
-        };
+        let number = measure::flag::<u64>;
         Options {
             rounds: number("--rounds", 200) as usize,
             tokens: number("--tokens", 50).max(2) as usize,

@@ -62,15 +62,9 @@ struct Options {
 
 impl Options {
     fn from_args() -> Options {
-        let args: Vec<String> = std::env::args().collect();
-        let value = |name: &str| -> Option<String> {
-            args.iter().position(|a| a == name).and_then(|i| args.get(i + 1)).cloned()
-        };
-        let number = |name: &str, default: usize| -> usize {
-            value(name).and_then(|v| v.parse().ok()).unwrap_or(default)
-        };
+        let number = measure::flag::<usize>;
         Options {
-            parts: value("--parts").unwrap_or_else(|| "abc".into()),
+            parts: measure::text_flag("--parts").unwrap_or_else(|| "abc".into()),
             lateness: number("--lateness", 300),
             burst: number("--burst", 10_000),
             concurrency: number("--concurrency", 16).clamp(1, 64) as i32,
@@ -255,13 +249,7 @@ fn child(part: &str, opts: &Options) -> anyhow::Result<()> {
         .with_env_filter(tracing_subscriber::EnvFilter::new("warn,actix_server=warn"))
         .with_writer(std::io::stderr)
         .init();
-    let args: Vec<String> = std::env::args().collect();
-    let db = args
-        .iter()
-        .position(|a| a == "--db")
-        .and_then(|i| args.get(i + 1))
-        .map(PathBuf::from)
-        .ok_or_else(|| anyhow!("the child needs --db"))?;
+    let db = measure::text_flag("--db").map(PathBuf::from).ok_or_else(|| anyhow!("the child needs --db"))?;
     let receiver = Receiver::start()?;
     let result = match part {
         "a" => lateness(&db, &receiver, opts.lateness)?,

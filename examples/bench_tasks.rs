@@ -22,14 +22,7 @@ use steward::tasks::service;
 
 fn main() -> anyhow::Result<()> {
     child::serve_if_child();
-    let args: Vec<String> = std::env::args().collect();
-    let arg = |name: &str, default: usize| -> usize {
-        args.iter()
-            .position(|a| a == name)
-            .and_then(|i| args.get(i + 1))
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(default)
-    };
+    let arg = measure::flag::<usize>;
     let task_count = arg("--tasks", 10_000);
     let requests = arg("--requests", 2_000);
 

@@ -27,13 +27,7 @@ const ZONE: &str = "Europe/Berlin";
 
 fn main() -> anyhow::Result<()> {
     child::serve_if_child();
-    let args: Vec<String> = std::env::args().collect();
-    let requests = args
-        .iter()
-        .position(|a| a == "--requests")
-        .and_then(|i| args.get(i + 1))
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(500usize);
+    let requests = measure::flag("--requests", 500usize);
     let dir = tempfile::tempdir()?;
     let db_path = dir.path().join("bench.db");
     // First start on an empty database: migrations run.
@@ -84,7 +78,7 @@ fn main() -> anyhow::Result<()> {
         }
     }
 
-    if args.iter().any(|a| a == "--in-process") {
+    if std::env::args().any(|a| a == "--in-process") {
         return Ok(());
     }
     let (mut child, _, port) = child::start(&db_path, ZONE)?;

@@ -35,14 +35,7 @@ const PASSWORD: &str = "benchmark passphrase";
 
 fn main() -> anyhow::Result<()> {
     child::serve_if_child();
-    let args: Vec<String> = std::env::args().collect();
-    let arg = |name: &str, default: u64| -> u64 {
-        args.iter()
-            .position(|a| a == name)
-            .and_then(|i| args.get(i + 1))
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(default)
-    };
+    let arg = measure::flag::<u64>;
     let secs = arg("--secs", 60);
     let clients = arg("--clients", 50) as usize;
 

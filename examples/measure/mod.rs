@@ -50,11 +50,12 @@ pub async fn get_times(
 }
 
 /// A number given on the command line as `--name N`, else `default`.
-pub fn flag(name: &str, default: usize) -> usize {
+pub fn flag<T: std::str::FromStr>(name: &str, default: T) -> T {
+    text_flag(name).and_then(|v| v.parse().ok()).unwrap_or(default)
+}
+
+/// What follows `--name` on the command line.
+pub fn text_flag(name: &str) -> Option<String> {
     let args: Vec<String> = std::env::args().collect();
-    args.iter()
-        .position(|a| a == name)
-        .and_then(|i| args.get(i + 1))
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
+    args.iter().position(|a| a == name).and_then(|i| args.get(i + 1)).cloned()
 }
