@@ -20,11 +20,7 @@
 //!
 //! The cookie only chooses a throttle bucket; it never stands in for the password.
 
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Duration, Utc};
-use hmac::{Hmac, Mac};
-use sha2::Sha256;
 
 use super::login_history::{self, Outcome};
 use super::sessions::Client;
@@ -144,29 +140,15 @@ pub fn check_password(
     Ok(right)
 }
 
-fn mac(key: &[u8], payload: &str) -> Option<Hmac<Sha256>> {
-    let mut mac = Hmac::<Sha256>::new_from_slice(key).ok()?;
-    mac.update(DOMAIN.as_bytes());
-    mac.update(b"|");
-    mac.update(payload.as_bytes());
-    Some(mac)
-}
-
 /// A signed cookie value for device `id`, issued `now`.
 pub fn sign(key: &[u8], id: &str, now: DateTime<Utc>) -> String {
-    let payload = format!("{ACCOUNT}|{id}|{}", now.timestamp_millis());
-    // HMAC takes keys of any length: the tag is never empty.
-    let tag = mac(key, &payload).map(|m| m.finalize().into_bytes().to_vec()).unwrap_or_default();
-    format!("{}.{}", URL_SAFE_NO_PAD.encode(payload), URL_SAFE_NO_PAD.encode(tag))
+    super::signed::sign(key, DOMAIN, &format!("{ACCOUNT}|{id}|{}", now.timestamp_millis()))
 }
 
 /// The device id a cookie value holds, if the server signed it for this account within
 /// [`COOKIE_DAYS`].
 pub fn verify(key: &[u8], value: &str, now: DateTime<Utc>) -> Option<String> {
-    let (payload, tag) = value.trim().split_once('.')?;
-    let payload = String::from_utf8(URL_SAFE_NO_PAD.decode(payload).ok()?).ok()?;
-    let tag = URL_SAFE_NO_PAD.decode(tag).ok()?;
-    mac(key, &payload)?.verify_slice(&tag).ok()?;
+    let payload = super::signed::open(key, DOMAIN, value)?;
     let mut parts = payload.splitn(3, '|');
     let (account, id, issued) = (parts.next()?, parts.next()?, parts.next()?);
     let issued = DateTime::from_timestamp_millis(issued.parse().ok()?)?;
@@ -177,6 +159,8 @@ pub fn verify(key: &[u8], value: &str, now: DateTime<Utc>) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use base64::Engine;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
     fn at(secs: i64) -> DateTime<Utc> {
         DateTime::from_timestamp(1_800_000_000 + secs, 0).unwrap()

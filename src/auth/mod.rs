@@ -8,6 +8,7 @@ pub mod password;
 pub mod reauth;
 pub mod scopes;
 pub mod sessions;
+pub mod signed;
 pub mod throttle;
 pub mod tokens;
 pub mod totp;

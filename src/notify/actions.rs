@@ -12,14 +12,10 @@
 //!
 //! `Open` is a plain link to the page (behind the login), never signed.
 
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Duration, Utc};
 use chrono_tz::Tz;
 use diesel::prelude::*;
-use hmac::{Hmac, Mac};
 use serde::Serialize;
-use sha2::Sha256;
 
 use crate::clock::{from_ms, to_ms};
 use crate::config::Config;
@@ -192,32 +188,18 @@ pub struct Link {
     pub expires_at: i64,
 }
 
-/// The MAC over `payload` (HMAC takes keys of any length: `None` cannot happen).
-fn mac(key: &[u8], payload: &str) -> Option<Hmac<Sha256>> {
-    let mut mac = Hmac::<Sha256>::new_from_slice(key).ok()?;
-    mac.update(DOMAIN.as_bytes());
-    mac.update(b"|");
-    mac.update(payload.as_bytes());
-    Some(mac)
-}
-
 impl Link {
     fn payload(&self) -> String {
         format!("{}|{}|{}|{}", self.notification, self.kind.as_str(), self.subject.key(), self.expires_at)
     }
 
     pub fn token(&self, key: &[u8]) -> String {
-        let payload = self.payload();
-        let tag = mac(key, &payload).map(|m| m.finalize().into_bytes().to_vec()).unwrap_or_default();
-        format!("{}.{}", URL_SAFE_NO_PAD.encode(payload), URL_SAFE_NO_PAD.encode(tag))
+        crate::auth::signed::sign(key, DOMAIN, &self.payload())
     }
 
     /// The link a token holds, if the server signed it (expired or not).
     pub fn verify(token: &str, key: &[u8]) -> Option<Link> {
-        let (payload, tag) = token.trim().split_once('.')?;
-        let payload = String::from_utf8(URL_SAFE_NO_PAD.decode(payload).ok()?).ok()?;
-        let tag = URL_SAFE_NO_PAD.decode(tag).ok()?;
-        mac(key, &payload)?.verify_slice(&tag).ok()?;
+        let payload = crate::auth::signed::open(key, DOMAIN, token)?;
         let mut parts = payload.splitn(4, '|');
         let notification = parts.next()?.parse().ok()?;
         let kind = Kind::parse(parts.next()?, None).ok()?;
